@@ -1,0 +1,307 @@
+/**
+ * Forwarding to origins: streaming bodies, a timeout per attempt, failover to the next-nearest
+ * healthy origin for idempotent requests, and a passive circuit breaker fed by every outcome.
+ */
+
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import { HttpError } from "../http/errors.ts";
+import type { OriginHealth } from "./breaker.ts";
+import { downstreamHeaders } from "./headers.ts";
+
+/** A place a request can be forwarded to (a configured region). */
+export interface ForwardTarget {
+  name: string;
+  origin: string;
+}
+
+/** What happened on one attempt, for metrics and the problem body. */
+export interface AttemptOutcome {
+  region: string;
+  origin: string;
+  /** `ok` (any answer but 502/503/504), `bad_gateway_status`, `timeout`, `network_error`. */
+  outcome: "ok" | "bad_gateway_status" | "timeout" | "network_error";
+  status?: number;
+  error?: string;
+  durationMs: number;
+}
+
+/** Settings and collaborators of a {@linkcode Forwarder}. */
+export interface ForwarderOptions {
+  fetch: typeof fetch;
+  health: OriginHealth;
+  clock: Clock;
+  /** Time allowed for an origin's response headers. */
+  timeoutMs: number;
+  /** Time allowed for a response body to reach the client once headers arrived. */
+  bodyTimeoutMs: number;
+  maxAttempts: number;
+  /** Idempotent bodies up to this size are buffered so they can be sent again. */
+  retryBodyLimitBytes: number;
+  log: Logger;
+  /** Called after every attempt (metrics). */
+  onAttempt?: (attempt: AttemptOutcome) => void;
+}
+
+/** The response to send and where it came from. */
+export interface ForwardResult {
+  response: Response;
+  region: string;
+  attempts: AttemptOutcome[];
+  /** Time to the chosen origin's response headers. */
+  upstreamMs: number;
+}
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+const RETRY_STATUSES = new Set([502, 503, 504]);
+
+class UpstreamTimeout extends Error {
+  constructor(ms: number) {
+    super(`No response within ${ms} ms`);
+    this.name = "UpstreamTimeout";
+  }
+}
+
+/** Forwards requests to an ordered list of targets. */
+export class Forwarder {
+  readonly #o: ForwarderOptions;
+
+  constructor(options: ForwarderOptions) {
+    if (!(options.timeoutMs > 0)) throw new RangeError(`Invalid timeout: ${options.timeoutMs}`);
+    if (!(options.maxAttempts >= 1)) {
+      throw new RangeError(`Invalid max attempts: ${options.maxAttempts}`);
+    }
+    this.#o = options;
+  }
+
+  /**
+   * Sends `req` (method and body) with `headers` to `pathAndQuery` on the first available
+   * target, failing over in order. Throws `HttpError` 502/503/504 when no origin answers.
+   */
+  async forward(
+    req: Request,
+    targets: readonly ForwardTarget[],
+    init: {
+      pathAndQuery: string;
+      headers: Headers;
+      /** Settles when the response has been delivered (`Deno.serve`'s `info.completed`). */
+      completed?: Promise<void>;
+    },
+  ): Promise<ForwardResult> {
+    const method = req.method.toUpperCase();
+    const body = await prepareBody(req, method, this.#o.retryBodyLimitBytes);
+    const attempts: AttemptOutcome[] = [];
+    const tried = new Set<string>();
+    let lastResponse: {
+      response: Response;
+      target: ForwardTarget;
+      controller: AbortController;
+      upstreamMs: number;
+    } | null = null;
+    let lastError: unknown = null;
+
+    for (const target of targets) {
+      if (attempts.length >= this.#o.maxAttempts) break;
+      if (tried.has(target.origin)) continue;
+      if (!this.#o.health.tryAcquire(target.origin)) continue;
+      tried.add(target.origin);
+      const canRetry = body.replayable && IDEMPOTENT.has(method);
+      const started = performance.now();
+      const url = target.origin + init.pathAndQuery;
+      const controller = new AbortController();
+      const onClientAbort = () => controller.abort(req.signal.reason);
+      req.signal.addEventListener("abort", onClientAbort, { once: true });
+      const timer = setTimeout(
+        () => controller.abort(new UpstreamTimeout(this.#o.timeoutMs)),
+        this.#o.timeoutMs,
+      );
+      let response: Response;
+      try {
+        response = await this.#o.fetch(url, {
+          method,
+          headers: init.headers,
+          body: body.take(),
+          redirect: "manual",
+          signal: controller.signal,
+        });
+      } catch (error) {
+        clearTimeout(timer);
+        req.signal.removeEventListener("abort", onClientAbort);
+        const durationMs = performance.now() - started;
+        if (req.signal.aborted) {
+          this.#o.health.release(target.origin);
+          throw new HttpError(499, "The client closed the request", { code: "client_closed" });
+        }
+        const timedOut = controller.signal.reason instanceof UpstreamTimeout;
+        const message = timedOut ? (controller.signal.reason as Error).message : describe(error);
+        this.#o.health.failure(target.origin, message);
+        const attempt: AttemptOutcome = {
+          region: target.name,
+          origin: target.origin,
+          outcome: timedOut ? "timeout" : "network_error",
+          error: message,
+          durationMs,
+        };
+        attempts.push(attempt);
+        this.#o.onAttempt?.(attempt);
+        this.#o.log.warn("origin attempt failed", { region: target.name, error: message });
+        lastError = timedOut ? controller.signal.reason : error;
+        if (!canRetry) break;
+        continue;
+      }
+      clearTimeout(timer);
+      const upstreamMs = performance.now() - started;
+      const retryStatus = RETRY_STATUSES.has(response.status);
+      const attempt: AttemptOutcome = {
+        region: target.name,
+        origin: target.origin,
+        outcome: retryStatus ? "bad_gateway_status" : "ok",
+        status: response.status,
+        durationMs: upstreamMs,
+      };
+      attempts.push(attempt);
+      this.#o.onAttempt?.(attempt);
+      if (retryStatus) {
+        this.#o.health.failure(target.origin, `Answered ${response.status}`);
+        if (canRetry && attempts.length < this.#o.maxAttempts) {
+          if (lastResponse) await lastResponse.response.body?.cancel().catch(() => {});
+          lastResponse = { response, target, controller, upstreamMs };
+          req.signal.removeEventListener("abort", onClientAbort);
+          continue;
+        }
+      } else {
+        this.#o.health.success(target.origin);
+      }
+      if (lastResponse) await lastResponse.response.body?.cancel().catch(() => {});
+      return {
+        response: this.#wrap(response, target, controller, req, onClientAbort, init.completed),
+        region: target.name,
+        attempts,
+        upstreamMs,
+      };
+    }
+
+    if (lastResponse) {
+      const { response, target, controller, upstreamMs } = lastResponse;
+      return {
+        response: this.#wrap(response, target, controller, req, () => {}, init.completed),
+        region: target.name,
+        attempts,
+        upstreamMs,
+      };
+    }
+    if (attempts.length === 0) {
+      const retryAt = this.#o.health.nextRetryAt(targets.map((t) => t.origin));
+      const now = this.#o.clock.now();
+      const wait = retryAt === null ? 1 : Math.max(1, Math.ceil((retryAt - now) / 1000));
+      throw new HttpError(503, "Every origin is out of rotation after repeated failures", {
+        code: "origins_unavailable",
+        headers: { "retry-after": String(Math.min(wait, 3600)) },
+      });
+    }
+    const timedOut = lastError instanceof UpstreamTimeout;
+    throw new HttpError(
+      timedOut ? 504 : 502,
+      timedOut
+        ? `No origin answered within ${this.#o.timeoutMs} ms`
+        : `No origin could be reached: ${attempts[attempts.length - 1].error}`,
+      {
+        code: timedOut ? "origin_timeout" : "origin_unreachable",
+        extensions: {
+          attempts: attempts.map(({ region, outcome, status, error }) => ({
+            region,
+            outcome,
+            status,
+            error,
+          })),
+        },
+      },
+    );
+  }
+
+  /**
+   * The client-facing response: cleaned headers, and the origin's body passed through as is (a
+   * fetch body handed to `Deno.serve` untouched is piped natively, without a JS pump). A body
+   * that stalls is cut after `bodyTimeoutMs`, measured until the response is delivered.
+   */
+  #wrap(
+    upstream: Response,
+    target: ForwardTarget,
+    controller: AbortController,
+    req: Request,
+    onClientAbort: () => void,
+    completed: Promise<void> | undefined,
+  ): Response {
+    const headers = downstreamHeaders(upstream.headers);
+    headers.set("x-upstream-region", target.name);
+    const release = () => req.signal.removeEventListener("abort", onClientAbort);
+    if (!upstream.body || req.method === "HEAD") {
+      upstream.body?.cancel().catch(() => {});
+      release();
+      return new Response(null, {
+        status: upstream.status,
+        statusText: upstream.statusText,
+        headers,
+      });
+    }
+    if (completed) {
+      const timer = setTimeout(
+        () => controller.abort(new UpstreamTimeout(this.#o.bodyTimeoutMs)),
+        this.#o.bodyTimeoutMs,
+      );
+      const done = () => {
+        clearTimeout(timer);
+        release();
+      };
+      completed.then(done, done);
+    } else {
+      release();
+    }
+    return new Response(upstream.body, {
+      status: upstream.status,
+      statusText: upstream.statusText,
+      headers,
+    });
+  }
+}
+
+/** A request body that can be sent once or, when buffered, again on failover. */
+interface PreparedBody {
+  replayable: boolean;
+  take(): BodyInit | null;
+}
+
+async function prepareBody(req: Request, method: string, limit: number): Promise<PreparedBody> {
+  if (method === "GET" || method === "HEAD" || req.body === null) {
+    return { replayable: true, take: () => null };
+  }
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (IDEMPOTENT.has(method) && declared >= 0 && declared <= limit) {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await req.arrayBuffer());
+    } catch (error) {
+      throw new HttpError(400, `Could not read the request body: ${describe(error)}`, {
+        code: "unreadable_body",
+      });
+    }
+    return { replayable: true, take: () => bytes as BodyInit };
+  }
+  let used = false;
+  return {
+    replayable: false,
+    take() {
+      if (used) throw new Error("A streamed body cannot be sent twice");
+      used = true;
+      return req.body;
+    },
+  };
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+    return `${error.message}${cause}`.slice(0, 300);
+  }
+  return String(error).slice(0, 300);
+}
