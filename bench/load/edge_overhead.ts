@@ -1,0 +1,71 @@
+/**
+ * Issue 2's load comparison, side by side in one run: bare `Deno.serve` hello world, the edge's
+ * `/_edge/health` (its own overhead) and a proxied `/api/echo` (edge + demo origin).
+ * Servers are pinned to CPU 1 and wrk to CPU 0 when `taskset` exists; each target is measured in
+ * alternating rounds and the median round is reported.
+ * Usage: deno run -A bench/load/edge_overhead.ts [--duration 5] [--connections 50] [--rounds 3]
+ */
+
+import { freePort, hasTaskset, startDeno } from "../lib/process.ts";
+import { type LoadOptions, type LoadSuite, runStandalone, withRatios } from "../lib/report.ts";
+import { hasWrk, runWrkRounds } from "../lib/wrk.ts";
+
+/** Runs the suite and returns it. */
+export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
+  const title = "Edge node overhead (issue 2)";
+  if (!(await hasWrk())) return withRatios(title, "bare Deno.serve", [], [], ["wrk"]);
+  const pin = await hasTaskset();
+  const serverCpus = pin ? "1" : undefined;
+  const root = new URL("../../", import.meta.url).pathname;
+  const helloPort = freePort();
+  const edgePort = freePort();
+  const originPort = freePort();
+  const hello = await startDeno(["run", "-A", "bench/servers/hello.ts"], {
+    cwd: root,
+    env: { PORT: String(helloPort) },
+    readyUrl: `http://127.0.0.1:${helloPort}/`,
+    cpus: serverCpus,
+  });
+  const edge = await startDeno(["run", "-A", "main.ts"], {
+    cwd: root,
+    env: {
+      PORT: String(edgePort),
+      ORIGIN_PORT: String(originPort),
+      KV_PATH: ":memory:",
+      LOG_LEVEL: "error",
+      OUTPOST_MODE: "development",
+    },
+    readyUrl: `http://127.0.0.1:${edgePort}/_edge/health`,
+    cpus: serverCpus,
+  });
+  try {
+    const durationS = opts.durationS ?? 5;
+    const connections = opts.connections ?? 50;
+    const rows = await runWrkRounds([
+      { name: "bare Deno.serve", url: `http://127.0.0.1:${helloPort}/` },
+      { name: "edge /_edge/health", url: `http://127.0.0.1:${edgePort}/_edge/health` },
+      { name: "edge /api/echo (proxied)", url: `http://127.0.0.1:${edgePort}/api/echo` },
+    ], {
+      durationS,
+      connections,
+      threads: 1,
+      rounds: opts.rounds ?? 3,
+      cpus: pin ? "0" : undefined,
+    });
+    return withRatios(title, "bare Deno.serve", rows, [
+      `wrk -t1 -c${connections} -d${durationS}s, median of ${
+        opts.rounds ?? 3
+      } alternating rounds ` +
+      `(samples: ${rows.map((r) => `${r.name} ${r.samples.join("/")}`).join("; ")}).`,
+      pin
+        ? "Servers pinned to CPU 1, wrk to CPU 0 (taskset); the demo origin runs inside the edge process, on the same core."
+        : "taskset missing: servers and wrk share the cores.",
+      "Target: /_edge/health ≥ 60% of bare Deno.serve.",
+    ]);
+  } finally {
+    await edge.stop();
+    await hello.stop();
+  }
+}
+
+if (import.meta.main) await runStandalone("edge_overhead", run);

@@ -1,0 +1,131 @@
+/**
+ * `deno task bench`: every micro-benchmark (`bench/*_bench.ts`, through `deno bench --json`) and
+ * every load comparison (`bench/load/*.ts`), in one run, into `bench/results/latest.{json,md}`.
+ * Flags: --quick (short runs), --only <substring> (run matching files only).
+ */
+
+import {
+  loadOptionsFromArgs,
+  type LoadSuite,
+  loadSuiteMarkdown,
+  writeResult,
+} from "./lib/report.ts";
+
+interface MicroRow {
+  file: string;
+  group: string | null;
+  name: string;
+  avgNs: number;
+  p75Ns: number;
+  p99Ns: number;
+  minNs: number;
+}
+
+const here = new URL("./", import.meta.url);
+const only = (() => {
+  const i = Deno.args.indexOf("--only");
+  return i >= 0 ? Deno.args[i + 1] : undefined;
+})();
+
+async function files(dir: URL, suffix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && entry.name.endsWith(suffix) && !entry.name.startsWith("_")) {
+      if (!only || entry.name.includes(only)) out.push(entry.name);
+    }
+  }
+  return out.sort();
+}
+
+async function runMicro(file: string): Promise<{ rows: MicroRow[]; error?: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["bench", "-A", "--json", new URL(file, here).pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const start = text.indexOf("{");
+  if (out.code !== 0 || start < 0) {
+    return { rows: [], error: new TextDecoder().decode(out.stderr).slice(-500) };
+  }
+  const json = JSON.parse(text.slice(start)) as {
+    benches: Array<
+      { group?: string; name: string; results: Array<{ ok?: Record<string, number> }> }
+    >;
+  };
+  const rows = json.benches.flatMap((b) => {
+    const ok = b.results[0]?.ok;
+    return ok
+      ? [{
+        file,
+        group: b.group ?? null,
+        name: b.name,
+        avgNs: ok.avg,
+        p75Ns: ok.p75,
+        p99Ns: ok.p99,
+        minNs: ok.min,
+      }]
+      : [];
+  });
+  return { rows };
+}
+
+function ns(n: number): string {
+  return n >= 1e6
+    ? `${(n / 1e6).toFixed(2)} ms`
+    : n >= 1e3
+    ? `${(n / 1e3).toFixed(2)} µs`
+    : `${n.toFixed(0)} ns`;
+}
+
+const startedAt = new Date().toISOString();
+const micro: MicroRow[] = [];
+const errors: string[] = [];
+for (const file of await files(here, "_bench.ts")) {
+  console.log(`deno bench ${file} …`);
+  const result = await runMicro(file);
+  micro.push(...result.rows);
+  if (result.error) errors.push(`${file}: ${result.error}`);
+}
+
+const load: LoadSuite[] = [];
+const opts = loadOptionsFromArgs(Deno.args);
+for (const file of await files(new URL("load/", here), ".ts")) {
+  console.log(`load ${file} …`);
+  try {
+    const mod = await import(new URL(`load/${file}`, here).href) as {
+      run: (o: typeof opts) => Promise<LoadSuite>;
+    };
+    load.push(await mod.run(opts));
+  } catch (error) {
+    errors.push(`${file}: ${(error as Error).message}`);
+  }
+}
+
+const lines = [
+  `# Outpost benchmarks`,
+  "",
+  `Run at ${startedAt} on ${Deno.build.target}, ${navigator.hardwareConcurrency} CPUs, Deno ${Deno.version.deno}.`,
+  "",
+  "## Micro-benchmarks (`deno bench`)",
+  "",
+  "| file | benchmark | avg | p75 | p99 |",
+  "| --- | --- | ---: | ---: | ---: |",
+  ...micro.map((r) =>
+    `| ${r.file} | ${r.name} | ${ns(r.avgNs)} | ${ns(r.p75Ns)} | ${ns(r.p99Ns)} |`
+  ),
+  "",
+  "## Load comparisons (`wrk`)",
+  "",
+  ...load.map(loadSuiteMarkdown).flatMap((md) => [md, ""]),
+];
+if (errors.length) {
+  lines.push(
+    "## Errors",
+    "",
+    ...errors.map((e) => `- ${e.replaceAll("\n", " ")}`),
+  );
+}
+const path = await writeResult("latest", { startedAt, micro, load, errors }, lines.join("\n"));
+console.log(lines.join("\n"));
+console.log(`\nwritten: ${path}`);

@@ -1,0 +1,159 @@
+/**
+ * `createApp(deps)`: the edge node as Hono apps plus its lifecycle. No I/O happens at import
+ * time; everything the node touches (KV, clock, network, IP database) is passed in.
+ *
+ * A request first gets its context (request id, client, lazy location) outside the router, then
+ * goes to the `/_edge/*` app or the main app, and its response is stamped with the node's
+ * identity on the way out. Keeping that step out of Hono's middleware chain lets a route with a
+ * single synchronous handler answer without a promise at all.
+ */
+
+import { type Context, Hono } from "hono";
+import type { AppEnv, ServeInfo } from "./app_env.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { defaultRegionOf, type EdgeConfig } from "./config.ts";
+import { abTesting } from "./ab/middleware.ts";
+import { RegionIndex } from "./geo/regions.ts";
+import type { IpCountryLookup } from "./geo/types.ts";
+import { EdgeContexts } from "./http/edge_context.ts";
+import { problemHandler, problemNotFound } from "./http/errors.ts";
+import { Jobs } from "./jobs.ts";
+import { type Logger, silentLogger } from "./log.ts";
+import { createDemoOrigin, type DemoOrigin } from "./origin/demo.ts";
+import { internalFetch } from "./origin/internal_fetch.ts";
+import { OriginHealth } from "./proxy/breaker.ts";
+import { Forwarder } from "./proxy/forward.ts";
+import { edgeRoutes } from "../routes/edge.ts";
+import { originProxy } from "../routes/proxy.ts";
+
+/** Everything the edge node needs from outside. */
+export interface AppDeps {
+  config: EdgeConfig;
+  kv: Deno.Kv;
+  clock?: Clock;
+  /** How origins are reached (default: the global `fetch`). */
+  fetch?: typeof fetch;
+  /** IP → country lookups; without one, location falls through to the default. */
+  ipdb?: IpCountryLookup & { ready?: boolean };
+  log?: Logger;
+}
+
+/** A built edge node. */
+export interface Edge {
+  /** The handler for `Deno.serve` (its second argument carries the peer address). */
+  fetch(req: Request, info?: ServeInfo): Response | Promise<Response>;
+  config: EdgeConfig;
+  regions: RegionIndex;
+  health: OriginHealth;
+  jobs: Jobs;
+  /** The in-process demo origin when `demoOrigin.mode` is `internal`. */
+  demo: DemoOrigin | null;
+  /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
+  start(): void;
+  /** Stops background jobs; the caller closes KV. */
+  close(): Promise<void>;
+}
+
+/** True when the request URL's path starts with `/_edge/` (or is `/_edge`). */
+function isEdgePath(url: string): boolean {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  return start >= 0 && url.startsWith("/_edge", start) &&
+    (url.length === start + 6 || "/?#".includes(url[start + 6]));
+}
+
+/** Builds the edge node. */
+export function createApp(deps: AppDeps): Edge {
+  const { config } = deps;
+  const clock = deps.clock ?? systemClock;
+  const log = (deps.log ?? silentLogger).child({ region: config.region });
+  const startedAt = clock.now();
+  const regions = new RegionIndex(config.regions, defaultRegionOf(config));
+  const jobs = new Jobs(log, clock);
+
+  const demo = config.demoOrigin.mode === "internal" ? createDemoOrigin({ clock }) : null;
+  const upstreamFetch = internalFetch(
+    demo ? { demo: (req) => demo.fetch(req) } : {},
+    deps.fetch ?? globalThis.fetch,
+  );
+
+  const health = new OriginHealth({
+    ...config.proxy.breaker,
+    clock,
+    onTransition(origin, from, to, reason) {
+      const region = config.regions.filter((r) => r.origin === origin).map((r) => r.name);
+      const level = to === "open" ? "warn" : "info";
+      log[level]("origin health changed", { origin, regions: region, from, to, reason });
+    },
+  });
+  const forwarder = new Forwarder({
+    fetch: upstreamFetch,
+    health,
+    clock,
+    log,
+    timeoutMs: config.proxy.timeoutMs,
+    bodyTimeoutMs: config.proxy.bodyTimeoutMs,
+    maxAttempts: config.proxy.maxAttempts,
+    retryBodyLimitBytes: config.proxy.retryBodyLimitBytes,
+  });
+
+  const onError = problemHandler((error, c: Context<AppEnv>) => {
+    log.error("unhandled error", {
+      request_id: c.env.ctx.requestId,
+      method: c.req.method,
+      path: c.req.path.slice(0, 200),
+      error,
+    });
+  });
+
+  const edgeApp = edgeRoutes({
+    region: config.region,
+    clock,
+    startedAt,
+    health,
+    jobs,
+    ipDatabaseReady: () => deps.ipdb?.ready ?? false,
+  });
+  edgeApp.onError(onError);
+  edgeApp.notFound(problemNotFound);
+
+  const mainApp = new Hono<AppEnv>();
+  mainApp.onError(onError);
+  mainApp.notFound(problemNotFound);
+  // Everything else goes to the nearest healthy origin; experiments pick their own paths.
+  mainApp.all(
+    "*",
+    abTesting(config.experiments),
+    originProxy({ forwarder, region: config.region }),
+  );
+
+  const contexts = new EdgeContexts({
+    region: config.region,
+    trustedProxies: config.trustedProxies,
+    geo: { regions, ipdb: deps.ipdb, defaultLocation: config.geo.defaultLocation },
+  });
+
+  function fetch(req: Request, info?: ServeInfo): Response | Promise<Response> {
+    const ctx = contexts.create(req, info);
+    const env = {
+      remoteAddr: info?.remoteAddr as AppEnv["Bindings"]["remoteAddr"],
+      completed: info?.completed,
+      ctx,
+    };
+    const app = isEdgePath(req.url) ? edgeApp : mainApp;
+    const res = app.fetch(req, env);
+    return res instanceof Promise
+      ? res.then((r) => contexts.stamp(r, ctx))
+      : contexts.stamp(res, ctx);
+  }
+
+  return {
+    fetch,
+    config,
+    regions,
+    health,
+    jobs,
+    demo,
+    start: () => jobs.start(),
+    close: () => jobs.stop(),
+  };
+}

@@ -1,0 +1,47 @@
+/** The per-request context every route and middleware of the edge shares. */
+
+import type { ClientGeo } from "./geo/types.ts";
+
+/**
+ * What the edge knows about one request, built before routing (see `lib/http/edge_context.ts`)
+ * and reachable from every handler as `c.env.ctx`. Later stages add what they learn.
+ */
+export interface EdgeRequestContext {
+  /** Echoed in `X-Request-Id` and in every problem+json body. */
+  readonly requestId: string;
+  /** `performance.now()` when the request arrived (for `Server-Timing`). */
+  readonly startedAt: number;
+  /** The direct peer of this connection (text), when known. */
+  readonly peerIp: string | null;
+  /** Whether the direct peer is a configured trusted proxy. */
+  readonly peerTrusted: boolean;
+  /** The client's address: the peer, or the nearest untrusted hop of `X-Forwarded-For`. */
+  readonly clientIp: string | null;
+  /** The scheme the client used (`X-Forwarded-Proto` from trusted proxies). */
+  readonly clientProto: "http" | "https";
+  /** The client's location and nearest region, resolved on first read. */
+  readonly geo: ClientGeo;
+  /** A/B experiment assignments, experiment name → variant. */
+  variants: Record<string, string>;
+  /** Extra headers for the origin request (e.g. `X-Variant`), added by earlier stages. */
+  originHeaders: Record<string, string>;
+  /** `Server-Timing` entries added by stages (e.g. `origin;dur=12.3`). */
+  timings: string[];
+}
+
+/** What `Deno.serve` passes as the handler's second argument, plus the request context. */
+export interface AppBindings {
+  remoteAddr?: { hostname: string; port?: number; transport?: string };
+  /** Settles when the response has been delivered (absent outside `Deno.serve`). */
+  completed?: Promise<void>;
+  ctx: EdgeRequestContext;
+}
+
+/** The edge's Hono environment. */
+export type AppEnv = { Bindings: AppBindings };
+
+/** What the edge's `fetch` accepts as its second argument (`Deno.ServeHandlerInfo` fits). */
+export interface ServeInfo {
+  remoteAddr?: { hostname: string; port?: number; transport?: string } | Deno.Addr;
+  completed?: Promise<void>;
+}

@@ -1,0 +1,155 @@
+/**
+ * The first and last step of every request, outside the router because each async middleware
+ * layer costs on the hot path: the request id, who the client is (trusted proxies), where it is
+ * (resolved lazily), and on the way out `X-Request-Id`, `X-Served-By` and `Server-Timing`.
+ */
+
+import type { EdgeRequestContext, ServeInfo } from "../app_env.ts";
+import type { ClientGeoOptions } from "../geo/client.ts";
+import type { ClientGeo } from "../geo/types.ts";
+import { LazyClientGeo } from "../geo/lazy.ts";
+import { CidrSet } from "../net/ip.ts";
+import { clientAddress } from "./client.ts";
+
+const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Makes request ids: a random per-process prefix and a counter (unique, cheap, sortable). */
+export function requestIdGenerator(): (clientValue: string | null) => string {
+  const prefix = crypto.randomUUID().slice(0, 13).replace("-", "");
+  let counter = 0;
+  return function requestId(clientValue) {
+    if (clientValue !== null && VALID_REQUEST_ID.test(clientValue)) return clientValue;
+    counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
+    return `${prefix}-${counter.toString(36)}`;
+  };
+}
+
+/** Options for {@linkcode EdgeContexts}. */
+export interface EdgeContextOptions {
+  region: string;
+  trustedProxies: readonly string[];
+  geo: ClientGeoOptions;
+}
+
+interface ClientFacts {
+  peerIp: string | null;
+  peerTrusted: boolean;
+  clientIp: string | null;
+  clientProto: "http" | "https";
+}
+
+/**
+ * One request's context. Who and where the client is are worked out on first read: a health
+ * check or a cache hit that never asks pays for neither the peer address nor the IP lookup.
+ */
+class RequestContext implements EdgeRequestContext {
+  readonly requestId: string;
+  readonly startedAt: number;
+  variants: Record<string, string> = {};
+  originHeaders: Record<string, string> = {};
+  timings: string[] = [];
+  readonly #req: Request;
+  readonly #info: ServeInfo | undefined;
+  readonly #trusted: CidrSet;
+  readonly #geoOptions: ClientGeoOptions;
+  #client: ClientFacts | null = null;
+  #geo: ClientGeo | null = null;
+
+  constructor(
+    req: Request,
+    info: ServeInfo | undefined,
+    requestId: string,
+    startedAt: number,
+    trusted: CidrSet,
+    geo: ClientGeoOptions,
+  ) {
+    this.#req = req;
+    this.#info = info;
+    this.requestId = requestId;
+    this.startedAt = startedAt;
+    this.#trusted = trusted;
+    this.#geoOptions = geo;
+  }
+
+  #facts(): ClientFacts {
+    if (this.#client !== null) return this.#client;
+    const headers = this.#req.headers;
+    const addr = this.#info?.remoteAddr;
+    const peerIp = addr && "hostname" in addr ? addr.hostname : null;
+    const peerTrusted = peerIp !== null && this.#trusted.has(peerIp);
+    const clientIp = peerTrusted
+      ? clientAddress(peerIp, headers.get("x-forwarded-for"), this.#trusted)
+      : peerIp;
+    let clientProto: "http" | "https" = this.#req.url.startsWith("https:") ? "https" : "http";
+    if (peerTrusted) {
+      const forwarded = headers.get("x-forwarded-proto")?.split(",", 1)[0].trim().toLowerCase();
+      if (forwarded === "https" || forwarded === "http") clientProto = forwarded;
+    }
+    return this.#client = { peerIp, peerTrusted, clientIp, clientProto };
+  }
+
+  get peerIp(): string | null {
+    return this.#facts().peerIp;
+  }
+  get peerTrusted(): boolean {
+    return this.#facts().peerTrusted;
+  }
+  get clientIp(): string | null {
+    return this.#facts().clientIp;
+  }
+  get clientProto(): "http" | "https" {
+    return this.#facts().clientProto;
+  }
+  get geo(): ClientGeo {
+    if (this.#geo === null) {
+      const { peerTrusted, clientIp } = this.#facts();
+      this.#geo = new LazyClientGeo(
+        { headers: this.#req.headers, peerTrusted, clientIp },
+        this.#geoOptions,
+      );
+    }
+    return this.#geo;
+  }
+}
+
+/** Builds each request's context and stamps the node's identity on each response. */
+export class EdgeContexts {
+  readonly #region: string;
+  readonly #trusted: CidrSet;
+  readonly #geo: ClientGeoOptions;
+  readonly #nextId = requestIdGenerator();
+  readonly #desc: string;
+
+  constructor(options: EdgeContextOptions) {
+    this.#region = options.region;
+    this.#trusted = new CidrSet(options.trustedProxies);
+    this.#geo = options.geo;
+    this.#desc = `;desc="${options.region}"`;
+  }
+
+  /** The context of a request that just arrived (`info` from `Deno.serve`). */
+  create(req: Request, info: ServeInfo | undefined): EdgeRequestContext {
+    const startedAt = performance.now();
+    const requestId = this.#nextId(req.headers.get("x-request-id"));
+    return new RequestContext(req, info, requestId, startedAt, this.#trusted, this.#geo);
+  }
+  /** Adds `X-Request-Id`, `X-Served-By` and `Server-Timing` to the response. */
+  stamp(res: Response, ctx: EdgeRequestContext): Response {
+    let headers = res.headers;
+    try {
+      headers.set("x-request-id", ctx.requestId);
+    } catch {
+      res = new Response(res.body, res); // immutable headers: copy once
+      headers = res.headers;
+      headers.set("x-request-id", ctx.requestId);
+    }
+    headers.set("x-served-by", this.#region);
+    // Stages put their entries (and an origin's own header) in ctx.timings; no read needed here.
+    const timing = `edge;dur=${(performance.now() - ctx.startedAt).toFixed(2)}${this.#desc}`;
+    headers.set(
+      "server-timing",
+      ctx.timings.length === 0 ? timing : `${ctx.timings.join(", ")}, ${timing}`,
+    );
+    return res;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The edge node's process: read config, open KV, build the app, serve, and shut down cleanly.
+ * Locally (`deno task dev`) the demo origin runs in this process on its own port and is reached
+ * over real HTTP; on Deno Deploy the same file runs unchanged with `Deno.openKv()`.
+ */
+
+import { createApp } from "./lib/app.ts";
+import { ConfigError, type EdgeConfig, loadConfig } from "./lib/config.ts";
+import { LazyIpCountry } from "./lib/geo/ipdb.ts";
+import { createLogger, type Logger } from "./lib/log.ts";
+import { createDemoOrigin } from "./lib/origin/demo.ts";
+
+async function readConfigModule(path: string | undefined): Promise<unknown> {
+  if (!path) return undefined;
+  const url = new URL(path, `file://${Deno.cwd()}/`);
+  if (path.endsWith(".json")) return JSON.parse(await Deno.readTextFile(url));
+  const mod = await import(url.href);
+  return mod.default ?? mod.config;
+}
+
+async function openKv(config: EdgeConfig, log: Logger): Promise<Deno.Kv> {
+  const path = config.kvPath;
+  if (path && path !== ":memory:") {
+    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
+    if (dir) await Deno.mkdir(dir, { recursive: true });
+  }
+  const kv = await Deno.openKv(path);
+  log.info("kv opened", { path: path ?? "(platform default)" });
+  return kv;
+}
+
+async function main(): Promise<void> {
+  const env = Deno.env.toObject();
+  let config: EdgeConfig;
+  try {
+    config = loadConfig({ env, module: await readConfigModule(env.OUTPOST_CONFIG) });
+  } catch (error) {
+    const message = error instanceof ConfigError
+      ? error.message
+      : `Invalid config: could not read ${env.OUTPOST_CONFIG}: ${(error as Error).message}`;
+    console.error(message);
+    Deno.exit(1);
+  }
+  const log = createLogger({ level: config.log.level, fields: { region: config.region } });
+  const kv = await openKv(config, log);
+
+  const ipdb = new LazyIpCountry();
+  if (config.geo.ipDatabase) {
+    ipdb.load().then(() => {
+      if (ipdb.error) log.warn("ip database failed to load", { error: ipdb.error });
+      else log.info("ip database loaded", { ranges: ipdb.size });
+    });
+  }
+
+  let demoServer: Deno.HttpServer | null = null;
+  if (config.demoOrigin.mode === "port") {
+    const demo = createDemoOrigin({ name: "demo" });
+    demoServer = Deno.serve({
+      port: config.demoOrigin.port ?? 0,
+      hostname: "127.0.0.1",
+      onListen: ({ port }) =>
+        log.info("demo origin listening", { url: `http://127.0.0.1:${port}` }),
+    }, (req) => demo.fetch(req));
+  }
+
+  const edge = createApp({ config, kv, ipdb, log });
+  const server = Deno.serve({
+    port: config.port,
+    onListen: ({ hostname, port }) =>
+      log.info("edge listening", {
+        url: `http://${hostname === "0.0.0.0" ? "localhost" : hostname}:${port}`,
+        mode: config.mode,
+        regions: config.regions.map((r) => `${r.name}→${r.origin}`),
+      }),
+  }, edge.fetch);
+  edge.start();
+
+  let stopping = false;
+  async function shutdown(signal: string): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    log.info("shutting down", { signal });
+    const deadline = setTimeout(() => {
+      log.error("shutdown took too long; exiting");
+      Deno.exit(1);
+    }, 10_000);
+    await server.shutdown().catch((error) => log.error("server shutdown failed", { error }));
+    await demoServer?.shutdown().catch((error) => log.error("demo shutdown failed", { error }));
+    await edge.close();
+    kv.close();
+    clearTimeout(deadline);
+    log.info("stopped");
+    Deno.exit(0);
+  }
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    try {
+      Deno.addSignalListener(signal, () => void shutdown(signal));
+    } catch {
+      // Some platforms (Windows for SIGTERM, some hosts) do not deliver this signal.
+    }
+  }
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,71 @@
+/** Forwarding to the nearest healthy origin: `/api/*` always, and every path the cache passes on. */
+
+import type { Context, Handler } from "hono";
+import type { AppEnv } from "../lib/app_env.ts";
+import { HttpError } from "../lib/http/errors.ts";
+import type { Forwarder } from "../lib/proxy/forward.ts";
+import { outpostHops, upstreamHeaders } from "../lib/proxy/headers.ts";
+
+const ALLOWED_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+const MAX_TARGET_LENGTH = 8192;
+/** More Outpost hops than this in `Via` means an origin points back at an edge. */
+const MAX_OUTPOST_HOPS = 4;
+
+/** Options for {@linkcode forwardToOrigin}. */
+export interface ForwardRouteOptions {
+  forwarder: Forwarder;
+  region: string;
+}
+
+/** Forwards the request and returns the origin's response with `X-Upstream-Region`. */
+export async function forwardToOrigin(
+  c: Context<AppEnv>,
+  options: ForwardRouteOptions,
+): Promise<Response> {
+  const req = c.req.raw;
+  if (!ALLOWED_METHODS.has(req.method)) {
+    throw new HttpError(405, `Method not forwarded: ${req.method.slice(0, 20)}`, {
+      code: "method_not_allowed",
+      headers: { allow: [...ALLOWED_METHODS].join(", ") },
+    });
+  }
+  const url = new URL(req.url);
+  const pathAndQuery = url.pathname + url.search;
+  if (pathAndQuery.length > MAX_TARGET_LENGTH) {
+    throw new HttpError(414, `Request target longer than ${MAX_TARGET_LENGTH} characters`, {
+      code: "uri_too_long",
+    });
+  }
+  const via = req.headers.get("via");
+  if (outpostHops(via) >= MAX_OUTPOST_HOPS) {
+    throw new HttpError(508, "The request looped through Outpost; check the origin URLs", {
+      code: "loop_detected",
+    });
+  }
+  const ctx = c.env.ctx;
+  const headers = upstreamHeaders(req.headers, {
+    peerIp: ctx.peerIp,
+    peerTrusted: ctx.peerTrusted,
+    host: req.headers.get("host"),
+    proto: ctx.clientProto,
+    via: `outpost-${options.region}`,
+    requestId: ctx.requestId,
+    extra: ctx.originHeaders,
+  });
+  const result = await options.forwarder.forward(req, ctx.geo.ranked(), {
+    pathAndQuery,
+    headers,
+    completed: c.env.completed,
+  });
+  const own = result.response.headers.get("server-timing");
+  if (own !== null) ctx.timings.push(own);
+  ctx.timings.push(`origin;dur=${result.upstreamMs.toFixed(2)};desc="${result.region}"`);
+  return result.response;
+}
+
+/** A Hono handler forwarding everything it sees. */
+export function originProxy(options: ForwardRouteOptions): Handler<AppEnv> {
+  return function originProxy(c) {
+    return forwardToOrigin(c, options);
+  };
+}
