@@ -19,6 +19,7 @@ import { EdgeContexts } from "./http/edge_context.ts";
 import { problemHandler, problemNotFound } from "./http/errors.ts";
 import { Jobs } from "./jobs.ts";
 import { type Logger, silentLogger } from "./log.ts";
+import { MetricsRegistry } from "./metrics/registry.ts";
 import { createDemoOrigin, type DemoOrigin } from "./origin/demo.ts";
 import { internalFetch } from "./origin/internal_fetch.ts";
 import { OriginHealth } from "./proxy/breaker.ts";
@@ -36,6 +37,8 @@ export interface AppDeps {
   /** IP → country lookups; without one, location falls through to the default. */
   ipdb?: IpCountryLookup & { ready?: boolean };
   log?: Logger;
+  /** Where every area records its metrics (a fresh registry when absent). */
+  metrics?: MetricsRegistry;
 }
 
 /** A built edge node. */
@@ -46,6 +49,7 @@ export interface Edge {
   regions: RegionIndex;
   health: OriginHealth;
   jobs: Jobs;
+  metrics: MetricsRegistry;
   /** The in-process demo origin when `demoOrigin.mode` is `internal`. */
   demo: DemoOrigin | null;
   /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
@@ -68,7 +72,8 @@ export function createApp(deps: AppDeps): Edge {
   const log = (deps.log ?? silentLogger).child({ region: config.region });
   const startedAt = clock.now();
   const regions = new RegionIndex(config.regions, defaultRegionOf(config));
-  const jobs = new Jobs(log, clock);
+  const metrics = deps.metrics ?? new MetricsRegistry();
+  const jobs = new Jobs(log, clock, metrics);
 
   const demo = config.demoOrigin.mode === "internal" ? createDemoOrigin({ clock }) : null;
   const upstreamFetch = internalFetch(
@@ -76,10 +81,19 @@ export function createApp(deps: AppDeps): Edge {
     deps.fetch ?? globalThis.fetch,
   );
 
+  const breakerTransitions = metrics.counter(
+    "outpost_origin_breaker_transitions_total",
+    "Circuit breaker state changes, by the state entered",
+  );
+  const attempts = metrics.counter(
+    "outpost_origin_attempts_total",
+    "Requests sent to origins, by region and outcome",
+  );
   const health = new OriginHealth({
     ...config.proxy.breaker,
     clock,
     onTransition(origin, from, to, reason) {
+      breakerTransitions.inc({ to });
       const region = config.regions.filter((r) => r.origin === origin).map((r) => r.name);
       const level = to === "open" ? "warn" : "info";
       log[level]("origin health changed", { origin, regions: region, from, to, reason });
@@ -94,6 +108,7 @@ export function createApp(deps: AppDeps): Edge {
     bodyTimeoutMs: config.proxy.bodyTimeoutMs,
     maxAttempts: config.proxy.maxAttempts,
     retryBodyLimitBytes: config.proxy.retryBodyLimitBytes,
+    onAttempt: (a) => attempts.inc({ region: a.region, outcome: a.outcome }),
   });
 
   const onError = problemHandler((error, c: Context<AppEnv>) => {
@@ -152,6 +167,7 @@ export function createApp(deps: AppDeps): Edge {
     regions,
     health,
     jobs,
+    metrics,
     demo,
     start: () => jobs.start(),
     close: () => jobs.stop(),

@@ -27,6 +27,12 @@ export interface EdgeRequestContext {
   originHeaders: Record<string, string>;
   /** `Server-Timing` entries added by stages (e.g. `origin;dur=12.3`). */
   timings: string[];
+  /** Set by the cache: the short outcome also sent as `X-Cache`. */
+  cacheOutcome?: "HIT" | "MISS" | "STALE" | "REVALIDATED" | "EXPIRED" | "BYPASS";
+  /** Set by the proxy: which origin answered and how long its headers took. */
+  upstream?: { region: string; ms: number };
+  /** Set by authorization: the verified user id (null when anonymous). */
+  userId?: string | null;
 }
 
 /** What `Deno.serve` passes as the handler's second argument, plus the request context. */

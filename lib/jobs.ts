@@ -5,6 +5,7 @@
 
 import { type Clock, systemClock } from "./clock.ts";
 import type { Logger } from "./log.ts";
+import { type Counter, MetricsRegistry } from "./metrics/registry.ts";
 
 /** A job's schedule and body. */
 export interface JobSpec {
@@ -37,13 +38,20 @@ export class Jobs {
   readonly #jobs = new Map<string, JobState>();
   readonly #log: Logger;
   readonly #clock: Clock;
+  readonly #runs: Counter;
+  readonly #failures: Counter;
   readonly #abort = new AbortController();
   #started = false;
   #stopped = false;
 
-  constructor(log: Logger, clock: Clock = systemClock) {
+  constructor(log: Logger, clock: Clock = systemClock, metrics = new MetricsRegistry()) {
     this.#log = log;
     this.#clock = clock;
+    this.#runs = metrics.counter("outpost_job_runs_total", "Background job runs, by job");
+    this.#failures = metrics.counter(
+      "outpost_job_failures_total",
+      "Background job runs that failed, by job",
+    );
   }
 
   /** Registers a job; it starts with the others on {@linkcode Jobs.start}. */
@@ -126,6 +134,7 @@ export class Jobs {
         await state.spec.run(this.#abort.signal);
         state.stats.consecutiveFailures = 0;
       } catch (error) {
+        this.#failures.inc({ job: state.spec.name });
         state.stats.failures++;
         state.stats.consecutiveFailures++;
         state.stats.lastError = error instanceof Error ? error.message : String(error);
@@ -135,6 +144,7 @@ export class Jobs {
           error,
         });
       } finally {
+        this.#runs.inc({ job: state.spec.name });
         state.stats.runs++;
         state.stats.lastRunAt = this.#clock.now();
         state.stats.running = false;

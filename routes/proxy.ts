@@ -60,6 +60,7 @@ export async function forwardToOrigin(
   const own = result.response.headers.get("server-timing");
   if (own !== null) ctx.timings.push(own);
   ctx.timings.push(`origin;dur=${result.upstreamMs.toFixed(2)};desc="${result.region}"`);
+  ctx.upstream = { region: result.region, ms: result.upstreamMs };
   return result.response;
 }
 

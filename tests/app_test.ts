@@ -357,3 +357,14 @@ Deno.test("a large streamed body passes through both ways", async () => {
   const big = await fetch(`${e.url}/cacheable/big?size=5000000`);
   assert.equal((await big.arrayBuffer()).byteLength, 5_000_000);
 });
+
+Deno.test("origin attempts are counted per region and outcome", async () => {
+  await using ap = startOrigin("ap");
+  await using e = await startEdge(makeConfig({ "ap-southeast": ap.url }));
+  await get(`${e.url}/api/echo`, { headers: TOKYO });
+  ap.demo.setDown(true);
+  await get(`${e.url}/api/echo`, { headers: TOKYO });
+  const attempts = e.edge.metrics.counter("outpost_origin_attempts_total", "");
+  assert.equal(attempts.get({ region: "ap-southeast", outcome: "ok" }), 1);
+  assert.equal(attempts.get({ region: "ap-southeast", outcome: "bad_gateway_status" }), 1);
+});

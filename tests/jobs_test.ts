@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ManualClock } from "../lib/clock.ts";
 import { Jobs } from "../lib/jobs.ts";
 import { memoryLogger } from "../lib/log.ts";
+import { MetricsRegistry } from "../lib/metrics/registry.ts";
 
 Deno.test("Jobs.runNow() logs and counts failures with context", async () => {
   const log = memoryLogger();
@@ -83,4 +84,15 @@ Deno.test("Jobs.add() rejects bad specs", () => {
   jobs.add({ name: "a", intervalMs: 1, run: async () => {} });
   assert.throws(() => jobs.add({ name: "a", intervalMs: 1, run: async () => {} }), /already/);
   assert.throws(() => jobs.add({ name: "b", intervalMs: 0, run: async () => {} }), /interval/);
+});
+
+Deno.test("Jobs counts runs and failures in metrics", async () => {
+  const metrics = new MetricsRegistry();
+  const jobs = new Jobs(memoryLogger(), new ManualClock(), metrics);
+  jobs.add({ name: "x", intervalMs: 1000, run: () => Promise.reject(new Error("no")) });
+  await jobs.runNow("x");
+  await jobs.runNow("x");
+  assert.equal(metrics.counter("outpost_job_runs_total", "").get({ job: "x" }), 2);
+  assert.equal(metrics.counter("outpost_job_failures_total", "").get({ job: "x" }), 2);
+  await jobs.stop();
 });
