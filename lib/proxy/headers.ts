@@ -25,6 +25,18 @@ export function stripHopByHop(headers: Headers): void {
   for (const name of HOP_BY_HOP) headers.delete(name);
 }
 
+/** Hop-by-hop names plus those the `Connection` header lists (lower case). */
+function connectionScoped(headers: Headers): ReadonlySet<string> {
+  const connection = headers.get("connection");
+  if (!connection) return HOP_BY_HOP;
+  const names = new Set(HOP_BY_HOP);
+  for (const name of connection.split(",")) {
+    const n = name.trim().toLowerCase();
+    if (n && n.length < 64) names.add(n);
+  }
+  return names;
+}
+
 /** What the edge knows about the client, for the forwarding headers. */
 export interface ForwardingInfo {
   /** The direct peer's address. */
@@ -41,33 +53,48 @@ export interface ForwardingInfo {
   extra?: Record<string, string>;
 }
 
-const FORWARDED_BY_PROXIES = [
+/** Request headers the edge sets itself (the client's values are replaced or extended). */
+const SET_BY_EDGE = new Set([
+  "host",
+  "content-length",
+  "via",
+  "x-request-id",
+  "accept-encoding",
   "x-forwarded-for",
   "x-forwarded-proto",
   "x-forwarded-host",
   "forwarded",
-];
+]);
 
-/** The header set for the origin request. */
+/**
+ * The header set for the origin request, built in one pass (copying a `Headers` and deleting
+ * from it costs several times more in Deno).
+ */
 export function upstreamHeaders(incoming: Headers, info: ForwardingInfo): Headers {
-  const headers = new Headers(incoming);
-  stripHopByHop(headers);
-  headers.delete("host");
-  headers.delete("content-length");
-  if (!info.peerTrusted) { for (const name of FORWARDED_BY_PROXIES) headers.delete(name); }
-  const prior = headers.get("x-forwarded-for");
-  if (info.peerIp) {
-    headers.set("x-forwarded-for", prior ? `${prior}, ${info.peerIp}` : info.peerIp);
+  const skip = connectionScoped(incoming);
+  const out = new Headers();
+  for (const [name, value] of incoming) {
+    if (!skip.has(name) && !SET_BY_EDGE.has(name)) out.append(name, value);
   }
-  if (!headers.has("x-forwarded-proto")) headers.set("x-forwarded-proto", info.proto);
-  if (info.host && !headers.has("x-forwarded-host")) headers.set("x-forwarded-host", info.host);
-  const via = headers.get("via");
-  headers.set("via", via ? `${via}, 1.1 ${info.via}` : `1.1 ${info.via}`);
-  headers.set("x-request-id", info.requestId);
+  const trusted = info.peerTrusted;
+  const prior = trusted ? incoming.get("x-forwarded-for") : null;
+  if (info.peerIp) out.set("x-forwarded-for", prior ? `${prior}, ${info.peerIp}` : info.peerIp);
+  else if (prior) out.set("x-forwarded-for", prior);
+  const proto = trusted ? incoming.get("x-forwarded-proto") : null;
+  out.set("x-forwarded-proto", proto ?? info.proto);
+  const host = trusted ? incoming.get("x-forwarded-host") : null;
+  if (host ?? info.host) out.set("x-forwarded-host", (host ?? info.host)!);
+  if (trusted) {
+    const forwarded = incoming.get("forwarded");
+    if (forwarded) out.set("forwarded", forwarded);
+  }
+  const via = incoming.get("via");
+  out.set("via", via ? `${via}, 1.1 ${info.via}` : `1.1 ${info.via}`);
+  out.set("x-request-id", info.requestId);
   // Deno's fetch transparently decompresses; ask for identity so bytes pass through unchanged.
-  headers.set("accept-encoding", "identity");
-  if (info.extra) { for (const [k, v] of Object.entries(info.extra)) headers.set(k, v); }
-  return headers;
+  out.set("accept-encoding", "identity");
+  if (info.extra) { for (const name in info.extra) out.set(name, info.extra[name]); }
+  return out;
 }
 
 /** Counts how many Outpost hops a `Via` header already lists (loop protection). */
@@ -78,9 +105,15 @@ export function outpostHops(via: string | null): number {
   return n;
 }
 
+/** Copies an origin's response headers onto `target`, leaving hop-by-hop ones out. */
+export function copyDownstreamHeaders(upstream: Headers, target: Headers): void {
+  const skip = connectionScoped(upstream);
+  for (const [name, value] of upstream) if (!skip.has(name)) target.append(name, value);
+}
+
 /** The response header set for the client. */
 export function downstreamHeaders(upstream: Headers): Headers {
-  const headers = new Headers(upstream);
-  stripHopByHop(headers);
-  return headers;
+  const out = new Headers();
+  copyDownstreamHeaders(upstream, out);
+  return out;
 }
