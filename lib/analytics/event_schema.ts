@@ -86,7 +86,8 @@ export function eventSchema(limits: EventLimits, now: () => number) {
   const timestamp = z.union([
     z.number().int("Must be integer milliseconds since the epoch").min(0),
     z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
-  ]).superRefine((ms, ctx) => {
+  ], { error: "Must be epoch milliseconds or an ISO 8601 date-time" }).superRefine((ms, ctx) => {
+    if (!Number.isInteger(ms) || ms < 0) return; // already reported
     const t = now();
     if (ms > t + limits.maxFutureMs) {
       ctx.addIssue({
@@ -98,7 +99,7 @@ export function eventSchema(limits: EventLimits, now: () => number) {
     } else if (ms <= t - limits.retentionMs) {
       ctx.addIssue({
         code: "custom",
-        message: `Older than the retention of ${limits.retentionMs / 3_600_000} h: ${
+        message: `Older than the retention of ${Math.round(limits.retentionMs / 60_000)} min: ${
           new Date(ms).toISOString()
         }`,
       });
