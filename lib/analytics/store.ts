@@ -53,6 +53,24 @@ export interface EventStoreOptions {
 
 /** How many commits an ingest tries when intervals close under it. */
 const MAX_RECORD_ATTEMPTS = 5;
+/** Limits of one merged commit, under KV's 1000 mutations and ~800 KiB. */
+const MAX_MUTATIONS = 1000;
+const MAX_COMMIT_BYTES = 600 * 1024;
+
+interface PendingWrite {
+  events: readonly AnalyticsEvent[];
+  resolve: (interval: number) => void;
+  reject: (error: unknown) => void;
+}
+
+/** The aggregate keys an event sums into (for sizing a merged commit). */
+function sumKeysOf(e: AnalyticsEvent): string[] {
+  return [
+    `t\u0000${e.event_type}`,
+    `u\u0000${e.event_type}\u0000${e.user_id}`,
+    `m\u0000${minuteStart(e.timestamp)}\u0000${e.event_type}`,
+  ];
+}
 const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 const CursorSchema = z.object({
   s: z.number().int().min(0),
@@ -86,6 +104,8 @@ function decodeCursor(cursor: string): { s: number; b: string } {
 /** Events and aggregates of one edge in KV. */
 export class EventStore {
   readonly #o: Required<EventStoreOptions>;
+  readonly #queue: PendingWrite[] = [];
+  #writing = false;
 
   constructor(options: EventStoreOptions) {
     this.#o = { maxCountEntries: 100_000, ...options };
@@ -93,9 +113,57 @@ export class EventStore {
 
   /**
    * Stores `events` and counts them in the open interval, in one commit; returns the interval.
-   * When that interval was closed meanwhile, the next one is tried (bounded).
+   * Batches that arrive while a commit is in flight are merged into the next commit (within
+   * KV's limits), which keeps each batch all-or-nothing and cuts commits under load.
    */
-  async record(events: readonly AnalyticsEvent[]): Promise<number> {
+  record(events: readonly AnalyticsEvent[]): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ events, resolve, reject });
+      if (!this.#writing) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0) {
+        const group = this.#takeGroup();
+        try {
+          const interval = await this.#commit(group.flatMap((w) => w.events));
+          for (const w of group) w.resolve(interval);
+        } catch (error) {
+          for (const w of group) w.reject(error);
+        }
+      }
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  /** The queued batches that fit one commit together (at least the first). */
+  #takeGroup(): PendingWrite[] {
+    const sums = new Set<string>();
+    let mutations = 2;
+    let bytes = 0;
+    let taken = 0;
+    for (const w of this.#queue) {
+      const added = new Set<string>();
+      let size = 0;
+      for (const e of w.events) {
+        for (const k of sumKeysOf(e)) if (!sums.has(k)) added.add(k);
+        size += 200 + (e.properties === undefined ? 0 : JSON.stringify(e.properties).length);
+      }
+      const nextMutations = mutations + w.events.length + added.size;
+      if (taken > 0 && (nextMutations > MAX_MUTATIONS || bytes + size > MAX_COMMIT_BYTES)) break;
+      for (const k of added) sums.add(k);
+      mutations = nextMutations;
+      bytes += size;
+      taken++;
+    }
+    return this.#queue.splice(0, taken);
+  }
+
+  async #commit(events: readonly AnalyticsEvent[]): Promise<number> {
     const { kv, edgeId: edge, clock, intervalMs, retentionMs } = this.#o;
     const now = clock.now();
     const ids = events.map((e) => ulid(e.timestamp));

@@ -158,3 +158,18 @@ Deno.test("EventStore.sweepMinuteCounts() deletes counts past retention only", a
   assert.equal(await f.store.sweepMinuteCounts(), 1);
   assert.deepEqual((await f.store.counts(24 * 60)).by_event_type, { b: 1 });
 });
+
+Deno.test("EventStore.record() merges concurrent batches into commits within KV limits", async () => {
+  await using f = await makeFixture();
+  const ts = f.clock.now();
+  const batches = Array.from({ length: 20 }, (_, b) =>
+    Array.from({ length: 100 }, (_, i) => ({
+      ...makeEvent(`u${b}-${i}`, `t${i}`, ts - (i % 5) * 60_000),
+      properties: { pad: "x".repeat(1000) },
+    })));
+  const intervals = await Promise.all(batches.map((events) => f.store.record(events)));
+  assert.ok(intervals.every((i) => i === T0));
+  const summary = await buildSummary(f.kv, EDGE, { start: T0, end: T0 + INTERVAL_MS });
+  assert.equal(summary.total_events, 2000);
+  assert.equal(Object.keys(summary.counts.by_user).length, 2000);
+});
