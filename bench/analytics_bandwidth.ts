@@ -96,7 +96,9 @@ export async function measureBandwidth(events = 100_000, intervals = 1): Promise
     const bw = a.bandwidth();
     const central = await edge.analytics.central!.stats(0);
     return {
-      workload: `${events.toLocaleString("en")} events, 1,000 users, 10 types, ${intervals} interval(s)`,
+      workload: `${
+        events.toLocaleString("en")
+      } events, 1,000 users, 10 types, ${intervals} interval(s)`,
       events: bw.events_received,
       intervals,
       receivedBytes: bw.received_bytes,
