@@ -50,6 +50,9 @@ export interface Analytics {
   centralUrl(): string;
 }
 
+/** The collector token in development when `CENTRAL_TOKEN` is unset (documented, not secret). */
+export const DEV_CENTRAL_TOKEN = "outpost-dev-central-token";
+
 function randomToken(): string {
   return crypto.randomUUID().replaceAll("-", "") + crypto.randomUUID().replaceAll("-", "");
 }
@@ -60,8 +63,10 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   const cfg = config.analytics;
   const log = deps.log.child({ area: "analytics" });
   // Config requires a token whenever edge and collector are separate processes; in one process
-  // (role both, collector = self) a random one shared in memory is enough.
-  const token = cfg.centralToken ?? randomToken();
+  // (role both, collector = self) a well-known one in development, so `/_central/stats` can be
+  // tried with curl, else a random one shared in memory.
+  const token = cfg.centralToken ??
+    (config.mode === "development" ? DEV_CENTRAL_TOKEN : randomToken());
   let selfUrl: string | null = null;
   const centralUrl = () => cfg.centralUrl ?? selfUrl ?? "internal://self";
   const send = internalFetch({ self: deps.selfFetch }, deps.fetch ?? globalThis.fetch);
