@@ -10,6 +10,13 @@ import { LazyIpCountry } from "./lib/geo/ipdb.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 import { createDemoOrigin } from "./lib/origin/demo.ts";
 
+// Deno Deploy runs only crons registered at the top level of the entry module, before serving.
+// This one does work only when `analytics.scheduler` is "cron"; otherwise the flush is a job.
+let analyticsCronTick: (() => Promise<unknown>) | null = null;
+Deno.cron("outpost-analytics-flush", "* * * * *", async () => {
+  await analyticsCronTick?.();
+});
+
 async function readConfigModule(path: string | undefined): Promise<unknown> {
   if (!path) return undefined;
   const url = new URL(path, `file://${Deno.cwd()}/`);
@@ -73,6 +80,14 @@ async function main(): Promise<void> {
         regions: config.regions.map((r) => `${r.name}→${r.origin}`),
       }),
   }, edge.fetch);
+  // Analytics summaries go to this node's own /_central/* over real HTTP in development.
+  if (config.mode === "development") {
+    edge.analytics.setSelfUrl(`http://127.0.0.1:${server.addr.port}`);
+  }
+  const analytics = edge.analytics.edge;
+  if (analytics && config.analytics.scheduler === "cron") {
+    analyticsCronTick = () => analytics.tick();
+  }
   edge.start();
 
   let stopping = false;
@@ -83,7 +98,10 @@ async function main(): Promise<void> {
     const deadline = setTimeout(() => {
       log.error("shutdown took too long; exiting");
       Deno.exit(1);
-    }, 10_000);
+    }, 10_000 + config.analytics.shutdownFlushMs);
+    // While the server still answers (it may be its own collector): close the running interval
+    // and send what can be sent in bounded time; the rest stays in the outbox for next start.
+    await edge.analytics.edge?.shutdown();
     await server.shutdown().catch((error) => log.error("server shutdown failed", { error }));
     await demoServer?.shutdown().catch((error) => log.error("demo shutdown failed", { error }));
     await edge.close();

@@ -13,6 +13,7 @@ import type { AppEnv, ServeInfo } from "./app_env.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { defaultRegionOf, type EdgeConfig } from "./config.ts";
 import { abTesting } from "./ab/middleware.ts";
+import { type Analytics, createAnalytics } from "./analytics/wiring.ts";
 import { RegionIndex } from "./geo/regions.ts";
 import type { IpCountryLookup } from "./geo/types.ts";
 import { EdgeContexts } from "./http/edge_context.ts";
@@ -52,6 +53,8 @@ export interface Edge {
   metrics: MetricsRegistry;
   /** The in-process demo origin when `demoOrigin.mode` is `internal`. */
   demo: DemoOrigin | null;
+  /** Events at the edge and the central collector (see `lib/analytics/wiring.ts`). */
+  analytics: Analytics;
   /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
   start(): void;
   /** Stops background jobs; the caller closes KV. */
@@ -134,6 +137,18 @@ export function createApp(deps: AppDeps): Edge {
   const mainApp = new Hono<AppEnv>();
   mainApp.onError(onError);
   mainApp.notFound(problemNotFound);
+  // Analytics: automatic tracking around everything, then `/events*` and `/_central/*`.
+  const analytics = createAnalytics({
+    config,
+    kv: deps.kv,
+    clock,
+    log,
+    metrics,
+    jobs,
+    selfFetch: (req) => fetch(req),
+  });
+  if (analytics.tracking) mainApp.use("*", analytics.tracking);
+  mainApp.route("/", analytics.routes);
   // Everything else goes to the nearest healthy origin; experiments pick their own paths.
   mainApp.all(
     "*",
@@ -169,7 +184,11 @@ export function createApp(deps: AppDeps): Edge {
     jobs,
     metrics,
     demo,
+    analytics,
     start: () => jobs.start(),
-    close: () => jobs.stop(),
+    async close() {
+      await jobs.stop();
+      await analytics.edge?.close();
+    },
   };
 }

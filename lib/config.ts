@@ -5,6 +5,13 @@
 
 import { z } from "zod";
 import { parseCidr } from "./net/ip.ts";
+import {
+  ANALYTICS_ENV_VARS,
+  AnalyticsConfigSchema,
+  analyticsInput,
+  checkAnalyticsConfig,
+  RoleSchema,
+} from "./analytics/config.ts";
 
 /** A region name: lower-case letters, digits and dashes, as in `us-west` or `ap-southeast`. */
 export const RegionNameSchema = z.string().regex(
@@ -141,7 +148,11 @@ export const EdgeConfigSchema = z.object({
     /** One JSON line per request. */
     requests: z.boolean().default(false),
   }).prefault({}),
+  /** Analytics halves this node runs (`OUTPOST_ROLE`): `edge`, `central` or `both`. */
+  role: RoleSchema.default("both"),
+  analytics: AnalyticsConfigSchema,
 }).superRefine((cfg, ctx) => {
+  checkAnalyticsConfig(cfg, ctx);
   const names = new Set<string>();
   cfg.regions.forEach((r, i) => {
     if (names.has(r.name)) {
@@ -236,6 +247,7 @@ export const ENV_VARS = {
   PROXY_TIMEOUT_MS: "proxy.timeoutMs",
   LOG_LEVEL: "log.level",
   LOG_REQUESTS: "log.requests",
+  ...ANALYTICS_ENV_VARS,
 } as const;
 
 /** Inputs to {@linkcode loadConfig}. */
@@ -319,8 +331,10 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
   const timeoutMs = envInt(env, "PROXY_TIMEOUT_MS", errors);
   const logRequests = envBool(env, "LOG_REQUESTS", errors);
 
+  const analytics = analyticsInput(file, env, { dev, onDeploy, errors });
   const merged: Record<string, unknown> = {
     ...file,
+    ...analytics,
     mode,
     region: env.EDGE_REGION?.trim() || file.region || "us-east",
     port,

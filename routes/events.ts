@@ -1,0 +1,140 @@
+/** `/events`: ingest, a user's recent events, local counts and the bandwidth report. */
+
+import { Hono } from "hono";
+import { z } from "zod";
+import type { AnalyticsEdge } from "../lib/analytics/edge.ts";
+import { UserIdSchema, validateEvents } from "../lib/analytics/event_schema.ts";
+import { InvalidCursorError } from "../lib/analytics/store.ts";
+import type { AppEnv } from "../lib/app_env.ts";
+import { HttpError, readTextLimited } from "../lib/http/errors.ts";
+import { jsonResponse } from "../lib/http/respond.ts";
+import { parseInput } from "../lib/http/validate.ts";
+
+const NO_STORE = { "cache-control": "no-store" };
+/** JSON, or text/plain as `navigator.sendBeacon` sends a string. */
+const JSON_TYPE = /^(application\/([a-z0-9.+-]*\+)?json|text\/plain)\b/i;
+const encoder = new TextEncoder();
+
+function disabled(app: Hono<AppEnv>, reason: string): Hono<AppEnv> {
+  app.all("/events", () => {
+    throw new HttpError(404, reason, { code: "analytics_disabled" });
+  });
+  app.all("/events/*", () => {
+    throw new HttpError(404, reason, { code: "analytics_disabled" });
+  });
+  return app;
+}
+
+/** Builds the `/events` routes; with `analytics` null they answer 404 (disabled here). */
+export function eventsRoutes(analytics: AnalyticsEdge | null): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  if (analytics === null) return disabled(app, "Analytics ingest does not run on this node");
+  const { limits, store, config } = analytics;
+  const retentionMinutes = config.retentionHours * 60;
+  const minutes = z.coerce.number().int().min(1).max(retentionMinutes).default(60);
+  const UserQuery = z.object({
+    minutes,
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    cursor: z.string().max(512).optional(),
+  });
+  const CountsQuery = z.object({ minutes });
+  const PostQuery = z.object({ partial: z.enum(["true", "false", "1", "0"]).optional() });
+
+  app.post("/events", async (c) => {
+    const req = c.req.raw;
+    const query = parseInput(PostQuery, c.req.query(), "query");
+    const partial = query.partial === "true" || query.partial === "1";
+    const type = req.headers.get("content-type") ?? "";
+    if (type && !JSON_TYPE.test(type)) {
+      throw new HttpError(
+        415,
+        `Expected application/json or text/plain, got: ${type.slice(0, 100)}`,
+        {
+          code: "unsupported_media_type",
+        },
+      );
+    }
+    const text = await readTextLimited(req, config.maxBodyBytes);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (e) {
+      analytics.countReceived(encoder.encode(text).byteLength, 0);
+      throw new HttpError(400, `Body is not valid JSON: ${(e as Error).message}`, {
+        code: "invalid_json",
+      });
+    }
+    const now = analytics.clock.now();
+    const result = validateEvents(body, limits, () => now);
+    const total = result.events.length +
+      new Set(result.issues.filter((i) => i.index !== null).map((i) => i.index)).size;
+    analytics.countReceived(encoder.encode(text).byteLength, total - result.events.length);
+    const invalid = result.issues.length > 0;
+    if (invalid && (!partial || result.events.length === 0)) {
+      const first = result.issues[0];
+      const where = first.index === null ? first.path : `events.${first.index}.${first.path}`;
+      throw new HttpError(
+        400,
+        `Invalid events (nothing stored): ${where}: ${first.message}`,
+        { code: "invalid_events", extensions: { errors: result.issues } },
+      );
+    }
+    try {
+      await analytics.record(result.events.map((e) => e.event), "api");
+    } catch (error) {
+      throw new HttpError(503, "Events could not be stored; retry", {
+        code: "store_unavailable",
+        headers: { "retry-after": "1" },
+        cause: error,
+      });
+    }
+    const answer: Record<string, unknown> = { accepted: result.events.length };
+    if (invalid) answer.rejected = result.issues;
+    return jsonResponse(answer, 202, NO_STORE);
+  });
+
+  app.all("/events", (c) => {
+    throw new HttpError(405, `Method not allowed on /events: ${c.req.method.slice(0, 20)}`, {
+      code: "method_not_allowed",
+      headers: { allow: "POST" },
+    });
+  });
+
+  app.get("/events/users/:id", async (c) => {
+    const id = parseInput(UserIdSchema, c.req.param("id"), "user id");
+    const q = parseInput(UserQuery, c.req.query(), "query");
+    try {
+      const page = await store.userEvents(id, q);
+      return jsonResponse({ user_id: id, ...page }, 200, NO_STORE);
+    } catch (error) {
+      if (error instanceof InvalidCursorError) {
+        throw new HttpError(400, "Invalid cursor: pass next_cursor as it was returned", {
+          code: "invalid_cursor",
+        });
+      }
+      throw error;
+    }
+  });
+
+  app.get("/events/counts", async (c) => {
+    const q = parseInput(CountsQuery, c.req.query(), "query");
+    const counts = await store.counts(q.minutes);
+    return jsonResponse(
+      { edge_id: analytics.edgeId, minutes: q.minutes, ...counts },
+      200,
+      NO_STORE,
+    );
+  });
+
+  app.get(
+    "/events/bandwidth",
+    () => jsonResponse({ edge_id: analytics.edgeId, ...analytics.bandwidth() }, 200, NO_STORE),
+  );
+
+  app.all("/events/*", (c) => {
+    throw new HttpError(404, `No route for ${c.req.method} ${c.req.path.slice(0, 200)}`, {
+      code: "not_found",
+    });
+  });
+  return app;
+}
