@@ -15,6 +15,7 @@ import { defaultRegionOf, type EdgeConfig } from "./config.ts";
 import { abTesting } from "./ab/middleware.ts";
 import { RegionIndex } from "./geo/regions.ts";
 import type { IpCountryLookup } from "./geo/types.ts";
+import { type Authz, createAuthz } from "./authz/setup.ts";
 import { EdgeContexts } from "./http/edge_context.ts";
 import { problemHandler, problemNotFound } from "./http/errors.ts";
 import { Jobs } from "./jobs.ts";
@@ -39,6 +40,10 @@ export interface AppDeps {
   log?: Logger;
   /** Where every area records its metrics (a fresh registry when absent). */
   metrics?: MetricsRegistry;
+  /** `JWT_SECRET` (from the environment only; never logged). */
+  jwtSecret?: string;
+  /** Authorization module bytes instead of reading `authz.wasm.path` (tests). */
+  authzWasm?: Uint8Array;
 }
 
 /** A built edge node. */
@@ -52,6 +57,8 @@ export interface Edge {
   metrics: MetricsRegistry;
   /** The in-process demo origin when `demoOrigin.mode` is `internal`. */
   demo: DemoOrigin | null;
+  /** The authorization stage (null when `authz.enabled` is false). */
+  authz: Authz | null;
   /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
   start(): void;
   /** Stops background jobs; the caller closes KV. */
@@ -134,6 +141,19 @@ export function createApp(deps: AppDeps): Edge {
   const mainApp = new Hono<AppEnv>();
   mainApp.onError(onError);
   mainApp.notFound(problemNotFound);
+  // Authorization runs first, and only on protected patterns: other routes pay nothing.
+  const authz = createAuthz({
+    config,
+    kv: deps.kv,
+    clock,
+    log,
+    metrics,
+    jobs,
+    fetch: deps.fetch,
+    jwtSecret: deps.jwtSecret,
+    wasm: deps.authzWasm,
+  });
+  authz?.register(mainApp);
   // Everything else goes to the nearest healthy origin; experiments pick their own paths.
   mainApp.all(
     "*",
@@ -169,6 +189,7 @@ export function createApp(deps: AppDeps): Edge {
     jobs,
     metrics,
     demo,
+    authz,
     start: () => jobs.start(),
     close: () => jobs.stop(),
   };

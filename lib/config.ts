@@ -5,6 +5,7 @@
 
 import { z } from "zod";
 import { parseCidr } from "./net/ip.ts";
+import { AuthzConfigSchema } from "./authz/config.ts";
 
 /** A region name: lower-case letters, digits and dashes, as in `us-west` or `ap-southeast`. */
 export const RegionNameSchema = z.string().regex(
@@ -141,6 +142,8 @@ export const EdgeConfigSchema = z.object({
     /** One JSON line per request. */
     requests: z.boolean().default(false),
   }).prefault({}),
+  /** Authorization of protected routes (lib/authz, docs/authz.md). */
+  authz: AuthzConfigSchema,
 }).superRefine((cfg, ctx) => {
   const names = new Set<string>();
   cfg.regions.forEach((r, i) => {
@@ -236,6 +239,8 @@ export const ENV_VARS = {
   PROXY_TIMEOUT_MS: "proxy.timeoutMs",
   LOG_LEVEL: "log.level",
   LOG_REQUESTS: "log.requests",
+  AUTHZ_ENABLED: "authz.enabled",
+  AUTHZ_POLICY: "authz.policy",
 } as const;
 
 /** Inputs to {@linkcode loadConfig}. */
@@ -338,6 +343,8 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
     },
   };
 
+  merged.authz = authzFromEnv(env, file.authz, errors);
+
   const result = EdgeConfigSchema.safeParse(merged);
   if (!result.success) {
     for (const issue of result.error.issues) {
@@ -350,6 +357,30 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
     throw new ConfigError(`Invalid config: ${errors.join("; ")}`);
   }
   return result.data!;
+}
+
+/**
+ * `AUTHZ_ENABLED` and `AUTHZ_POLICY` (inline JSON when it starts with `{`, else a file path) over
+ * the config module's `authz` section. `JWT_SECRET` is not config: main.ts passes it to the app.
+ */
+function authzFromEnv(env: Env, fileAuthz: unknown, errors: string[]): unknown {
+  const enabled = envBool(env, "AUTHZ_ENABLED", errors);
+  const raw = env.AUTHZ_POLICY?.trim();
+  if (enabled === undefined && !raw) return fileAuthz;
+  const authz: Record<string, unknown> = isRecord(fileAuthz) ? { ...fileAuthz } : {};
+  if (enabled !== undefined) authz.enabled = enabled;
+  if (raw?.startsWith("{")) {
+    try {
+      authz.policy = JSON.parse(raw);
+      delete authz.policyPath;
+    } catch (e) {
+      errors.push(`AUTHZ_POLICY (authz.policy): Not valid JSON: ${(e as Error).message}`);
+    }
+  } else if (raw) {
+    authz.policyPath = raw;
+    delete authz.policy;
+  }
+  return authz;
 }
 
 function envNameFor(path: string, env: Env): string | undefined {
