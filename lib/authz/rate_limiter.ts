@@ -129,8 +129,9 @@ export class RateLimiter {
   }
 
   async #slow(rate: RateClass, subject: RateSubject, id: string): Promise<RateDecision> {
-    // Requests arriving while a refill is in flight wait for it rather than take their own lease.
-    for (let round = 0; round < 3; round++) {
+    // Requests arriving while a refill is in flight wait for it rather than take their own lease;
+    // each refill either grants requests or records a denial, so this loop makes progress.
+    for (let round = 0; round < 100; round++) {
       const local = this.#local.get(id);
       if (local?.refill == null) break;
       await local.refill;
