@@ -93,9 +93,11 @@ export function parsePolicy(value: unknown, rateClasses: ReadonlySet<string>): P
   }
   const result = PolicySchema.safeParse(value);
   if (!result.success) {
-    const issues = result.error.issues.map((i) =>
-      `${i.path.map(String).join(".") || "(root)"}: ${i.message}`
-    );
+    const issues = result.error.issues.map((i) => {
+      // A record key's own reason (e.g. a bad role name) is nested one level down.
+      const nested = i.code === "invalid_key" ? i.issues[0]?.message : undefined;
+      return `${i.path.map(String).join(".") || "(root)"}: ${nested ?? i.message}`;
+    });
     throw new PolicyError(issues.join("; "));
   }
   for (const [name, role] of Object.entries(result.data.roles)) {

@@ -54,6 +54,8 @@ export function upstreamHeaders(incoming: Headers, info: ForwardingInfo): Header
   stripHopByHop(headers);
   headers.delete("host");
   headers.delete("content-length");
+  // Only the edge says who the user is (authorization sets it on protected routes).
+  headers.delete("x-user-id");
   if (!info.peerTrusted) { for (const name of FORWARDED_BY_PROXIES) headers.delete(name); }
   const prior = headers.get("x-forwarded-for");
   if (info.peerIp) {
