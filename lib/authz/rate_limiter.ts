@@ -5,7 +5,9 @@
  * pay a KV round trip per request. Taken requests are charged in KV when taken, so the global
  * limit is never exceeded; what is taken but unused when the lease ends is lost (under-admission,
  * measured in tests/authz/rate_limiter_test.ts and docs/authz.md). The lease size adapts to how
- * many requests the subject made during the last lease, so a slow client takes one at a time.
+ * many requests the subject made during the last lease, so a slow client takes one at a time;
+ * a busy subject's next lease is taken in the background when half of the current one is used,
+ * so its requests rarely wait for KV at all.
  */
 
 import type { Clock } from "../clock.ts";
@@ -43,6 +45,8 @@ export interface RateLimiterOptions {
   maxAttempts?: number;
   /** Called when a stored state was not of the expected shape (then treated as empty). */
   onBadState?: (key: Deno.KvKey) => void;
+  /** Called when a background refill fails (the requests that need it fail with it). */
+  onRefillError?: (error: unknown) => void;
 }
 
 interface Local {
@@ -50,14 +54,16 @@ interface Local {
   tokens: number;
   /** Until when those may be used. */
   leaseUntil: number;
-  /** Size of the last lease, and how many of it were used. */
+  /** Requests taken since the lease began (used = leased - tokens). */
   leased: number;
+  /** Size of the last refill. */
+  last: number;
   /** TAT stored by this isolate's last commit (for the remaining estimate). */
   tat: number;
   /** Limited until then without asking KV (TAT only moves forward). */
   deniedUntil: number;
   /** A refill in flight, shared by concurrent requests. */
-  refill: Promise<void> | null;
+  refill: Promise<unknown> | null;
 }
 
 function isState(v: unknown): v is { tat: number } {
@@ -73,6 +79,7 @@ export class RateLimiter {
   readonly #maxKeys: number;
   readonly #maxAttempts: number;
   readonly #onBadState: (key: Deno.KvKey) => void;
+  readonly #onRefillError: (error: unknown) => void;
   readonly #local = new Map<string, Local>();
   /** KV commits made (for the accuracy measurements). */
   kvCommits = 0;
@@ -85,6 +92,16 @@ export class RateLimiter {
     this.#maxKeys = options.maxLocalKeys ?? 10_000;
     this.#maxAttempts = options.maxAttempts ?? 8;
     this.#onBadState = options.onBadState ?? (() => {});
+    this.#onRefillError = options.onRefillError ?? (() => {});
+  }
+
+  /** Resolves when no refill is in flight (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (true) {
+      const running = [...this.#local.values()].flatMap((l) => l.refill ? [l.refill] : []);
+      if (running.length === 0) return;
+      await Promise.allSettled(running);
+    }
   }
 
   /** Takes one request for `subject` in `rate`; synchronous when the local allowance answers. */
@@ -92,19 +109,23 @@ export class RateLimiter {
     const id = `${rate.name}\u0000${subject.kind}\u0000${subject.id}`;
     const local = this.#local.get(id);
     if (local !== undefined) {
-      const fast = this.#fromLocal(rate, local);
+      const fast = this.#fromLocal(rate, subject, local);
       if (fast !== null) return fast;
     }
     return this.#slow(rate, subject, id);
   }
 
-  #fromLocal(rate: RateClass, local: Local): RateDecision | null {
+  #fromLocal(rate: RateClass, subject: RateSubject, local: Local): RateDecision | null {
     const now = this.#clock.now();
     if (local.deniedUntil > now) {
       return this.#limited(rate, local.deniedUntil - now, Math.max(0, local.tat - now), false);
     }
     if (local.tokens > 0 && now < local.leaseUntil) {
       local.tokens--;
+      // Half of a busy lease used: take the next one in the background.
+      if (local.refill === null && local.last > 1 && local.tokens <= local.last >> 1) {
+        this.#start(rate, subject, local, false).catch(this.#onRefillError);
+      }
       return {
         allowed: true,
         limit: rate.limit,
@@ -134,27 +155,41 @@ export class RateLimiter {
     for (let round = 0; round < 100; round++) {
       const local = this.#local.get(id);
       if (local?.refill == null) break;
-      await local.refill;
-      const fast = this.#fromLocal(rate, local);
+      await local.refill.catch(() => {});
+      const fast = this.#fromLocal(rate, subject, local);
       if (fast !== null) return fast;
     }
     let local = this.#local.get(id);
     if (local === undefined) {
       if (this.#local.size >= this.#maxKeys) this.#evict();
-      local = { tokens: 0, leaseUntil: 0, leased: 0, tat: 0, deniedUntil: 0, refill: null };
+      local = {
+        tokens: 0,
+        leaseUntil: 0,
+        leased: 0,
+        last: 0,
+        tat: 0,
+        deniedUntil: 0,
+        refill: null,
+      };
       this.#local.set(id, local);
     }
-    let decision!: RateDecision;
-    const refill = this.#refill(rate, subject, local).then((d) => {
-      decision = d;
-    });
-    local.refill = refill;
+    return (await this.#start(rate, subject, local, true))!;
+  }
+
+  /** Runs one refill as the subject's only one in flight. */
+  async #start(
+    rate: RateClass,
+    subject: RateSubject,
+    local: Local,
+    forRequest: boolean,
+  ): Promise<RateDecision | null> {
+    const running = this.#refill(rate, subject, local, forRequest);
+    local.refill = running;
     try {
-      await refill;
+      return await running;
     } finally {
       local.refill = null;
     }
-    return decision;
   }
 
   /** Drops the oldest subjects that hold nothing (or the oldest of all). */
@@ -170,11 +205,24 @@ export class RateLimiter {
     if (dropped === 0) this.#local.delete(this.#local.keys().next().value!);
   }
 
-  async #refill(rate: RateClass, subject: RateSubject, local: Local): Promise<RateDecision> {
+  /**
+   * Takes a lease from KV. For a waiting request (`forRequest`) one of it is used at once and a
+   * refusal is remembered until the retry time; a background refill adds to what is held.
+   */
+  async #refill(
+    rate: RateClass,
+    subject: RateSubject,
+    local: Local,
+    forRequest: boolean,
+  ): Promise<RateDecision | null> {
     const key = rateLimitKey(rate.name, subject);
-    // The next lease follows demand: double after a lease used up, else what was used.
+    const start = this.#clock.now();
+    const fresh = local.tokens === 0 || start >= local.leaseUntil;
+    // The lease follows demand: double after a lease used up, else what was used.
     const used = local.leased - local.tokens;
-    const want = local.leased === 0
+    const want = !fresh
+      ? Math.min(this.#allowance, local.last * 2)
+      : local.leased === 0
       ? 1
       : used >= local.leased
       ? Math.min(this.#allowance, local.leased * 2)
@@ -190,9 +238,11 @@ export class RateLimiter {
       const now = this.#clock.now();
       const free = available(rate, tat, now);
       if (free < 1) {
+        if (!forRequest) return null; // keep using what is held
         const r = gcra(rate, tat, now);
         local.tokens = 0;
         local.leased = 0;
+        local.last = 0;
         local.tat = r.tat;
         local.deniedUntil = now + r.retryAfterMs;
         return this.#limited(rate, r.retryAfterMs, r.resetMs, true);
@@ -204,11 +254,14 @@ export class RateLimiter {
         .commit();
       if (!res.ok) continue;
       this.kvCommits++;
-      local.tokens = quantity - 1;
-      local.leased = quantity;
+      const keep = fresh && forRequest ? 0 : local.tokens; // an expired lease's rest is lost
+      local.tokens = keep + quantity - (forRequest ? 1 : 0);
+      local.leased = (fresh && forRequest ? 0 : local.leased) + quantity;
+      local.last = quantity;
       local.leaseUntil = now + this.#leaseMs;
       local.tat = r.tat;
       local.deniedUntil = 0;
+      if (!forRequest) return null;
       return {
         allowed: true,
         limit: rate.limit,

@@ -151,6 +151,10 @@ export function createAuthz(deps: AuthzDeps): Authz | null {
     "outpost_authz_ratelimit_bad_state_total",
     "Rate-limit states in KV that were not of the expected shape (treated as empty)",
   );
+  const refillErrors = metrics.counter(
+    "outpost_authz_ratelimit_refill_errors_total",
+    "Background rate-limit refills that failed (requests needing them fail over to KV)",
+  );
   const limiter = new RateLimiter({
     kv: deps.kv,
     clock: deps.clock,
@@ -160,6 +164,10 @@ export function createAuthz(deps: AuthzDeps): Authz | null {
     onBadState: (key) => {
       badState.inc();
       log.warn("malformed rate-limit state ignored", { key: key.map(String).slice(0, 3) });
+    },
+    onRefillError: (error) => {
+      refillErrors.inc();
+      log.error("background rate-limit refill failed", { error });
     },
   });
   const authorizer = new Authorizer({

@@ -44,6 +44,10 @@ Deno.test("RateLimiter.take() answers from the local allowance without KV", asyn
   assert.ok(!(sync instanceof Promise), "taken synchronously");
   assert.equal(sync.kv, false);
   assert.equal(l.kvCommits, before);
+  await l.idle(); // half the lease was used: the next one was taken in the background
+  assert.equal(l.kvCommits, before + 1);
+  for (let i = 0; i < 8; i++) assert.equal((l.take(cls, ALICE) as { kv: boolean }).kv, false);
+  await l.idle();
   clock.advance(1001); // the lease ended: back to KV
   assert.equal((await l.take(cls, ALICE)).kv, true);
 });
