@@ -4,7 +4,7 @@
  * over real HTTP; on Deno Deploy the same file runs unchanged with `Deno.openKv()`.
  */
 
-import { createApp } from "./lib/app.ts";
+import { createApp, type Edge } from "./lib/app.ts";
 import { ConfigError, type EdgeConfig, loadConfig } from "./lib/config.ts";
 import { LazyIpCountry } from "./lib/geo/ipdb.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
@@ -70,7 +70,15 @@ async function main(): Promise<void> {
     }, (req) => demo.fetch(req));
   }
 
-  const edge = createApp({ config, kv, ipdb, log });
+  let edge: Edge;
+  try {
+    edge = createApp({ config, kv, ipdb, log, jwtSecret: env.JWT_SECRET });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    kv.close();
+    Deno.exit(1);
+  }
   const server = Deno.serve({
     port: config.port,
     onListen: ({ hostname, port }) =>

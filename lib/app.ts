@@ -16,6 +16,7 @@ import { abTesting } from "./ab/middleware.ts";
 import { type Analytics, createAnalytics } from "./analytics/wiring.ts";
 import { RegionIndex } from "./geo/regions.ts";
 import type { IpCountryLookup } from "./geo/types.ts";
+import { type Authz, createAuthz } from "./authz/setup.ts";
 import { EdgeContexts } from "./http/edge_context.ts";
 import { problemHandler, problemNotFound } from "./http/errors.ts";
 import { Jobs } from "./jobs.ts";
@@ -40,6 +41,10 @@ export interface AppDeps {
   log?: Logger;
   /** Where every area records its metrics (a fresh registry when absent). */
   metrics?: MetricsRegistry;
+  /** `JWT_SECRET` (from the environment only; never logged). */
+  jwtSecret?: string;
+  /** Authorization module bytes instead of reading `authz.wasm.path` (tests). */
+  authzWasm?: Uint8Array;
 }
 
 /** A built edge node. */
@@ -55,6 +60,8 @@ export interface Edge {
   demo: DemoOrigin | null;
   /** Events at the edge and the central collector (see `lib/analytics/wiring.ts`). */
   analytics: Analytics;
+  /** The authorization stage (null when `authz.enabled` is false). */
+  authz: Authz | null;
   /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
   start(): void;
   /** Stops background jobs; the caller closes KV. */
@@ -137,6 +144,19 @@ export function createApp(deps: AppDeps): Edge {
   const mainApp = new Hono<AppEnv>();
   mainApp.onError(onError);
   mainApp.notFound(problemNotFound);
+  // Authorization runs first, and only on protected patterns: other routes pay nothing.
+  const authz = createAuthz({
+    config,
+    kv: deps.kv,
+    clock,
+    log,
+    metrics,
+    jobs,
+    fetch: deps.fetch,
+    jwtSecret: deps.jwtSecret,
+    wasm: deps.authzWasm,
+  });
+  authz?.register(mainApp);
   // Analytics: automatic tracking around everything, then `/events*` and `/_central/*`.
   const analytics = createAnalytics({
     config,
@@ -185,6 +205,7 @@ export function createApp(deps: AppDeps): Edge {
     metrics,
     demo,
     analytics,
+    authz,
     start: () => jobs.start(),
     async close() {
       await jobs.stop();

@@ -33,6 +33,8 @@ export interface EdgeRequestContext {
   upstream?: { region: string; ms: number };
   /** Set by authorization: the verified user id (null when anonymous). */
   userId?: string | null;
+  /** Set by authorization on protected routes: what was decided. */
+  authz?: { action: string; rateClass: string; failedOpen: boolean };
 }
 
 /** What `Deno.serve` passes as the handler's second argument, plus the request context. */

@@ -12,6 +12,7 @@ import {
   checkAnalyticsConfig,
   RoleSchema,
 } from "./analytics/config.ts";
+import { AuthzConfigSchema } from "./authz/config.ts";
 
 /** A region name: lower-case letters, digits and dashes, as in `us-west` or `ap-southeast`. */
 export const RegionNameSchema = z.string().regex(
@@ -151,6 +152,8 @@ export const EdgeConfigSchema = z.object({
   /** Analytics halves this node runs (`OUTPOST_ROLE`): `edge`, `central` or `both`. */
   role: RoleSchema.default("both"),
   analytics: AnalyticsConfigSchema,
+  /** Authorization of protected routes (lib/authz, docs/authz.md). */
+  authz: AuthzConfigSchema,
 }).superRefine((cfg, ctx) => {
   checkAnalyticsConfig(cfg, ctx);
   const names = new Set<string>();
@@ -248,6 +251,8 @@ export const ENV_VARS = {
   LOG_LEVEL: "log.level",
   LOG_REQUESTS: "log.requests",
   ...ANALYTICS_ENV_VARS,
+  AUTHZ_ENABLED: "authz.enabled",
+  AUTHZ_POLICY: "authz.policy",
 } as const;
 
 /** Inputs to {@linkcode loadConfig}. */
@@ -352,6 +357,8 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
     },
   };
 
+  merged.authz = authzFromEnv(env, file.authz, errors);
+
   const result = EdgeConfigSchema.safeParse(merged);
   if (!result.success) {
     for (const issue of result.error.issues) {
@@ -364,6 +371,30 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
     throw new ConfigError(`Invalid config: ${errors.join("; ")}`);
   }
   return result.data!;
+}
+
+/**
+ * `AUTHZ_ENABLED` and `AUTHZ_POLICY` (inline JSON when it starts with `{`, else a file path) over
+ * the config module's `authz` section. `JWT_SECRET` is not config: main.ts passes it to the app.
+ */
+function authzFromEnv(env: Env, fileAuthz: unknown, errors: string[]): unknown {
+  const enabled = envBool(env, "AUTHZ_ENABLED", errors);
+  const raw = env.AUTHZ_POLICY?.trim();
+  if (enabled === undefined && !raw) return fileAuthz;
+  const authz: Record<string, unknown> = isRecord(fileAuthz) ? { ...fileAuthz } : {};
+  if (enabled !== undefined) authz.enabled = enabled;
+  if (raw?.startsWith("{")) {
+    try {
+      authz.policy = JSON.parse(raw);
+      delete authz.policyPath;
+    } catch (e) {
+      errors.push(`AUTHZ_POLICY (authz.policy): Not valid JSON: ${(e as Error).message}`);
+    }
+  } else if (raw) {
+    authz.policyPath = raw;
+    delete authz.policy;
+  }
+  return authz;
 }
 
 function envNameFor(path: string, env: Env): string | undefined {

@@ -5,7 +5,10 @@ import { ManualClock } from "../lib/clock.ts";
 import { type EdgeConfig, type EdgeConfigInput, loadConfig } from "../lib/config.ts";
 import { createDemoOrigin, type DemoOrigin } from "../lib/origin/demo.ts";
 
-/** A config for tests: `:memory:` KV, no demo origin of its own, the given origins per region. */
+/**
+ * A config for tests: `:memory:` KV, no demo origin of its own, the given origins per region.
+ * Authorization is off unless `overrides.authz` is given (tests of other areas send no tokens).
+ */
 export function makeConfig(
   origins: Partial<Record<"us-west" | "us-east" | "eu-west" | "ap-southeast", string>> | string,
   overrides: Partial<EdgeConfigInput> = {},
@@ -22,7 +25,7 @@ export function makeConfig(
   ].map((r) => ({ ...r, origin: byRegion[r.name as keyof typeof byRegion] ?? deadOrigin() }));
   return loadConfig({
     env: { KV_PATH: ":memory:", ...env },
-    module: { regions, demoOrigin: { mode: "off" }, ...overrides },
+    module: { regions, demoOrigin: { mode: "off" }, authz: { enabled: false }, ...overrides },
   });
 }
 

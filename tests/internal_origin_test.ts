@@ -4,7 +4,12 @@ import { get, startEdge } from "./helpers.ts";
 
 Deno.test("createApp() serves the demo origin in-process on Deno Deploy", async () => {
   const config = loadConfig({
-    env: { DENO_DEPLOYMENT_ID: "x", KV_PATH: ":memory:", TRUSTED_PROXIES: "127.0.0.1" },
+    env: {
+      DENO_DEPLOYMENT_ID: "x",
+      KV_PATH: ":memory:",
+      TRUSTED_PROXIES: "127.0.0.1",
+      AUTHZ_ENABLED: "false",
+    },
   });
   await using e = await startEdge(config);
   const { res, body } = await get(`${e.url}/api/echo?a=1`);

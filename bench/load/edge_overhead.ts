@@ -34,6 +34,7 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
       KV_PATH: ":memory:",
       LOG_LEVEL: "error",
       OUTPOST_MODE: "development",
+      AUTHZ_ENABLED: "false", // issue 2's overhead, without authorization (see bench/load/authz.ts)
     },
     readyUrl: `http://127.0.0.1:${edgePort}/_edge/health`,
     cpus: serverCpus,

@@ -64,6 +64,8 @@ const SET_BY_EDGE = new Set([
   "x-forwarded-proto",
   "x-forwarded-host",
   "forwarded",
+  // Only the edge says who the user is (authorization sets it on protected routes).
+  "x-user-id",
 ]);
 
 /**

@@ -33,6 +33,7 @@ Deno.test("main.ts serves the edge and the demo origin, then shuts down cleanly 
     PORT: String(port),
     ORIGIN_PORT: String(originPort),
     KV_PATH: `${dir}/kv/edge.sqlite3`,
+    AUTHZ_ENABLED: "false", // authorization through main.ts: tests/e2e/authz_main_test.ts
   });
   const stdout = collect(child.stdout);
   const stderr = collect(child.stderr);

@@ -1,0 +1,41 @@
+/**
+ * The Hono middleware for protected routes. It is registered only on the protected patterns, so
+ * every other route pays nothing. An allowed request continues with `ctx.userId` set, the user id
+ * sent to the origin as `X-User-Id`, and `RateLimit-Policy` / `RateLimit` on the response.
+ */
+
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../app_env.ts";
+import type { Authorizer, Grant } from "./authorizer.ts";
+
+/** The header that tells the origin who the (verified) user is; empty when anonymous. */
+export const USER_ID_HEADER = "X-User-Id";
+
+/** Builds the middleware around an authorizer. */
+export function authorization(authorizer: Authorizer): MiddlewareHandler<AppEnv> {
+  return async function authorization(c, next) {
+    const ctx = c.env.ctx;
+    // Overlapping patterns (`/api/*` and `/api/admin/*`) decide once.
+    if (ctx.authz !== undefined) return await next();
+    const pending = authorizer.check(c.req.raw, c.req.path, ctx);
+    const grant: Grant = pending instanceof Promise ? await pending : pending;
+    ctx.authz = {
+      action: grant.action,
+      rateClass: grant.rateClass.name,
+      failedOpen: grant.failedOpen,
+    };
+    ctx.userId = grant.userId;
+    ctx.originHeaders[USER_ID_HEADER] = grant.userId ?? "";
+    ctx.timings.push(`authz;dur=${grant.moduleMs.toFixed(3)}`);
+    await next();
+    const headers = authorizer.rateHeaders(grant.rateClass, grant.rate);
+    try {
+      for (const name in headers) c.res.headers.set(name, headers[name]);
+    } catch {
+      // An upstream response's headers can be immutable: copy the response once.
+      const res = new Response(c.res.body, c.res);
+      for (const name in headers) res.headers.set(name, headers[name]);
+      c.res = res;
+    }
+  };
+}
