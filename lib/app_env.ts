@@ -33,6 +33,10 @@ export interface EdgeRequestContext {
   upstream?: { region: string; ms: number };
   /** Set by authorization: the verified user id (null when anonymous). */
   userId?: string | null;
+  /** Set by the problem handler: the `code` of the problem+json the edge answered with. */
+  problem?: string;
+  /** Set when the response is stamped: time to the response headers in milliseconds. */
+  elapsedMs?: number;
 }
 
 /** What `Deno.serve` passes as the handler's second argument, plus the request context. */
