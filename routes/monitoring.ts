@@ -8,7 +8,6 @@ import type { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../lib/app_env.ts";
 import { RegionNameSchema } from "../lib/config.ts";
-import { HttpError } from "../lib/http/errors.ts";
 import { jsonResponse } from "../lib/http/respond.ts";
 import { parseInput } from "../lib/http/validate.ts";
 import { adminGuard } from "../lib/metrics/admin.ts";
@@ -66,16 +65,7 @@ export function monitoringRoutes(app: Hono<AppEnv>, options: MonitoringRoutesOpt
   app.get("/stats", async (c) => {
     admin(c.req.raw);
     const query = parseInput(StatsQuerySchema, c.req.query(), "query");
-    let stats;
-    try {
-      stats = await monitor.stats(query);
-    } catch (error) {
-      throw new HttpError(503, "Global stats are unavailable: the KV store could not be read", {
-        code: "stats_unavailable",
-        cause: error,
-      });
-    }
-    return jsonResponse(stats, 200, noStore);
+    return jsonResponse(await monitor.stats(query), 200, noStore);
   });
 
   app.get("/dashboard", (c) => {

@@ -23,7 +23,7 @@ export interface HealthAlert {
   error_rate: number | null;
   p99_ms: number | null;
   requests: number;
-  thresholds: HealthThresholds;
+  thresholds: { error_rate: number; p99_ms: number; min_requests: number };
   /** A one-line summary (Slack-compatible incoming webhooks show `text`). */
   text: string;
 }
@@ -101,7 +101,11 @@ export class HealthAlerts {
       error_rate: summary.error_rate,
       p99_ms: summary.p99_ms,
       requests: summary.requests,
-      thresholds: this.#o.thresholds,
+      thresholds: {
+        error_rate: this.#o.thresholds.maxErrorRate,
+        p99_ms: this.#o.thresholds.maxP99Ms,
+        min_requests: this.#o.thresholds.minRequests,
+      },
       text,
     });
     while (this.#pending.length > this.#o.maxPending) {

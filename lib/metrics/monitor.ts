@@ -9,6 +9,7 @@ import type { Clock } from "../clock.ts";
 import type { EdgeConfig } from "../config.ts";
 import type { Jobs } from "../jobs.ts";
 import type { Logger } from "../log.ts";
+import { HttpError } from "../http/errors.ts";
 import { HealthAlerts } from "./alerts.ts";
 import {
   type HealthThresholds,
@@ -73,7 +74,8 @@ export class Monitor {
     this.enabled = m.enabled;
     this.#logRequests = config.log.requests;
     this.#requestLog = options.log;
-    this.#thresholds = { ...m.health };
+    const { maxErrorRate, maxP99Ms, minRequests } = m.health;
+    this.#thresholds = { maxErrorRate, maxP99Ms, minRequests };
     this.window = new SlidingWindow({ windowMs: m.windowMs, slotMs: m.slotMs });
     this.#recorder = new RequestRecorder({
       metrics,
@@ -191,7 +193,16 @@ export class Monitor {
   /** Every live node's snapshot merged (this node's taken live, not from KV). */
   async stats(filter: { region?: string } = {}): Promise<GlobalStats> {
     const now = this.#o.clock.now();
-    const read = await readSnapshots(this.#o.kv, now);
+    let read;
+    try {
+      read = await readSnapshots(this.#o.kv, now);
+    } catch (error) {
+      this.#o.log.error("global stats unavailable: KV read failed", { error });
+      throw new HttpError(503, "Global stats are unavailable: the KV store could not be read", {
+        code: "stats_unavailable",
+        cause: error,
+      });
+    }
     for (const [reason, n] of Object.entries(read.skipped)) {
       if (n > 0) this.#skipped.inc({ reason }, n);
     }

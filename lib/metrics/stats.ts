@@ -70,10 +70,14 @@ function round(n: number | null, digits = 3): number | null {
   return Math.round(n * f) / f;
 }
 
-/** Requests per second over the last minute of complete slots (fewer when the window is short). */
+/**
+ * Requests per second over the last minute of complete slots (fewer when the window is shorter
+ * or the node younger than that).
+ */
 function recentRate(s: NodeSnapshot, lastComplete: number): number {
   const { first, slot_ms, requests } = s.window.slots;
-  const slots = Math.max(1, Math.min(Math.round(60_000 / slot_ms), requests.length - 1));
+  const lived = Math.ceil((s.at - s.started_at) / slot_ms);
+  const slots = Math.max(1, Math.min(Math.round(60_000 / slot_ms), requests.length - 1, lived));
   let sum = 0;
   for (let e = lastComplete - slots + 1; e <= lastComplete; e++) sum += requests[e - first] ?? 0;
   return sum / (slots * slot_ms / 1000);

@@ -43,9 +43,18 @@ function colorOf(region: string): string {
 
 const charts = {
   rps: new LineChart($("chart-rps"), { unit: "req/s", format: formatCount }),
-  latency: new LineChart($("chart-latency"), { unit: "", format: formatMs }),
-  errors: new LineChart($("chart-errors"), { unit: "", format: formatPct }),
-  hit: new LineChart($("chart-hit"), { unit: "", format: formatPct, yMax: 1 }),
+  latency: new LineChart($("chart-latency"), { unit: "", format: formatMs, log: true }),
+  errors: new LineChart($("chart-errors"), {
+    unit: "",
+    format: formatPct,
+    emptyText: "No requests yet",
+  }),
+  hit: new LineChart($("chart-hit"), {
+    unit: "",
+    format: formatPct,
+    yMax: 1,
+    emptyText: "No cache lookups yet",
+  }),
   analytics: new LineChart($("chart-analytics"), { unit: "events/s", format: formatCount }),
 };
 
@@ -65,7 +74,8 @@ function render(stats: GlobalStats): void {
   setText("kpi-errors", formatPct(stats.error_rate));
   setText("kpi-hit", formatPct(stats.cache_hit_rate));
   setText("kpi-total", formatCount(stats.total_requests));
-  setText("window", `${stats.window_s} s window`);
+  setText("window", `${formatDuration(stats.window_s)} window`);
+  if (stats.series) setText("slot", formatDuration(stats.series.slot_ms / 1000));
 
   const healthy = stats.edge_count - stats.unhealthy_edges;
   const pill = $("status");

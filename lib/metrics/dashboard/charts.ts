@@ -22,6 +22,10 @@ export interface LineChartOptions {
   /** Fixed y range minimum (default 0). */
   yMin?: number;
   yMax?: number;
+  /** A logarithmic y axis (latencies spanning µs to seconds). */
+  log?: boolean;
+  /** Shown over the chart while no line has a value. */
+  emptyText?: string;
 }
 
 function cssVar(name: string): string {
@@ -37,9 +41,15 @@ export class LineChart {
   #data: uPlot.AlignedData = [[]];
   #lines: LineSpec[] = [];
 
+  readonly #empty: HTMLElement;
+
   constructor(host: HTMLElement, options: LineChartOptions) {
     this.#host = host;
     this.#o = options;
+    this.#empty = document.createElement("p");
+    this.#empty.className = "chart-empty";
+    this.#empty.textContent = options.emptyText ?? "No data yet";
+    host.append(this.#empty);
     new ResizeObserver(() => this.#resize()).observe(host);
   }
 
@@ -47,6 +57,7 @@ export class LineChart {
   update(xs: number[], lines: LineSpec[], ys: Array<Array<number | null>>): void {
     this.#data = [xs, ...ys] as uPlot.AlignedData;
     this.#lines = lines;
+    this.#empty.hidden = ys.some((line) => line.some((v) => v !== null && Number.isFinite(v)));
     const key = lines.map((l) => `${l.label}|${l.color}|${l.dash ?? ""}`).join(",");
     if (this.#plot === null || key !== this.#key) {
       this.#key = key;
@@ -72,10 +83,11 @@ export class LineChart {
       width: Math.max(280, this.#host.clientWidth),
       height: this.#o.height ?? 220,
       legend: { live: true },
+      padding: [12, 16, 0, 0],
       cursor: { points: { size: 6 } },
       scales: {
         x: { time: true },
-        y: {
+        y: this.#o.log ? { distr: 3, log: 10 } : {
           range: (_u, min, max) => [
             this.#o.yMin ?? 0,
             this.#o.yMax ?? (max > 0 ? max * 1.15 : Math.max(1, min)),
@@ -84,7 +96,11 @@ export class LineChart {
       },
       axes: [
         axisStyle,
-        { ...axisStyle, size: 64, values: (_u, ticks) => ticks.map((t) => format(t)) },
+        {
+          ...axisStyle,
+          size: 70,
+          values: (_u, ticks) => ticks.map((t) => (t === 0 ? "0" : format(t))),
+        },
       ],
       series: [
         { label: "time" },
@@ -95,11 +111,13 @@ export class LineChart {
           dash: l.dash,
           spanGaps: false,
           points: { show: false },
-          value: (_u: uPlot, v: number | null) => v === null ? "–" : `${format(v)} ${unit}`,
+          // Values show while hovering; otherwise the legend is just the key.
+          value: (_u: uPlot, v: number | null) => v === null ? "" : `${format(v)} ${unit}`.trim(),
         })),
       ],
     };
     this.#plot = new uPlot(opts, this.#data, this.#host);
+    this.#host.append(this.#empty);
   }
 
   #resize(): void {

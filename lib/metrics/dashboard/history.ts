@@ -42,7 +42,10 @@ export class History {
     xs: number[];
     ys: { requests: Array<Array<number | null>>; errorRate: Array<Array<number | null>> };
   } {
-    const xs = [...this.#slots.keys()].sort((a, b) => a - b);
+    let xs = [...this.#slots.keys()].sort((a, b) => a - b);
+    // Slots from before any edge had traffic say nothing: start at the first with requests.
+    const first = xs.findIndex((x) => [...this.#slots.get(x)!.values()].some((v) => v[0] > 0));
+    xs = first < 0 ? [] : xs.slice(first);
     const requests = regions.map((r) => xs.map((x) => this.#slots.get(x)?.get(r)?.[0] ?? null));
     const errorRate = regions.map((r) =>
       xs.map((x) => {

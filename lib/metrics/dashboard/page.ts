@@ -10,6 +10,7 @@ export function dashboardHtml(region: string, hash: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>Outpost · edge monitor</title>
+<link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='6' fill='%232563eb'/%3E%3C/svg%3E">
 <link rel="stylesheet" href="/_edge/dashboard/app.css?v=${hash}">
 <script type="module" src="/_edge/dashboard/app.js?v=${hash}"></script>
 </head>
@@ -30,14 +31,14 @@ export function dashboardHtml(region: string, hash: string): string {
     <div class="kpi"><div class="label">Total requests</div><div class="value" id="kpi-total">–</div><div class="hint">live edges since start</div></div>
   </section>
   <section class="grid">
-    <div class="panel"><h2>Requests per second</h2><p class="sub">per region, 10-second slots</p><div class="chart" id="chart-rps"></div></div>
+    <div class="panel"><h2>Requests per second</h2><p class="sub">per region, in <span id="slot">10 s</span> slots</p><div class="chart" id="chart-rps"></div></div>
     <div class="panel"><h2>Latency</h2><p class="sub">p99 (solid) and p50 (dashed) per region, sliding window, time to response headers</p><div class="chart" id="chart-latency"></div></div>
     <div class="panel"><h2>Error rate</h2><p class="sub">share of 5xx answers per region and slot</p><div class="chart" id="chart-errors"></div></div>
     <div class="panel"><h2>Cache hit rate</h2><p class="sub">per region, sliding window</p><div class="chart" id="chart-hit"></div></div>
   </section>
   <section class="panel" aria-label="Edges">
     <h2>Edges</h2><p class="sub">every live node's latest snapshot</p>
-    <div class="table-wrap"><table>
+    <div class="table-wrap"><table class="edges-table">
       <thead><tr><th>Health</th><th>Region</th><th>Node</th><th class="num">Req/s</th><th class="num">p50</th><th class="num">p99</th><th class="num">Errors</th><th class="num">Cache hits</th><th class="num">Uptime</th><th class="num">Reported</th><th>Reasons</th></tr></thead>
       <tbody id="edges"></tbody>
     </table></div>
