@@ -77,14 +77,13 @@ function render(stats: GlobalStats): void {
   setText("window", `${formatDuration(stats.window_s)} window`);
   if (stats.series) setText("slot", formatDuration(stats.series.slot_ms / 1000));
 
-  const healthy = stats.edge_count - stats.unhealthy_edges;
   const pill = $("status");
   pill.className = `pill ${stats.unhealthy_edges ? "bad" : stats.edge_count ? "good" : "idle"}`;
   pill.textContent = stats.edge_count === 0
     ? "No edges reporting"
     : stats.unhealthy_edges
     ? `${stats.unhealthy_edges} of ${stats.edge_count} edges unhealthy`
-    : `All ${stats.edge_count} edge${stats.edge_count === 1 ? "" : "s"} healthy (${healthy})`;
+    : `${stats.edge_count === 1 ? "The edge is" : `All ${stats.edge_count} edges`} healthy`;
   setText("updated", `Updated ${new Date().toLocaleTimeString()}`);
 
   const rps = store.rates(regions);
