@@ -9,7 +9,7 @@
  */
 
 import { type Context, Hono } from "hono";
-import type { AppEnv, ServeInfo } from "./app_env.ts";
+import type { AppEnv, EdgeRequestContext, ServeInfo } from "./app_env.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { defaultRegionOf, type EdgeConfig } from "./config.ts";
 import { abTesting } from "./ab/middleware.ts";
@@ -21,7 +21,9 @@ import { EdgeContexts } from "./http/edge_context.ts";
 import { problemHandler, problemNotFound } from "./http/errors.ts";
 import { Jobs } from "./jobs.ts";
 import { type Logger, silentLogger } from "./log.ts";
+import { Monitor } from "./metrics/monitor.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
+import { ROUTE_GROUPS, routeGroupOf } from "./metrics/route_group.ts";
 import { createDemoOrigin, type DemoOrigin } from "./origin/demo.ts";
 import { internalFetch } from "./origin/internal_fetch.ts";
 import { OriginHealth } from "./proxy/breaker.ts";
@@ -56,6 +58,8 @@ export interface Edge {
   health: OriginHealth;
   jobs: Jobs;
   metrics: MetricsRegistry;
+  /** Recording, health, snapshots and alerts (issue 7). */
+  monitor: Monitor;
   /** The in-process demo origin when `demoOrigin.mode` is `internal`. */
   demo: DemoOrigin | null;
   /** Events at the edge and the central collector (see `lib/analytics/wiring.ts`). */
@@ -126,11 +130,26 @@ export function createApp(deps: AppDeps): Edge {
       request_id: c.env.ctx.requestId,
       method: c.req.method,
       path: c.req.path.slice(0, 200),
+      route: ROUTE_GROUPS[routeGroupOf(c.req.url, c.req.method)],
       error,
     });
   });
 
+  const monitor = new Monitor({
+    config,
+    kv: deps.kv,
+    clock,
+    log,
+    metrics,
+    jobs,
+    fetch: deps.fetch ?? globalThis.fetch,
+    startedAt,
+  });
+
   const edgeApp = edgeRoutes({
+    monitor,
+    mode: config.mode,
+    adminToken: config.metrics.adminToken,
     region: config.region,
     clock,
     startedAt,
@@ -191,9 +210,14 @@ export function createApp(deps: AppDeps): Edge {
     };
     const app = isEdgePath(req.url) ? edgeApp : mainApp;
     const res = app.fetch(req, env);
-    return res instanceof Promise
-      ? res.then((r) => contexts.stamp(r, ctx))
-      : contexts.stamp(res, ctx);
+    return res instanceof Promise ? res.then((r) => finish(req, r, ctx)) : finish(req, res, ctx);
+  }
+
+  /** Stamps the node's identity, then records the request once (metrics, request log). */
+  function finish(req: Request, res: Response, ctx: EdgeRequestContext): Response {
+    const stamped = contexts.stamp(res, ctx);
+    monitor.finish(req, stamped.status, ctx);
+    return stamped;
   }
 
   return {
@@ -203,12 +227,14 @@ export function createApp(deps: AppDeps): Edge {
     health,
     jobs,
     metrics,
+    monitor,
     demo,
     analytics,
     authz,
     start: () => jobs.start(),
     async close() {
       await jobs.stop();
+      await monitor.close();
       await analytics.edge?.close();
     },
   };

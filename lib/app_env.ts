@@ -35,6 +35,10 @@ export interface EdgeRequestContext {
   userId?: string | null;
   /** Set by authorization on protected routes: what was decided. */
   authz?: { action: string; rateClass: string; failedOpen: boolean };
+  /** Set by the problem handler: the `code` of the problem+json the edge answered with. */
+  problem?: string;
+  /** Set when the response is stamped: time to the response headers in milliseconds. */
+  elapsedMs?: number;
 }
 
 /** What `Deno.serve` passes as the handler's second argument, plus the request context. */

@@ -117,6 +117,62 @@ export const ProxyConfigSchema = z.object({
   }).prefault({}),
 }).prefault({});
 
+/** Monitoring: recording, the sliding window, health thresholds, snapshots, alerts, access. */
+export const MetricsConfigSchema = z.object({
+  /** Record every request (off: `/_edge/metrics` shows only what other areas count). */
+  enabled: z.boolean().default(true),
+  /** Length of the sliding window behind health and "now" figures. */
+  windowMs: z.number().int().min(1000).max(3_600_000).default(300_000),
+  /** Length of one slot of the window (the window is a ring of them). */
+  slotMs: z.number().int().min(100).max(600_000).default(10_000),
+  /** How often this node writes its snapshot to KV for `/_edge/stats`. */
+  snapshotIntervalMs: z.number().int().min(200).max(600_000).default(10_000),
+  /** How long a snapshot counts as live (KV `expireIn`; checked on read too). */
+  snapshotTtlMs: z.number().int().min(1000).max(3_600_000).default(60_000),
+  health: z.object({
+    /** Unhealthy at or above this share of 5xx answers in the window. */
+    maxErrorRate: z.number().min(0).max(1).default(0.01),
+    /** Unhealthy at or above this p99 latency in the window. */
+    maxP99Ms: z.number().positive().max(3_600_000).default(200),
+    /** Fewer requests than this in the window: too few to judge, counted as healthy. */
+    minRequests: z.number().int().min(0).max(1_000_000).default(20),
+    /** How often health is evaluated in the background (for transitions and alerts). */
+    checkIntervalMs: z.number().int().min(100).max(600_000).default(5_000),
+  }).prefault({}),
+  alerts: z.object({
+    /** POSTed a JSON alert on every healthy ↔ unhealthy transition (`ALERT_WEBHOOK_URL`). */
+    webhookUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+    /** Time allowed for one delivery attempt. */
+    timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+    /** Undelivered alerts kept (oldest dropped past this). */
+    maxPending: z.number().int().min(1).max(10_000).default(100),
+  }).prefault({}),
+  /** Bearer token for the dashboard, stats and metrics (`ADMIN_TOKEN`; environment only). */
+  adminToken: z.string().min(16, "Must be at least 16 characters").max(512).optional(),
+}).superRefine((m, ctx) => {
+  if (m.windowMs % m.slotMs !== 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["windowMs"],
+      message: `Must be a whole number of slots of ${m.slotMs} ms: ${m.windowMs}`,
+    });
+  }
+  if (m.windowMs / m.slotMs > 360) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["slotMs"],
+      message: `At most 360 slots per window (${m.windowMs} ms): ${m.slotMs}`,
+    });
+  }
+  if (m.snapshotTtlMs <= m.snapshotIntervalMs) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["snapshotTtlMs"],
+      message: `Must exceed snapshotIntervalMs (${m.snapshotIntervalMs}): ${m.snapshotTtlMs}`,
+    });
+  }
+}).prefault({});
+
 /** How the built-in demo origin runs: its own port (dev), in-process (Deno Deploy), or off. */
 export const DemoOriginModeSchema = z.enum(["port", "internal", "off"]);
 
@@ -154,6 +210,7 @@ export const EdgeConfigSchema = z.object({
   analytics: AnalyticsConfigSchema,
   /** Authorization of protected routes (lib/authz, docs/authz.md). */
   authz: AuthzConfigSchema,
+  metrics: MetricsConfigSchema,
 }).superRefine((cfg, ctx) => {
   checkAnalyticsConfig(cfg, ctx);
   const names = new Set<string>();
@@ -253,6 +310,11 @@ export const ENV_VARS = {
   ...ANALYTICS_ENV_VARS,
   AUTHZ_ENABLED: "authz.enabled",
   AUTHZ_POLICY: "authz.policy",
+  METRICS_ENABLED: "metrics.enabled",
+  HEALTH_MAX_ERROR_RATE: "metrics.health.maxErrorRate",
+  HEALTH_MAX_P99_MS: "metrics.health.maxP99Ms",
+  ALERT_WEBHOOK_URL: "metrics.alerts.webhookUrl",
+  ADMIN_TOKEN: "metrics.adminToken",
 } as const;
 
 /** Inputs to {@linkcode loadConfig}. */
@@ -282,6 +344,43 @@ function envBool(env: Env, name: string, errors: string[]): boolean | undefined 
   if (["0", "false", "no", "off"].includes(raw)) return false;
   errors.push(`${name} (${ENV_VARS[name as keyof typeof ENV_VARS]}): Not a boolean: ${raw}`);
   return undefined;
+}
+
+function envNumber(env: Env, name: string, errors: string[]): number | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === "") return undefined;
+  const n = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || !Number.isFinite(n)) {
+    errors.push(`${name} (${ENV_VARS[name as keyof typeof ENV_VARS]}): Not a number: ${raw}`);
+    return undefined;
+  }
+  return n;
+}
+
+/** The `metrics` section: the module's, then the environment's (the admin token only from env). */
+function metricsSection(file: Record<string, unknown>, env: Env, errors: string[]): unknown {
+  const m = isRecord(file.metrics) ? file.metrics : {};
+  if (m.adminToken !== undefined) {
+    errors.push("metrics.adminToken: Set ADMIN_TOKEN in the environment, not in the config module");
+  }
+  const enabled = envBool(env, "METRICS_ENABLED", errors);
+  const maxErrorRate = envNumber(env, "HEALTH_MAX_ERROR_RATE", errors);
+  const maxP99Ms = envNumber(env, "HEALTH_MAX_P99_MS", errors);
+  const webhookUrl = env.ALERT_WEBHOOK_URL?.trim() || undefined;
+  const adminToken = env.ADMIN_TOKEN?.trim() || undefined;
+  const health = isRecord(m.health) ? m.health : {};
+  const alerts = isRecord(m.alerts) ? m.alerts : {};
+  return {
+    ...m,
+    ...(enabled !== undefined ? { enabled } : {}),
+    health: {
+      ...health,
+      ...(maxErrorRate !== undefined ? { maxErrorRate } : {}),
+      ...(maxP99Ms !== undefined ? { maxP99Ms } : {}),
+    },
+    alerts: { ...alerts, ...(webhookUrl ? { webhookUrl } : {}) },
+    adminToken,
+  };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -355,6 +454,7 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
       ...(env.LOG_LEVEL ? { level: env.LOG_LEVEL.trim() } : {}),
       ...(logRequests !== undefined ? { requests: logRequests } : {}),
     },
+    metrics: metricsSection(file, env, errors),
   };
 
   merged.authz = authzFromEnv(env, file.authz, errors);

@@ -6,11 +6,17 @@ import type { Clock } from "../lib/clock.ts";
 import type { Jobs } from "../lib/jobs.ts";
 import type { OriginHealth } from "../lib/proxy/breaker.ts";
 import { jsonResponse } from "../lib/http/respond.ts";
+import type { Monitor } from "../lib/metrics/monitor.ts";
+import { monitoringRoutes } from "./monitoring.ts";
 
 const NO_STORE = { "cache-control": "no-store" };
 
 /** What the edge routes read. */
 export interface EdgeRoutesOptions {
+  monitor: Monitor;
+  mode: "development" | "production";
+  /** Bearer token for the operator endpoints (dashboard, stats, metrics). */
+  adminToken?: string;
   region: string;
   clock: Clock;
   startedAt: number;
@@ -41,19 +47,40 @@ export function edgeRoutes(options: EdgeRoutesOptions): Hono<AppEnv> {
     );
   });
 
-  app.get("/health", () =>
-    jsonResponse(
+  // One synchronous handler: this route measures the node's own overhead (bench/load).
+  app.get("/health", () => {
+    const h = options.monitor.health();
+    const s = h.summary;
+    return jsonResponse(
       {
-        status: "ok",
+        status: h.status,
         region: options.region,
+        node_id: options.monitor.nodeId,
         uptime_s: Math.round((options.clock.now() - options.startedAt) / 1000),
+        error_rate: s.error_rate,
+        p50_ms: s.p50_ms,
+        p95_ms: s.p95_ms,
+        p99_ms: s.p99_ms,
+        requests: s.requests,
+        window_s: s.window_s,
+        thresholds: {
+          error_rate: h.thresholds.maxErrorRate,
+          p99_ms: h.thresholds.maxP99Ms,
+          min_requests: h.thresholds.minRequests,
+        },
+        reasons: h.reasons,
+        insufficient_data: h.insufficient_data,
+        monitoring: h.monitoring,
         origins: options.health.snapshot(),
         ip_database: options.ipDatabaseReady() ? "ready" : "loading",
         jobs: options.jobs.stats(),
       },
-      200,
+      h.status === "ok" ? 200 : 503,
       NO_STORE,
-    ));
+    );
+  });
+
+  monitoringRoutes(app, options);
 
   return app;
 }

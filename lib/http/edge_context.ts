@@ -48,6 +48,9 @@ class RequestContext implements EdgeRequestContext {
   variants: Record<string, string> = {};
   originHeaders: Record<string, string> = {};
   timings: string[] = [];
+  // Declared so every context has the same shape from the start (cheaper property access).
+  problem?: string = undefined;
+  elapsedMs?: number = undefined;
   readonly #req: Request;
   readonly #info: ServeInfo | undefined;
   readonly #trusted: CidrSet;
@@ -145,7 +148,8 @@ export class EdgeContexts {
     }
     headers.set("x-served-by", this.#region);
     // Stages put their entries (and an origin's own header) in ctx.timings; no read needed here.
-    const timing = `edge;dur=${(performance.now() - ctx.startedAt).toFixed(2)}${this.#desc}`;
+    const elapsed = ctx.elapsedMs = performance.now() - ctx.startedAt;
+    const timing = `edge;dur=${elapsed.toFixed(2)}${this.#desc}`;
     headers.set(
       "server-timing",
       ctx.timings.length === 0 ? timing : `${ctx.timings.join(", ")}, ${timing}`,

@@ -100,11 +100,15 @@ export function problemHandler(report: ErrorReporter): ErrorHandler {
   return function problemHandler(err, c) {
     const requestId = requestIdOf(c);
     const instance = safePath(c);
-    if (err instanceof HttpError) return problemResponse(err, { instance, requestId });
+    if (err instanceof HttpError) {
+      markProblem(c, err.code);
+      return problemResponse(err, { instance, requestId });
+    }
     report(err, c);
     const internal = new HttpError(500, "The edge failed to handle this request", {
       code: "internal_error",
     });
+    markProblem(c, internal.code);
     return problemResponse(internal, { instance, requestId });
   };
 }
@@ -112,11 +116,18 @@ export function problemHandler(report: ErrorReporter): ErrorHandler {
 /** 404 for anything no route claimed. */
 export const problemNotFound: NotFoundHandler = function problemNotFound(c) {
   const requestId = requestIdOf(c);
+  markProblem(c, "not_found");
   return problemResponse(
     new HttpError(404, `No route for ${c.req.method} ${safePath(c)}`, { code: "not_found" }),
     { instance: safePath(c), requestId },
   );
 };
+
+/** Tells the request context (metrics, logs) that the edge answered with a problem itself. */
+function markProblem(c: Context, code: string): void {
+  const ctx = (c.env as { ctx?: { problem?: string } } | undefined)?.ctx;
+  if (ctx) ctx.problem = code;
+}
 
 function requestIdOf(c: Context): string | undefined {
   const env = c.env as { ctx?: { requestId?: string } } | undefined;

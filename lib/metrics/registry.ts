@@ -1,8 +1,11 @@
 /**
- * A small metrics registry every area records into: labelled counters and gauges, cheap enough
- * for the hot path (a map lookup and an add). Exposition (Prometheus text, snapshots) reads
- * `families()`; richer instruments (latency histograms, windows) build on the same registry.
+ * A small metrics registry every area records into: labelled counters, gauges and latency
+ * histograms, cheap enough for the hot path (a map lookup and an add, or nothing at all with a
+ * series resolved once by `bind()` / `series()`). Exposition (Prometheus text, snapshots) reads
+ * `families()` and `histogramFamilies()`.
  */
+
+import { LatencyHistogram } from "./histogram.ts";
 
 /** Label values by label name. */
 export type Labels = Readonly<Record<string, string>>;
@@ -68,6 +71,25 @@ abstract class Instrument {
   }
 }
 
+/** One counter series resolved in advance, for hot paths that must not look labels up. */
+export class BoundCounter {
+  readonly #series: Series;
+
+  constructor(series: Series) {
+    this.#series = series;
+  }
+
+  /** Adds `by` (default 1; callers pass non-negative amounts). */
+  inc(by = 1): void {
+    this.#series.value += by;
+  }
+
+  /** The current value. */
+  get value(): number {
+    return this.#series.value;
+  }
+}
+
 /** A monotonically increasing count. */
 export class Counter extends Instrument {
   /** Adds `by` (default 1, never negative) to the series for `labels`. */
@@ -75,6 +97,11 @@ export class Counter extends Instrument {
     if (!(by >= 0)) throw new RangeError(`Counter ${this.name} cannot decrease: ${by}`);
     const s = this.entry(labels);
     if (s) s.value += by;
+  }
+
+  /** The series for `labels`, resolved once (past the series cap: a detached one). */
+  bind(labels?: Labels): BoundCounter {
+    return new BoundCounter(this.entry(labels) ?? { labels: { ...labels }, value: 0 });
   }
 }
 
@@ -91,9 +118,61 @@ export class Gauge extends Instrument {
   }
 }
 
+/** One labelled latency histogram. */
+export interface HistogramSeries {
+  labels: Labels;
+  histogram: LatencyHistogram;
+}
+
+/** A histogram metric and all its series. */
+export interface HistogramFamily {
+  name: string;
+  help: string;
+  type: "histogram";
+  series: HistogramSeries[];
+}
+
+/** Latencies by label set, each series a {@linkcode LatencyHistogram} (milliseconds in). */
+export class Histogram {
+  readonly name: string;
+  readonly help: string;
+  readonly #series = new Map<string, HistogramSeries>();
+  readonly #maxSeries: number;
+
+  constructor(name: string, help: string, maxSeries: number) {
+    if (!NAME.test(name)) throw new TypeError(`Invalid metric name: ${name}`);
+    this.name = name;
+    this.help = help;
+    this.#maxSeries = maxSeries;
+  }
+
+  /** The histogram for `labels`, created on first use (past the cap: a detached one). */
+  series(labels?: Labels): LatencyHistogram {
+    const key = keyOf(labels);
+    const existing = this.#series.get(key);
+    if (existing) return existing.histogram;
+    const histogram = new LatencyHistogram();
+    if (this.#series.size >= this.#maxSeries) return histogram;
+    for (const n in labels) if (!LABEL.test(n)) throw new TypeError(`Invalid label: ${n}`);
+    this.#series.set(key, { labels: { ...labels }, histogram });
+    return histogram;
+  }
+
+  /** Records one latency in milliseconds. */
+  record(ms: number, labels?: Labels): void {
+    this.series(labels).record(ms);
+  }
+
+  /** Every series (the histograms themselves, not copies). */
+  collect(): HistogramSeries[] {
+    return [...this.#series.values()];
+  }
+}
+
 /** Where every area registers its metrics; one per node. */
 export class MetricsRegistry {
   readonly #metrics = new Map<string, Counter | Gauge>();
+  readonly #histograms = new Map<string, Histogram>();
   readonly #maxSeries: number;
 
   constructor(options: { maxSeriesPerMetric?: number } = {}) {
@@ -105,9 +184,22 @@ export class MetricsRegistry {
     const existing = this.#metrics.get(name);
     if (existing instanceof Counter) return existing;
     if (existing) throw new TypeError(`Metric ${name} is already a gauge`);
+    if (this.#histograms.has(name)) throw new TypeError(`Metric ${name} is already a histogram`);
     const c = new Counter(name, help, this.#maxSeries);
     this.#metrics.set(name, c);
     return c;
+  }
+
+  /** The latency histogram called `name`, created on first use. */
+  histogram(name: string, help: string): Histogram {
+    const existing = this.#histograms.get(name);
+    if (existing) return existing;
+    if (this.#metrics.has(name)) {
+      throw new TypeError(`Metric ${name} is already a counter or gauge`);
+    }
+    const h = new Histogram(name, help, this.#maxSeries);
+    this.#histograms.set(name, h);
+    return h;
   }
 
   /** The gauge called `name`, created on first use. */
@@ -115,12 +207,20 @@ export class MetricsRegistry {
     const existing = this.#metrics.get(name);
     if (existing instanceof Gauge) return existing;
     if (existing) throw new TypeError(`Metric ${name} is already a counter`);
+    if (this.#histograms.has(name)) throw new TypeError(`Metric ${name} is already a histogram`);
     const g = new Gauge(name, help, this.#maxSeries);
     this.#metrics.set(name, g);
     return g;
   }
 
-  /** Every metric with its series, sorted by name. */
+  /** Every histogram with its series, sorted by name. */
+  histogramFamilies(): HistogramFamily[] {
+    return [...this.#histograms.values()]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((h) => ({ name: h.name, help: h.help, type: "histogram", series: h.collect() }));
+  }
+
+  /** Every counter and gauge with its series, sorted by name (histograms: `histogramFamilies`). */
   families(): MetricFamily[] {
     return [...this.#metrics.values()]
       .sort((a, b) => a.name.localeCompare(b.name))

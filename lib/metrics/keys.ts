@@ -1,0 +1,11 @@
+/** Deno KV keys of the metrics area. */
+
+/** One node's latest snapshot: `["metrics", region, nodeId]`. */
+export function snapshotKey(region: string, nodeId: string): [string, string, string] {
+  return ["metrics", region, nodeId];
+}
+
+/** The prefix under which every node's snapshot lives. */
+export function snapshotPrefix(): [string] {
+  return ["metrics"];
+}

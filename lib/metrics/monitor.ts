@@ -1,0 +1,240 @@
+/**
+ * The node's monitoring, wired together: per-request recording and logging, health with
+ * transitions and alerts, snapshots to KV for global statistics, and the Prometheus text.
+ * Built once by `createApp`; background work runs as `edge.jobs`.
+ */
+
+import type { EdgeRequestContext } from "../app_env.ts";
+import type { Clock } from "../clock.ts";
+import type { EdgeConfig } from "../config.ts";
+import type { Jobs } from "../jobs.ts";
+import type { Logger } from "../log.ts";
+import { HttpError } from "../http/errors.ts";
+import { HealthAlerts } from "./alerts.ts";
+import {
+  type HealthThresholds,
+  type HealthVerdict,
+  judge,
+  summarize,
+  type WindowSummary,
+} from "./health.ts";
+import { renderPrometheus } from "./prometheus.ts";
+import { CACHE_OUTCOMES, RequestRecorder } from "./recorder.ts";
+import type { Counter, Gauge, MetricsRegistry } from "./registry.ts";
+import { pathStart, ROUTE_GROUPS, routeGroupOf } from "./route_group.ts";
+import { buildSnapshot, type NodeSnapshot } from "./snapshot.ts";
+import {
+  deleteSnapshot,
+  type GlobalStats,
+  mergeSnapshots,
+  readSnapshots,
+  writeSnapshot,
+} from "./stats.ts";
+import { SlidingWindow } from "./window.ts";
+
+/** What the monitor needs from the node. */
+export interface MonitorOptions {
+  config: EdgeConfig;
+  kv: Deno.Kv;
+  clock: Clock;
+  log: Logger;
+  metrics: MetricsRegistry;
+  jobs: Jobs;
+  fetch: typeof fetch;
+  startedAt: number;
+}
+
+/** The node's health right now. */
+export interface HealthReport extends HealthVerdict {
+  summary: WindowSummary;
+  thresholds: HealthThresholds;
+  monitoring: "on" | "off";
+}
+
+/** Per-node monitoring. */
+export class Monitor {
+  /** This node's id in snapshots and alerts (random per process). */
+  readonly nodeId: string = crypto.randomUUID().slice(0, 8);
+  readonly enabled: boolean;
+  readonly window: SlidingWindow;
+  readonly alerts: HealthAlerts;
+  readonly #o: MonitorOptions;
+  readonly #recorder: RequestRecorder;
+  readonly #logRequests: boolean;
+  readonly #requestLog: Logger;
+  readonly #thresholds: HealthThresholds;
+  readonly #skipped: Counter;
+  readonly #up: Gauge;
+  readonly #windowGauge: Gauge;
+
+  constructor(options: MonitorOptions) {
+    const { config, clock, metrics, jobs } = options;
+    const m = config.metrics;
+    this.#o = options;
+    this.enabled = m.enabled;
+    this.#logRequests = config.log.requests;
+    this.#requestLog = options.log;
+    const { maxErrorRate, maxP99Ms, minRequests } = m.health;
+    this.#thresholds = { maxErrorRate, maxP99Ms, minRequests };
+    this.window = new SlidingWindow({ windowMs: m.windowMs, slotMs: m.slotMs });
+    this.#recorder = new RequestRecorder({
+      metrics,
+      region: config.region,
+      window: this.window,
+      now: () => clock.now(),
+    });
+    this.alerts = new HealthAlerts({
+      nodeId: this.nodeId,
+      region: config.region,
+      thresholds: this.#thresholds,
+      webhookUrl: m.alerts.webhookUrl,
+      timeoutMs: m.alerts.timeoutMs,
+      maxPending: m.alerts.maxPending,
+      fetch: options.fetch,
+      log: options.log,
+      metrics,
+    });
+    this.#skipped = metrics.counter(
+      "outpost_metrics_snapshots_skipped_total",
+      "Snapshots in KV left out of global stats, by reason (corrupt, old_format, expired)",
+    );
+    this.#up = metrics.gauge("outpost_health_up", "1 while this node is healthy, 0 when not");
+    this.#windowGauge = metrics.gauge(
+      "outpost_window",
+      "Sliding-window figures of this node (requests, error_ratio, p50/p95/p99 seconds)",
+    );
+    jobs.add({
+      name: "metrics.snapshot",
+      intervalMs: m.snapshotIntervalMs,
+      maxBackoffMs: m.snapshotTtlMs,
+      run: () => writeSnapshot(options.kv, this.snapshot()),
+    });
+    jobs.add({
+      name: "metrics.health",
+      intervalMs: m.health.checkIntervalMs,
+      run: () => Promise.resolve(void this.health()),
+    });
+    if (m.alerts.webhookUrl) {
+      jobs.add({
+        name: "metrics.alerts",
+        intervalMs: 1000,
+        maxBackoffMs: 60_000,
+        run: (signal) => this.alerts.deliver(signal),
+      });
+    }
+  }
+
+  /** Records and logs one answered request (called after the response is stamped). */
+  finish(req: Request, status: number, ctx: EdgeRequestContext): void {
+    if (!this.enabled && !this.#logRequests) return;
+    const url = req.url;
+    const route = routeGroupOf(url, req.method);
+    const ms = ctx.elapsedMs ?? performance.now() - ctx.startedAt;
+    if (this.enabled) this.#recorder.record(route, status, ctx, ms);
+    if (this.#logRequests) this.#logRequest(req, url, route, status, ctx, ms);
+  }
+
+  #logRequest(
+    req: Request,
+    url: string,
+    route: number,
+    status: number,
+    ctx: EdgeRequestContext,
+    ms: number,
+  ): void {
+    const start = pathStart(url);
+    const end = url.indexOf("?", start);
+    const path = start < 0 ? "/" : url.slice(start, end < 0 ? undefined : end);
+    this.#requestLog.info("request", {
+      request_id: ctx.requestId,
+      method: req.method,
+      route: ROUTE_GROUPS[route],
+      path: path.length > 200 ? path.slice(0, 200) + "…" : path,
+      status,
+      latency_ms: Math.round(ms * 1000) / 1000,
+      cache: ctx.cacheOutcome ?? CACHE_OUTCOMES[0],
+      upstream: ctx.upstream?.region ?? null,
+      upstream_ms: ctx.upstream ? Math.round(ctx.upstream.ms * 1000) / 1000 : null,
+      ...(ctx.problem ? { problem: ctx.problem } : {}),
+    });
+  }
+
+  /** Evaluates health now (feeding transitions and alerts); synchronous and cheap. */
+  health(): HealthReport {
+    const now = this.#o.clock.now();
+    const summary = summarize(this.window.total(now), this.window.windowMs);
+    const verdict: HealthVerdict = this.enabled
+      ? judge(summary, this.#thresholds)
+      : { status: "ok", reasons: [], insufficient_data: true };
+    this.alerts.observe(verdict, summary, now);
+    return {
+      ...verdict,
+      summary,
+      thresholds: this.#thresholds,
+      monitoring: this.enabled ? "on" : "off",
+    };
+  }
+
+  /** This node's snapshot now. */
+  snapshot(): NodeSnapshot {
+    const { config, clock, metrics, startedAt } = this.#o;
+    return buildSnapshot({
+      nodeId: this.nodeId,
+      region: config.region,
+      now: clock.now(),
+      ttlMs: config.metrics.snapshotTtlMs,
+      startedAt,
+      window: this.window,
+      health: this.health(),
+      metrics,
+    });
+  }
+
+  /** Every live node's snapshot merged (this node's taken live, not from KV). */
+  async stats(filter: { region?: string } = {}): Promise<GlobalStats> {
+    const now = this.#o.clock.now();
+    let read;
+    try {
+      read = await readSnapshots(this.#o.kv, now);
+    } catch (error) {
+      this.#o.log.error("global stats unavailable: KV read failed", { error });
+      throw new HttpError(503, "Global stats are unavailable: the KV store could not be read", {
+        code: "stats_unavailable",
+        cause: error,
+      });
+    }
+    for (const [reason, n] of Object.entries(read.skipped)) {
+      if (n > 0) this.#skipped.inc({ reason }, n);
+    }
+    const own = this.snapshot();
+    read.snapshots = read.snapshots.filter((s) => s.node_id !== this.nodeId);
+    read.snapshots.push(own);
+    if (filter.region !== undefined) {
+      read.snapshots = read.snapshots.filter((s) => s.region === filter.region);
+    }
+    return mergeSnapshots(read, now);
+  }
+
+  /** The Prometheus text exposition of the whole registry (window gauges refreshed first). */
+  prometheus(): string {
+    const report = this.health();
+    const s = report.summary;
+    this.#up.set(report.status === "ok" ? 1 : 0);
+    const g = this.#windowGauge;
+    g.set(s.requests, { figure: "requests" });
+    g.set(s.error_rate ?? 0, { figure: "error_ratio" });
+    g.set((s.p50_ms ?? 0) / 1000, { figure: "p50_seconds" });
+    g.set((s.p95_ms ?? 0) / 1000, { figure: "p95_seconds" });
+    g.set((s.p99_ms ?? 0) / 1000, { figure: "p99_seconds" });
+    return renderPrometheus(this.#o.metrics, { region: this.#o.config.region });
+  }
+
+  /** Removes this node's snapshot from KV (on shutdown). */
+  async close(): Promise<void> {
+    try {
+      await deleteSnapshot(this.#o.kv, this.#o.config.region, this.nodeId);
+    } catch (error) {
+      this.#o.log.warn("could not remove the metrics snapshot", { error });
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The operator endpoints under `/_edge/*`: Prometheus metrics, global stats and the dashboard.
+ * They need the admin token when one is configured (and are closed in production without one);
+ * the dashboard's static script and stylesheet are public.
+ */
+
+import type { Hono } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "../lib/app_env.ts";
+import { RegionNameSchema } from "../lib/config.ts";
+import { jsonResponse } from "../lib/http/respond.ts";
+import { parseInput } from "../lib/http/validate.ts";
+import { adminGuard } from "../lib/metrics/admin.ts";
+import bundle from "../lib/metrics/dashboard/bundle.json" with { type: "json" };
+import { dashboardHtml } from "../lib/metrics/dashboard/page.ts";
+import type { Monitor } from "../lib/metrics/monitor.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../lib/metrics/prometheus.ts";
+
+/** What the monitoring routes need. */
+export interface MonitoringRoutesOptions {
+  monitor: Monitor;
+  region: string;
+  mode: "development" | "production";
+  adminToken?: string;
+}
+
+const StatsQuerySchema = z.object({
+  /** Only this region's edges. */
+  region: RegionNameSchema.optional(),
+});
+
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+function text(body: string, type: string, headers: Record<string, string>): Response {
+  const res = new Response(body);
+  res.headers.set("content-type", type);
+  for (const name in headers) res.headers.set(name, headers[name]);
+  return res;
+}
+
+/** Adds `/metrics`, `/stats`, `/dashboard` and its assets to the `/_edge` app. */
+export function monitoringRoutes(app: Hono<AppEnv>, options: MonitoringRoutesOptions): void {
+  const { monitor } = options;
+  const admin = adminGuard({ token: options.adminToken, mode: options.mode });
+  const noStore = { "cache-control": "no-store" };
+  const asset = {
+    "cache-control": "public, max-age=31536000, immutable",
+    etag: `"${bundle.hash}"`,
+  };
+
+  app.get("/metrics", (c) => {
+    admin(c.req.raw);
+    return text(monitor.prometheus(), PROMETHEUS_CONTENT_TYPE, noStore);
+  });
+
+  app.get("/stats", async (c) => {
+    admin(c.req.raw);
+    const query = parseInput(StatsQuerySchema, c.req.query(), "query");
+    return jsonResponse(await monitor.stats(query), 200, noStore);
+  });
+
+  app.get("/dashboard", (c) => {
+    admin(c.req.raw);
+    return text(dashboardHtml(options.region, bundle.hash), "text/html; charset=utf-8", {
+      ...noStore,
+      "content-security-policy": CSP,
+      "referrer-policy": "no-referrer",
+      "x-content-type-options": "nosniff",
+      "x-frame-options": "DENY",
+    });
+  });
+
+  app.get("/dashboard/app.js", () =>
+    text(bundle.js, "text/javascript; charset=utf-8", {
+      ...asset,
+      "x-content-type-options": "nosniff",
+    }));
+  app.get(
+    "/dashboard/app.css",
+    () =>
+      text(bundle.css, "text/css; charset=utf-8", {
+        ...asset,
+        "x-content-type-options": "nosniff",
+      }),
+  );
+}

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { judge, summarize } from "../../lib/metrics/health.ts";
+import { Field, SlidingWindow } from "../../lib/metrics/window.ts";
+import { get, makeConfig, startEdge, startOrigin } from "../helpers.ts";
+
+const THRESHOLDS = { maxErrorRate: 0.01, maxP99Ms: 200, minRequests: 20 };
+const T0 = Date.UTC(2026, 0, 1);
+
+function windowWith(n: number, ms: (i: number) => number, errors = 0): SlidingWindow {
+  const w = new SlidingWindow({ windowMs: 300_000, slotMs: 10_000 });
+  for (let i = 0; i < n; i++) w.record(T0, ms(i), i < errors ? 1 << Field.errors : 0);
+  return w;
+}
+
+Deno.test("judge() applies the error rate and p99 thresholds", async (t) => {
+  await t.step("healthy under both", () => {
+    const s = summarize(windowWith(200, () => 10, 1).total(T0), 300_000);
+    assert.equal(s.error_rate, 0.005);
+    assert.deepEqual(judge(s, THRESHOLDS), { status: "ok", reasons: [], insufficient_data: false });
+  });
+  await t.step("an error rate at the threshold is unhealthy", () => {
+    const s = summarize(windowWith(200, () => 10, 2).total(T0), 300_000);
+    const v = judge(s, THRESHOLDS);
+    assert.equal(v.status, "unhealthy");
+    assert.match(v.reasons[0], /^error rate 1\.00% ≥ 1\.00% \(2 of 200 requests/);
+  });
+  await t.step("a slow p99 is unhealthy with its own reason", () => {
+    const s = summarize(windowWith(100, (i) => (i < 98 ? 5 : 450)).total(T0), 300_000);
+    const v = judge(s, THRESHOLDS);
+    assert.equal(v.status, "unhealthy");
+    assert.deepEqual(v.reasons.length, 1);
+    assert.match(v.reasons[0], /^p99 latency 45\d\.\d ms ≥ 200 ms$/);
+  });
+  await t.step("too few requests to judge counts as healthy", () => {
+    const s = summarize(windowWith(5, () => 999, 5).total(T0), 300_000);
+    assert.deepEqual(judge(s, THRESHOLDS), { status: "ok", reasons: [], insufficient_data: true });
+  });
+  await t.step("thresholds are configurable", () => {
+    const s = summarize(windowWith(100, () => 50, 3).total(T0), 300_000);
+    assert.equal(judge(s, { ...THRESHOLDS, maxErrorRate: 0.05 }).status, "ok");
+    assert.equal(judge(s, { ...THRESHOLDS, maxErrorRate: 0.05, maxP99Ms: 40 }).status, "unhealthy");
+  });
+});
+
+Deno.test("GET /_edge/health turns 503 with reasons and recovers as the window slides", async () => {
+  await using origin = startOrigin();
+  await using e = await startEdge(makeConfig(origin.url));
+  const first = await get(`${e.url}/_edge/health`);
+  assert.equal(first.res.status, 200);
+  const ok = first.body as Record<string, unknown>;
+  assert.equal(ok.status, "ok");
+  assert.equal(ok.region, "us-east");
+  assert.deepEqual(ok.thresholds, { error_rate: 0.01, p99_ms: 200, min_requests: 20 });
+  for (const field of ["origins", "ip_database", "jobs", "uptime_s", "error_rate", "p99_ms"]) {
+    assert.ok(field in ok, field);
+  }
+
+  for (let i = 0; i < 25; i++) await get(`${e.url}/api/echo`);
+  for (let i = 0; i < 5; i++) await get(`${e.url}/status/500`);
+  const bad = await get(`${e.url}/_edge/health`);
+  assert.equal(bad.res.status, 503);
+  const body = bad.body as { status: string; error_rate: number; reasons: string[] };
+  assert.equal(body.status, "unhealthy");
+  assert.ok(Math.abs(body.error_rate - 5 / 30) < 1e-6, String(body.error_rate));
+  assert.match(body.reasons[0], /^error rate 16\.7% ≥ 1\.00%/);
+
+  // Health checks themselves stay out of the window; five minutes later the errors are gone.
+  e.clock.advance(300_000);
+  const again = await get(`${e.url}/_edge/health`);
+  assert.equal(again.res.status, 200);
+  assert.equal((again.body as { requests: number }).requests, 0);
+});
+
+Deno.test("GET /_edge/health with metrics off stays 200 and says so", async () => {
+  await using origin = startOrigin();
+  await using e = await startEdge(makeConfig(origin.url, {}, { METRICS_ENABLED: "false" }));
+  for (let i = 0; i < 30; i++) await get(`${e.url}/status/500`);
+  const { res, body } = await get(`${e.url}/_edge/health`);
+  assert.equal(res.status, 200);
+  assert.equal((body as { monitoring: string }).monitoring, "off");
+  assert.equal((body as { requests: number }).requests, 0);
+});
