@@ -26,6 +26,8 @@ import { OriginHealth } from "./proxy/breaker.ts";
 import { Forwarder } from "./proxy/forward.ts";
 import { edgeRoutes } from "../routes/edge.ts";
 import { originProxy } from "../routes/proxy.ts";
+import { createEdgeData, type EdgeData, type EdgeDataOptions } from "./sync/edge_data.ts";
+import { mountDataRoutes } from "../routes/data.ts";
 
 /** Everything the edge node needs from outside. */
 export interface AppDeps {
@@ -39,6 +41,8 @@ export interface AppDeps {
   log?: Logger;
   /** Where every area records its metrics (a fresh registry when absent). */
   metrics?: MetricsRegistry;
+  /** Overrides `data.itemSchema` with any zod schema for item bodies. */
+  itemSchema?: EdgeDataOptions["itemSchema"];
 }
 
 /** A built edge node. */
@@ -52,6 +56,8 @@ export interface Edge {
   metrics: MetricsRegistry;
   /** The in-process demo origin when `demoOrigin.mode` is `internal`. */
   demo: DemoOrigin | null;
+  /** Items, CRDT replicas and anti-entropy sync. */
+  data: EdgeData;
   /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
   start(): void;
   /** Stops background jobs; the caller closes KV. */
@@ -134,6 +140,10 @@ export function createApp(deps: AppDeps): Edge {
   const mainApp = new Hono<AppEnv>();
   mainApp.onError(onError);
   mainApp.notFound(problemNotFound);
+  // Edge data: /items (read at the edge, write to the center), /crdt and /_edge/sync.
+  const fetchFn = deps.fetch ?? globalThis.fetch;
+  const data = createEdgeData({ ...deps, config, clock, fetch: fetchFn, log, metrics, jobs });
+  mountDataRoutes({ main: mainApp, edge: edgeApp }, data, { config, log, metrics });
   // Everything else goes to the nearest healthy origin; experiments pick their own paths.
   mainApp.all(
     "*",
@@ -169,7 +179,14 @@ export function createApp(deps: AppDeps): Edge {
     jobs,
     metrics,
     demo,
-    start: () => jobs.start(),
-    close: () => jobs.stop(),
+    data,
+    start: () => {
+      jobs.start();
+      data.start();
+    },
+    close: () => {
+      data.stop();
+      return jobs.stop();
+    },
   };
 }

@@ -68,11 +68,15 @@ export async function changeCounter(
   return (half === "p" ? pncounterIncrement : pncounterDecrement)(before, ctx.replica, by).state;
 }
 
-/** Merges a remote counter: `max` into each slot it is ahead on. True when anything changed. */
+/**
+ * Merges a remote counter: `max` into each slot it is ahead on. True when anything changed; with
+ * `relay` a change is logged too, so this node passes it on to its own peers.
+ */
 export async function mergeCounter(
   ctx: StoreContext,
   name: string,
   remote: PNCounter,
+  relay = true,
 ): Promise<boolean> {
   const local = await readCounter(ctx, name);
   const op = ctx.kv.atomic();
@@ -90,6 +94,7 @@ export async function mergeCounter(
   if (local.p.counts.size === 0 && local.n.counts.size === 0) {
     op.set(indexKey("counter", name), { at: ctx.clock.now() });
   }
+  if (relay) logOperation(op, { at: ctx.clock.now(), type: "counter", name }, ctx.logRetentionMs);
   await op.commit();
   return true;
 }

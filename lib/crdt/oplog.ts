@@ -45,17 +45,14 @@ export function logOperation(
   return op.set(opLogKey(entry.at, newLogId()), value, { expireIn: retentionMs * 2 });
 }
 
-/** Entries at or after `from` (ms), oldest first, at most `limit`. Unreadable ones are skipped. */
-export async function readLog(
+/** Entries at or after `from` (ms), oldest first. Unreadable ones are reported and skipped. */
+export async function* readLog(
   kv: Deno.Kv,
   from: number,
-  limit: number,
   onInvalid?: (key: Deno.KvKey) => void,
-): Promise<LogEntry[]> {
-  const out: LogEntry[] = [];
+): AsyncGenerator<LogEntry> {
   const iter = kv.list({ prefix: opLogPrefix(), start: [...opLogPrefix(), from] }, {
-    limit,
-    batchSize: Math.min(limit, 500),
+    batchSize: 500,
   });
   for await (const e of iter) {
     const [, , at, id] = e.key;
@@ -64,9 +61,8 @@ export async function readLog(
       onInvalid?.(e.key);
       continue;
     }
-    out.push({ at, id, type: parsed.data.t, name: parsed.data.n, delta: parsed.data.d });
+    yield { at, id, type: parsed.data.t, name: parsed.data.n, delta: parsed.data.d };
   }
-  return out;
 }
 
 /** Deletes entries older than `before` (ms); returns how many. */

@@ -56,11 +56,12 @@ export function writeRegister(
   }, { onConflict: () => ctx.metrics.conflicts.inc({ type: "register" }) });
 }
 
-/** Merges a remote register (the later write wins). True when the local one changed. */
+/** Merges a remote register (the later write wins). True when it won here (relayed if asked). */
 export function mergeRegister(
   ctx: StoreContext,
   name: string,
   remote: LwwRegister,
+  relay = true,
 ): Promise<boolean> {
   return casRetry(`register ${name}`, async () => {
     const { entry, register } = await readEntry(ctx, name);
@@ -71,6 +72,9 @@ export function mergeRegister(
     }
     const op = ctx.kv.atomic().check(entry).set(registerKey(name), lwwToWire(remote));
     if (entry.value === null) op.set(indexKey("register", name), { at: ctx.clock.now() });
+    if (relay) {
+      logOperation(op, { at: ctx.clock.now(), type: "register", name }, ctx.logRetentionMs);
+    }
     if (!(await op.commit()).ok) return CONFLICT;
     ctx.hlc.observe(remote.ts);
     ctx.metrics.merges.inc({ type: "register", changed: "true" });

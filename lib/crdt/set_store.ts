@@ -21,7 +21,7 @@ import { MAX_REPLICAS } from "./names.ts";
 import { logOperation } from "./oplog.ts";
 import { type OrSet, orsetAdd, orsetMerge, orsetRemove } from "./orset.ts";
 import { CrdtLimitError, reportInvalid, type StoreContext } from "./store_context.ts";
-import { contextToWire, ContextWireSchema, DotSchema, WIRE_VERSION } from "./wire.ts";
+import { contextToWire, ContextWireSchema, DotSchema, orsetToWire, WIRE_VERSION } from "./wire.ts";
 
 const StoredHeadSchema = z.object({
   v: z.literal(WIRE_VERSION),
@@ -239,15 +239,30 @@ export async function* readSetChunks(
   yield chunk(null);
 }
 
-/** Merges a delta (it touches only the elements it names). True when anything changed. */
-export function mergeSetDelta(ctx: StoreContext, name: string, delta: OrSet): Promise<boolean> {
+/** Relayed deltas larger than this are left to the periodic full exchange (KV value limit). */
+const MAX_RELAYED_BYTES = 50_000;
+
+/**
+ * Merges a delta (it touches only the elements it names). True when anything changed; with
+ * `relayIt` the delta is then logged too, so this node passes it on to its own peers.
+ */
+export function mergeSetDelta(
+  ctx: StoreContext,
+  name: string,
+  delta: OrSet,
+  relayIt = true,
+): Promise<boolean> {
   const named = [...delta.entries.keys()];
+  const relay = relayIt && JSON.stringify(orsetToWire(delta)).length <= MAX_RELAYED_BYTES
+    ? delta
+    : null;
   return applyMerge(
     ctx,
     name,
     () => readElements(ctx, name, named),
     delta,
     (_head, merged) => addDots(merged.context, [...merged.entries.values()].flat()),
+    relay,
   );
 }
 
@@ -267,6 +282,7 @@ export function mergeSetChunk(ctx: StoreContext, name: string, chunk: SetChunk):
       const base = chunk.final ? merged.context : head.context;
       return addDots(base, dots);
     },
+    null,
   );
 }
 
@@ -280,6 +296,7 @@ function applyMerge(
   loadLocal: () => Promise<Map<string, Dot[]>>,
   remote: OrSet,
   nextContext: (head: Head, merged: OrSet) => CausalContext,
+  relay: OrSet | null,
 ): Promise<boolean> {
   return casRetry(`set ${name}`, async () => {
     const head = await readHead(ctx, name);
@@ -319,6 +336,13 @@ function applyMerge(
       op.set(setContextKey(name), encodeHead(last ? finalContext : context, size));
       if (head.entry.value === null && versionstamp === null) {
         op.set(indexKey("set", name), { at: ctx.clock.now() });
+      }
+      if (last && relay) {
+        logOperation(
+          op,
+          { at: ctx.clock.now(), type: "set", name, delta: relay },
+          ctx.logRetentionMs,
+        );
       }
       const res = await op.commit();
       if (!res.ok) return CONFLICT;

@@ -123,14 +123,14 @@ export class CrdtStore {
     return readRegister(this.#ctx, name);
   }
 
-  /** Merges a remote counter; true when anything changed. */
-  mergeCounter(name: string, remote: PNCounter): Promise<boolean> {
-    return mergeCounter(this.#ctx, name, remote);
+  /** Merges a remote counter; true when anything changed (then relayed when `relay`). */
+  mergeCounter(name: string, remote: PNCounter, relay = true): Promise<boolean> {
+    return mergeCounter(this.#ctx, name, remote, relay);
   }
 
-  /** Merges a set delta; true when anything changed. */
-  mergeSetDelta(name: string, delta: OrSet): Promise<boolean> {
-    return mergeSetDelta(this.#ctx, name, delta);
+  /** Merges a set delta; true when anything changed (then relayed when `relay`). */
+  mergeSetDelta(name: string, delta: OrSet, relay = true): Promise<boolean> {
+    return mergeSetDelta(this.#ctx, name, delta, relay);
   }
 
   /** Merges a chunk of a set's full state; true when anything changed. */
@@ -138,9 +138,9 @@ export class CrdtStore {
     return mergeSetChunk(this.#ctx, name, chunk);
   }
 
-  /** Merges a remote register; true when it won. */
-  mergeRegister(name: string, remote: LwwRegister): Promise<boolean> {
-    return mergeRegister(this.#ctx, name, remote);
+  /** Merges a remote register; true when it won (then relayed when `relay`). */
+  mergeRegister(name: string, remote: LwwRegister, relay = true): Promise<boolean> {
+    return mergeRegister(this.#ctx, name, remote, relay);
   }
 
   /** Every object this node has a replica of. */
@@ -156,9 +156,9 @@ export class CrdtStore {
     }
   }
 
-  /** Logged local operations at or after `from` (ms). */
-  log(from: number, limit: number): Promise<LogEntry[]> {
-    return readLog(this.#ctx.kv, from, limit, (key) => reportInvalid(this.#ctx, "set", key));
+  /** Logged local operations at or after `from` (ms), oldest first. */
+  log(from: number): AsyncGenerator<LogEntry> {
+    return readLog(this.#ctx.kv, from, (key) => reportInvalid(this.#ctx, "set", key));
   }
 
   /** Trims the operation log to its retention; returns how many entries went. */
