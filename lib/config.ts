@@ -174,7 +174,7 @@ export const SyncConfigSchema = z.object({
   fullEveryMs: z.number().int().min(1000).max(7 * 86_400_000).default(300_000),
   /** Local operations are kept this long for deltas; a peer further behind gets full state. */
   logRetentionMs: z.number().int().min(60_000).max(30 * 86_400_000).default(3_600_000),
-  maxBodyBytes: z.number().int().min(64 * 1024).max(32 * 1024 ** 2).default(4 * 1024 ** 2),
+  maxBodyBytes: z.number().int().min(4096).max(32 * 1024 ** 2).default(4 * 1024 ** 2),
 }).refine((s) => s.peers.length === 0 || s.token !== undefined, {
   path: ["token"],
   message: "Required when sync.peers is set (set SYNC_TOKEN)",

@@ -22,6 +22,12 @@ export interface ClusterNode {
 /** What the network does to requests to a node. */
 export type Fault = "down" | "hang";
 
+/** Intercepts one request between nodes. */
+export type NetworkHook = (
+  message: { from: string; to: string; body: string },
+  deliver: (body: string) => Promise<Response>,
+) => Promise<Response>;
+
 /** A cluster and its network. */
 export interface Cluster extends AsyncDisposable {
   nodes: ClusterNode[];
@@ -29,6 +35,8 @@ export interface Cluster extends AsyncDisposable {
   faults: Map<string, Fault>;
   /** Bodies of sync requests sent, in order. */
   sent: { from: string; to: string; body: string }[];
+  /** When set, decides the fate of every request between nodes (`deliver` sends a body). */
+  hook: NetworkHook | null;
   node(name: string): ClusterNode;
   /** Calls a node as a client would. */
   call(name: string, path: string, init?: RequestInit): Promise<Response>;
@@ -60,8 +68,15 @@ export async function makeCluster(
           req.signal.addEventListener("abort", () => reject(req.signal.reason));
         });
       }
-      sent.push({ from, to, body: await req.clone().text() });
-      return await target.edge.fetch(req);
+      const body = await req.text();
+      sent.push({ from, to, body });
+      const deliver = (b: string) =>
+        Promise.resolve(
+          target.edge.fetch(
+            new Request(req.url, { method: req.method, headers: req.headers, body: b }),
+          ),
+        );
+      return cluster.hook ? await cluster.hook({ from, to, body }, deliver) : await deliver(body);
     };
   }
 
@@ -81,7 +96,8 @@ export async function makeCluster(
 
   for (const name of names) nodes.set(name, await build(name));
 
-  return {
+  const cluster: Cluster = {
+    hook: null,
     get nodes() {
       return [...nodes.values()];
     },
@@ -105,6 +121,7 @@ export async function makeCluster(
       }
     },
   };
+  return cluster;
 }
 
 /** POSTs JSON to a node and returns the parsed body. */
