@@ -74,7 +74,13 @@ function mergeDots(
   theirs: readonly Dot[],
   myContext: CausalContext,
   theirContext: CausalContext,
-): Dot[] {
+): readonly Dot[] {
+  // The common case: both sides hold the same single add.
+  if (
+    mine === theirs || (mine.length === 1 && theirs.length === 1 && sameDot(mine[0], theirs[0]))
+  ) {
+    return mine;
+  }
   const out: Dot[] = [];
   for (const d of mine) {
     if (theirs.some((t) => sameDot(t, d)) || !contextHas(theirContext, d)) out.push(d);
