@@ -92,21 +92,6 @@ export function isEmptyContext(ctx: CausalContext): boolean {
   return ctx.vv.size === 0 && ctx.cloud.size === 0;
 }
 
-/** True when `a` has seen every dot `b` has. */
-export function contextIncludes(a: CausalContext, b: CausalContext): boolean {
-  for (const [r, n] of b.vv) {
-    const top = a.vv.get(r) ?? 0;
-    if (n > top) {
-      const extra = a.cloud.get(r);
-      for (let c = top + 1; c <= n; c++) if (!extra?.has(c)) return false;
-    }
-  }
-  for (const [r, counters] of b.cloud) {
-    for (const c of counters) if (!contextHas(a, { replica: r, counter: c })) return false;
-  }
-  return true;
-}
-
 /** True when both contexts hold the same dots. */
 export function contextsEqual(a: CausalContext, b: CausalContext): boolean {
   if (a.vv.size !== b.vv.size || a.cloud.size !== b.cloud.size) return false;

@@ -132,13 +132,6 @@ export function orsetHas(set: OrSet, element: string): boolean {
   return (set.entries.get(element)?.length ?? 0) > 0;
 }
 
-/** Every dot of every entry. */
-export function orsetDots(set: OrSet): Dot[] {
-  const out: Dot[] = [];
-  for (const dots of set.entries.values()) out.push(...dots);
-  return out;
-}
-
 /** The state with empty (named) entries dropped. */
 export function orsetNormalize(set: OrSet): OrSet {
   let named = false;
@@ -161,14 +154,4 @@ export function orsetEquals(a: OrSet, b: OrSet): boolean {
     if (!sortDots([...dots]).every((d, i) => sameDot(d, sorted[i]))) return false;
   }
   return true;
-}
-
-/** The set restricted to `elements` (with the full context): what a partial merge reads. */
-export function orsetFragment(set: OrSet, elements: Iterable<string>): OrSet {
-  const entries = new Map<string, readonly Dot[]>();
-  for (const e of elements) {
-    const dots = set.entries.get(e);
-    if (dots && dots.length > 0) entries.set(e, dots);
-  }
-  return { entries, context: set.context };
 }

@@ -9,7 +9,6 @@ import {
   type GCounter,
   gcounterDelta,
   gcounterEquals,
-  gcounterIncludes,
   gcounterIncrement,
   gcounterMerge,
   gcounterValue,
@@ -58,11 +57,6 @@ export function pncounterMerge(a: PNCounter, b: PNCounter): PNCounter {
 /** The part of `counter` that `known` lacks. */
 export function pncounterDelta(counter: PNCounter, known: PNCounter): PNCounter {
   return { p: gcounterDelta(counter.p, known.p), n: gcounterDelta(counter.n, known.n) };
-}
-
-/** True when `a` includes everything in `b`. */
-export function pncounterIncludes(a: PNCounter, b: PNCounter): boolean {
-  return gcounterIncludes(a.p, b.p) && gcounterIncludes(a.n, b.n);
 }
 
 /** True when both counters hold the same counts. */

@@ -1,7 +1,7 @@
 /**
  * `CrdtStore`: this node's replicas of every counter, set and register, kept in Deno KV. Local
  * operations and remote merges go through here; the per-type KV logic lives in
- * `counter_store.ts`, `set_store.ts` and `register_store.ts`.
+ * `counter_store.ts`, `set_store.ts`, `set_merge.ts` and `register_store.ts`.
  */
 
 import type { Clock } from "../clock.ts";
@@ -17,16 +17,9 @@ import type { OrSet } from "./orset.ts";
 import type { PNCounter } from "./pncounter.ts";
 import { mergeRegister, readRegister, writeRegister } from "./register_store.ts";
 import type { ReplicaIdentity } from "./replica.ts";
-import {
-  addElement,
-  mergeSetChunk,
-  mergeSetDelta,
-  readSet,
-  readSetChunks,
-  readSetElements,
-  removeElement,
-  type SetChunk,
-} from "./set_store.ts";
+import type { SetChunk } from "./set_kv.ts";
+import { mergeSetChunk, mergeSetDelta } from "./set_merge.ts";
+import { addElement, readSet, readSetChunks, readSetElements, removeElement } from "./set_store.ts";
 import { type CrdtLimits, crdtMetrics, reportInvalid, type StoreContext } from "./store_context.ts";
 
 /** What a store is built from. */

@@ -12,7 +12,7 @@ import { CrdtNameSchema, ElementSchema, ReplicaIdSchema } from "../crdt/names.ts
 import type { OrSet } from "../crdt/orset.ts";
 import type { PNCounter } from "../crdt/pncounter.ts";
 import { jsonBytes } from "../crdt/register_store.ts";
-import type { SetChunk } from "../crdt/set_store.ts";
+import type { SetChunk } from "../crdt/set_kv.ts";
 import {
   lwwToWire,
   LwwWireSchema,
