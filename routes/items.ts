@@ -4,7 +4,7 @@
  * carries the item's version as `ETag` and `X-Source: edge | central`.
  */
 
-import { type Context, Hono } from "hono";
+import { type Context, type Handler, Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../lib/app_env.ts";
 import { HttpError, readJsonBody } from "../lib/http/errors.ts";
@@ -14,7 +14,7 @@ import { CasConflictError } from "../lib/kv/cas_retry.ts";
 import type { CachedItem } from "../lib/sync/item_cache.ts";
 import { MAX_DEPTH, withinDepth } from "../lib/sync/item_schema.ts";
 import { PreconditionFailedError, type Preconditions } from "../lib/sync/item_store.ts";
-import type { Items } from "../lib/sync/items.ts";
+import type { ItemRead, Items } from "../lib/sync/items.ts";
 
 /** What the item routes use. */
 export interface ItemRoutesOptions {
@@ -24,9 +24,11 @@ export interface ItemRoutesOptions {
   maxBodyBytes: number;
 }
 
+const ID = /^[A-Za-z0-9._~-]{1,128}$/;
+
 /** An item id: 1–128 URL-safe characters. */
 export const ItemIdSchema = z.string().regex(
-  /^[A-Za-z0-9._~-]{1,128}$/,
+  ID,
   "Must be 1-128 letters, digits, '.', '_', '~' or '-'",
 );
 
@@ -93,15 +95,12 @@ export function itemRoutes(options: ItemRoutesOptions): Hono<AppEnv> {
   const { items } = options;
   const idOf = (c: Context<AppEnv>) => parseInput(ItemIdSchema, c.req.param("id"), "item id");
 
-  app.get("/:id", async (c) => {
-    const id = idOf(c);
-    const { item, source } = await items.get(id);
+  function answer(c: Context<AppEnv>, id: string, { item, source }: ItemRead): Response {
     if (!item) {
-      const err = new HttpError(404, `No item: ${id}`, {
+      throw new HttpError(404, `No item: ${id}`, {
         code: "not_found",
         headers: { "x-source": source },
       });
-      throw err;
     }
     const inm = c.req.header("if-none-match");
     if (inm !== undefined) {
@@ -113,7 +112,17 @@ export function itemRoutes(options: ItemRoutesOptions): Hono<AppEnv> {
     const res = new Response(item.text);
     res.headers.set("content-type", "application/json");
     return itemHeaders(res, source, item);
-  });
+  }
+
+  // A memory hit is answered synchronously; only a miss waits for KV.
+  const getItem: Handler<AppEnv> = (c) => {
+    const id = c.req.param("id") ?? "";
+    if (!ID.test(id)) idOf(c);
+    const hit = items.cached(id);
+    if (hit) return answer(c, id, hit);
+    return items.get(id).then((read) => answer(c, id, read));
+  };
+  app.get("/:id", getItem);
 
   app.put("/:id", async (c) => {
     const id = idOf(c);

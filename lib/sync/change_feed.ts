@@ -80,6 +80,8 @@ export class ChangeFeed {
 
   /** Refreshes in the background (from the watch, or a read that found the feed stale). */
   trigger(via: "watch" | "read"): void {
+    // Reads while KV is failing must not each start a refresh (and a log line).
+    if (via === "read" && this.#running) return;
     this.refresh().catch((error) =>
       this.#o.log.warn("item change feed refresh failed", { via, error })
     );

@@ -74,28 +74,43 @@ export class Items {
       .inc({ source, outcome });
   }
 
-  /** Reads an item for a client. */
+  /**
+   * The answer from this node's memory, when the change feed is fresh and the item (or its
+   * absence) is cached; undefined otherwise. Synchronous, so a hit costs no promise.
+   */
+  cached(id: string): ItemRead | undefined {
+    if (!this.feed.healthy()) return undefined;
+    const hit = this.cache.get(id);
+    if (!hit) return undefined;
+    this.#count("edge", hit.text === null ? "absent" : "hit");
+    return { item: hit.text === null ? null : hit, source: "edge" };
+  }
+
+  /** Reads an item for a client: from memory when possible, else from the central copy. */
   async get(id: string): Promise<ItemRead> {
+    const hit = this.cached(id);
+    if (hit) return hit;
     const fresh = this.feed.healthy();
-    if (fresh) {
-      const hit = this.cache.get(id);
-      if (hit) {
-        this.#count("edge", hit.text === null ? "absent" : "hit");
-        return { item: hit.text === null ? null : hit, source: "edge" };
-      }
-    } else this.feed.trigger("read");
+    if (!fresh) this.feed.trigger("read");
     // With a fresh feed an eventual read is enough unless the feed knows of a newer write;
     // with a stale feed only a strong read keeps the bound.
     let read = await this.store.read(id, fresh ? "eventual" : "strong");
+    let strong = !fresh;
     const newer = this.feed.latestChange(id);
     if (fresh && newer !== undefined && read.versionstamp < newer) {
       this.#count("central", "stale_replica");
       read = await this.store.read(id, "strong");
+      strong = true;
     }
-    const cached = toCached(read.item, read.versionstamp);
+    let versionstamp = read.versionstamp;
+    // A strong read started after the feed saw the deletion: the absence is that new.
+    if (strong && read.item === null && newer !== undefined && newer > versionstamp) {
+      versionstamp = newer;
+    }
+    const cached = toCached(read.item, versionstamp);
     // Checked again after the await: the feed may have seen a newer change meanwhile.
     const latest = this.feed.latestChange(id);
-    if (fresh && (latest === undefined || latest <= read.versionstamp)) this.cache.set(id, cached);
+    if (fresh && (latest === undefined || latest <= versionstamp)) this.cache.set(id, cached);
     this.#count("central", read.item ? "hit" : "absent");
     return { item: read.item ? cached : null, source: "central" };
   }

@@ -70,6 +70,12 @@ Deno.test("GET /items/:id serves from the edge after the first read, central bef
     assert.equal(second.res.headers.get("x-source"), "edge");
     assert.equal(second.res.headers.get("etag"), etag);
   });
+  await t.step("HEAD answers the headers without the body", async () => {
+    const { res, text } = await get(`${b.url}/items/doc-1`, { method: "HEAD" });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("etag"), etag);
+    assert.equal(text, "");
+  });
   await t.step("If-None-Match gives 304", async () => {
     const { res } = await get(`${b.url}/items/doc-1`, { headers: { "if-none-match": etag } });
     assert.equal(res.status, 304);
@@ -140,7 +146,13 @@ Deno.test("PUT and DELETE /items/:id honour If-Match (412 on mismatch)", async (
     assert.equal((await get(`${b.url}/items/x`, { method: "DELETE" })).res.status, 204);
     assert.equal((await get(`${b.url}/items/x`, { method: "DELETE" })).res.status, 404);
     await refresh(a);
-    assert.equal((await get(`${a.url}/items/x`)).res.status, 404);
+    const gone = await get(`${a.url}/items/x`);
+    assert.equal(gone.res.status, 404);
+    assert.equal(gone.res.headers.get("x-source"), "central");
+    // The absence is cached as of the delete: the next read is answered from memory.
+    const again = await get(`${a.url}/items/x`);
+    assert.equal(again.res.status, 404);
+    assert.equal(again.res.headers.get("x-source"), "edge");
   });
   await t.step("If-Match: * on a missing item is 412", async () => {
     const { res } = await put(`${a.url}/items/x`, { n: 5 }, { "if-match": "*" });
