@@ -15,6 +15,7 @@ import { HttpError, readJsonBody } from "../lib/http/errors.ts";
 import { jsonResponse } from "../lib/http/respond.ts";
 import { parseInput } from "../lib/http/validate.ts";
 import { CasConflictError } from "../lib/kv/cas_retry.ts";
+import { MAX_DEPTH, withinDepth } from "../lib/sync/item_schema.ts";
 
 /** What the CRDT routes use. */
 export interface CrdtRoutesOptions {
@@ -56,7 +57,14 @@ export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
   const RegisterBodySchema = z.strictObject({ value: z.json() });
 
   const nameOf = (c: Context<AppEnv>) => parseInput(CrdtNameSchema, c.req.param("name"), "name");
-  const body = (c: Context<AppEnv>, max = BODY_SLACK) => readJsonBody(c.req.raw, max);
+  const body = async (c: Context<AppEnv>, max = BODY_SLACK) => {
+    const value = await readJsonBody(c.req.raw, max);
+    // zod walks JSON recursively: refuse pathological nesting before it does.
+    if (!withinDepth(value, MAX_DEPTH + 1)) {
+      throw new HttpError(400, `Body nests deeper than ${MAX_DEPTH} levels`, { code: "too_deep" });
+    }
+    return value;
+  };
 
   for (const op of ["increment", "decrement"] as const) {
     app.post(`/counters/:name/${op}`, async (c) => {

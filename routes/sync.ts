@@ -17,6 +17,7 @@ import type { AntiEntropy } from "../lib/sync/anti_entropy.ts";
 import { bearerToken, TokenVerifier } from "../lib/sync/auth.ts";
 import { checkPayload, SYNC_VERSION, SyncPayloadSchema } from "../lib/sync/protocol.ts";
 import { applyPayload } from "../lib/sync/receive.ts";
+import { MAX_DEPTH, withinDepth } from "../lib/sync/item_schema.ts";
 
 /** What the sync routes use. */
 export interface SyncRoutesOptions {
@@ -62,6 +63,10 @@ export function syncRoutes(options: SyncRoutesOptions): Hono<AppEnv> {
     let payload;
     try {
       const body = await readJsonBody(c.req.raw, options.maxBodyBytes);
+      // Structure (about 8 levels) plus a register value of at most MAX_DEPTH.
+      if (!withinDepth(body, MAX_DEPTH + 16)) {
+        throw new HttpError(400, "Sync payload nests too deep", { code: "too_deep" });
+      }
       payload = parseInput(SyncPayloadSchema, body, "sync payload");
     } catch (error) {
       received.inc({ outcome: "rejected" });

@@ -117,7 +117,9 @@ Deno.test("/crdt/sets add, remove and list elements", async (t) => {
 });
 
 Deno.test("/crdt/registers keep the last write", async (t) => {
-  await using e = await startEdge(makeConfig(deadOrigin(), { crdt: { maxRegisterBytes: 64 } }));
+  await using e = await startEdge(
+    makeConfig(deadOrigin(), { crdt: { maxRegisterBytes: 64 } }),
+  );
   await t.step("404 before the first write", async () => {
     assert.equal((await get(`${e.url}/crdt/registers/color`)).res.status, 404);
   });
@@ -137,5 +139,12 @@ Deno.test("/crdt/registers keep the last write", async (t) => {
     assert.equal(reg.value, "blue");
     assert.equal(reg.timestamp.wall, e.clock.now());
     assert.equal((await put("x".repeat(100))).res.status, 413);
+    const deep = await get(`${e.url}/crdt/registers/color`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: `{"value":${"[".repeat(500)}${"]".repeat(500)}}`,
+    });
+    assert.equal(deep.res.status, 400);
+    assert.equal((deep.body as { code: string }).code, "too_deep");
   });
 });

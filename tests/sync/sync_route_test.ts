@@ -104,6 +104,14 @@ Deno.test("POST /_edge/sync rejects forged and malformed payloads with 400 and c
       objects: [COUNTER, { ...SET_DELTA, name: "bad name!" }],
     }, 400],
     ["not JSON", "{", 400],
+    [
+      "nested 5,000 levels deep",
+      JSON.stringify({ ...valid, objects: [] }).replace(
+        '"objects":[]',
+        `"objects":[${"[".repeat(5000)}${"]".repeat(5000)}]`,
+      ),
+      400,
+    ],
     ["oversized", { ...valid, pad: "x".repeat(70 * 1024) }, 413],
   ];
   for (const [name, body, status] of cases) {
