@@ -26,6 +26,8 @@ import { PeerClient } from "./peer_client.ts";
 
 /** Operations commit within this long of the time they are logged at; older ones are settled. */
 export const SETTLE_MS = 5_000;
+/** How far an idle round lets the cursor fall behind before saving it. */
+const IDLE_SAVE_MS = 60_000;
 /** Log entries per delta round. */
 const BATCH_ENTRIES = 1000;
 
@@ -227,13 +229,19 @@ export class AntiEntropy {
       record.cursor!,
       truncated ? Math.min(pending.at(-1)!.at, now - SETTLE_MS) : now - SETTLE_MS,
     );
-    await savePeer(this.#o.kv, store.replica, peer.url, {
-      ...record,
-      cursor,
-      lastOkAt: ack ? this.#o.clock.now() : record.lastOkAt,
-    });
+    // An idle round only moves the cursor now and then (one KV write a minute, not a second).
+    const save = pending.length > 0 || cursor - record.cursor! >= IDLE_SAVE_MS;
+    if (save) {
+      await savePeer(this.#o.kv, store.replica, peer.url, {
+        ...record,
+        cursor,
+        lastOkAt: ack ? this.#o.clock.now() : record.lastOkAt,
+      });
+    }
+    const saved = save ? cursor : record.cursor!;
     for (const e of pending) peer.sent.set(e.id, e.at);
-    for (const [id, at] of peer.sent) if (at < cursor - SETTLE_MS) peer.sent.delete(id);
+    // Entries before the saved cursor's settle window are never read again.
+    for (const [id, at] of peer.sent) if (at < saved - SETTLE_MS) peer.sent.delete(id);
     return {
       kind: pending.length > 0 ? "delta" : "idle",
       requests: batch.requests,
