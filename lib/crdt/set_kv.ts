@@ -47,6 +47,7 @@ export interface SetChunk {
   state: OrSet;
 }
 
+/** The stored form of a head; refuses one too large for a KV value. */
 export function encodeHead(context: CausalContext, size: number): Record<string, unknown> {
   const value = { v: WIRE_VERSION, ...contextToWire(context), size };
   if (JSON.stringify(value).length > MAX_HEAD_BYTES) {
@@ -55,14 +56,17 @@ export function encodeHead(context: CausalContext, size: number): Record<string,
   return value;
 }
 
+/** Dots as `[replica, counter]` pairs. */
 export function dotsToWire(dots: readonly Dot[]): [string, number][] {
   return dots.map((d) => [d.replica, d.counter]);
 }
 
+/** True when both lists hold the same dots. */
 export function sameDots(a: readonly Dot[], b: readonly Dot[]): boolean {
   return a.length === b.length && a.every((d) => b.some((x) => sameDot(x, d)));
 }
 
+/** Reads a set's head (empty for a new set); throws on an unreadable one. */
 export async function readHead(ctx: StoreContext, name: string): Promise<Head> {
   const entry = await ctx.kv.get(setContextKey(name));
   if (entry.value === null) return { entry, context: EMPTY_CONTEXT, size: 0 };
@@ -75,6 +79,7 @@ export async function readHead(ctx: StoreContext, name: string): Promise<Head> {
   return { entry, ...parsed.data };
 }
 
+/** An element's stored dots (none when absent; an invalid value is reported and skipped). */
 export function parseDots(ctx: StoreContext, key: Deno.KvKey, value: unknown): Dot[] {
   if (value === null) return [];
   const parsed = StoredDotsSchema.safeParse(value);
@@ -85,6 +90,7 @@ export function parseDots(ctx: StoreContext, key: Deno.KvKey, value: unknown): D
   return parsed.data.map(([replica, counter]) => ({ replica, counter }));
 }
 
+/** The live dots of the named elements (absent ones are left out). */
 export async function readElements(
   ctx: StoreContext,
   name: string,
@@ -103,6 +109,7 @@ export async function readElements(
   return out;
 }
 
+/** Every element with its dots in `[from, to)` (null: unbounded), in key order. */
 export async function listElements(
   ctx: StoreContext,
   name: string,
