@@ -19,10 +19,15 @@ export interface CachedItem {
 export class ItemCache {
   readonly #lru: LRUCache<string, CachedItem>;
 
-  constructor(options: { maxEntries: number; maxBytes: number }) {
+  /**
+   * `ttlMs` is a backstop only (invalidation is the change feed's job): an entry whose change
+   * record was somehow never seen cannot outlive the records' retention.
+   */
+  constructor(options: { maxEntries: number; maxBytes: number; ttlMs: number }) {
     this.#lru = new LRUCache({
       max: options.maxEntries,
       maxSize: options.maxBytes,
+      ttl: options.ttlMs,
       sizeCalculation: (item, id) => 96 + id.length * 2 + (item.text?.length ?? 0) * 2,
     });
   }

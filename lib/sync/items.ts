@@ -55,6 +55,7 @@ export class Items {
     this.cache = new ItemCache({
       maxEntries: options.cacheMaxEntries,
       maxBytes: options.cacheMaxBytes,
+      ttlMs: options.changeRetentionMs,
     });
     this.feed = new ChangeFeed({
       kv: options.kv,

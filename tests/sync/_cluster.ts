@@ -37,6 +37,8 @@ export interface Cluster extends AsyncDisposable {
   sent: { from: string; to: string; body: string }[];
   /** When set, decides the fate of every request between nodes (`deliver` sends a body). */
   hook: NetworkHook | null;
+  /** Ends each request held by a "hang" fault (as a reset connection). */
+  hanging: (() => void)[];
   node(name: string): ClusterNode;
   /** Calls a node as a client would. */
   call(name: string, path: string, init?: RequestInit): Promise<Response>;
@@ -64,8 +66,10 @@ export async function makeCluster(
       const fault = faults.get(to);
       if (!target || fault === "down") throw new TypeError(`Connection refused: ${req.url}`);
       if (fault === "hang") {
+        // Never answers; the request ends on its own timeout, or when the test releases it.
         return await new Promise<Response>((_, reject) => {
           req.signal.addEventListener("abort", () => reject(req.signal.reason));
+          cluster.hanging.push(() => reject(new TypeError("Connection reset")));
         });
       }
       const body = await req.text();
@@ -98,6 +102,7 @@ export async function makeCluster(
 
   const cluster: Cluster = {
     hook: null,
+    hanging: [],
     get nodes() {
       return [...nodes.values()];
     },
