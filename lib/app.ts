@@ -30,6 +30,8 @@ import { OriginHealth } from "./proxy/breaker.ts";
 import { Forwarder } from "./proxy/forward.ts";
 import { edgeRoutes } from "../routes/edge.ts";
 import { originProxy } from "../routes/proxy.ts";
+import { createEdgeData, type EdgeData, type EdgeDataOptions } from "./sync/edge_data.ts";
+import { mountDataRoutes } from "../routes/data.ts";
 
 /** Everything the edge node needs from outside. */
 export interface AppDeps {
@@ -47,6 +49,8 @@ export interface AppDeps {
   jwtSecret?: string;
   /** Authorization module bytes instead of reading `authz.wasm.path` (tests). */
   authzWasm?: Uint8Array;
+  /** Overrides `data.itemSchema` with any zod schema for item bodies. */
+  itemSchema?: EdgeDataOptions["itemSchema"];
 }
 
 /** A built edge node. */
@@ -66,6 +70,8 @@ export interface Edge {
   analytics: Analytics;
   /** The authorization stage (null when `authz.enabled` is false). */
   authz: Authz | null;
+  /** Items, CRDT replicas and anti-entropy sync. */
+  data: EdgeData;
   /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
   start(): void;
   /** Stops background jobs; the caller closes KV. */
@@ -188,6 +194,10 @@ export function createApp(deps: AppDeps): Edge {
   });
   if (analytics.tracking) mainApp.use("*", analytics.tracking);
   mainApp.route("/", analytics.routes);
+  // Edge data: /items (read at the edge, write to the center), /crdt and /_edge/sync.
+  const fetchFn = deps.fetch ?? globalThis.fetch;
+  const data = createEdgeData({ ...deps, config, clock, fetch: fetchFn, log, metrics, jobs });
+  mountDataRoutes({ main: mainApp, edge: edgeApp }, data, { config, log, metrics });
   // Everything else goes to the nearest healthy origin; experiments pick their own paths.
   mainApp.all(
     "*",
@@ -231,8 +241,13 @@ export function createApp(deps: AppDeps): Edge {
     demo,
     analytics,
     authz,
-    start: () => jobs.start(),
+    data,
+    start: () => {
+      jobs.start();
+      data.start();
+    },
     async close() {
+      data.stop();
       await jobs.stop();
       await monitor.close();
       await analytics.edge?.close();

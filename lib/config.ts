@@ -13,6 +13,7 @@ import {
   RoleSchema,
 } from "./analytics/config.ts";
 import { AuthzConfigSchema } from "./authz/config.ts";
+import { ReplicaIdSchema } from "./crdt/names.ts";
 
 /** A region name: lower-case letters, digits and dashes, as in `us-west` or `ap-southeast`. */
 export const RegionNameSchema = z.string().regex(
@@ -173,6 +174,76 @@ export const MetricsConfigSchema = z.object({
   }
 }).prefault({});
 
+/** A sync peer's base URL: `http(s)://host[:port][/prefix]`, no credentials, query or fragment. */
+export const PeerUrlSchema = z.string().max(512).transform((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: "custom", message: `Not a URL: ${value}` });
+    return z.NEVER;
+  }
+  if (
+    !["http:", "https:"].includes(url.protocol) || url.username || url.password ||
+    url.search || url.hash
+  ) {
+    ctx.addIssue({ code: "custom", message: `Peer must be a plain http(s) URL: ${value}` });
+    return z.NEVER;
+  }
+  return url.href.replace(/\/+$/, "");
+});
+
+/** Pattern 1: items read from the edge's memory, written to the central copy in KV. */
+export const DataConfigSchema = z.object({
+  /** Which schema PUT bodies must match: any JSON, a JSON object, or a flat object. */
+  itemSchema: z.enum(["json", "object", "flat-object"]).default("json"),
+  /** Largest item body; items over 60 KiB are stored in chunks. */
+  maxBodyBytes: z.number().int().min(16).max(512 * 1024).default(64 * 1024),
+  /** No node serves a cached item older than the last write for longer than this. */
+  maxStalenessMs: z.number().int().min(100).max(3_600_000).default(2000),
+  /** The polling fallback behind `kv.watch`; at most half of `maxStalenessMs`. */
+  pollIntervalMs: z.number().int().min(20).max(1_800_000).default(500),
+  cacheMaxEntries: z.number().int().min(1).max(10_000_000).default(10_000),
+  cacheMaxBytes: z.number().int().min(1024).max(4 * 1024 ** 3).default(32 * 1024 ** 2),
+  /** How long change records are kept (they are a trigger, not the data). */
+  changeRetentionMs: z.number().int().min(10_000).max(7 * 86_400_000).default(600_000),
+}).refine((d) => d.pollIntervalMs * 2 <= d.maxStalenessMs, {
+  path: ["pollIntervalMs"],
+  message: "Must be at most half of data.maxStalenessMs",
+}).prefault({});
+
+/** Pattern 2: CRDTs kept per replica in KV. */
+export const CrdtConfigSchema = z.object({
+  /** This node's replica id; default `<region>-<random id of this KV database>`. */
+  replicaId: ReplicaIdSchema.optional(),
+  /** Largest `by` of one increment or decrement. */
+  maxStep: z.number().int().min(1).max(1e12).default(1_000_000),
+  /** Most elements a set takes from local adds. */
+  maxSetElements: z.number().int().min(1).max(1_000_000).default(100_000),
+  /** Largest register value (JSON bytes). */
+  maxRegisterBytes: z.number().int().min(16).max(60_000).default(16 * 1024),
+  /** Remote register timestamps further ahead of our clock than this are refused. */
+  maxClockDriftMs: z.number().int().min(1000).max(86_400_000).default(60_000),
+}).prefault({});
+
+/** Anti-entropy between nodes: who the peers are and how often state is pushed to them. */
+export const SyncConfigSchema = z.object({
+  peers: z.array(PeerUrlSchema).max(64).default([]),
+  /** Shared secret for `POST /_edge/sync` (only from `SYNC_TOKEN`). */
+  token: z.string().min(16, "Must be at least 16 characters").max(512).optional(),
+  intervalMs: z.number().int().min(50).max(3_600_000).default(1000),
+  timeoutMs: z.number().int().min(100).max(120_000).default(5000),
+  maxBackoffMs: z.number().int().min(100).max(86_400_000).default(60_000),
+  /** A full-state exchange with each peer at least this often (deltas in between). */
+  fullEveryMs: z.number().int().min(1000).max(7 * 86_400_000).default(300_000),
+  /** Local operations are kept this long for deltas; a peer further behind gets full state. */
+  logRetentionMs: z.number().int().min(60_000).max(30 * 86_400_000).default(3_600_000),
+  maxBodyBytes: z.number().int().min(4096).max(32 * 1024 ** 2).default(4 * 1024 ** 2),
+}).refine((s) => s.peers.length === 0 || s.token !== undefined, {
+  path: ["token"],
+  message: "Required when sync.peers is set (set SYNC_TOKEN)",
+}).prefault({});
+
 /** How the built-in demo origin runs: its own port (dev), in-process (Deno Deploy), or off. */
 export const DemoOriginModeSchema = z.enum(["port", "internal", "off"]);
 
@@ -200,6 +271,9 @@ export const EdgeConfigSchema = z.object({
     mode: DemoOriginModeSchema,
     port: z.number().int().min(0).max(65535).optional(),
   }),
+  data: DataConfigSchema,
+  crdt: CrdtConfigSchema,
+  sync: SyncConfigSchema,
   log: z.object({
     level: z.enum(["debug", "info", "warn", "error"]).default("info"),
     /** One JSON line per request. */
@@ -315,6 +389,11 @@ export const ENV_VARS = {
   HEALTH_MAX_P99_MS: "metrics.health.maxP99Ms",
   ALERT_WEBHOOK_URL: "metrics.alerts.webhookUrl",
   ADMIN_TOKEN: "metrics.adminToken",
+  ITEMS_MAX_STALENESS_MS: "data.maxStalenessMs",
+  REPLICA_ID: "crdt.replicaId",
+  SYNC_PEERS: "sync.peers",
+  SYNC_TOKEN: "sync.token",
+  SYNC_INTERVAL_MS: "sync.intervalMs",
 } as const;
 
 /** Inputs to {@linkcode loadConfig}. */
@@ -436,6 +515,30 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
   const logRequests = envBool(env, "LOG_REQUESTS", errors);
 
   const analytics = analyticsInput(file, env, { dev, onDeploy, errors });
+  // Edge data (items, CRDTs, sync): the secret comes only from the environment.
+  const fileData = isRecord(file.data) ? file.data : {};
+  const fileCrdt = isRecord(file.crdt) ? file.crdt : {};
+  const fileSync = isRecord(file.sync) ? file.sync : {};
+  if ("token" in fileSync) {
+    errors.push("sync.token: Must come from the SYNC_TOKEN environment variable");
+  }
+  const staleness = envInt(env, "ITEMS_MAX_STALENESS_MS", errors);
+  const syncInterval = envInt(env, "SYNC_INTERVAL_MS", errors);
+  const data = { ...fileData, ...(staleness !== undefined ? { maxStalenessMs: staleness } : {}) };
+  const crdt = {
+    ...fileCrdt,
+    ...(env.REPLICA_ID?.trim() ? { replicaId: env.REPLICA_ID.trim() } : {}),
+  };
+  const { token: _ignored, ...syncRest } = fileSync;
+  const sync = {
+    ...syncRest,
+    ...(env.SYNC_PEERS !== undefined
+      ? { peers: env.SYNC_PEERS.split(",").map((s) => s.trim()).filter(Boolean) }
+      : {}),
+    ...(env.SYNC_TOKEN ? { token: env.SYNC_TOKEN } : {}),
+    ...(syncInterval !== undefined ? { intervalMs: syncInterval } : {}),
+  };
+
   const merged: Record<string, unknown> = {
     ...file,
     ...analytics,
@@ -449,6 +552,9 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
     experiments: file.experiments ?? DEFAULT_EXPERIMENTS,
     demoOrigin: { ...fileDemo, mode: demoMode, port: originPort },
     proxy: { ...fileProxy, ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
+    data,
+    crdt,
+    sync,
     log: {
       ...fileLog,
       ...(env.LOG_LEVEL ? { level: env.LOG_LEVEL.trim() } : {}),

@@ -1,0 +1,157 @@
+/**
+ * OR-Set, add-wins, without tombstones (the "ORSWOT" of Riak and of Almeida et al.'s delta
+ * CRDTs): each live element carries the dots of the adds that put it there, and a causal
+ * context remembers every dot seen. A remove forgets the element's dots; because the context
+ * still holds them, a merge knows they were removed rather than never seen. Unique tags are
+ * `(replica, counter)` dots, never wall-clock time.
+ *
+ * Deltas are OR-Sets too. A delta may name an element with no dots (a remove): such "named"
+ * entries tell a partial merge (one that only touches some elements, as the KV store does)
+ * which elements the delta's context is about. Full states never hold empty entries.
+ */
+
+import {
+  addDots,
+  type CausalContext,
+  compareDots,
+  contextFromDots,
+  contextHas,
+  contextsEqual,
+  type Dot,
+  EMPTY_CONTEXT,
+  mergeContexts,
+  nextDot,
+  type ReplicaId,
+  sameDot,
+} from "./dots.ts";
+import type { Mutation } from "./gcounter.ts";
+
+/** An add-wins observed-remove set (or a delta of one). */
+export interface OrSet {
+  readonly entries: ReadonlyMap<string, readonly Dot[]>;
+  readonly context: CausalContext;
+}
+
+/** The empty set. */
+export const EMPTY_ORSET: OrSet = { entries: new Map(), context: EMPTY_CONTEXT };
+
+function sortDots(dots: Dot[]): Dot[] {
+  return dots.length > 1 ? dots.sort(compareDots) : dots;
+}
+
+/**
+ * Adds `element` at `replica` with a fresh dot. The add supersedes the element's dots this
+ * replica has seen (they go into the delta's context), so the set stays one dot per element
+ * unless adds were concurrent.
+ */
+export function orsetAdd(set: OrSet, replica: ReplicaId, element: string): Mutation<OrSet> {
+  const dot = nextDot(set.context, replica);
+  const old = set.entries.get(element) ?? [];
+  const entries = new Map(set.entries);
+  entries.set(element, [dot]);
+  return {
+    state: { entries, context: addDots(set.context, [dot]) },
+    delta: { entries: new Map([[element, [dot]]]), context: contextFromDots([...old, dot]) },
+  };
+}
+
+/** Removes `element` (the adds this replica has observed; concurrent adds elsewhere win). */
+export function orsetRemove(set: OrSet, element: string): Mutation<OrSet> {
+  const old = set.entries.get(element);
+  const delta: OrSet = {
+    entries: new Map([[element, []]]),
+    context: old ? contextFromDots(old) : EMPTY_CONTEXT,
+  };
+  if (!old) return { state: set, delta };
+  const entries = new Map(set.entries);
+  entries.delete(element);
+  return { state: { entries, context: set.context }, delta };
+}
+
+/** The live dots of one element after merging: kept by both, or new to the other side. */
+function mergeDots(
+  mine: readonly Dot[],
+  theirs: readonly Dot[],
+  myContext: CausalContext,
+  theirContext: CausalContext,
+): readonly Dot[] {
+  // The common case: both sides hold the same single add.
+  if (
+    mine === theirs || (mine.length === 1 && theirs.length === 1 && sameDot(mine[0], theirs[0]))
+  ) {
+    return mine;
+  }
+  const out: Dot[] = [];
+  for (const d of mine) {
+    if (theirs.some((t) => sameDot(t, d)) || !contextHas(theirContext, d)) out.push(d);
+  }
+  for (const d of theirs) {
+    if (!mine.some((m) => sameDot(m, d)) && !contextHas(myContext, d)) out.push(d);
+  }
+  return sortDots(out);
+}
+
+function mergeEntries(a: OrSet, b: OrSet, keepNamed: boolean): Map<string, readonly Dot[]> {
+  const entries = new Map<string, readonly Dot[]>();
+  for (const [element, mine] of a.entries) {
+    const theirs = b.entries.get(element);
+    const kept = theirs === undefined
+      ? (mine.every((d) => !contextHas(b.context, d))
+        ? mine
+        : mine.filter((d) => !contextHas(b.context, d)))
+      : mergeDots(mine, theirs, a.context, b.context);
+    if (kept.length > 0 || keepNamed) entries.set(element, kept);
+  }
+  for (const [element, theirs] of b.entries) {
+    if (a.entries.has(element)) continue;
+    const kept = theirs.filter((d) => !contextHas(a.context, d));
+    if (kept.length > 0 || keepNamed) entries.set(element, kept);
+  }
+  return entries;
+}
+
+/** The join of two states: commutative, associative, idempotent. Empty entries are dropped. */
+export function orsetMerge(a: OrSet, b: OrSet): OrSet {
+  return { entries: mergeEntries(a, b, false), context: mergeContexts(a.context, b.context) };
+}
+
+/** The join of two deltas, keeping named (empty) entries so a partial merge still sees them. */
+export function orsetJoinDeltas(a: OrSet, b: OrSet): OrSet {
+  return { entries: mergeEntries(a, b, true), context: mergeContexts(a.context, b.context) };
+}
+
+/** The live elements, sorted. */
+export function orsetElements(set: OrSet): string[] {
+  const out: string[] = [];
+  for (const [element, dots] of set.entries) if (dots.length > 0) out.push(element);
+  return out.sort();
+}
+
+/** True when `element` is in the set. */
+export function orsetHas(set: OrSet, element: string): boolean {
+  return (set.entries.get(element)?.length ?? 0) > 0;
+}
+
+/** The state with empty (named) entries dropped. */
+export function orsetNormalize(set: OrSet): OrSet {
+  let named = false;
+  for (const dots of set.entries.values()) if (dots.length === 0) named = true;
+  if (!named) return set;
+  const entries = new Map<string, readonly Dot[]>();
+  for (const [e, dots] of set.entries) if (dots.length > 0) entries.set(e, dots);
+  return { entries, context: set.context };
+}
+
+/** True when both hold the same live dots per element and the same context. */
+export function orsetEquals(a: OrSet, b: OrSet): boolean {
+  const x = orsetNormalize(a);
+  const y = orsetNormalize(b);
+  if (x.entries.size !== y.entries.size || !contextsEqual(x.context, y.context)) return false;
+  for (const [element, dots] of x.entries) {
+    const other = y.entries.get(element);
+    if (!other || other.length !== dots.length) return false;
+    const sorted = sortDots([...other]);
+    if (!sortDots([...dots]).every((d, i) => sameDot(d, sorted[i]))) return false;
+  }
+  return true;
+}
