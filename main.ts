@@ -63,7 +63,10 @@ async function main(): Promise<void> {
     }, (req) => demo.fetch(req));
   }
 
-  const edge = createApp({ config, kv, ipdb, log });
+  if (config.cache.enabled && !env.ADMIN_TOKEN) {
+    log.warn("ADMIN_TOKEN is not set: POST /_edge/purge refuses every request");
+  }
+  const edge = createApp({ config, kv, ipdb, log, adminToken: env.ADMIN_TOKEN });
   const server = Deno.serve({
     port: config.port,
     onListen: ({ hostname, port }) =>

@@ -25,7 +25,11 @@ import { internalFetch } from "./origin/internal_fetch.ts";
 import { OriginHealth } from "./proxy/breaker.ts";
 import { Forwarder } from "./proxy/forward.ts";
 import { edgeRoutes } from "../routes/edge.ts";
-import { originProxy } from "../routes/proxy.ts";
+import { forwardToOrigin, originProxy } from "../routes/proxy.ts";
+import { EdgeCache } from "./cache/edge_cache.ts";
+import { bearerCheck } from "./http/bearer.ts";
+import { compilePathPatterns } from "./http/path_pattern.ts";
+import { purgeHandler } from "../routes/purge.ts";
 
 /** Everything the edge node needs from outside. */
 export interface AppDeps {
@@ -39,6 +43,8 @@ export interface AppDeps {
   log?: Logger;
   /** Where every area records its metrics (a fresh registry when absent). */
   metrics?: MetricsRegistry;
+  /** The admin bearer token (`ADMIN_TOKEN`) for `/_edge/purge`; unset refuses every call. */
+  adminToken?: string;
 }
 
 /** A built edge node. */
@@ -52,6 +58,8 @@ export interface Edge {
   metrics: MetricsRegistry;
   /** The in-process demo origin when `demoOrigin.mode` is `internal`. */
   demo: DemoOrigin | null;
+  /** The SWR edge cache (null when `cache.enabled` is false). */
+  cache: EdgeCache | null;
   /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
   start(): void;
   /** Stops background jobs; the caller closes KV. */
@@ -131,6 +139,29 @@ export function createApp(deps: AppDeps): Edge {
   edgeApp.onError(onError);
   edgeApp.notFound(problemNotFound);
 
+  // The SWR edge cache: fresh memory hits answer in `fetch` below, the rest in the main app.
+  const proxyOptions = { forwarder, region: config.region };
+  const cache = config.cache.enabled
+    ? new EdgeCache({
+      config: config.cache,
+      kv: deps.kv,
+      clock,
+      log: log.child({ area: "cache" }),
+      metrics,
+      region: config.region,
+      experimentPaths: compilePathPatterns(config.experiments.flatMap((e) => e.paths)),
+      forward: (c, request, completed) => forwardToOrigin(c, proxyOptions, { request, completed }),
+    })
+    : null;
+  if (cache) {
+    jobs.add({
+      name: "cache-purge-sync",
+      intervalMs: config.cache.purgePollMs,
+      run: () => cache.purger.sync(),
+    });
+    edgeApp.post("/purge", purgeHandler({ cache, authorized: bearerCheck(deps.adminToken) }));
+  }
+
   const mainApp = new Hono<AppEnv>();
   mainApp.onError(onError);
   mainApp.notFound(problemNotFound);
@@ -138,7 +169,8 @@ export function createApp(deps: AppDeps): Edge {
   mainApp.all(
     "*",
     abTesting(config.experiments),
-    originProxy({ forwarder, region: config.region }),
+    ...(cache ? [cache.middleware()] : []),
+    originProxy(proxyOptions),
   );
 
   const contexts = new EdgeContexts({
@@ -149,6 +181,10 @@ export function createApp(deps: AppDeps): Edge {
 
   function fetch(req: Request, info?: ServeInfo): Response | Promise<Response> {
     const ctx = contexts.create(req, info);
+    if (cache !== null && (req.method === "GET" || req.method === "HEAD")) {
+      const hit = cache.fastHit(req, ctx);
+      if (hit !== null) return contexts.stamp(hit, ctx);
+    }
     const env = {
       remoteAddr: info?.remoteAddr as AppEnv["Bindings"]["remoteAddr"],
       completed: info?.completed,
@@ -169,7 +205,14 @@ export function createApp(deps: AppDeps): Edge {
     jobs,
     metrics,
     demo,
-    start: () => jobs.start(),
-    close: () => jobs.stop(),
+    cache,
+    start: () => {
+      jobs.start();
+      cache?.start();
+    },
+    close: async () => {
+      await cache?.close();
+      await jobs.stop();
+    },
   };
 }

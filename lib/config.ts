@@ -5,6 +5,7 @@
 
 import { z } from "zod";
 import { parseCidr } from "./net/ip.ts";
+import { CacheConfigSchema, parseByteSize } from "./cache/config.ts";
 
 /** A region name: lower-case letters, digits and dashes, as in `us-west` or `ap-southeast`. */
 export const RegionNameSchema = z.string().regex(
@@ -131,6 +132,8 @@ export const EdgeConfigSchema = z.object({
     ipDatabase: z.boolean().default(true),
   }).prefault({}),
   proxy: ProxyConfigSchema,
+  /** The SWR edge cache (lib/cache/config.ts). */
+  cache: CacheConfigSchema,
   experiments: z.array(ExperimentSchema).max(32).default([]),
   demoOrigin: z.object({
     mode: DemoOriginModeSchema,
@@ -236,6 +239,8 @@ export const ENV_VARS = {
   PROXY_TIMEOUT_MS: "proxy.timeoutMs",
   LOG_LEVEL: "log.level",
   LOG_REQUESTS: "log.requests",
+  CACHE_MEMORY_BYTES: "cache.memoryBytes",
+  CACHE_MAX_BODY_BYTES: "cache.maxBodyBytes",
 } as const;
 
 /** Inputs to {@linkcode loadConfig}. */
@@ -265,6 +270,17 @@ function envBool(env: Env, name: string, errors: string[]): boolean | undefined 
   if (["0", "false", "no", "off"].includes(raw)) return false;
   errors.push(`${name} (${ENV_VARS[name as keyof typeof ENV_VARS]}): Not a boolean: ${raw}`);
   return undefined;
+}
+
+function envBytes(env: Env, name: string, errors: string[]): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const bytes = parseByteSize(raw);
+  if (bytes === null) {
+    errors.push(`${name} (${ENV_VARS[name as keyof typeof ENV_VARS]}): Not a byte size: ${raw}`);
+    return undefined;
+  }
+  return bytes;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -319,6 +335,10 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
   const timeoutMs = envInt(env, "PROXY_TIMEOUT_MS", errors);
   const logRequests = envBool(env, "LOG_REQUESTS", errors);
 
+  const fileCache = isRecord(file.cache) ? file.cache : {};
+  const cacheMemory = envBytes(env, "CACHE_MEMORY_BYTES", errors);
+  const cacheMaxBody = envBytes(env, "CACHE_MAX_BODY_BYTES", errors);
+
   const merged: Record<string, unknown> = {
     ...file,
     mode,
@@ -331,6 +351,11 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
     experiments: file.experiments ?? DEFAULT_EXPERIMENTS,
     demoOrigin: { ...fileDemo, mode: demoMode, port: originPort },
     proxy: { ...fileProxy, ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
+    cache: {
+      ...fileCache,
+      ...(cacheMemory !== undefined ? { memoryBytes: cacheMemory } : {}),
+      ...(cacheMaxBody !== undefined ? { maxBodyBytes: cacheMaxBody } : {}),
+    },
     log: {
       ...fileLog,
       ...(env.LOG_LEVEL ? { level: env.LOG_LEVEL.trim() } : {}),

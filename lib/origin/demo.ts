@@ -99,6 +99,8 @@ export function createDemoOrigin(options: DemoOriginOptions = {}): DemoOrigin {
     }
     await next();
     if (options.name) c.res.headers.set("x-origin-name", options.name);
+    // The origin's own clock (tests share a manual clock with the edge, so ages agree).
+    if (!c.res.headers.has("date")) c.res.headers.set("date", new Date(clock.now()).toUTCString());
   });
 
   app.all("/api/echo", async (c) => {
