@@ -30,6 +30,7 @@ export const CacheRouteSchema = z.object({
   staleIfErrorSeconds: Seconds.optional(),
   ignoreQueryParams: z.array(z.string().min(1).max(128)).max(100).optional(),
   sortQuery: z.boolean().optional(),
+  ignoreHost: z.boolean().optional(),
   /** Custom key (config modules only): `(req, url) => string`. */
   key: z.custom<CacheKeyFunction>((v) => typeof v === "function", {
     message: "Must be a function (req, url) => string",
@@ -48,6 +49,8 @@ export const CacheConfigSchema = z.object({
   /** Query parameters left out of every key (names, `prefix*`, or `*`). */
   ignoreQueryParams: z.array(z.string().min(1).max(128)).max(100).default([]),
   sortQuery: z.boolean().default(false),
+  /** Leave the host out of keys (every hostname of the site shares entries). */
+  ignoreHost: z.boolean().default(false),
   /** Windows used when the origin gives none (RFC 5861). */
   staleWhileRevalidateSeconds: Seconds.default(0),
   staleIfErrorSeconds: Seconds.default(0),

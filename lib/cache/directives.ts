@@ -88,7 +88,7 @@ export function splitDirectives(header: string | null | undefined): RawDirective
 
 /** Parses delta-seconds; malformed → `NaN`, too large → {@linkcode MAX_DELTA_SECONDS}. */
 export function parseDeltaSeconds(value: string | null): DeltaSeconds {
-  if (value === null || !/^\d{1,20}$/.test(value)) return NaN;
+  if (value === null || !/^\d{1,100}$/.test(value)) return NaN;
   const n = Number(value);
   return n > MAX_DELTA_SECONDS ? MAX_DELTA_SECONDS : n;
 }

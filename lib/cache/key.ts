@@ -10,6 +10,8 @@ export interface KeyOptions {
   ignoreQueryParams: readonly string[];
   /** Sort query parameters so `?a=1&b=2` and `?b=2&a=1` share an entry. */
   sortQuery: boolean;
+  /** Leave the host out (every hostname of the site shares entries). */
+  ignoreHost?: boolean;
   /** A custom key: receives the request and its parsed URL, returns the key's URL part. */
   custom?: (req: Request, url: URL) => string;
 }
@@ -34,6 +36,7 @@ export function compileKey(options: KeyOptions): (rawUrl: string, req: Request) 
   const touchesQuery = filter.all || filter.names.size > 0 || filter.prefixes.length > 0 ||
     options.sortQuery;
   const custom = options.custom;
+  const ignoreHost = options.ignoreHost ?? false;
   return function cacheKey(rawUrl, req) {
     if (custom) {
       let out: unknown;
@@ -47,7 +50,7 @@ export function compileKey(options: KeyOptions): (rawUrl: string, req: Request) 
         ? `~${out}`
         : null;
     }
-    const key = normalizeUrl(rawUrl, touchesQuery ? filter : null, options.sortQuery);
+    const key = normalizeUrl(rawUrl, touchesQuery ? filter : null, options.sortQuery, ignoreHost);
     return key !== null && key.length <= MAX_KEY_LENGTH ? key : null;
   };
 }
@@ -63,6 +66,7 @@ export function normalizeUrl(
   rawUrl: string,
   filter: QueryFilter | null = null,
   sortQuery = false,
+  ignoreHost = false,
 ): string | null {
   const hostStart = rawUrl.indexOf("//") + 2;
   if (hostStart < 2) return null;
@@ -74,7 +78,8 @@ export function normalizeUrl(
   const simple = !NEEDS_PARSE.test(host) && !path.includes("%") && !path.includes("/.") &&
     !rawUrl.includes("#");
   if (simple && filter === null && !sortQuery) {
-    return q === rawUrl.length - 1 ? rawUrl.slice(hostStart, q) : rawUrl.slice(hostStart);
+    const start = ignoreHost ? pathStart : hostStart;
+    return q === rawUrl.length - 1 ? rawUrl.slice(start, q) : rawUrl.slice(start);
   }
   let url: URL;
   try {
@@ -104,7 +109,7 @@ export function normalizeUrl(
     if (sortQuery) pairs.sort();
     query = pairs.length > 0 ? `?${pairs.join("&")}` : "";
   }
-  return `${url.host}${cleanPath}${query === "?" ? "" : query}`;
+  return `${ignoreHost ? "" : url.host}${cleanPath}${query === "?" ? "" : query}`;
 }
 
 /** A header value as it enters a variant key: trimmed, inner whitespace collapsed. */

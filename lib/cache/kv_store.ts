@@ -41,6 +41,17 @@ export interface WriteGuard {
 /** Called when a read found data that does not parse (written by another version, or damaged). */
 export type InvalidDataReporter = (key: Deno.KvKey, reason: string) => void;
 
+/**
+ * The bytes as their own buffer: a view nested in a KV value is serialised with its whole
+ * backing buffer (a small body read from a large network buffer would exceed 64 KiB).
+ */
+function ownBytes(bytes: Uint8Array | undefined): Uint8Array | undefined {
+  if (bytes === undefined) return undefined;
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? bytes
+    : bytes.slice();
+}
+
 function headerBytes(entry: StoredEntry): number {
   let n = 0;
   for (const [k, v] of entry.headers) n += k.length + v.length + 8;
@@ -118,7 +129,7 @@ export class KvStore {
     };
     if (!inline) await this.#writeChunks(stored.version, body, expireIn);
     const value: MetaValue = inline
-      ? { v: 1, kind: "entry", entry: stored, body }
+      ? { v: 1, kind: "entry", entry: stored, body: ownBytes(body) }
       : { v: 1, kind: "entry", entry: stored };
     const op = this.#kv.atomic()
       .check({ key: cacheMetaKey(slot), versionstamp: options.guard.metaVersionstamp })
@@ -170,7 +181,7 @@ export class KvStore {
     options: { expireIn: number; versionstamp: string },
   ): Promise<boolean> {
     const value: MetaValue = entry.chunks === 0
-      ? { v: 1, kind: "entry", entry, body: inline }
+      ? { v: 1, kind: "entry", entry, body: ownBytes(inline) }
       : { v: 1, kind: "entry", entry };
     const res = await this.#kv.atomic()
       .check({ key: cacheMetaKey(slot), versionstamp: options.versionstamp })

@@ -52,6 +52,7 @@ export class CachePolicy {
       key: compileKey({
         ignoreQueryParams: r?.ignoreQueryParams ?? c.ignoreQueryParams,
         sortQuery: r?.sortQuery ?? c.sortQuery,
+        ignoreHost: r?.ignoreHost ?? c.ignoreHost,
         custom: r?.key,
       }),
       denoCdn: r?.denoCdnCacheControl ?? c.denoCdnCacheControl,
