@@ -224,7 +224,10 @@ export class EdgeCache {
       stale: found.item,
       rules: f.route.rules,
       mode: found.item ? "revalidate" : "miss",
-      acceptRemote: !f.dirs.noCache && f.dirs.maxAge === undefined && f.dirs.minFresh === undefined,
+      // Another node's copy is only as good as a hit: not for validation requests nor for
+      // requests with Authorization (it may not be usable for them).
+      acceptRemote: !f.alone && !f.dirs.noCache && f.dirs.maxAge === undefined &&
+        f.dirs.minFresh === undefined,
     };
     const memKey = variantKey(f.urlKey, found.variant ?? "");
     pinRequestFacts(c);

@@ -42,6 +42,8 @@ const CacheableQuery = z.object({
   vary: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).optional(),
   /** Extra Cache-Control directives, e.g. `must-revalidate` or `no-store`. */
   cc: z.string().regex(/^[a-z0-9=, -]{1,200}$/).optional(),
+  /** An `Outpost-Cache-Control` value (directives for the edge only). */
+  edge_cc: z.string().regex(/^[a-z0-9=, -]{1,200}$/).optional(),
   /** Set a cookie on the response. */
   cookie: z.enum(["0", "1"]).optional(),
   /** Fail after part of the body has been sent. */
@@ -173,6 +175,7 @@ export function createDemoOrigin(options: DemoOriginOptions = {}): DemoOrigin {
     };
     if (q.tags) headers["cache-tag"] = q.tags;
     if (q.vary) headers["vary"] = q.vary;
+    if (q.edge_cc) headers["outpost-cache-control"] = q.edge_cc;
     if (q.cookie === "1") headers["set-cookie"] = `seen=${version}; Path=/`;
     if (matchesEtag(c.req.header("if-none-match"), etag)) return c.body(null, 304, headers);
     if (q.broken === "1") {
@@ -197,6 +200,8 @@ export function createDemoOrigin(options: DemoOriginOptions = {}): DemoOrigin {
     versions.set(path, version);
     const location = c.req.query("location");
     const headers: Record<string, string> = { "cache-control": "no-store" };
+    const status = Number(c.req.query("status") ?? 200);
+    if (status >= 400 && status <= 599) return problem(status, "Failed on request");
     if (location && /^\/[A-Za-z0-9_\/.-]{0,200}$/.test(location)) headers.location = location;
     return c.json({ path, version, method: c.req.method }, 200, headers);
   });
