@@ -29,7 +29,7 @@ import { forwardToOrigin, originProxy } from "../routes/proxy.ts";
 import { EdgeCache } from "./cache/edge_cache.ts";
 import { bearerCheck } from "./http/bearer.ts";
 import { compilePathPatterns } from "./http/path_pattern.ts";
-import { purgeHandler } from "../routes/purge.ts";
+import { cacheStatsHandler, purgeHandler } from "../routes/cache.ts";
 
 /** Everything the edge node needs from outside. */
 export interface AppDeps {
@@ -160,6 +160,7 @@ export function createApp(deps: AppDeps): Edge {
       run: () => cache.purger.sync(),
     });
     edgeApp.post("/purge", purgeHandler({ cache, authorized: bearerCheck(deps.adminToken) }));
+    edgeApp.get("/cache", cacheStatsHandler(cache));
   }
 
   const mainApp = new Hono<AppEnv>();

@@ -282,6 +282,10 @@ export class EdgeCache {
         });
         if (leader) {
           for (const cookie of result.cookies) res.headers.append("set-cookie", cookie);
+          const upstream = c.env.ctx.upstream;
+          if (upstream && result.fwdStatus !== null) {
+            res.headers.append("x-upstream-region", upstream.region);
+          }
         }
         return res;
       }
@@ -504,6 +508,26 @@ export class EdgeCache {
   #track(task: Promise<unknown>): void {
     const t = task.catch(() => {}).finally(() => this.#background.delete(t));
     this.#background.add(t);
+  }
+
+  /** This node's cache figures (for `GET /_edge/cache` and benchmarks). */
+  snapshot(): {
+    memory: { bytes: number; items: number; budgetBytes: number };
+    inFlight: number;
+    background: number;
+    rssBytes: number;
+  } {
+    this.stats.memoryChanged();
+    return {
+      memory: {
+        bytes: this.memory.bytes,
+        items: this.memory.count,
+        budgetBytes: this.memory.maxBytes,
+      },
+      inFlight: this.#flights.size,
+      background: this.#background.size,
+      rssBytes: Deno.memoryUsage().rss,
+    };
   }
 
   /** Resolves when background work (revalidations, KV writes) has finished. */

@@ -43,6 +43,7 @@ const NOT_STORED = new Set([
   "x-cache",
   "x-request-id",
   "x-served-by",
+  "x-upstream-region", // says which origin answered this request; a hit had none
 ]);
 
 /** Fields a 304 must not change in the stored response (RFC 9111 §3.2). */

@@ -25,7 +25,11 @@ export interface ServeOptions {
   notModified?: boolean;
 }
 
-/** Builds the response for a stored item. */
+/**
+ * Builds the response for a stored item. Fields are appended (cheaper than `set`: a fresh
+ * response has none but the body's content type), and as few as possible are touched, because
+ * every header costs on the way out too.
+ */
 export function serveItem(item: MemoryItem, o: ServeOptions): Response {
   const status = o.notModified ? 304 : item.entry.status;
   const noBody = o.head || NULL_BODY.has(status);
@@ -37,14 +41,14 @@ export function serveItem(item: MemoryItem, o: ServeOptions): Response {
   } else if (!noBody && typeof item.body === "string") h.delete("content-type");
   const f = item.fields;
   for (let i = 0; i < f.length; i += 2) h.append(f[i], f[i + 1]);
-  if (o.head && !NULL_BODY.has(status)) h.set("content-length", String(item.entry.size));
-  h.set("age", String(o.ageSeconds));
-  h.set(
+  if (o.head && !NULL_BODY.has(status)) h.append("content-length", String(item.entry.size));
+  h.append("age", String(o.ageSeconds));
+  h.append(
     "cache-status",
     item.upstreamStatus === null ? o.cacheStatus : `${item.upstreamStatus}, ${o.cacheStatus}`,
   );
-  h.set("x-cache", o.outcome);
-  if (o.cdn) h.set("deno-cdn-cache-control", o.cdn);
+  h.append("x-cache", o.outcome);
+  if (o.cdn) h.append("deno-cdn-cache-control", o.cdn);
   return res;
 }
 

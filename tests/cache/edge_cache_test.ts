@@ -46,6 +46,15 @@ Deno.test("EdgeCache serves a miss, then hits from memory with Age and Cache-Sta
     assert.equal(again.res.headers.get("x-cache"), "HIT");
     assert.equal(JSON.parse(again.text).path, "/cacheable/head-first");
   });
+  await t.step("GET /_edge/cache reports the memory tier", async () => {
+    const { res, text } = await s.get("/_edge/cache");
+    assert.equal(res.status, 200);
+    const figures = JSON.parse(text);
+    assert.equal(figures.memory.items, 2);
+    assert.ok(figures.memory.bytes > 0 && figures.memory.bytes <= figures.memory.budgetBytes);
+    assert.equal(figures.memory.budgetBytes, 64 * 1024 * 1024);
+    assert.equal(figures.inFlight, 0);
+  });
   await t.step("/api/* and /_edge/* never go through the cache", async () => {
     const { res } = await s.get("/api/echo");
     assert.equal(res.headers.get("x-cache"), null);

@@ -1,4 +1,7 @@
-/** `POST /_edge/purge`: purge cached responses by URL and by tag, on every node (admin token). */
+/**
+ * The cache's own endpoints: `POST /_edge/purge` (by URL and tag, on every node; admin token)
+ * and `GET /_edge/cache` (this node's cache figures).
+ */
 
 import type { Handler } from "hono";
 import { z } from "zod";
@@ -84,5 +87,12 @@ export function purgeHandler(
       200,
       { "cache-control": "no-store" },
     );
+  };
+}
+
+/** `GET /_edge/cache`: this node's memory tier and in-flight work. */
+export function cacheStatsHandler(cache: EdgeCache): Handler<AppEnv> {
+  return function cacheStats() {
+    return jsonResponse(cache.snapshot(), 200, { "cache-control": "no-store" });
   };
 }
