@@ -15,14 +15,22 @@ import {
   type StoredEntry,
   storedHeaders,
 } from "./entry.ts";
-import { decide, type FreshnessRules, retentionMs, storagePolicy } from "./freshness.ts";
+import { decide, type FreshnessRules, storagePolicy } from "./freshness.ts";
 import { parseTags, varyValues } from "./key.ts";
 import { type KvSlot, kvSlot } from "./keys.ts";
 import type { KvStore, MetaRead } from "./kv_store.ts";
 import { makeItem, type MemoryItem, type MemoryTier } from "./memory.ts";
+import {
+  contentLength,
+  ERROR_STATUSES,
+  itemBytes,
+  originRequest,
+  readLimited,
+  rebuild,
+} from "./origin_io.ts";
+import { Publisher } from "./publish.ts";
 
-/** Origin statuses that count as errors for stale-if-error (RFC 5861 §4). */
-export const ERROR_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504]);
+export { ERROR_STATUSES, itemBytes, originRequest };
 
 /** What a fill produced; shared by the request that started it and those that waited. */
 export type FillResult =
@@ -78,30 +86,6 @@ export interface FillerOptions {
   background(task: Promise<unknown>): void;
 }
 
-const CONDITIONAL = [
-  "if-none-match",
-  "if-modified-since",
-  "if-match",
-  "if-unmodified-since",
-  "if-range",
-  "range",
-];
-const encoder = new TextEncoder();
-
-/** The body bytes of a memory item. */
-export function itemBytes(item: MemoryItem): Uint8Array {
-  return typeof item.body === "string" ? encoder.encode(item.body) : item.body;
-}
-
-/** The request the cache sends: the client's fields minus its validators, plus ours. */
-export function originRequest(req: Request, stale: MemoryItem | null): Request {
-  const headers = new Headers(req.headers);
-  for (const name of CONDITIONAL) headers.delete(name);
-  if (stale?.etag) headers.set("if-none-match", stale.etag);
-  if (stale?.lastModified) headers.set("if-modified-since", stale.lastModified);
-  return new Request(req.url, { method: "GET", headers });
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -109,9 +93,11 @@ function sleep(ms: number): Promise<void> {
 /** Does one fill at a time for a key; see the module comment. */
 export class Filler {
   readonly #o: FillerOptions;
+  readonly #publisher: Publisher;
 
   constructor(options: FillerOptions) {
     this.#o = options;
+    this.#publisher = new Publisher(options);
   }
 
   /** Loads an entry's body from KV and makes a memory item (null when torn or unreadable). */
@@ -258,7 +244,7 @@ export class Filler {
       responseTime,
     }, target.rules);
     if (!policy.store) {
-      if (stale) await this.#drop(stale);
+      if (stale) await this.#publisher.drop(stale);
       return pass(res, policy.reason);
     }
     const declared = contentLength(res.headers);
@@ -299,7 +285,7 @@ export class Filler {
       o.memory.setEntry(item);
     }
     const write = read !== null && o.memory.epoch === epoch
-      ? this.#publish(entry, body, read, purgeVs, target)
+      ? this.#publisher.publish(entry, body, read, purgeVs, target.variant)
       : null;
     return {
       result: {
@@ -312,34 +298,6 @@ export class Filler {
       },
       write,
     };
-  }
-
-  /** Writes a new entry to KV, guarded by what was read before the fill. */
-  async #publish(
-    entry: StoredEntry,
-    body: Uint8Array,
-    read: MetaRead,
-    purgeVs: string | null,
-    target: FillTarget,
-  ): Promise<void> {
-    const o = this.#o;
-    try {
-      const slot = await kvSlot(entry.key, entry.variant);
-      let metaVs = read.versionstamp;
-      let previous = read.value?.kind === "entry" ? read.value.entry : null;
-      if (entry.variant !== (target.variant ?? "")) {
-        const current = await o.store.readMeta(slot);
-        metaVs = current.versionstamp;
-        previous = current.value?.kind === "entry" ? current.value.entry : null;
-      }
-      await o.store.write(slot, entry, body, {
-        expireIn: retentionMs(entry.timing, o.clock.now()),
-        guard: { metaVersionstamp: metaVs, purgeVersionstamp: purgeVs },
-        previous,
-      });
-    } catch (error) {
-      o.kvError("write", error);
-    }
   }
 
   /** A 304: the stored response with updated fields and a new freshness lifetime. */
@@ -370,7 +328,7 @@ export class Filler {
     const body = itemBytes(stale);
     const item = makeItem(entry, body);
     if (!policy.store) {
-      await this.#drop(stale);
+      await this.#publisher.drop(stale);
       return {
         kind: "entry",
         item,
@@ -381,7 +339,7 @@ export class Filler {
       };
     }
     if (o.memory.epoch === epoch) o.memory.setEntry(item);
-    o.background(this.#updateKv(entry, body));
+    o.background(this.#publisher.updateKv(entry, body));
     return {
       kind: "entry",
       item,
@@ -391,88 +349,4 @@ export class Filler {
       cookies: [],
     };
   }
-
-  async #updateKv(entry: StoredEntry, body: Uint8Array): Promise<void> {
-    const o = this.#o;
-    try {
-      const slot = await kvSlot(entry.key, entry.variant);
-      const current = await o.store.readMeta(slot);
-      if (current.value?.kind !== "entry" || current.versionstamp === null) return;
-      if (current.value.entry.version !== entry.version) return; // replaced meanwhile
-      await o.store.updateMeta(slot, { ...entry, chunks: current.value.entry.chunks }, body, {
-        expireIn: retentionMs(entry.timing, o.clock.now()),
-        versionstamp: current.versionstamp,
-      });
-    } catch (error) {
-      o.kvError("write", error);
-    }
-  }
-
-  /** Forgets a stored response the origin no longer lets us keep. */
-  async #drop(stale: MemoryItem): Promise<void> {
-    const o = this.#o;
-    const { key, variant } = stale.entry;
-    o.memory.delete(variant === "" ? key : `${key}\u0000${variant}`);
-    try {
-      await o.store.purgeSlot(await kvSlot(key, variant), { soft: false, now: o.clock.now() });
-    } catch (error) {
-      o.kvError("delete", error);
-    }
-  }
-}
-
-function contentLength(headers: Headers): number | null {
-  const v = headers.get("content-length");
-  return v !== null && /^\d{1,15}$/.test(v) ? Number(v) : null;
-}
-
-function rebuild(res: Response, body: Uint8Array): Response {
-  return new Response(body as Uint8Array<ArrayBuffer>, {
-    status: res.status,
-    statusText: res.statusText,
-    headers: res.headers,
-  });
-}
-
-/**
- * Reads a body up to `limit` bytes. Within the limit: the bytes. Over it: a response that sends
- * what was read and then the rest, streamed (not cached). Errors of the body stream propagate.
- */
-async function readLimited(res: Response, limit: number): Promise<Uint8Array | Response> {
-  if (res.body === null) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    size += value.byteLength;
-    if (size > limit) {
-      const rest = new ReadableStream<Uint8Array>({
-        start(controller) {
-          for (const p of parts) controller.enqueue(p);
-        },
-        async pull(controller) {
-          const next = await reader.read();
-          if (next.done) controller.close();
-          else controller.enqueue(next.value);
-        },
-        cancel: (reason) => reader.cancel(reason),
-      });
-      return new Response(rest, {
-        status: res.status,
-        statusText: res.statusText,
-        headers: res.headers,
-      });
-    }
-  }
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.byteLength;
-  }
-  return out;
 }

@@ -95,3 +95,25 @@ export function notModified(
   const modified = Date.parse(item.lastModified);
   return Number.isFinite(since) && Number.isFinite(modified) && modified <= since;
 }
+
+/**
+ * The response for a stored item answering `reqHeaders`: `304` when the client's validators
+ * match, else the item (no body for HEAD), with `Age` from `now`.
+ */
+export function answer(
+  item: MemoryItem,
+  head: boolean,
+  reqHeaders: Headers,
+  o: { ageSeconds: number; cacheStatus: string; outcome: CacheOutcome; cdn: string | null },
+): Response {
+  const inm = reqHeaders.get("if-none-match");
+  const ims = inm === null ? reqHeaders.get("if-modified-since") : null;
+  return serveItem(item, {
+    head,
+    ageSeconds: o.ageSeconds,
+    cacheStatus: o.cacheStatus,
+    outcome: o.outcome,
+    cdn: o.cdn,
+    notModified: (inm !== null || ims !== null) && notModified(inm, ims, item),
+  });
+}
