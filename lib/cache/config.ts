@@ -61,6 +61,8 @@ export const CacheConfigSchema = z.object({
   maxTtlSeconds: Seconds.default(365 * 86400),
   /** How long stale entries with a validator are kept for conditional revalidation. */
   keepStaleSeconds: Seconds.default(86400),
+  /** KV reads on a request's way (lookups, fill checks) give up after this; the origin answers. */
+  kvTimeoutMs: z.number().int().min(10).max(60_000).default(2000),
   /** How long one node may hold the fill lease of a key (cross-isolate collapsing). */
   leaseMs: z.number().int().min(100).max(120_000).default(5000),
   /** Fallback interval for replaying purges from KV when `kv.watch` is not delivering. */

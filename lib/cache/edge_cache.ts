@@ -65,7 +65,10 @@ export class EdgeCache {
       maxEntryBytes: config.memoryBytes / 4,
     });
     this.stats = new CacheStats(metrics, this.memory, log);
-    this.store = new KvStore(kv, { onInvalid: (key, reason) => this.stats.invalidKv(key, reason) });
+    this.store = new KvStore(kv, {
+      onInvalid: (key, reason) => this.stats.invalidKv(key, reason),
+      timeoutMs: config.kvTimeoutMs,
+    });
     this.#filler = new Filler({
       store: this.store,
       memory: this.memory,
@@ -179,11 +182,14 @@ export class EdgeCache {
   async invalidate(urlKeys: string[]): Promise<void> {
     for (const key of urlKeys) this.memory.deleteUrl(key);
     try {
-      const stored: string[] = [];
-      for (const key of urlKeys) {
-        if ((await this.store.slotsOfUrl((await kvSlot(key, "")).url)).length > 0) stored.push(key);
-      }
-      if (stored.length > 0) await this.purger.purge(stored, [], false);
+      await this.store.within(async () => {
+        const stored: string[] = [];
+        for (const key of urlKeys) {
+          const slots = await this.store.slotsOfUrl((await kvSlot(key, "")).url);
+          if (slots.length > 0) stored.push(key);
+        }
+        if (stored.length > 0) await this.purger.purge(stored, [], false);
+      });
     } catch (error) {
       this.stats.kvError("invalidate", error);
     }

@@ -116,7 +116,9 @@ export class Filler {
     let purgeVs: string | null = null;
     let leased = false;
     try {
-      [read, purgeVs] = await Promise.all([o.store.readMeta(slot), o.store.purgeVersionstamp()]);
+      [read, purgeVs] = await o.store.within(() =>
+        Promise.all([o.store.readMeta(slot), o.store.purgeVersionstamp()])
+      );
     } catch (error) {
       o.kvError("read", error);
     }
@@ -126,7 +128,10 @@ export class Filler {
     }
     if (read !== null) {
       try {
-        leased = await o.store.acquireLease(slot, o.holder, o.clock.now(), o.leaseMs) === o.holder;
+        const holder = await o.store.within(() =>
+          o.store.acquireLease(slot, o.holder, o.clock.now(), o.leaseMs)
+        );
+        leased = holder === o.holder;
       } catch (error) {
         o.kvError("lease", error);
         leased = true; // without KV there is no one to wait for
@@ -185,7 +190,8 @@ export class Filler {
     for (let i = 0; performance.now() < deadline; i++) {
       await sleep(Math.min(10 * 2 ** i, 200));
       try {
-        const remote = await this.#remoteCopy(await this.#o.store.readMeta(slot), target);
+        const read = await this.#o.store.within(() => this.#o.store.readMeta(slot));
+        const remote = await this.#remoteCopy(read, target);
         if (remote) return remote;
       } catch (error) {
         this.#o.kvError("read", error);

@@ -63,9 +63,32 @@ export class KvStore {
   readonly #kv: Deno.Kv;
   readonly #onInvalid: InvalidDataReporter;
 
-  constructor(kv: Deno.Kv, options: { onInvalid?: InvalidDataReporter } = {}) {
+  readonly #timeoutMs: number;
+
+  constructor(
+    kv: Deno.Kv,
+    options: { onInvalid?: InvalidDataReporter; timeoutMs?: number } = {},
+  ) {
     this.#kv = kv;
     this.#onInvalid = options.onInvalid ?? (() => {});
+    this.#timeoutMs = options.timeoutMs ?? 2000;
+  }
+
+  /**
+   * `work` on a request's way, given up after the store's timeout (a KV that hangs counts as
+   * one that fails: the request goes on to the origin). The work itself is not cancelled.
+   */
+  within<T>(work: () => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`KV did not answer within ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
+      );
+    });
+    const run = work();
+    run.catch(() => {}); // a late failure after the timeout is not unhandled
+    return Promise.race([run, timeout]).finally(() => clearTimeout(timer));
   }
 
   /** The metadata at a slot (`null` value when absent or invalid). */

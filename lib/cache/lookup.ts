@@ -44,24 +44,26 @@ export class Lookups {
     if (mem.item !== null) return mem;
     const now = clock.now();
     try {
-      let read = await store.readMeta(await kvSlot(urlKey, ""));
-      let variant: string | null = mem.variant;
-      if (read.value?.kind === "vary") {
-        variant = varyValues(read.value.vary, get);
-        memory.setVary(urlKey, read.value.vary);
-        read = await store.readMeta(await kvSlot(urlKey, variant));
-      }
-      if (read.value?.kind === "entry" && isRetained(read.value.entry.timing, now)) {
-        const item = await filler.load(read.value);
-        if (item === null) stats.tornRead();
-        else {
-          memory.setEntry(item);
-          return { item, variant: item.entry.variant === "" ? null : item.entry.variant };
+      return await store.within(async () => {
+        let read = await store.readMeta(await kvSlot(urlKey, ""));
+        let variant: string | null = mem.variant;
+        if (read.value?.kind === "vary") {
+          variant = varyValues(read.value.vary, get);
+          memory.setVary(urlKey, read.value.vary);
+          read = await store.readMeta(await kvSlot(urlKey, variant));
         }
-      }
-      // A fill may have finished while KV was read.
-      const again = this.fromMemory(urlKey, get);
-      return again.item !== null ? again : { item: null, variant };
+        if (read.value?.kind === "entry" && isRetained(read.value.entry.timing, now)) {
+          const item = await filler.load(read.value);
+          if (item === null) stats.tornRead();
+          else {
+            memory.setEntry(item);
+            return { item, variant: item.entry.variant === "" ? null : item.entry.variant };
+          }
+        }
+        // A fill may have finished while KV was read.
+        const again = this.fromMemory(urlKey, get);
+        return again.item !== null ? again : { item: null, variant };
+      });
     } catch (error) {
       stats.kvError("read", error);
       return mem;

@@ -87,6 +87,26 @@ Deno.test("EdgeCache answers from the origin when KV fails", async (t) => {
   });
 });
 
+Deno.test("EdgeCache does not wait for a KV that hangs", async () => {
+  await using kvReal = await Deno.openKv(":memory:");
+  const hanging = new Proxy(kvReal, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (prop === "get" || prop === "getMany") return () => new Promise(() => {});
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  await using s = await cacheSetup({ cache: { kvTimeoutMs: 100, memoryBytes: 0 } }, {
+    kv: hanging,
+  });
+  const started = performance.now();
+  const { res } = await s.get("/cacheable/slow-kv");
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-cache"), "MISS");
+  assert.ok(performance.now() - started < 2000, "answered after the KV timeout, not never");
+  assert.ok(s.e.edge.metrics.counter("outpost_cache_kv_errors_total", "").get({ op: "read" }) > 0);
+});
+
 Deno.test("EdgeCache answers memory hits without touching KV", async () => {
   await using kvReal = await Deno.openKv(":memory:");
   const { kv, calls } = wrapKv(kvReal);
