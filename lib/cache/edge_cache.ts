@@ -62,7 +62,8 @@ export class EdgeCache {
     this.policy = new CachePolicy(config);
     this.memory = new MemoryTier({
       maxBytes: config.memoryBytes,
-      maxEntryBytes: config.memoryBytes / 4,
+      // One object may take a quarter of the budget, so a few large ones cannot flush the rest.
+      maxEntryBytes: Math.max(1, Math.floor(config.memoryBytes / 4)),
     });
     this.stats = new CacheStats(metrics, this.memory, log);
     this.store = new KvStore(kv, {
@@ -216,7 +217,7 @@ export class EdgeCache {
       },
       inFlight: this.#flights.size,
       background: this.#background.size,
-      rssBytes: Deno.memoryUsage().rss,
+      rssBytes: rss(),
     };
   }
 
@@ -235,5 +236,13 @@ export class EdgeCache {
   async close(): Promise<void> {
     await this.purger.close();
     await this.settled();
+  }
+}
+
+function rss(): number {
+  try {
+    return Deno.memoryUsage().rss;
+  } catch {
+    return 0; // not offered by every host
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../lib/clock.ts";
+import { cachePurgeHeadKey } from "../../lib/cache/keys.ts";
 import { startOrigin } from "../helpers.ts";
 import { cacheSetup } from "./_setup.ts";
 
@@ -152,7 +153,7 @@ Deno.test("Purger.sync() drops the whole memory tier when the log has a gap", as
   await s.get("/cacheable/gap");
   assert.equal(cache.memory.count, 1);
   // Another node purged, and the record expired before this node saw it.
-  await s.e.kv.set(["cache", "purge", "head"], new Deno.KvU64(5n));
+  await s.e.kv.set(cachePurgeHeadKey(), new Deno.KvU64(5n));
   await cache.purger.sync();
   assert.equal(cache.memory.count, 0);
 });
