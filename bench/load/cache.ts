@@ -14,7 +14,7 @@ import { hasWrk, runWrk, type WrkResult } from "../lib/wrk.ts";
 
 /** The object every hit row asks for (cacheable for an hour). */
 const OBJECT = "/cacheable/bench?max_age=3600";
-/** The memory edge's budget: small, so the miss run fills it and evicts. */
+/** The miss edge's budget: small, so the miss run fills it and evicts. */
 const MEMORY_BUDGET = 8 * 1024 * 1024;
 
 interface CacheFigures {
@@ -52,6 +52,7 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
     nginx: freePort(),
     memory: freePort(),
     kv: freePort(),
+    miss: freePort(),
   };
   const edgeEnv = (port: number, memoryBytes: number) => ({
     PORT: String(port),
@@ -81,7 +82,10 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
         cpus,
       }),
     );
-    for (const [port, memory] of [[ports.memory, MEMORY_BUDGET], [ports.kv, 0]]) {
+    // Three edges: hits from memory, hits from KV (memory off), and the miss run with a small
+    // budget (so it fills and evicts) kept apart from the hit edge's heap.
+    const edges = [[ports.memory, 64 * 1024 * 1024], [ports.kv, 0], [ports.miss, MEMORY_BUDGET]];
+    for (const [port, memory] of edges) {
       started.push(
         await startDeno(["run", "-A", "main.ts"], {
           cwd: root,
@@ -105,6 +109,7 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
     }
     const memoryUrl = `http://127.0.0.1:${ports.memory}`;
     const kvUrl = `http://127.0.0.1:${ports.kv}`;
+    const missUrl = `http://127.0.0.1:${ports.miss}`;
     await prime(`${memoryUrl}${OBJECT}`);
     await prime(`${kvUrl}${OBJECT}`);
     if (nginx) await prime(`${nginx.url}${OBJECT}`);
@@ -112,7 +117,7 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
     const durationS = opts.durationS ?? 5;
     const connections = opts.connections ?? 50;
     const rounds = opts.rounds ?? 3;
-    const [hello, , memoryEdge, kvEdge] = started;
+    const [hello, , memoryEdge, kvEdge, missEdge] = started;
     const targets: Target[] = [
       { name: "bare Deno.serve", url: `${hello.url}/`, pid: hello.pid },
       ...(nginx
@@ -127,10 +132,10 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
       { name: "Outpost KV-tier hit (memory off)", url: `${kvUrl}${OBJECT}`, pid: kvEdge.pid },
       {
         name: "Outpost miss (new key each request)",
-        url: `${memoryUrl}/`,
-        pid: memoryEdge.pid,
+        url: `${missUrl}/`,
+        pid: missEdge.pid,
         script: new URL("../lua/unique_paths.lua", import.meta.url).pathname,
-        settle: memoryUrl,
+        settle: missUrl,
       },
     ];
     const measured = await measure(targets, {
@@ -140,7 +145,7 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
       cpus: pin ? "0" : undefined,
     });
     const rows = measured.map((m) => m.row);
-    const after = await figures(memoryUrl);
+    const after = await figures(missUrl);
     const ratio = (a: string, b: string) => {
       const x = rows.find((r) => r.name === a);
       const y = rows.find((r) => r.name === b);
