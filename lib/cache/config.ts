@@ -37,6 +37,7 @@ export const CacheRouteSchema = z.object({
   }).optional(),
   denoCdnCacheControl: DenoCdnCacheControlSchema.optional(),
 });
+/** One route's cache settings. */
 export type CacheRoute = z.infer<typeof CacheRouteSchema>;
 
 /** The cache's configuration. */
@@ -71,6 +72,7 @@ export const CacheConfigSchema = z.object({
   denoCdnCacheControl: DenoCdnCacheControlSchema.default("off"),
   routes: z.array(CacheRouteSchema).max(100).default([]),
 }).prefault({});
+/** The validated `cache` section. */
 export type CacheConfig = z.infer<typeof CacheConfigSchema>;
 
 /** Parses a byte size: an integer, optionally with a KiB/MiB/GiB (or K/M/G) suffix. */

@@ -41,6 +41,7 @@ export interface EdgeCacheOptions {
   forward: CacheForward;
 }
 
+/** How the cache reaches origins (re-exported for the app). */
 export type { CacheForward };
 
 /** The cache. */

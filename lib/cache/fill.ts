@@ -30,6 +30,7 @@ import {
 } from "./origin_io.ts";
 import { Publisher } from "./publish.ts";
 
+/** Re-exported for the handler and tests. */
 export { ERROR_STATUSES, itemBytes, originRequest };
 
 /** What a fill produced; shared by the request that started it and those that waited. */

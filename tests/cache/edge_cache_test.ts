@@ -235,3 +235,52 @@ Deno.test("EdgeCache keeps a variant apart when concurrent first requests differ
   assert.equal(JSON.parse(en.text).varied, "en");
   assert.equal(JSON.parse(fr.text).varied, "fr");
 });
+
+Deno.test("EdgeCache collapses concurrent revalidations into one conditional request", async () => {
+  await using s = await cacheSetup();
+  const path = "/cacheable/reval?max_age=5&swr=0&delay_ms=100";
+  await s.get(path);
+  await s.settled();
+  s.clock.advance(10_000);
+  const all = await Promise.all(Array.from({ length: 50 }, () => s.get(path)));
+  assert.equal(s.origin.count("/cacheable/reval"), 2);
+  assert.ok(all.every((r) => r.res.headers.get("x-cache") === "REVALIDATED"));
+  const collapsed = all.filter((r) => /; collapsed/.test(r.res.headers.get("cache-status") ?? ""));
+  assert.equal(collapsed.length, 49);
+});
+
+Deno.test("EdgeCache serves Vary variants from KV after memory is gone", async () => {
+  await using s = await cacheSetup();
+  const path = "/cacheable/lang-kv?vary=accept-language";
+  await s.get(path, { headers: { "accept-language": "en" } });
+  await s.get(path, { headers: { "accept-language": "de" } });
+  await s.settled();
+  s.e.edge.cache!.memory.clear();
+  const de = await s.get(path, { headers: { "accept-language": "de" } });
+  assert.equal(de.res.headers.get("x-cache"), "HIT");
+  assert.equal(JSON.parse(de.text).varied, "de");
+  const en = await s.get(path, { headers: { "accept-language": "en" } });
+  assert.equal(JSON.parse(en.text).varied, "en");
+  assert.equal(s.origin.count("/cacheable/lang-kv"), 2);
+});
+
+Deno.test("EdgeCache does not store a fill that raced a purge", async () => {
+  await using s = await cacheSetup({}, { adminToken: "t" });
+  await s.e.edge.jobs.runNow("cache-purge-sync");
+  const path = "/cacheable/race?delay_ms=300";
+  const pending = s.get(path);
+  await new Promise((r) => setTimeout(r, 100)); // the fill is waiting for the origin
+  const purge = await fetch(`${s.e.url}/_edge/purge`, {
+    method: "POST",
+    headers: { authorization: "Bearer t", "content-type": "application/json" },
+    body: JSON.stringify({ urls: [path] }),
+  });
+  assert.equal(purge.status, 200);
+  await purge.body?.cancel();
+  const first = await pending;
+  assert.equal(first.res.status, 200, "the request itself is answered");
+  await s.settled();
+  const after = await s.get(path);
+  assert.equal(after.res.headers.get("x-cache"), "MISS", "neither memory nor KV kept it");
+  assert.equal(s.origin.count("/cacheable/race"), 2);
+});
