@@ -169,6 +169,13 @@ export class EdgeCache {
     try {
       const summary = await this.purger.purge(urlKeys, tags, soft);
       this.stats.memoryChanged();
+      this.#o.log.info("cache purge", {
+        urls: urlKeys.length,
+        tags: tags.slice(0, 20),
+        soft,
+        entries: summary.entries,
+        seq: summary.seq,
+      });
       return summary;
     } catch (error) {
       this.stats.kvError("purge", error);
