@@ -53,7 +53,10 @@ export function purgeHandler(
       } catch {
         // reported below
       }
-      if (url === null || (url.protocol !== "http:" && url.protocol !== "https:")) {
+      if (
+        url === null || (url.protocol !== "http:" && url.protocol !== "https:") ||
+        url.username !== "" || url.password !== ""
+      ) {
         errors.push({
           path: `urls.${i}`,
           message: `Not an http(s) URL or path: ${raw.slice(0, 100)}`,

@@ -41,6 +41,9 @@ Deno.test("POST /_edge/purge checks the admin token and the body", async (t) => 
       [{ urls: "/a" }, "validation_failed"],
       [{ tags: ["has space"] }, "validation_failed"],
       [{ urls: ["ftp://x/y"] }, "validation_failed"],
+      [{ urls: ["http://user:pw@x/y"] }, "validation_failed"],
+      [{ urls: ["http://[::1"] }, "validation_failed"],
+      [{ urls: ["/a"], tags: ["x".repeat(200)] }, "validation_failed"],
       [{ urls: ["/api/never"] }, "validation_failed"],
       [{ urls: ["/a"], extra: 1 }, "validation_failed"],
       [{ urls: ["/a"], soft: "yes" }, "validation_failed"],
@@ -156,4 +159,27 @@ Deno.test("Purger.sync() drops the whole memory tier when the log has a gap", as
   await s.e.kv.set(cachePurgeHeadKey(), new Deno.KvU64(5n));
   await cache.purger.sync();
   assert.equal(cache.memory.count, 0);
+});
+
+Deno.test("POST /_edge/purge answers 200 or 4xx to any JSON, never 5xx", async () => {
+  const fc = (await import("fast-check")).default;
+  await using s = await cacheSetup({}, { adminToken: TOKEN });
+  const body = fc.oneof(
+    fc.json(),
+    fc.record({
+      urls: fc.array(fc.oneof(fc.string(), fc.webUrl(), fc.constant("/cacheable/x")), {
+        maxLength: 5,
+      }),
+      tags: fc.array(fc.string(), { maxLength: 5 }),
+      soft: fc.oneof(fc.boolean(), fc.string()),
+    }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
+  );
+  await fc.assert(
+    fc.asyncProperty(body, async (text) => {
+      const res = await purge(s.e.url, text);
+      await res.body?.cancel();
+      return res.status === 200 || (res.status >= 400 && res.status < 500);
+    }),
+    { numRuns: 150 },
+  );
 });
