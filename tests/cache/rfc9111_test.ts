@@ -244,3 +244,29 @@ Deno.test("EdgeCache applies per-route config and emits Deno-CDN-Cache-Control",
     assert.equal(hit.res.headers.get("outpost-cache-control"), null);
   });
 });
+
+Deno.test("EdgeCache never answers 5xx to odd request targets and directives", async () => {
+  const fc = (await import("fast-check")).default;
+  await using s = await cacheSetup();
+  const printable = fc.string({ unit: fc.constantFrom(...'abc=,;" -_/*0123456789.%?&'.split("")) });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.string({ maxLength: 40 }),
+      fc.option(printable, { nil: undefined }),
+      fc.option(printable, { nil: undefined }),
+      fc.option(printable, { nil: undefined }),
+      fc.constantFrom("GET", "HEAD"),
+      async (tail, cc, inm, range, method) => {
+        const headers: Record<string, string> = {};
+        if (cc !== undefined) headers["cache-control"] = cc;
+        if (inm !== undefined) headers["if-none-match"] = inm;
+        if (range !== undefined) headers["range"] = range;
+        const path = `/cacheable/${encodeURIComponent(tail)}?max_age=5`;
+        const res = await fetch(`${s.e.url}${path}`, { method, headers });
+        await res.body?.cancel();
+        return res.status < 500 || (res.status === 504 && /only-if-cached/.test(cc ?? ""));
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
