@@ -70,9 +70,19 @@ async function main(): Promise<void> {
     }, (req) => demo.fetch(req));
   }
 
+  if (config.cache.enabled && !env.ADMIN_TOKEN) {
+    log.warn("ADMIN_TOKEN is not set: POST /_edge/purge refuses every request");
+  }
   let edge: Edge;
   try {
-    edge = createApp({ config, kv, ipdb, log, jwtSecret: env.JWT_SECRET });
+    edge = createApp({
+      config,
+      kv,
+      ipdb,
+      log,
+      jwtSecret: env.JWT_SECRET,
+      adminToken: env.ADMIN_TOKEN,
+    });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);

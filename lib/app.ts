@@ -29,9 +29,14 @@ import { internalFetch } from "./origin/internal_fetch.ts";
 import { OriginHealth } from "./proxy/breaker.ts";
 import { Forwarder } from "./proxy/forward.ts";
 import { edgeRoutes } from "../routes/edge.ts";
-import { originProxy } from "../routes/proxy.ts";
 import { createEdgeData, type EdgeData, type EdgeDataOptions } from "./sync/edge_data.ts";
 import { mountDataRoutes } from "../routes/data.ts";
+import { forwardToOrigin, originProxy } from "../routes/proxy.ts";
+import { EdgeCache } from "./cache/edge_cache.ts";
+import { pathOf } from "./cache/policy.ts";
+import { bearerCheck } from "./http/bearer.ts";
+import { compilePathPatterns } from "./http/path_pattern.ts";
+import { cacheStatsHandler, purgeHandler } from "../routes/cache.ts";
 
 /** Everything the edge node needs from outside. */
 export interface AppDeps {
@@ -51,6 +56,8 @@ export interface AppDeps {
   authzWasm?: Uint8Array;
   /** Overrides `data.itemSchema` with any zod schema for item bodies. */
   itemSchema?: EdgeDataOptions["itemSchema"];
+  /** The admin bearer token (`ADMIN_TOKEN`) for `/_edge/purge`; unset refuses every call. */
+  adminToken?: string;
 }
 
 /** A built edge node. */
@@ -72,6 +79,8 @@ export interface Edge {
   authz: Authz | null;
   /** Items, CRDT replicas and anti-entropy sync. */
   data: EdgeData;
+  /** The SWR edge cache (null when `cache.enabled` is false). */
+  cache: EdgeCache | null;
   /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
   start(): void;
   /** Stops background jobs; the caller closes KV. */
@@ -166,6 +175,30 @@ export function createApp(deps: AppDeps): Edge {
   edgeApp.onError(onError);
   edgeApp.notFound(problemNotFound);
 
+  // The SWR edge cache: fresh memory hits answer in `fetch` below, the rest in the main app.
+  const proxyOptions = { forwarder, region: config.region };
+  const cache = config.cache.enabled
+    ? new EdgeCache({
+      config: config.cache,
+      kv: deps.kv,
+      clock,
+      log: log.child({ area: "cache" }),
+      metrics,
+      region: config.region,
+      experimentPaths: compilePathPatterns(config.experiments.flatMap((e) => e.paths)),
+      forward: (c, request, completed) => forwardToOrigin(c, proxyOptions, { request, completed }),
+    })
+    : null;
+  if (cache) {
+    jobs.add({
+      name: "cache-purge-sync",
+      intervalMs: config.cache.purgePollMs,
+      run: () => cache.purger.sync(),
+    });
+    edgeApp.post("/purge", purgeHandler({ cache, authorized: bearerCheck(deps.adminToken) }));
+    edgeApp.get("/cache", cacheStatsHandler(cache));
+  }
+
   const mainApp = new Hono<AppEnv>();
   mainApp.onError(onError);
   mainApp.notFound(problemNotFound);
@@ -202,7 +235,8 @@ export function createApp(deps: AppDeps): Edge {
   mainApp.all(
     "*",
     abTesting(config.experiments),
-    originProxy({ forwarder, region: config.region }),
+    ...(cache ? [cache.middleware()] : []),
+    originProxy(proxyOptions),
   );
 
   const contexts = new EdgeContexts({
@@ -213,6 +247,10 @@ export function createApp(deps: AppDeps): Edge {
 
   function fetch(req: Request, info?: ServeInfo): Response | Promise<Response> {
     const ctx = contexts.create(req, info);
+    if (cache !== null && (req.method === "GET" || req.method === "HEAD") && fastPathAllowed(req)) {
+      const hit = cache.fastHit(req, ctx);
+      if (hit !== null) return finish(req, hit, ctx);
+    }
     const env = {
       remoteAddr: info?.remoteAddr as AppEnv["Bindings"]["remoteAddr"],
       completed: info?.completed,
@@ -221,6 +259,16 @@ export function createApp(deps: AppDeps): Edge {
     const app = isEdgePath(req.url) ? edgeApp : mainApp;
     const res = app.fetch(req, env);
     return res instanceof Promise ? res.then((r) => finish(req, r, ctx)) : finish(req, res, ctx);
+  }
+
+  /**
+   * A fresh memory hit may skip the router only when no routed stage would have acted on the
+   * request: authorization of a protected path, or automatic analytics tracking.
+   */
+  function fastPathAllowed(req: Request): boolean {
+    if (authz === null && analytics.tracking === null) return true;
+    const path = pathOf(req.url);
+    return !(authz?.protects(req.method, path) ?? false) && !analytics.tracks(path);
   }
 
   /** Stamps the node's identity, then records the request once (metrics, request log). */
@@ -242,12 +290,15 @@ export function createApp(deps: AppDeps): Edge {
     analytics,
     authz,
     data,
+    cache,
     start: () => {
       jobs.start();
       data.start();
+      cache?.start();
     },
     async close() {
       data.stop();
+      await cache?.close();
       await jobs.stop();
       await monitor.close();
       await analytics.edge?.close();

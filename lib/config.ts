@@ -14,6 +14,7 @@ import {
 } from "./analytics/config.ts";
 import { AuthzConfigSchema } from "./authz/config.ts";
 import { ReplicaIdSchema } from "./crdt/names.ts";
+import { CacheConfigSchema, parseByteSize } from "./cache/config.ts";
 
 /** A region name: lower-case letters, digits and dashes, as in `us-west` or `ap-southeast`. */
 export const RegionNameSchema = z.string().regex(
@@ -266,6 +267,8 @@ export const EdgeConfigSchema = z.object({
     ipDatabase: z.boolean().default(true),
   }).prefault({}),
   proxy: ProxyConfigSchema,
+  /** The SWR edge cache (lib/cache/config.ts). */
+  cache: CacheConfigSchema,
   experiments: z.array(ExperimentSchema).max(32).default([]),
   demoOrigin: z.object({
     mode: DemoOriginModeSchema,
@@ -394,6 +397,8 @@ export const ENV_VARS = {
   SYNC_PEERS: "sync.peers",
   SYNC_TOKEN: "sync.token",
   SYNC_INTERVAL_MS: "sync.intervalMs",
+  CACHE_MEMORY_BYTES: "cache.memoryBytes",
+  CACHE_MAX_BODY_BYTES: "cache.maxBodyBytes",
 } as const;
 
 /** Inputs to {@linkcode loadConfig}. */
@@ -460,6 +465,17 @@ function metricsSection(file: Record<string, unknown>, env: Env, errors: string[
     alerts: { ...alerts, ...(webhookUrl ? { webhookUrl } : {}) },
     adminToken,
   };
+}
+
+function envBytes(env: Env, name: string, errors: string[]): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const bytes = parseByteSize(raw);
+  if (bytes === null) {
+    errors.push(`${name} (${ENV_VARS[name as keyof typeof ENV_VARS]}): Not a byte size: ${raw}`);
+    return undefined;
+  }
+  return bytes;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -538,6 +554,9 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
     ...(env.SYNC_TOKEN ? { token: env.SYNC_TOKEN } : {}),
     ...(syncInterval !== undefined ? { intervalMs: syncInterval } : {}),
   };
+  const fileCache = isRecord(file.cache) ? file.cache : {};
+  const cacheMemory = envBytes(env, "CACHE_MEMORY_BYTES", errors);
+  const cacheMaxBody = envBytes(env, "CACHE_MAX_BODY_BYTES", errors);
 
   const merged: Record<string, unknown> = {
     ...file,
@@ -555,6 +574,11 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
     data,
     crdt,
     sync,
+    cache: {
+      ...fileCache,
+      ...(cacheMemory !== undefined ? { memoryBytes: cacheMemory } : {}),
+      ...(cacheMaxBody !== undefined ? { maxBodyBytes: cacheMaxBody } : {}),
+    },
     log: {
       ...fileLog,
       ...(env.LOG_LEVEL ? { level: env.LOG_LEVEL.trim() } : {}),

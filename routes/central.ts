@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { readSummaryBody } from "../lib/analytics/central/body.ts";
 import { type CentralCollector, IDEMPOTENCY_KEY } from "../lib/analytics/central/collector.ts";
-import { bearerToken, tokensEqual } from "../lib/analytics/central/token.ts";
+import { SharedSecret } from "../lib/http/secret.ts";
 import { UserIdSchema } from "../lib/analytics/event_schema.ts";
 import { SummarySchema } from "../lib/analytics/summary.ts";
 import type { AppEnv } from "../lib/app_env.ts";
@@ -38,6 +38,7 @@ export function centralRoutes(options: CentralRoutesOptions | null): Hono<AppEnv
     return app;
   }
   const { collector, token, metrics } = options;
+  const secret = new SharedSecret(token);
   const summaries = metrics.counter(
     "outpost_central_summaries_total",
     "Summaries received by the collector, by status (applied, duplicate, rejected)",
@@ -48,8 +49,7 @@ export function centralRoutes(options: CentralRoutesOptions | null): Hono<AppEnv
   );
 
   app.use("/_central/*", async function centralAuth(c, next) {
-    const given = bearerToken(c.req.header("authorization"));
-    if (given === null || !tokensEqual(given, token)) {
+    if (!secret.matchesBearer(c.req.header("authorization"))) {
       throw new HttpError(401, "A valid bearer token (CENTRAL_TOKEN) is required", {
         code: "unauthorized",
         headers: { "www-authenticate": 'Bearer realm="outpost-central"' },

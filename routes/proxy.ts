@@ -17,12 +17,17 @@ export interface ForwardRouteOptions {
   region: string;
 }
 
-/** Forwards the request and returns the origin's response with `X-Upstream-Region`. */
+/**
+ * Forwards the request and returns the origin's response with `X-Upstream-Region`. The cache
+ * passes `override` to send a request of its own (a conditional GET, a fill that outlives the
+ * client) and to say when the body has been consumed.
+ */
 export async function forwardToOrigin(
   c: Context<AppEnv>,
   options: ForwardRouteOptions,
+  override?: { request: Request; completed?: Promise<void> },
 ): Promise<Response> {
-  const req = c.req.raw;
+  const req = override?.request ?? c.req.raw;
   if (!ALLOWED_METHODS.has(req.method)) {
     throw new HttpError(405, `Method not forwarded: ${req.method.slice(0, 20)}`, {
       code: "method_not_allowed",
@@ -55,7 +60,7 @@ export async function forwardToOrigin(
   const result = await options.forwarder.forward(req, ctx.geo.ranked(), {
     pathAndQuery,
     headers,
-    completed: c.env.completed,
+    completed: override ? override.completed : c.env.completed,
   });
   const own = result.response.headers.get("server-timing");
   if (own !== null) ctx.timings.push(own);

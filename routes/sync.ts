@@ -14,7 +14,7 @@ import { CasConflictError } from "../lib/kv/cas_retry.ts";
 import type { Logger } from "../lib/log.ts";
 import type { MetricsRegistry } from "../lib/metrics/registry.ts";
 import type { AntiEntropy } from "../lib/sync/anti_entropy.ts";
-import { bearerToken, TokenVerifier } from "../lib/sync/auth.ts";
+import { SharedSecret } from "../lib/http/secret.ts";
 import { checkPayload, SYNC_VERSION, SyncPayloadSchema } from "../lib/sync/protocol.ts";
 import { applyPayload } from "../lib/sync/receive.ts";
 import { MAX_DEPTH, withinDepth } from "../lib/sync/item_schema.ts";
@@ -35,21 +35,20 @@ const NO_STORE = { "cache-control": "no-store" };
 /** Builds the sync app, to be mounted at `/_edge/sync`. */
 export function syncRoutes(options: SyncRoutesOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const verifier = options.token ? new TokenVerifier(options.token) : null;
+  const secret = options.token ? new SharedSecret(options.token) : null;
   const received = options.metrics.counter(
     "outpost_sync_received_total",
     "Sync requests received, by outcome",
   );
 
-  async function authorize(req: Request): Promise<void> {
-    if (!verifier) {
+  function authorize(req: Request): void {
+    if (!secret) {
       received.inc({ outcome: "disabled" });
       throw new HttpError(403, "Sync is not enabled on this node (no SYNC_TOKEN)", {
         code: "sync_disabled",
       });
     }
-    const token = bearerToken(req.headers.get("authorization"));
-    if (token === null || !(await verifier.verify(token))) {
+    if (!secret.matchesBearer(req.headers.get("authorization"))) {
       received.inc({ outcome: "unauthorized" });
       throw new HttpError(401, "A valid sync token is required", {
         code: "unauthorized",
@@ -59,7 +58,7 @@ export function syncRoutes(options: SyncRoutesOptions): Hono<AppEnv> {
   }
 
   app.post("/", async (c) => {
-    await authorize(c.req.raw);
+    authorize(c.req.raw);
     let payload;
     try {
       const body = await readJsonBody(c.req.raw, options.maxBodyBytes);
@@ -106,7 +105,7 @@ export function syncRoutes(options: SyncRoutesOptions): Hono<AppEnv> {
   });
 
   app.get("/", async (c) => {
-    await authorize(c.req.raw);
+    authorize(c.req.raw);
     const store = await options.store();
     return jsonResponse(
       {

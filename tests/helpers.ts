@@ -1,7 +1,7 @@
 /** Fixtures shared by the tests: configs, a demo origin on port 0, an edge on port 0. */
 
 import { type AppDeps, createApp, type Edge } from "../lib/app.ts";
-import { ManualClock } from "../lib/clock.ts";
+import { type Clock, ManualClock } from "../lib/clock.ts";
 import { type EdgeConfig, type EdgeConfigInput, loadConfig } from "../lib/config.ts";
 import { createDemoOrigin, type DemoOrigin } from "../lib/origin/demo.ts";
 
@@ -45,9 +45,9 @@ export interface TestOrigin extends AsyncDisposable {
   count(path: string): number;
 }
 
-/** Starts a demo origin on port 0. */
-export function startOrigin(name = "demo"): TestOrigin {
-  const demo = createDemoOrigin({ name });
+/** Starts a demo origin on port 0 (with `clock`, its `Date` and `Last-Modified` follow it). */
+export function startOrigin(name = "demo", clock?: Clock): TestOrigin {
+  const demo = createDemoOrigin({ name, clock });
   const server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen() {} },
     (req) => demo.fetch(req),

@@ -11,7 +11,35 @@ export function freePort(): number {
 /** A child process with a readiness URL. */
 export interface Server {
   url: string;
+  /** The process id (`taskset` execs the server, so it is the server's own). */
+  pid?: number;
   stop(): Promise<void>;
+}
+
+/**
+ * CPU time (user + system, ms) used so far by a process and its children that are still running
+ * (Linux `/proc`); null elsewhere. Per-request CPU cost is a steadier figure than requests/s on a
+ * machine shared with other work.
+ */
+export async function cpuTimeMs(pid: number): Promise<number | null> {
+  try {
+    let total = 0;
+    const pids = [pid];
+    try {
+      const children = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`);
+      pids.push(...children.trim().split(/\s+/).filter(Boolean).map(Number));
+    } catch {
+      // no children file: the process alone
+    }
+    for (const p of pids) {
+      const stat = await Deno.readTextFile(`/proc/${p}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      total += Number(fields[11]) + Number(fields[12]); // utime, stime (clock ticks)
+    }
+    return total * 10; // CLK_TCK is 100 on Linux
+  } catch {
+    return null;
+  }
 }
 
 const running = new Set<Deno.ChildProcess>();
@@ -99,6 +127,7 @@ export async function startDeno(args: string[], options: StartOptions): Promise<
   }
   return {
     url: new URL(options.readyUrl).origin,
+    pid: child.pid,
     async stop() {
       try {
         child.kill("SIGTERM");

@@ -5,6 +5,7 @@
  * main.ts does in development; in-process through `internal://self` otherwise).
  */
 
+import { compilePathPatterns } from "../http/path_pattern.ts";
 import { Hono, type MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app_env.ts";
 import type { Clock } from "../clock.ts";
@@ -44,6 +45,8 @@ export interface Analytics {
   routes: Hono<AppEnv>;
   /** Automatic tracking, or null when no paths are configured. */
   tracking: MiddlewareHandler<AppEnv> | null;
+  /** Whether automatic tracking records requests to this path. */
+  tracks(path: string): boolean;
   /** Where this node listens, once known (the default collector URL in role `both`). */
   setSelfUrl(url: string): void;
   /** The collector URL summaries go to now. */
@@ -104,11 +107,13 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     })
     : null;
 
+  const trackedPaths = tracking ? compilePathPatterns(cfg.track.paths) : null;
   return {
     edge,
     central,
     routes,
     tracking,
+    tracks: (path) => trackedPaths !== null && trackedPaths(path),
     setSelfUrl(url) {
       selfUrl = url.replace(/\/+$/, "");
     },

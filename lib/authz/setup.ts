@@ -9,7 +9,7 @@ import type { Hono } from "hono";
 import type { AppEnv } from "../app_env.ts";
 import type { Clock } from "../clock.ts";
 import { ConfigError, type EdgeConfig } from "../config.ts";
-import { compilePathPatterns } from "../http/path_pattern.ts";
+import { compilePathPatterns, compileRoutePath } from "../http/path_pattern.ts";
 import type { Jobs } from "../jobs.ts";
 import type { Logger } from "../log.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
@@ -51,6 +51,8 @@ export interface Authz {
   limiter: RateLimiter;
   /** Registers the middleware on every protected pattern of `app` (call before the routes). */
   register(app: Hono<AppEnv>): void;
+  /** Whether a request with this method and path is protected (for stages before routing). */
+  protects(method: string, path: string): boolean;
   /** Validates and applies a new policy; a bad one is refused and the old one kept. */
   updatePolicy(value: unknown, source?: string): PolicyUpdate;
 }
@@ -218,6 +220,10 @@ export function createAuthz(deps: AuthzDeps): Authz | null {
   }
 
   const middleware = authorization(authorizer);
+  const protectedRoutes = cfg.protect.map((route) => ({
+    matches: compileRoutePath(route.path),
+    methods: route.methods ? new Set<string>(route.methods) : null,
+  }));
   return {
     authorizer,
     store,
@@ -229,6 +235,11 @@ export function createAuthz(deps: AuthzDeps): Authz | null {
         if (route.methods) app.on(route.methods, route.path, middleware);
         else app.use(route.path, middleware);
       }
+    },
+    protects(method, path) {
+      return protectedRoutes.some((r) =>
+        (r.methods === null || r.methods.has(method)) && r.matches(path)
+      );
     },
     updatePolicy: (value, source = "update") => store.update(value, source),
   };

@@ -22,3 +22,19 @@ export function compilePathPatterns(patterns: readonly string[]): PathMatcher {
     return false;
   };
 }
+
+/**
+ * Compiles a Hono-style route path (`/api/*`, `/users/:id`, `/items/:id/*`) into a matcher, so
+ * code outside the router (the cache's fast path) can tell whether a route would apply.
+ */
+export function compileRoutePath(pattern: string): PathMatcher {
+  if (!pattern.startsWith("/")) throw new TypeError(`Route path must start with /: ${pattern}`);
+  let source = "";
+  for (const segment of pattern.split("/").slice(1)) {
+    if (segment === "*") source += "(?:/.*)?";
+    else if (segment.startsWith(":")) source += "/[^/]+";
+    else source += "/" + segment.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*");
+  }
+  const re = new RegExp(`^${source || "/"}/?$`);
+  return (path) => re.test(path);
+}

@@ -4,8 +4,8 @@
  * comparison, so neither the content nor the length of the token leaks through timing).
  */
 
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { HttpError } from "../http/errors.ts";
+import { SharedSecret } from "../http/secret.ts";
 
 /** Options for {@linkcode adminGuard}. */
 export interface AdminGuardOptions {
@@ -40,9 +40,7 @@ export function adminGuard(options: AdminGuardOptions): AdminCheck {
       });
     };
   }
-  const key = randomBytes(32);
-  const digest = (value: string) => createHmac("sha256", key).update(value).digest();
-  const expected = digest(token);
+  const secret = new SharedSecret(token);
   return function adminCheck(req) {
     const given = tokenOf(req);
     if (given === null) {
@@ -51,7 +49,7 @@ export function adminGuard(options: AdminGuardOptions): AdminCheck {
         headers: { "www-authenticate": 'Bearer realm="outpost"' },
       });
     }
-    if (!timingSafeEqual(digest(given), expected)) {
+    if (!secret.matches(given)) {
       throw new HttpError(403, "The admin token is wrong", { code: "admin_token_invalid" });
     }
   };

@@ -38,6 +38,16 @@ const CacheableQuery = z.object({
   delay_ms: QueryInt(0, 60_000, 0),
   size: QueryInt(0, 32 * 1024 * 1024, 0),
   tags: z.string().regex(/^[A-Za-z0-9_.:,-]{1,512}$/).optional(),
+  /** A request header the page varies on (its value is echoed in the body). */
+  vary: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).optional(),
+  /** Extra Cache-Control directives, e.g. `must-revalidate` or `no-store`. */
+  cc: z.string().regex(/^[a-z0-9=, -]{1,200}$/).optional(),
+  /** An `Outpost-Cache-Control` value (directives for the edge only). */
+  edge_cc: z.string().regex(/^[a-z0-9=, -]{1,200}$/).optional(),
+  /** Set a cookie on the response. */
+  cookie: z.enum(["0", "1"]).optional(),
+  /** Fail after part of the body has been sent. */
+  broken: z.enum(["0", "1"]).optional(),
 });
 
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -99,6 +109,8 @@ export function createDemoOrigin(options: DemoOriginOptions = {}): DemoOrigin {
     }
     await next();
     if (options.name) c.res.headers.set("x-origin-name", options.name);
+    // The origin's own clock (tests share a manual clock with the edge, so ages agree).
+    if (!c.res.headers.has("date")) c.res.headers.set("date", new Date(clock.now()).toUTCString());
   });
 
   app.all("/api/echo", async (c) => {
@@ -148,20 +160,50 @@ export function createDemoOrigin(options: DemoOriginOptions = {}): DemoOrigin {
     if (q.delay_ms > 0) await sleep(q.delay_ms, c.req.raw.signal);
     const path = url.pathname;
     const version = versions.get(path) ?? 1;
+    const varied = q.vary ? (c.req.header(q.vary) ?? null) : undefined;
+    const page = { path, version, note: "cacheable demo page", ...(q.vary ? { varied } : {}) };
     const body = q.size > 0
       ? filler(path, version, q.size)
-      : new TextEncoder().encode(JSON.stringify({ path, version, note: "cacheable demo page" }));
-    const etag = await etagOf(`${path}#${version}#${q.size}`);
+      : new TextEncoder().encode(JSON.stringify(page));
+    const etag = await etagOf(`${path}#${version}#${q.size}#${varied ?? ""}`);
     const headers: Record<string, string> = {
       "cache-control": `public, max-age=${q.max_age}, stale-while-revalidate=${q.swr}, ` +
-        `stale-if-error=${q.sie}`,
+        `stale-if-error=${q.sie}${q.cc ? `, ${q.cc}` : ""}`,
       etag,
       "last-modified": new Date(Math.floor(clock.now() / 1000) * 1000).toUTCString(),
       "content-type": q.size > 0 ? "application/octet-stream" : "application/json",
     };
     if (q.tags) headers["cache-tag"] = q.tags;
+    if (q.vary) headers["vary"] = q.vary;
+    if (q.edge_cc) headers["outpost-cache-control"] = q.edge_cc;
+    if (q.cookie === "1") headers["set-cookie"] = `seen=${version}; Path=/`;
     if (matchesEtag(c.req.header("if-none-match"), etag)) return c.body(null, 304, headers);
+    if (q.broken === "1") {
+      const half = body.subarray(0, Math.floor(body.length / 2));
+      let sent = false;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent) return controller.error(new Error("origin reset mid-body"));
+          sent = true;
+          controller.enqueue(half);
+        },
+      });
+      return new Response(stream, { headers });
+    }
     return c.body(body as Uint8Array<ArrayBuffer>, 200, headers);
+  });
+
+  // An unsafe method on a cacheable page: bumps its version; `location` names another page.
+  app.on(["POST", "PUT", "PATCH", "DELETE"], "/cacheable/*", (c) => {
+    const path = new URL(c.req.url).pathname;
+    const version = (versions.get(path) ?? 1) + 1;
+    versions.set(path, version);
+    const location = c.req.query("location");
+    const headers: Record<string, string> = { "cache-control": "no-store" };
+    const status = Number(c.req.query("status") ?? 200);
+    if (status >= 400 && status <= 599) return problem(status, "Failed on request");
+    if (location && /^\/[A-Za-z0-9_\/.-]{0,200}$/.test(location)) headers.location = location;
+    return c.json({ path, version, method: c.req.method }, 200, headers);
   });
 
   app.get("/status/:code", (c) => {

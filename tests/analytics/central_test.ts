@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { CentralCollector } from "../../lib/analytics/central/collector.ts";
-import { bearerToken, tokensEqual } from "../../lib/analytics/central/token.ts";
 import { gzipJson, type Summary } from "../../lib/analytics/summary.ts";
 import { ManualClock } from "../../lib/clock.ts";
 import { get, makeConfig, startEdge } from "../helpers.ts";
@@ -62,17 +61,6 @@ Deno.test("CentralCollector.apply() counts each idempotency key once", async (t)
       assert.deepEqual(stats.intervals.map((i) => i.start_ms), [T0 + 60_000, T0]);
     },
   );
-});
-
-Deno.test("tokensEqual() and bearerToken() check the shared token", () => {
-  assert.equal(tokensEqual(TOKEN, TOKEN), true);
-  assert.equal(tokensEqual(TOKEN + "x", TOKEN), false);
-  assert.equal(tokensEqual(TOKEN.slice(1), TOKEN), false);
-  assert.equal(tokensEqual("", TOKEN), false);
-  assert.equal(tokensEqual("", ""), false);
-  assert.equal(bearerToken(`Bearer ${TOKEN}`), TOKEN);
-  assert.equal(bearerToken(`Basic ${TOKEN}`), null);
-  assert.equal(bearerToken(null), null);
 });
 
 Deno.test("POST /_central/summary validates, authenticates and applies once", async (t) => {

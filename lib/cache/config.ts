@@ -1,0 +1,85 @@
+/** The `cache` section of the config: budgets, freshness defaults, keys, per-route overrides. */
+
+import { z } from "zod";
+import { splitDirectives } from "./directives.ts";
+
+const MiB = 1024 * 1024;
+const Seconds = z.number().int().min(0).max(10 * 365 * 86400);
+
+/** `off`, `derive` (from the edge's own freshness), or a literal Cache-Control value. */
+export const DenoCdnCacheControlSchema = z.string().min(1).max(512).refine(
+  (v) => v === "off" || v === "derive" || splitDirectives(v).length > 0,
+  { message: 'Must be "off", "derive" or Cache-Control directives' },
+);
+
+/** A custom key function: the request and its URL in, the key's URL part out. */
+export type CacheKeyFunction = (req: Request, url: URL) => string;
+
+/** Settings for the paths a route matches (the first matching route wins). */
+export const CacheRouteSchema = z.object({
+  /** Exact paths or prefixes ending in `*`. */
+  paths: z.array(z.string().startsWith("/").max(512)).min(1).max(100),
+  /** Never cache these paths (forwarded with `X-Cache: BYPASS`). */
+  bypass: z.boolean().default(false),
+  /** Freshness lifetime that replaces the origin's (no-store, private etc. still apply). */
+  ttlSeconds: Seconds.optional(),
+  /** Lifetime when the origin gives none. */
+  defaultTtlSeconds: Seconds.optional(),
+  /** Windows that replace the origin's. */
+  staleWhileRevalidateSeconds: Seconds.optional(),
+  staleIfErrorSeconds: Seconds.optional(),
+  ignoreQueryParams: z.array(z.string().min(1).max(128)).max(100).optional(),
+  sortQuery: z.boolean().optional(),
+  ignoreHost: z.boolean().optional(),
+  /** Custom key (config modules only): `(req, url) => string`. */
+  key: z.custom<CacheKeyFunction>((v) => typeof v === "function", {
+    message: "Must be a function (req, url) => string",
+  }).optional(),
+  denoCdnCacheControl: DenoCdnCacheControlSchema.optional(),
+});
+/** One route's cache settings. */
+export type CacheRoute = z.infer<typeof CacheRouteSchema>;
+
+/** The cache's configuration. */
+export const CacheConfigSchema = z.object({
+  enabled: z.boolean().default(true),
+  /** Byte budget of the isolate's memory tier; 0 turns it off (KV only). */
+  memoryBytes: z.number().int().min(0).max(16 * 1024 * MiB).default(64 * MiB),
+  /** Bodies larger than this stream through uncached. */
+  maxBodyBytes: z.number().int().min(0).max(256 * MiB).default(10 * MiB),
+  /** Query parameters left out of every key (names, `prefix*`, or `*`). */
+  ignoreQueryParams: z.array(z.string().min(1).max(128)).max(100).default([]),
+  sortQuery: z.boolean().default(false),
+  /** Leave the host out of keys (every hostname of the site shares entries). */
+  ignoreHost: z.boolean().default(false),
+  /** Windows used when the origin gives none (RFC 5861). */
+  staleWhileRevalidateSeconds: Seconds.default(0),
+  staleIfErrorSeconds: Seconds.default(0),
+  /** Heuristic freshness: this fraction of the time since Last-Modified, capped. */
+  heuristicFraction: z.number().min(0).max(1).default(0.1),
+  heuristicMaxSeconds: Seconds.default(86400),
+  /** Upper bound on any lifetime (an enormous max-age is clamped). */
+  maxTtlSeconds: Seconds.default(365 * 86400),
+  /** How long stale entries with a validator are kept for conditional revalidation. */
+  keepStaleSeconds: Seconds.default(86400),
+  /** KV reads on a request's way (lookups, fill checks) give up after this; the origin answers. */
+  kvTimeoutMs: z.number().int().min(10).max(60_000).default(2000),
+  /** How long one node may hold the fill lease of a key (cross-isolate collapsing). */
+  leaseMs: z.number().int().min(100).max(120_000).default(5000),
+  /** Fallback interval for replaying purges from KV when `kv.watch` is not delivering. */
+  purgePollMs: z.number().int().min(100).max(3_600_000).default(5000),
+  /** Emit `Deno-CDN-Cache-Control` for Deno Deploy's cache in front. */
+  denoCdnCacheControl: DenoCdnCacheControlSchema.default("off"),
+  routes: z.array(CacheRouteSchema).max(100).default([]),
+}).prefault({});
+/** The validated `cache` section. */
+export type CacheConfig = z.infer<typeof CacheConfigSchema>;
+
+/** Parses a byte size: an integer, optionally with a KiB/MiB/GiB (or K/M/G) suffix. */
+export function parseByteSize(raw: string): number | null {
+  const m = /^(\d{1,13})\s*(k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(raw.trim());
+  if (!m) return null;
+  const unit = (m[2] ?? "").toLowerCase()[0];
+  const factor = unit === "k" ? 1024 : unit === "m" ? MiB : unit === "g" ? 1024 * MiB : 1;
+  return Number(m[1]) * factor;
+}

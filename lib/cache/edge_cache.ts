@@ -1,0 +1,256 @@
+/**
+ * The SWR edge cache in front of the origins. Fresh memory hits are answered synchronously before
+ * routing ({@linkcode EdgeCache.fastHit}); everything else goes through the middleware to the
+ * {@linkcode CacheHandler}: memory, then KV, then one collapsed fill from the origin per key.
+ * This class also owns purges, invalidation and the background work.
+ */
+
+import type { Context, Next } from "hono";
+import type { AppEnv, EdgeRequestContext } from "../app_env.ts";
+import type { Clock } from "../clock.ts";
+import { HttpError } from "../http/errors.ts";
+import type { PathMatcher } from "../http/path_pattern.ts";
+import type { Logger } from "../log.ts";
+import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { CacheConfig } from "./config.ts";
+import { NO_REQUEST_DIRECTIVES, parseRequestDirectives } from "./directives.ts";
+import { Filler, type FillResult } from "./fill.ts";
+import { Flights } from "./flight.ts";
+import { decide } from "./freshness.ts";
+import { type CacheForward, CacheHandler } from "./handler.ts";
+import { invalidateAfterUnsafe } from "./invalidate.ts";
+import { varyValues } from "./key.ts";
+import { kvSlot } from "./keys.ts";
+import { KvStore } from "./kv_store.ts";
+import { Lookups } from "./lookup.ts";
+import { MemoryTier, variantKey } from "./memory.ts";
+import { CachePolicy, pathOf } from "./policy.ts";
+import { Purger, type PurgeSummary } from "./purge.ts";
+import { CacheStats } from "./stats.ts";
+
+/** Collaborators of the {@linkcode EdgeCache}. */
+export interface EdgeCacheOptions {
+  config: CacheConfig;
+  kv: Deno.Kv;
+  clock: Clock;
+  log: Logger;
+  metrics: MetricsRegistry;
+  region: string;
+  /** Paths under an A/B experiment: their requests must pass the experiment before a hit. */
+  experimentPaths: PathMatcher;
+  forward: CacheForward;
+}
+
+/** How the cache reaches origins (re-exported for the app). */
+export type { CacheForward };
+
+/** The cache. */
+export class EdgeCache {
+  readonly policy: CachePolicy;
+  readonly memory: MemoryTier;
+  readonly store: KvStore;
+  readonly purger: Purger;
+  readonly stats: CacheStats;
+  readonly #o: EdgeCacheOptions;
+  readonly #filler: Filler;
+  readonly #flights = new Flights<FillResult>();
+  readonly #handler: CacheHandler;
+  readonly #background = new Set<Promise<unknown>>();
+
+  constructor(options: EdgeCacheOptions) {
+    this.#o = options;
+    const { config, kv, clock, log, metrics } = options;
+    this.policy = new CachePolicy(config);
+    this.memory = new MemoryTier({
+      maxBytes: config.memoryBytes,
+      // One object may take a quarter of the budget, so a few large ones cannot flush the rest.
+      maxEntryBytes: Math.max(1, Math.floor(config.memoryBytes / 4)),
+    });
+    this.stats = new CacheStats(metrics, this.memory, log);
+    this.store = new KvStore(kv, {
+      onInvalid: (key, reason) => this.stats.invalidKv(key, reason),
+      timeoutMs: config.kvTimeoutMs,
+    });
+    this.#filler = new Filler({
+      store: this.store,
+      memory: this.memory,
+      clock,
+      leaseMs: config.leaseMs,
+      maxBodyBytes: config.maxBodyBytes,
+      holder: `${options.region}-${crypto.randomUUID().slice(0, 8)}`,
+      kvError: (op, error) => this.stats.kvError(op, error),
+      background: (task) => this.#track(task),
+    });
+    this.#handler = new CacheHandler({
+      policy: this.policy,
+      stats: this.stats,
+      clock,
+      filler: this.#filler,
+      flights: this.#flights,
+      lookups: new Lookups({
+        memory: this.memory,
+        store: this.store,
+        filler: this.#filler,
+        clock,
+        stats: this.stats,
+      }),
+      forward: options.forward,
+      experimentPaths: options.experimentPaths,
+      track: (task) => this.#track(task),
+    });
+    this.purger = new Purger({
+      kv,
+      store: this.store,
+      memory: this.memory,
+      clock,
+      log,
+      region: options.region,
+      onReplay: (records, dropped) => this.stats.replayed(records, dropped),
+    });
+  }
+
+  /**
+   * A fresh memory hit answered without routing or promises, or null (the request then takes the
+   * normal way). Only for GET/HEAD on cached paths without an experiment, and only when the
+   * request's own Cache-Control, validators and `Authorization` allow a plain hit.
+   */
+  fastHit(req: Request, ctx: EdgeRequestContext): Response | null {
+    if (this.memory.count === 0) return null;
+    const url = req.url;
+    const path = pathOf(url);
+    if (!this.policy.handles(path) || this.#o.experimentPaths(path)) return null;
+    const route = this.policy.route(path);
+    if (route.bypass || !route.plainKey) return null;
+    const key = route.key(url, req);
+    if (key === null) return null;
+    let found = this.memory.get(key);
+    if (found === undefined) return null;
+    const headers = req.headers;
+    if (found.kind === "vary") {
+      found = this.memory.get(variantKey(key, varyValues(found.vary, (n) => headers.get(n))));
+      if (found?.kind !== "entry") return null;
+    }
+    if (headers.has("range")) return null;
+    const timing = found.entry.timing;
+    if (!timing.authOk && headers.has("authorization")) return null;
+    const cc = headers.get("cache-control");
+    const pragma = cc === null ? headers.get("pragma") : null;
+    const dirs = cc === null && pragma === null
+      ? NO_REQUEST_DIRECTIVES
+      : parseRequestDirectives(cc, pragma);
+    const decision = decide(timing, this.#o.clock.now(), dirs);
+    if (decision.action !== "hit") return null;
+    ctx.cacheOutcome = "HIT";
+    this.stats.served("HIT");
+    return this.#handler.serveHit(found, decision, route, req.method === "HEAD", headers);
+  }
+
+  /** The Hono middleware for the main app (after A/B assignment, before the origin proxy). */
+  middleware(): (c: Context<AppEnv>, next: Next) => Promise<Response | void> {
+    const policy = this.policy;
+    const invalidate = (keys: string[]) => this.invalidate(keys);
+    const handler = this.#handler;
+    return async function edgeCache(c, next) {
+      const req = c.req.raw;
+      const method = req.method;
+      if (method !== "GET" && method !== "HEAD") {
+        await next();
+        await invalidateAfterUnsafe(c, policy, invalidate);
+        return;
+      }
+      const path = pathOf(req.url);
+      if (!policy.handles(path)) return await next();
+      return await handler.handle(c, next, path);
+    };
+  }
+
+  /** Purges URL keys and tags on every node (see `Purger.purge`); 503 when KV fails. */
+  async purge(urlKeys: string[], tags: string[], soft: boolean): Promise<PurgeSummary> {
+    try {
+      const summary = await this.purger.purge(urlKeys, tags, soft);
+      this.stats.memoryChanged();
+      this.#o.log.info("cache purge", {
+        urls: urlKeys.length,
+        tags: tags.slice(0, 20),
+        soft,
+        entries: summary.entries,
+        seq: summary.seq,
+      });
+      return summary;
+    } catch (error) {
+      this.stats.kvError("purge", error);
+      throw new HttpError(503, "The purge could not be recorded; try again", {
+        code: "purge_failed",
+        headers: { "retry-after": "1" },
+        cause: error,
+      });
+    }
+  }
+
+  /** Drops URL keys here and, when KV holds them, everywhere (unsafe-method invalidation). */
+  async invalidate(urlKeys: string[]): Promise<void> {
+    for (const key of urlKeys) this.memory.deleteUrl(key);
+    try {
+      await this.store.within(async () => {
+        const stored: string[] = [];
+        for (const key of urlKeys) {
+          const slots = await this.store.slotsOfUrl((await kvSlot(key, "")).url);
+          if (slots.length > 0) stored.push(key);
+        }
+        if (stored.length > 0) await this.purger.purge(stored, [], false);
+      });
+    } catch (error) {
+      this.stats.kvError("invalidate", error);
+    }
+  }
+
+  #track(task: Promise<unknown>): void {
+    const t = task.catch(() => {}).finally(() => this.#background.delete(t));
+    this.#background.add(t);
+  }
+
+  /** This node's cache figures (for `GET /_edge/cache` and benchmarks). */
+  snapshot(): {
+    memory: { bytes: number; items: number; budgetBytes: number };
+    inFlight: number;
+    background: number;
+    rssBytes: number;
+  } {
+    this.stats.memoryChanged();
+    return {
+      memory: {
+        bytes: this.memory.bytes,
+        items: this.memory.count,
+        budgetBytes: this.memory.maxBytes,
+      },
+      inFlight: this.#flights.size,
+      background: this.#background.size,
+      rssBytes: rss(),
+    };
+  }
+
+  /** Resolves when background work (revalidations, KV writes) has finished. */
+  async settled(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
+  }
+
+  /** Starts the purge watch (the polling job is registered by the app). */
+  start(): void {
+    void this.purger.sync().catch((error) => this.stats.purgeSyncFailed(error));
+    this.purger.start((error) => this.stats.purgeSyncFailed(error));
+  }
+
+  /** Stops the watch and waits for background work. */
+  async close(): Promise<void> {
+    await this.purger.close();
+    await this.settled();
+  }
+}
+
+function rss(): number {
+  try {
+    return Deno.memoryUsage().rss;
+  } catch {
+    return 0; // not offered by every host
+  }
+}

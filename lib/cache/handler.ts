@@ -1,0 +1,300 @@
+/**
+ * Answering GET/HEAD on cached paths once the fast path could not: lookup in both tiers, the
+ * freshness decision, stale-while-revalidate in the background, and collapsed fills whose
+ * results become responses (or stale-if-error answers).
+ */
+
+import type { Context, Next } from "hono";
+import type { AppEnv } from "../app_env.ts";
+import type { Clock } from "../clock.ts";
+import { HttpError } from "../http/errors.ts";
+import type { PathMatcher } from "../http/path_pattern.ts";
+import { parseRequestDirectives, type RequestDirectives } from "./directives.ts";
+import { ERROR_STATUSES, type Filler, type FillResult, type FillTarget } from "./fill.ts";
+import type { Flights } from "./flight.ts";
+import { currentAge, decide, type Decision } from "./freshness.ts";
+import { varyValues } from "./key.ts";
+import type { Lookup, Lookups } from "./lookup.ts";
+import { type MemoryItem, variantKey } from "./memory.ts";
+import type { CachePolicy, CompiledRoute } from "./policy.ts";
+import { answer, type CacheOutcome, markPassThrough } from "./respond.ts";
+import { denoCdnValue, fwdReason, fwdStatus, hitStatus, wholeSeconds } from "./serve.ts";
+import type { CacheStats } from "./stats.ts";
+
+/** Sends a cache-made request to the origin (the proxy's `forwardToOrigin`). */
+export type CacheForward = (
+  c: Context<AppEnv>,
+  request: Request,
+  completed: Promise<void>,
+) => Promise<Response>;
+
+/** Collaborators of a {@linkcode CacheHandler}. */
+export interface CacheHandlerOptions {
+  policy: CachePolicy;
+  stats: CacheStats;
+  clock: Clock;
+  filler: Filler;
+  flights: Flights<FillResult>;
+  lookups: Lookups;
+  forward: CacheForward;
+  experimentPaths: PathMatcher;
+  /** Tracks work that outlives the request. */
+  track(task: Promise<unknown>): void;
+}
+
+/**
+ * Resolves the request's lazy facts (peer address, location) now: a fill can outlive the client's
+ * request (background revalidation, a leader whose client left), and Deno refuses to read the
+ * peer address of a closed request.
+ */
+function pinRequestFacts(c: Context<AppEnv>): void {
+  const ctx = c.env.ctx;
+  void ctx.peerTrusted;
+  void ctx.clientProto;
+  void ctx.geo.ranked();
+}
+
+/** The slow path of the cache. */
+export class CacheHandler {
+  readonly #o: CacheHandlerOptions;
+
+  constructor(options: CacheHandlerOptions) {
+    this.#o = options;
+  }
+
+  /** Answers a GET/HEAD on a cached path. */
+  async handle(c: Context<AppEnv>, next: Next, path: string): Promise<Response> {
+    const req = c.req.raw;
+    const headers = req.headers;
+    const ctx = c.env.ctx;
+    const route = this.#o.policy.route(path);
+    const head = req.method === "HEAD";
+    // Paths under an A/B experiment are not cached: variants would share entries.
+    if (this.#o.experimentPaths(path)) return await this.#bypass(c, next, "experiment");
+    const urlKey = route.bypass || headers.has("range") ? null : route.key(req.url, req);
+    if (urlKey === null) return await this.#bypass(c, next, route.bypass ? "route" : "range");
+    const dirs = parseRequestDirectives(headers.get("cache-control"), headers.get("pragma"));
+    const alone = headers.has("authorization");
+    const found = await this.#o.lookups.find(urlKey, headers);
+    let decision: Decision | null = null;
+    if (found.item !== null && (!alone || found.item.entry.timing.authOk)) {
+      decision = decide(found.item.entry.timing, this.#o.clock.now(), dirs);
+      if (decision.action === "hit") {
+        ctx.cacheOutcome = "HIT";
+        this.#o.stats.served("HIT");
+        return this.serveHit(found.item, decision, route, head, headers);
+      }
+      if (decision.action === "stale") {
+        this.#revalidateInBackground(c, urlKey, found, route);
+        return this.#serveStale(c, found.item, decision, head, decision.detail);
+      }
+    } else found.item = null;
+    if (dirs.onlyIfCached) {
+      throw new HttpError(504, "The response is not in the cache (only-if-cached)", {
+        code: "not_cached",
+        headers: { "x-cache": "MISS", "cache-status": "Outpost; detail=only-if-cached" },
+      });
+    }
+    if (dirs.noStore) return await this.#bypass(c, next, "no-store");
+    return await this.#fill(c, next, { urlKey, found, decision, dirs, route, alone });
+  }
+
+  async #fill(
+    c: Context<AppEnv>,
+    next: Next,
+    f: {
+      urlKey: string;
+      found: Lookup;
+      decision: Decision | null;
+      dirs: RequestDirectives;
+      route: CompiledRoute;
+      alone: boolean;
+    },
+  ): Promise<Response> {
+    const req = c.req.raw;
+    const head = req.method === "HEAD";
+    const { found, decision } = f;
+    const target: FillTarget = {
+      urlKey: f.urlKey,
+      variant: found.variant,
+      stale: found.item,
+      rules: f.route.rules,
+      mode: found.item ? "revalidate" : "miss",
+      // Another node's copy is only as good as a hit: not for validation requests nor for
+      // requests with Authorization (it may not be usable for them).
+      acceptRemote: !f.alone && !f.dirs.noCache && f.dirs.maxAge === undefined &&
+        f.dirs.minFresh === undefined,
+    };
+    const memKey = variantKey(f.urlKey, found.variant ?? "");
+    pinRequestFacts(c);
+    let result: FillResult;
+    let leader = true;
+    try {
+      const start = () =>
+        this.#o.filler.fill(target, req, (r, done) => this.#o.forward(c, r, done));
+      ({ result, leader } = f.alone
+        ? { result: await start(), leader: true }
+        : await this.#o.flights.run(memKey, start));
+      if (leader) this.#o.stats.filled(target.mode, result);
+    } catch (error) {
+      if (found.item && decision?.staleIfError) {
+        const status = error instanceof HttpError ? error.status : null;
+        this.#o.stats.staleIfError();
+        return this.#serveStale(c, found.item, decision, head, "stale-if-error", status);
+      }
+      throw error;
+    }
+    const fwd = fwdReason(decision);
+    if (result.kind === "entry") {
+      const item = result.item;
+      const mismatch = item.entry.vary.length > 0 &&
+        item.entry.variant !== varyValues(item.entry.vary, (n) => req.headers.get(n));
+      if (!mismatch) {
+        const now = this.#o.clock.now();
+        const ttlMs = item.entry.timing.responseTime - item.entry.timing.initialAgeMs +
+          item.entry.timing.freshMs - now;
+        const outcome: CacheOutcome = result.outcome;
+        c.env.ctx.cacheOutcome = outcome;
+        this.#o.stats.served(outcome);
+        const status = fwdStatus(result.fwdStatus === null ? "miss" : fwd, {
+          status: result.fwdStatus,
+          stored: result.stored,
+          collapsed: !leader || result.fwdStatus === null,
+          ttlMs,
+        });
+        const res = answer(item, head, req.headers, {
+          ageSeconds: wholeSeconds(currentAge(item.entry.timing, now)),
+          cacheStatus: status,
+          outcome,
+          cdn: result.stored ? denoCdnValue(f.route.denoCdn, item, ttlMs) : null,
+        });
+        if (leader) {
+          for (const cookie of result.cookies) res.headers.append("set-cookie", cookie);
+          const upstream = c.env.ctx.upstream;
+          if (upstream && result.fwdStatus !== null) {
+            res.headers.append("x-upstream-region", upstream.region);
+          }
+        }
+        return res;
+      }
+      return await this.#alone(c, next, "vary-miss", "MISS");
+    }
+    if (result.kind === "pass") {
+      const stale = found.item && decision?.staleIfError && ERROR_STATUSES.has(result.status);
+      if (stale) {
+        if (leader) {
+          await result.response.body?.cancel().catch(() => {});
+          result.release();
+        }
+        this.#o.stats.staleIfError();
+        return this.#serveStale(c, found.item!, decision!, head, "stale-if-error", result.status);
+      }
+      if (!leader) return await this.#alone(c, next, fwd, "MISS");
+      const completed = c.env.completed ?? Promise.resolve();
+      completed.then(result.release, result.release);
+      let res = result.response;
+      if (head && res.body) {
+        await res.body.cancel().catch(() => {});
+        res = new Response(null, res);
+      }
+      c.env.ctx.cacheOutcome = "MISS";
+      this.#o.stats.served("MISS");
+      return markPassThrough(
+        res,
+        "MISS",
+        fwdStatus(fwd, { status: result.status, detail: result.reason }),
+      );
+    }
+    return await this.#alone(c, next, fwd, "MISS");
+  }
+
+  /** Forwards without the cache (a waiter whose leader's response could not be shared). */
+  async #alone(
+    c: Context<AppEnv>,
+    next: Next,
+    fwd: "miss" | "stale" | "request" | "vary-miss",
+    outcome: CacheOutcome,
+  ): Promise<Response> {
+    await next();
+    c.env.ctx.cacheOutcome = outcome;
+    this.#o.stats.served(outcome);
+    c.res = markPassThrough(c.res, outcome, fwdStatus(fwd, { status: c.res.status }));
+    return c.res;
+  }
+
+  async #bypass(c: Context<AppEnv>, next: Next, detail: string): Promise<Response> {
+    await next();
+    c.env.ctx.cacheOutcome = "BYPASS";
+    this.#o.stats.served("BYPASS");
+    c.res = markPassThrough(c.res, "BYPASS", fwdStatus("bypass", { detail }));
+    return c.res;
+  }
+
+  /** A fresh hit (also used by the fast path). */
+  serveHit(
+    item: MemoryItem,
+    decision: Decision,
+    route: CompiledRoute,
+    head: boolean,
+    headers: Headers,
+  ): Response {
+    return answer(item, head, headers, {
+      ageSeconds: wholeSeconds(decision.ageMs),
+      cacheStatus: hitStatus(decision.ttlMs),
+      outcome: "HIT",
+      cdn: denoCdnValue(route.denoCdn, item, decision.ttlMs),
+    });
+  }
+
+  #serveStale(
+    c: Context<AppEnv>,
+    item: MemoryItem,
+    decision: Decision,
+    head: boolean,
+    detail: string,
+    status: number | null = null,
+  ): Response {
+    c.env.ctx.cacheOutcome = "STALE";
+    if (detail !== "stale-if-error") this.#o.stats.served("STALE");
+    const cacheStatus = detail === "stale-if-error"
+      ? fwdStatus("stale", { status, ttlMs: decision.ttlMs, detail })
+      : hitStatus(decision.ttlMs, detail === "swr" ? "stale-while-revalidate" : detail);
+    return answer(item, head, c.req.raw.headers, {
+      ageSeconds: wholeSeconds(currentAge(item.entry.timing, this.#o.clock.now())),
+      cacheStatus,
+      outcome: "STALE",
+      cdn: null,
+    });
+  }
+
+  #revalidateInBackground(
+    c: Context<AppEnv>,
+    urlKey: string,
+    found: Lookup,
+    route: CompiledRoute,
+  ): void {
+    const target: FillTarget = {
+      urlKey,
+      variant: found.variant,
+      stale: found.item,
+      rules: route.rules,
+      mode: "background",
+      acceptRemote: false,
+    };
+    pinRequestFacts(c);
+    const run = this.#o.flights.start(
+      variantKey(urlKey, found.variant ?? ""),
+      () => this.#o.filler.fill(target, c.req.raw, (r, done) => this.#o.forward(c, r, done)),
+    );
+    if (run === null) return;
+    this.#o.track(
+      run.then(async (result) => {
+        this.#o.stats.filled("background", result);
+        if (result.kind === "pass") {
+          await result.response.body?.cancel().catch(() => {});
+          result.release();
+        }
+      }).catch((error) => this.#o.stats.backgroundFailed(urlKey, error)),
+    );
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * RFC 9111 §4.4: a successful unsafe request invalidates what is stored for its URL and for the
+ * `Location` / `Content-Location` it names on the same host.
+ */
+
+import type { Context } from "hono";
+import type { AppEnv } from "../app_env.ts";
+import { markPassThrough } from "./respond.ts";
+import { type CachePolicy, pathOf } from "./policy.ts";
+
+const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** The URLs a response to an unsafe request invalidates (same host only). */
+export function invalidatedUrls(requestUrl: string, res: Response): string[] {
+  const base = new URL(requestUrl);
+  const out = [base.href];
+  for (const name of ["location", "content-location"]) {
+    const value = res.headers.get(name);
+    if (!value || value.length > 4096) continue;
+    try {
+      const url = new URL(value, base);
+      if (url.host === base.host && url.protocol === base.protocol && !out.includes(url.href)) {
+        out.push(url.href);
+      }
+    } catch {
+      // not a URL: nothing to invalidate
+    }
+  }
+  return out;
+}
+
+/**
+ * After an unsafe request was forwarded: invalidates on success (2xx, 3xx) and marks responses on
+ * cached paths `X-Cache: BYPASS`.
+ */
+export async function invalidateAfterUnsafe(
+  c: Context<AppEnv>,
+  policy: CachePolicy,
+  invalidate: (urlKeys: string[]) => Promise<void>,
+): Promise<void> {
+  const req = c.req.raw;
+  const handled = policy.handles(pathOf(req.url));
+  if (UNSAFE.has(req.method) && c.res.status >= 200 && c.res.status < 400) {
+    const keys: string[] = [];
+    for (const url of invalidatedUrls(req.url, c.res)) {
+      const path = pathOf(url);
+      if (!policy.handles(path)) continue;
+      const route = policy.route(path);
+      const key = route.key(url, url === req.url ? req : new Request(url));
+      if (key !== null) keys.push(key);
+    }
+    if (keys.length > 0) await invalidate(keys);
+  }
+  if (handled) c.res = markPassThrough(c.res, "BYPASS", "Outpost; fwd=method");
+}

@@ -1,0 +1,221 @@
+/**
+ * The isolate's memory tier: an LRU bounded in bytes (`lru-cache` with `maxSize`), holding
+ * entries ready to answer (body decoded once, headers flattened) and the Vary markers of URLs
+ * whose responses vary. Indexes by URL and by tag make purges cheap.
+ */
+
+import { LRUCache } from "lru-cache";
+import type { StoredEntry } from "./entry.ts";
+
+/** A stored response ready to be sent. */
+export interface MemoryItem {
+  kind: "entry";
+  entry: StoredEntry;
+  /** The body as a string when it is valid UTF-8 (cheapest to send), else bytes. */
+  body: string | Uint8Array;
+  contentType: string | null;
+  /** Every other stored field, flattened: name, value, name, value … */
+  fields: string[];
+  /** The origin's own `Cache-Status` (ours is appended to it). */
+  upstreamStatus: string | null;
+  etag: string | null;
+  lastModified: string | null;
+  /** Bytes this item is accounted for. */
+  size: number;
+}
+
+/** At a URL whose responses vary: the request headers that pick the variant. */
+export interface VaryItem {
+  kind: "vary";
+  vary: string[];
+  size: number;
+}
+
+type Item = MemoryItem | VaryItem;
+
+/** Fixed per-item overhead in the byte accounting (objects, map slots, indexes). */
+const ITEM_OVERHEAD = 512;
+
+/** The memory key of a variant (`urlKey` alone for responses without Vary). */
+export function variantKey(urlKey: string, variant: string): string {
+  return variant === "" ? urlKey : `${urlKey}\u0000${variant}`;
+}
+
+function isAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] > 0x7f) return false;
+  return true;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Builds a memory item from an entry and its body bytes. */
+export function makeItem(entry: StoredEntry, body: Uint8Array): MemoryItem {
+  let text: string | null = null;
+  let bodySize = body.byteLength;
+  try {
+    text = utf8.decode(body);
+    // V8 keeps ASCII strings at one byte per character, others at two.
+    if (!isAscii(body)) bodySize = text.length * 2;
+  } catch {
+    text = null;
+  }
+  let contentType: string | null = null;
+  let upstreamStatus: string | null = null;
+  let etag: string | null = null;
+  let lastModified: string | null = null;
+  const fields: string[] = [];
+  let headerSize = 0;
+  for (const [name, value] of entry.headers) {
+    headerSize += (name.length + value.length) * 2 + 32;
+    if (name === "content-type" && contentType === null) contentType = value;
+    else if (name === "cache-status") upstreamStatus = value;
+    else {
+      if (name === "etag") etag = value;
+      else if (name === "last-modified") lastModified = value;
+      fields.push(name, value);
+    }
+  }
+  return {
+    kind: "entry",
+    entry,
+    body: text ?? body,
+    contentType,
+    fields,
+    upstreamStatus,
+    etag,
+    lastModified,
+    size: ITEM_OVERHEAD + bodySize + headerSize + entry.key.length * 4 + entry.variant.length * 2,
+  };
+}
+
+/** The memory tier. A budget of 0 bytes disables it (every call is a no-op or a miss). */
+export class MemoryTier {
+  readonly maxBytes: number;
+  readonly #lru: LRUCache<string, Item> | null;
+  readonly #byUrl = new Map<string, Set<string>>();
+  readonly #byTag = new Map<string, Set<string>>();
+  readonly #tagsOf = new Map<string, readonly string[]>();
+  /** Bumped by every purge: a fill that started before one does not land in memory. */
+  epoch = 0;
+
+  constructor(options: { maxBytes: number; maxEntryBytes?: number }) {
+    this.maxBytes = options.maxBytes;
+    this.#lru = options.maxBytes > 0
+      ? new LRUCache<string, Item>({
+        maxSize: options.maxBytes,
+        maxEntrySize: Math.min(options.maxBytes, options.maxEntryBytes ?? options.maxBytes),
+        sizeCalculation: (item) => item.size,
+        dispose: (item, key, reason) => {
+          if (reason !== "set") this.#unindex(key, item);
+        },
+      })
+      : null;
+  }
+
+  /** True when the tier holds anything at all (the fast path's first check). */
+  get enabled(): boolean {
+    return this.#lru !== null;
+  }
+
+  /** Bytes currently accounted (never more than `maxBytes`). */
+  get bytes(): number {
+    return this.#lru?.calculatedSize ?? 0;
+  }
+
+  /** Number of items (entries and Vary markers). */
+  get count(): number {
+    return this.#lru?.size ?? 0;
+  }
+
+  /** The item at a memory key (marks it recently used). */
+  get(key: string): Item | undefined {
+    return this.#lru?.get(key);
+  }
+
+  /** Stores an entry; returns false when it does not fit the budget. */
+  setEntry(item: MemoryItem): boolean {
+    const lru = this.#lru;
+    if (lru === null) return false;
+    const { key, variant, tags } = item.entry;
+    const k = variantKey(key, variant);
+    this.#unindex(k, null);
+    lru.set(k, item);
+    if (lru.peek(k) !== item) {
+      lru.delete(k); // too large: an older copy must not linger unindexed
+      return false;
+    }
+    this.#index(k, key, tags);
+    return true;
+  }
+
+  /** Records that responses at `urlKey` vary on `vary`. */
+  setVary(urlKey: string, vary: string[]): void {
+    const lru = this.#lru;
+    if (lru === null) return;
+    this.#unindex(urlKey, null);
+    lru.set(urlKey, { kind: "vary", vary, size: ITEM_OVERHEAD + urlKey.length * 2 });
+    if (lru.peek(urlKey)?.kind === "vary") this.#index(urlKey, urlKey, []);
+  }
+
+  /** Drops one memory key. */
+  delete(key: string): void {
+    this.#lru?.delete(key);
+  }
+
+  /** Drops everything stored for a URL key (all variants); returns how many items. */
+  deleteUrl(urlKey: string): number {
+    const keys = this.#byUrl.get(urlKey);
+    if (!keys) return 0;
+    let n = 0;
+    for (const k of [...keys]) if (this.#lru?.delete(k)) n++;
+    return n;
+  }
+
+  /** Drops every entry carrying `tag`; returns how many. */
+  deleteTag(tag: string): number {
+    const keys = this.#byTag.get(tag);
+    if (!keys) return 0;
+    let n = 0;
+    for (const k of [...keys]) if (this.#lru?.delete(k)) n++;
+    return n;
+  }
+
+  /** Drops everything. */
+  clear(): void {
+    this.#lru?.clear();
+    this.#byUrl.clear();
+    this.#byTag.clear();
+    this.#tagsOf.clear();
+  }
+
+  #index(k: string, urlKey: string, tags: readonly string[]): void {
+    let set = this.#byUrl.get(urlKey);
+    if (!set) this.#byUrl.set(urlKey, set = new Set());
+    set.add(k);
+    if (tags.length === 0) return;
+    this.#tagsOf.set(k, tags);
+    for (const tag of tags) {
+      let t = this.#byTag.get(tag);
+      if (!t) this.#byTag.set(tag, t = new Set());
+      t.add(k);
+    }
+  }
+
+  #unindex(k: string, item: Item | null): void {
+    const urlKey = item?.kind === "entry" ? item.entry.key : k.split("\u0000", 1)[0];
+    const set = this.#byUrl.get(urlKey);
+    if (set) {
+      set.delete(k);
+      if (set.size === 0) this.#byUrl.delete(urlKey);
+    }
+    const tags = this.#tagsOf.get(k);
+    if (!tags) return;
+    this.#tagsOf.delete(k);
+    for (const tag of tags) {
+      const t = this.#byTag.get(tag);
+      if (!t) continue;
+      t.delete(k);
+      if (t.size === 0) this.#byTag.delete(tag);
+    }
+  }
+}

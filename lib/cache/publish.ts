@@ -1,0 +1,82 @@
+/** Publishing fill results to KV and forgetting what the origin no longer lets us keep. */
+
+import type { Clock } from "../clock.ts";
+import type { StoredEntry } from "./entry.ts";
+import { retentionMs } from "./freshness.ts";
+import { kvSlot } from "./keys.ts";
+import type { KvStore, MetaRead } from "./kv_store.ts";
+import type { MemoryItem, MemoryTier } from "./memory.ts";
+
+/** Collaborators of a {@linkcode Publisher}. */
+export interface PublisherOptions {
+  store: KvStore;
+  memory: MemoryTier;
+  clock: Clock;
+  kvError(op: string, error: unknown): void;
+}
+
+/** Writes what fills produce; KV failures are reported, never thrown. */
+export class Publisher {
+  readonly #o: PublisherOptions;
+
+  constructor(options: PublisherOptions) {
+    this.#o = options;
+  }
+
+  /** Writes a new entry to KV, guarded by what was read before the fill. */
+  async publish(
+    entry: StoredEntry,
+    body: Uint8Array,
+    read: MetaRead,
+    purgeVs: string | null,
+    targetVariant: string | null,
+  ): Promise<void> {
+    const o = this.#o;
+    try {
+      const slot = await kvSlot(entry.key, entry.variant);
+      let metaVs = read.versionstamp;
+      let previous = read.value?.kind === "entry" ? read.value.entry : null;
+      if (entry.variant !== (targetVariant ?? "")) {
+        const current = await o.store.readMeta(slot);
+        metaVs = current.versionstamp;
+        previous = current.value?.kind === "entry" ? current.value.entry : null;
+      }
+      await o.store.write(slot, entry, body, {
+        expireIn: retentionMs(entry.timing, o.clock.now()),
+        guard: { metaVersionstamp: metaVs, purgeVersionstamp: purgeVs },
+        previous,
+      });
+    } catch (error) {
+      o.kvError("write", error);
+    }
+  }
+
+  /** Updates an entry's metadata in KV after a 304, keeping its body. */
+  async updateKv(entry: StoredEntry, body: Uint8Array): Promise<void> {
+    const o = this.#o;
+    try {
+      const slot = await kvSlot(entry.key, entry.variant);
+      const current = await o.store.readMeta(slot);
+      if (current.value?.kind !== "entry" || current.versionstamp === null) return;
+      if (current.value.entry.version !== entry.version) return; // replaced meanwhile
+      await o.store.updateMeta(slot, { ...entry, chunks: current.value.entry.chunks }, body, {
+        expireIn: retentionMs(entry.timing, o.clock.now()),
+        versionstamp: current.versionstamp,
+      });
+    } catch (error) {
+      o.kvError("write", error);
+    }
+  }
+
+  /** Forgets a stored response the origin no longer lets us keep. */
+  async drop(stale: MemoryItem): Promise<void> {
+    const o = this.#o;
+    const { key, variant } = stale.entry;
+    o.memory.delete(variant === "" ? key : `${key}\u0000${variant}`);
+    try {
+      await o.store.purgeSlot(await kvSlot(key, variant), { soft: false, now: o.clock.now() });
+    } catch (error) {
+      o.kvError("delete", error);
+    }
+  }
+}

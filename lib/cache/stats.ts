@@ -1,0 +1,160 @@
+/** The cache's metrics (`outpost_cache_*`) and its logging of faults, in one place. */
+
+import type { Logger } from "../log.ts";
+import type { Counter, Gauge, MetricsRegistry } from "../metrics/registry.ts";
+import type { FillResult } from "./fill.ts";
+import type { MemoryTier } from "./memory.ts";
+import type { CacheOutcome } from "./respond.ts";
+
+const OUTCOMES: CacheOutcome[] = ["HIT", "MISS", "STALE", "REVALIDATED", "EXPIRED", "BYPASS"];
+/** Repeated faults of one kind are logged at most this often. */
+const LOG_EVERY_MS = 10_000;
+
+/** Counters, gauges and throttled fault logs of the cache. */
+export class CacheStats {
+  readonly #requests: Counter;
+  readonly #labels: Record<string, { outcome: CacheOutcome }> = {};
+  readonly #fills: Counter;
+  readonly #kvErrors: Counter;
+  readonly #invalid: Counter;
+  readonly #torn: Counter;
+  readonly #sie: Counter;
+  readonly #background: Counter;
+  readonly #purgeSync: Counter;
+  readonly #replays: Counter;
+  readonly #memoryBytes: Gauge;
+  readonly #memoryItems: Gauge;
+  readonly #memory: MemoryTier;
+  readonly #log: Logger;
+  readonly #lastLog = new Map<string, number>();
+
+  constructor(metrics: MetricsRegistry, memory: MemoryTier, log: Logger) {
+    this.#memory = memory;
+    this.#log = log;
+    this.#requests = metrics.counter(
+      "outpost_cache_requests_total",
+      "Cached-path requests, by X-Cache outcome",
+    );
+    for (const outcome of OUTCOMES) this.#labels[outcome] = { outcome };
+    this.#fills = metrics.counter("outpost_cache_fills_total", "Origin fills, by mode and result");
+    this.#kvErrors = metrics.counter(
+      "outpost_cache_kv_errors_total",
+      "Failed KV operations, by operation (the request was still answered)",
+    );
+    this.#invalid = metrics.counter(
+      "outpost_cache_kv_invalid_values_total",
+      "KV values that did not parse (treated as misses)",
+    );
+    this.#torn = metrics.counter(
+      "outpost_cache_torn_reads_total",
+      "KV entries whose body chunks were missing or the wrong length",
+    );
+    this.#sie = metrics.counter(
+      "outpost_cache_stale_if_error_total",
+      "Stale responses served because the origin failed",
+    );
+    this.#background = metrics.counter(
+      "outpost_cache_background_failures_total",
+      "Background revalidations that failed",
+    );
+    this.#purgeSync = metrics.counter(
+      "outpost_cache_purge_sync_failures_total",
+      "Failed purge log replays or watch errors",
+    );
+    this.#replays = metrics.counter(
+      "outpost_cache_purge_replays_total",
+      "Purge log records replayed on this node",
+    );
+    this.#memoryBytes = metrics.gauge(
+      "outpost_cache_memory_bytes",
+      "Bytes held by the memory tier",
+    );
+    this.#memoryItems = metrics.gauge(
+      "outpost_cache_memory_items",
+      "Items held by the memory tier",
+    );
+    metrics.gauge("outpost_cache_memory_budget_bytes", "The memory tier's byte budget").set(
+      memory.maxBytes,
+    );
+  }
+
+  /** One response with this outcome. */
+  served(outcome: CacheOutcome): void {
+    this.#requests.inc(this.#labels[outcome]);
+  }
+
+  /** One fill finished. */
+  filled(mode: string, result: FillResult): void {
+    const kind = result.kind === "entry"
+      ? (result.fwdStatus === null ? "remote" : result.stored ? "stored" : "not_stored")
+      : result.kind;
+    this.#fills.inc({ mode, result: kind });
+    this.memoryChanged();
+  }
+
+  /** Refreshes the memory gauges. */
+  memoryChanged(): void {
+    this.#memoryBytes.set(this.#memory.bytes);
+    this.#memoryItems.set(this.#memory.count);
+  }
+
+  /** A KV operation failed; the request goes on without it. */
+  kvError(op: string, error: unknown): void {
+    this.#kvErrors.inc({ op });
+    this.#throttled("warn", `kv:${op}`, "cache KV operation failed", { op, error });
+  }
+
+  /** A KV value did not parse. */
+  invalidKv(key: Deno.KvKey, reason: string): void {
+    this.#invalid.inc();
+    this.#throttled("warn", "invalid", "cache KV value is invalid; treated as a miss", {
+      key: key.map(String).join("/").slice(0, 200),
+      reason,
+    });
+  }
+
+  /** A KV entry's body was incomplete. */
+  tornRead(): void {
+    this.#torn.inc();
+  }
+
+  /** A stale response was served because the origin failed. */
+  staleIfError(): void {
+    this.#sie.inc();
+    this.served("STALE");
+  }
+
+  /** A background revalidation failed. */
+  backgroundFailed(urlKey: string, error: unknown): void {
+    this.#background.inc();
+    this.#throttled("warn", "background", "background revalidation failed", {
+      key: urlKey.slice(0, 200),
+      error,
+    });
+  }
+
+  /** A purge replay or the watch failed. */
+  purgeSyncFailed(error: unknown): void {
+    this.#purgeSync.inc();
+    this.#throttled("error", "purge-sync", "purge log replay failed", { error });
+  }
+
+  /** Purge records replayed (`dropped` -1: the whole tier was dropped). */
+  replayed(records: number, _dropped: number): void {
+    this.#replays.inc(undefined, records);
+    this.memoryChanged();
+  }
+
+  #throttled(
+    level: "warn" | "error",
+    kind: string,
+    msg: string,
+    fields: Record<string, unknown>,
+  ): void {
+    const now = performance.now();
+    const last = this.#lastLog.get(kind);
+    if (last !== undefined && now - last < LOG_EVERY_MS) return;
+    this.#lastLog.set(kind, now);
+    this.#log[level](msg, fields);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The cache's own endpoints: `POST /_edge/purge` (by URL and tag, on every node; admin token)
+ * and `GET /_edge/cache` (this node's cache figures).
+ */
+
+import type { Handler } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "../lib/app_env.ts";
+import type { EdgeCache } from "../lib/cache/edge_cache.ts";
+import { isValidTag } from "../lib/cache/key.ts";
+import { pathOf } from "../lib/cache/policy.ts";
+import type { BearerCheck } from "../lib/http/bearer.ts";
+import { HttpError, readJsonBody } from "../lib/http/errors.ts";
+import { jsonResponse } from "../lib/http/respond.ts";
+import { parseInput } from "../lib/http/validate.ts";
+
+const MAX_BODY = 256 * 1024;
+
+const PurgeBodySchema = z.object({
+  /** Absolute http(s) URLs, or paths resolved against this request's host. */
+  urls: z.array(z.string().min(1).max(2048)).max(100).default([]),
+  tags: z.array(z.string().refine(isValidTag, "Not a valid tag (1-128 visible ASCII, no comma)"))
+    .max(100).default([]),
+  /** Mark stale (kept for stale-if-error) instead of deleting. */
+  soft: z.boolean().default(false),
+}).strict().refine((b) => b.urls.length + b.tags.length > 0, {
+  message: "Give at least one URL or tag",
+});
+
+/** The purge handler. */
+export function purgeHandler(
+  options: { cache: EdgeCache; authorized: BearerCheck },
+): Handler<AppEnv> {
+  return async function purge(c) {
+    if (!(await options.authorized(c.req.header("authorization") ?? null))) {
+      throw new HttpError(401, "A valid admin bearer token is required", {
+        code: "unauthorized",
+        headers: { "www-authenticate": 'Bearer realm="outpost"' },
+      });
+    }
+    const body = parseInput(
+      PurgeBodySchema,
+      await readJsonBody(c.req.raw, MAX_BODY),
+      "purge request",
+    );
+    const { cache } = options;
+    const keys: string[] = [];
+    const errors: Array<{ path: string; message: string }> = [];
+    body.urls.forEach((raw, i) => {
+      let url: URL | null = null;
+      try {
+        url = new URL(raw, c.req.url);
+      } catch {
+        // reported below
+      }
+      if (
+        url === null || (url.protocol !== "http:" && url.protocol !== "https:") ||
+        url.username !== "" || url.password !== ""
+      ) {
+        errors.push({
+          path: `urls.${i}`,
+          message: `Not an http(s) URL or path: ${raw.slice(0, 100)}`,
+        });
+        return;
+      }
+      const path = pathOf(url.href);
+      if (!cache.policy.handles(path)) {
+        errors.push({ path: `urls.${i}`, message: `Never cached: ${path.slice(0, 100)}` });
+        return;
+      }
+      const key = cache.policy.route(path).key(url.href, new Request(url.href));
+      if (key === null) errors.push({ path: `urls.${i}`, message: "No cache key for this URL" });
+      else keys.push(key);
+    });
+    if (errors.length > 0) {
+      throw new HttpError(400, `Invalid purge request: ${errors[0].path}: ${errors[0].message}`, {
+        code: "validation_failed",
+        extensions: { errors },
+      });
+    }
+    const summary = await cache.purge(keys, body.tags, body.soft);
+    return jsonResponse(
+      {
+        purged: { urls: keys.length, tags: body.tags.length },
+        soft: body.soft,
+        entries: summary.entries,
+        memory: summary.memory,
+        seq: summary.seq,
+      },
+      200,
+      { "cache-control": "no-store" },
+    );
+  };
+}
+
+/** `GET /_edge/cache`: this node's memory tier and in-flight work. */
+export function cacheStatsHandler(cache: EdgeCache): Handler<AppEnv> {
+  return function cacheStats() {
+    return jsonResponse(cache.snapshot(), 200, { "cache-control": "no-store" });
+  };
+}
