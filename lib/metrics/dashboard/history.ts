@@ -73,11 +73,14 @@ export class History {
     return { xs, ys };
   }
 
-  /** Events per second of every `outpost_analytics_*` counter, between consecutive polls. */
+  /**
+   * Events per second of the `outpost_analytics_*` counters that count events (accepted,
+   * rejected, …), between consecutive polls; byte and interval counters stay off this chart.
+   */
   analyticsRates(): { names: string[]; xs: number[]; ys: Array<Array<number | null>> } {
     const names = [
       ...new Set(this.#polls.flatMap((p) => Object.keys(p.stats.analytics ?? {}))),
-    ].sort();
+    ].filter((n) => /(^|_)events(_|$)/.test(n) && !n.includes("bytes")).sort();
     const xs: number[] = [];
     const ys: Array<Array<number | null>> = names.map(() => []);
     for (let i = 1; i < this.#polls.length; i++) {
