@@ -37,6 +37,7 @@ import { pathOf } from "./cache/policy.ts";
 import { bearerCheck } from "./http/bearer.ts";
 import { compilePathPatterns } from "./http/path_pattern.ts";
 import { cacheStatsHandler, purgeHandler } from "../routes/cache.ts";
+import { docsRoutes } from "../routes/docs.ts";
 
 /** Everything the edge node needs from outside. */
 export interface AppDeps {
@@ -81,6 +82,8 @@ export interface Edge {
   data: EdgeData;
   /** The SWR edge cache (null when `cache.enabled` is false). */
   cache: EdgeCache | null;
+  /** The routers behind `fetch`: `/_edge/*` and everything else (route listings, tests). */
+  routers: { edge: Hono<AppEnv>; main: Hono<AppEnv> };
   /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
   start(): void;
   /** Stops background jobs; the caller closes KV. */
@@ -231,6 +234,22 @@ export function createApp(deps: AppDeps): Edge {
   const fetchFn = deps.fetch ?? globalThis.fetch;
   const data = createEdgeData({ ...deps, config, clock, fetch: fetchFn, log, metrics, jobs });
   mountDataRoutes({ main: mainApp, edge: edgeApp }, data, { config, log, metrics });
+  // API docs: the document is built from the routes' schemas on first request, never before.
+  if (config.docs.enabled) {
+    docsRoutes(edgeApp, {
+      config: config.docs,
+      document: async () =>
+        (await import("./openapi/document.ts")).buildApiDocument({
+          config,
+          itemSchema: data.itemSchema,
+          eventLimits: analytics.edge?.limits ?? null,
+          collector: analytics.central !== null,
+          cache: cache !== null,
+          protects: authz ? (method, path) => authz.protects(method, path) : null,
+          now: () => clock.now(),
+        }),
+    });
+  }
   // Everything else goes to the nearest healthy origin; experiments pick their own paths.
   mainApp.all(
     "*",
@@ -291,6 +310,7 @@ export function createApp(deps: AppDeps): Edge {
     authz,
     data,
     cache,
+    routers: { edge: edgeApp, main: mainApp },
     start: () => {
       jobs.start();
       data.start();

@@ -15,6 +15,7 @@ import {
 import { AuthzConfigSchema } from "./authz/config.ts";
 import { ReplicaIdSchema } from "./crdt/names.ts";
 import { CacheConfigSchema, parseByteSize } from "./cache/config.ts";
+import { DocsConfigSchema } from "./openapi/config.ts";
 
 /** A region name: lower-case letters, digits and dashes, as in `us-west` or `ap-southeast`. */
 export const RegionNameSchema = z.string().regex(
@@ -288,6 +289,8 @@ export const EdgeConfigSchema = z.object({
   /** Authorization of protected routes (lib/authz, docs/authz.md). */
   authz: AuthzConfigSchema,
   metrics: MetricsConfigSchema,
+  /** The OpenAPI document and Swagger UI (lib/openapi/config.ts). */
+  docs: DocsConfigSchema,
 }).superRefine((cfg, ctx) => {
   checkAnalyticsConfig(cfg, ctx);
   const names = new Set<string>();

@@ -16,11 +16,17 @@ import { parseInput } from "../lib/http/validate.ts";
 
 const MAX_BODY = 256 * 1024;
 
-const PurgeBodySchema = z.object({
+/** What {@linkcode isValidTag} accepts, as a pattern for the API docs. */
+export const TAG_PATTERN = "^[\\x21-\\x2b\\x2d-\\x7e]{1,128}$";
+
+/** The body of `POST /_edge/purge`. */
+export const PurgeBodySchema = z.object({
   /** Absolute http(s) URLs, or paths resolved against this request's host. */
   urls: z.array(z.string().min(1).max(2048)).max(100).default([]),
-  tags: z.array(z.string().refine(isValidTag, "Not a valid tag (1-128 visible ASCII, no comma)"))
-    .max(100).default([]),
+  tags: z.array(
+    z.string().refine(isValidTag, "Not a valid tag (1-128 visible ASCII, no comma)")
+      .meta({ pattern: TAG_PATTERN }),
+  ).max(100).default([]),
   /** Mark stale (kept for stale-if-error) instead of deleting. */
   soft: z.boolean().default(false),
 }).strict().refine((b) => b.urls.length + b.tags.length > 0, {

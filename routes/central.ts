@@ -15,7 +15,8 @@ import type { MetricsRegistry } from "../lib/metrics/registry.ts";
 
 const NO_STORE = { "cache-control": "no-store" };
 const LIMITS = { maxCompressedBytes: 8 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 };
-const StatsQuery = z.object({
+/** The query of `GET /_central/stats`. */
+export const CentralStatsQuerySchema = z.object({
   intervals: z.coerce.number().int().min(0).max(500).default(20),
 });
 
@@ -80,7 +81,7 @@ export function centralRoutes(options: CentralRoutesOptions | null): Hono<AppEnv
   });
 
   app.get("/_central/stats", async (c) => {
-    const q = parseInput(StatsQuery, c.req.query(), "query");
+    const q = parseInput(CentralStatsQuerySchema, c.req.query(), "query");
     return jsonResponse(await collector.stats(q.intervals), 200, NO_STORE);
   });
 

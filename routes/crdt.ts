@@ -47,14 +47,19 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The request bodies of `/crdt/*` under the configured limits (also used by the API docs). */
+export function crdtBodySchemas(limits: { maxStep: number }) {
+  return {
+    StepSchema: z.strictObject({ by: z.number().int().min(1).max(limits.maxStep).default(1) }),
+    ElementBodySchema: z.strictObject({ element: ElementSchema }),
+    RegisterBodySchema: z.strictObject({ value: z.json() }),
+  };
+}
+
 /** Builds the CRDT app, mounted at `/crdt`. */
 export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const StepSchema = z.strictObject({
-    by: z.number().int().min(1).max(options.maxStep).default(1),
-  });
-  const ElementBodySchema = z.strictObject({ element: ElementSchema });
-  const RegisterBodySchema = z.strictObject({ value: z.json() });
+  const { StepSchema, ElementBodySchema, RegisterBodySchema } = crdtBodySchemas(options);
 
   const nameOf = (c: Context<AppEnv>) => parseInput(CrdtNameSchema, c.req.param("name"), "name");
   const body = async (c: Context<AppEnv>, max = BODY_SLACK) => {

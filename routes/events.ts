@@ -25,20 +25,26 @@ function disabled(app: Hono<AppEnv>, reason: string): Hono<AppEnv> {
   return app;
 }
 
+/** The query strings of `/events*` under the configured retention (also used by the API docs). */
+export function eventsQuerySchemas(config: { retentionHours: number }) {
+  const minutes = z.coerce.number().int().min(1).max(config.retentionHours * 60).default(60);
+  return {
+    UserQuery: z.object({
+      minutes,
+      limit: z.coerce.number().int().min(1).max(1000).default(100),
+      cursor: z.string().max(512).optional(),
+    }),
+    CountsQuery: z.object({ minutes }),
+    PostQuery: z.object({ partial: z.enum(["true", "false", "1", "0"]).optional() }),
+  };
+}
+
 /** Builds the `/events` routes; with `analytics` null they answer 404 (disabled here). */
 export function eventsRoutes(analytics: AnalyticsEdge | null): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   if (analytics === null) return disabled(app, "Analytics ingest does not run on this node");
   const { limits, store, config } = analytics;
-  const retentionMinutes = config.retentionHours * 60;
-  const minutes = z.coerce.number().int().min(1).max(retentionMinutes).default(60);
-  const UserQuery = z.object({
-    minutes,
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
-    cursor: z.string().max(512).optional(),
-  });
-  const CountsQuery = z.object({ minutes });
-  const PostQuery = z.object({ partial: z.enum(["true", "false", "1", "0"]).optional() });
+  const { UserQuery, CountsQuery, PostQuery } = eventsQuerySchemas(config);
 
   app.post("/events", async (c) => {
     const req = c.req.raw;

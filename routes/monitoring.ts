@@ -24,7 +24,8 @@ export interface MonitoringRoutesOptions {
   adminToken?: string;
 }
 
-const StatsQuerySchema = z.object({
+/** The query of `GET /_edge/stats` (other parameters are ignored). */
+export const StatsQuerySchema = z.object({
   /** Only this region's edges. */
   region: RegionNameSchema.optional(),
 });

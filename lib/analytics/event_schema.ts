@@ -117,6 +117,19 @@ export function eventSchema(limits: EventLimits, now: () => number) {
   });
 }
 
+/**
+ * The whole body of `POST /events` as one schema: an event, or `{ "events": [...] }` with 1 to
+ * `maxBatchEvents` of them. {@linkcode validateEvents} checks the same shape step by step so that
+ * it can report (and, with `?partial`, keep) events by index; the API docs state this schema.
+ */
+export function eventsBodySchema(limits: EventLimits, now: () => number) {
+  const event = eventSchema(limits, now);
+  return z.union([
+    event,
+    z.strictObject({ events: z.array(event).min(1).max(limits.maxBatchEvents) }),
+  ]);
+}
+
 /** The result of {@linkcode validateEvents}: valid events by their index, and the issues. */
 export interface ValidationResult {
   events: Array<{ index: number; event: AnalyticsEvent }>;

@@ -1,0 +1,141 @@
+/**
+ * The answers of the node's own endpoints (`/_edge/*`) as zod schemas, for the API document.
+ * The routes build these bodies directly; tests parse live answers with these schemas so that
+ * the document and the routes cannot drift apart.
+ */
+
+import { z } from "zod";
+
+const Rate = z.number().min(0).max(1).nullable();
+const Ms = z.number().min(0).nullable();
+const Count = z.number().int().min(0);
+
+/** `GET /_edge/whereami`. */
+export const WhereAmISchema = z.object({
+  source: z.enum(["user-headers", "cloudflare", "vercel", "cloudfront", "ip-database", "default"]),
+  country: z.string().nullable().describe("ISO 3166-1 alpha-2"),
+  lat: z.number().nullable(),
+  lon: z.number().nullable(),
+  nearestRegion: z.string(),
+  distanceKm: z.number().nullable(),
+  clientIp: z.string().nullable(),
+  servedBy: z.string(),
+});
+
+const JobStatsSchema = z.object({
+  runs: Count,
+  failures: Count,
+  consecutiveFailures: Count,
+  lastError: z.string().nullable(),
+  lastRunAt: z.number().nullable(),
+  running: z.boolean(),
+});
+
+/** `GET /_edge/health` (200 healthy, 503 unhealthy: same shape). */
+export const HealthSchema = z.object({
+  status: z.enum(["ok", "unhealthy"]),
+  region: z.string(),
+  node_id: z.string(),
+  uptime_s: Count,
+  error_rate: Rate,
+  p50_ms: Ms,
+  p95_ms: Ms,
+  p99_ms: Ms,
+  requests: Count,
+  window_s: z.number(),
+  thresholds: z.object({ error_rate: z.number(), p99_ms: z.number(), min_requests: Count }),
+  reasons: z.array(z.string()).describe("Why the node is unhealthy (empty when ok)"),
+  insufficient_data: z.boolean(),
+  monitoring: z.enum(["on", "off"]),
+  origins: z.record(
+    z.string(),
+    z.object({
+      state: z.enum(["closed", "open", "half-open"]),
+      consecutiveFailures: Count,
+      lastError: z.string().nullable(),
+      retryAt: z.number().nullable(),
+    }),
+  ).describe("Circuit breaker state by origin URL"),
+  ip_database: z.enum(["ready", "loading"]),
+  jobs: z.record(z.string(), JobStatsSchema).describe("Background jobs by name"),
+});
+
+const GroupStatsShape = {
+  requests: Count,
+  requests_per_s: z.number().min(0),
+  error_rate: Rate,
+  avg_latency_ms: Ms,
+  p50_ms: Ms,
+  p95_ms: Ms,
+  p99_ms: Ms,
+  cache_hit_rate: Rate,
+};
+
+/** `GET /_edge/stats`: every live node's snapshot merged. */
+export const GlobalStatsSchema = z.object({
+  generated_at: z.iso.datetime(),
+  window_s: z.number(),
+  total_requests: Count,
+  ...GroupStatsShape,
+  edge_count: Count,
+  unhealthy_edges: Count,
+  per_region: z.array(
+    z.object({ region: z.string(), edges: Count, unhealthy: Count, ...GroupStatsShape }),
+  ),
+  per_edge: z.array(z.object({
+    node_id: z.string(),
+    region: z.string(),
+    status: z.enum(["ok", "unhealthy"]),
+    reasons: z.array(z.string()),
+    total_requests: Count,
+    uptime_s: Count,
+    age_s: z.number().min(0),
+    ...GroupStatsShape,
+  })),
+  series: z.object({
+    slot_ms: z.number(),
+    start: z.number().describe("Epoch ms at which the first slot starts"),
+    complete: z.number().int().describe("Slots up to this index are complete in every snapshot"),
+    regions: z.record(
+      z.string(),
+      z.object({ requests_per_s: z.array(z.number()), errors_per_s: z.array(z.number()) }),
+    ),
+  }).nullable(),
+  analytics: z.record(z.string(), z.number()).describe("Every outpost_analytics_* counter, summed"),
+  skipped: z.object({ corrupt: Count, old_format: Count, expired: Count }),
+});
+
+/** `POST /_edge/purge`. */
+export const PurgeResultSchema = z.object({
+  purged: z.object({ urls: Count, tags: Count }),
+  soft: z.boolean(),
+  entries: Count.describe("KV entries purged (or marked stale)"),
+  memory: Count.describe("Items dropped from this node's memory"),
+  seq: z.string().describe("The purge log's sequence number after this purge"),
+});
+
+/** `GET /_edge/cache`. */
+export const CacheSnapshotSchema = z.object({
+  memory: z.object({ bytes: Count, items: Count, budgetBytes: Count }),
+  inFlight: Count,
+  background: Count,
+  rssBytes: Count,
+});
+
+/** `GET /_edge/sync`: this replica and its peers' progress. */
+export const SyncStatusSchema = z.object({
+  replica: z.string(),
+  kvId: z.string(),
+  peers: z.array(z.object({
+    url: z.string(),
+    cursor: z.number().nullable(),
+    lastFullAt: z.number().nullable(),
+    lastOkAt: z.number().nullable(),
+    peerReplica: z.string().nullable(),
+    peerKvId: z.string().nullable(),
+    failures: Count,
+    lastError: z.string().nullable(),
+    nextAttemptAt: z.number().nullable(),
+    self: z.boolean(),
+  })),
+});

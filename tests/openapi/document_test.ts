@@ -1,0 +1,179 @@
+import assert from "node:assert/strict";
+import { validateOpenApi } from "./_openapi.ts";
+import { CONFIGS, docEdge } from "./_fixture.ts";
+import type { DocEdge } from "./_fixture.ts";
+
+type Obj = Record<string, unknown>;
+const METHODS = ["get", "put", "post", "delete", "patch"];
+
+/** `METHOD /path/:param` for every operation of the document. */
+function documented(doc: Obj): Set<string> {
+  const out = new Set<string>();
+  for (const [path, item] of Object.entries(doc.paths as Obj)) {
+    for (const method of Object.keys(item as Obj)) {
+      if (!METHODS.includes(method)) continue;
+      out.add(`${method.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ":$1")}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Entries of the routers that are not endpoints of their own: middleware and fallbacks. Each is
+ * named with its reason; anything else a router holds must be in the document.
+ */
+function notEndpoints(s: DocEdge): Map<string, string> {
+  const out = new Map<string, string>([
+    ["ALL /events", "405 for methods other than POST"],
+    ["ALL /events/*", "404 fallback (or analytics_disabled)"],
+    ["ALL /_central/*", "the collector's token check, and its 404 fallback"],
+    ["ALL /*", "tracking, A/B, cache and the origin proxy for every other path"],
+  ]);
+  if (s.config.authz.enabled) {
+    for (const route of s.config.authz.protect) {
+      for (const method of route.methods ?? ["ALL"]) {
+        out.set(`${method} ${route.path}`, "authorization middleware (security of matched ops)");
+      }
+    }
+  }
+  return out;
+}
+
+function served(s: DocEdge): string[] {
+  const { edge, main } = s.edge.routers;
+  return [...edge.routes, ...main.routes].map((r) => `${r.method} ${r.path}`);
+}
+
+Deno.test("GET /_edge/openapi.json is a valid OpenAPI 3.1 document", async (t) => {
+  for (const [name, overrides] of Object.entries(CONFIGS)) {
+    await t.step(name, async () => {
+      await using s = await docEdge(overrides);
+      const doc = await s.document();
+      assert.deepEqual(validateOpenApi(doc), []);
+      assert.equal(doc.openapi, "3.1.0");
+      assert.deepEqual(doc.servers, [{ url: "/", description: "This edge node" }]);
+      // Every operation is tagged, named and says what its errors are.
+      for (const [path, item] of Object.entries(doc.paths as Obj)) {
+        for (const [method, op] of Object.entries(item as Record<string, Obj>)) {
+          const where = `${method} ${path}`;
+          assert.ok(typeof op.operationId === "string", `${where}: operationId`);
+          assert.ok((op.tags as string[]).length > 0, `${where}: tags`);
+          assert.ok(typeof op.summary === "string", `${where}: summary`);
+        }
+      }
+    });
+  }
+});
+
+Deno.test("validateOpenApi() finds what is broken", async (t) => {
+  await using s = await docEdge(CONFIGS["role both, authz, cache"]);
+  const good = await s.document();
+  const broken = (change: (doc: Obj) => void) => {
+    const doc = structuredClone(good);
+    change(doc);
+    return validateOpenApi(doc);
+  };
+  const paths = (doc: Obj) => doc.paths as Record<string, Record<string, Obj>>;
+  await t.step("a reference that does not resolve", () => {
+    const errors = broken((doc) => {
+      delete (doc.components as Record<string, Obj>).schemas.Counter;
+    });
+    assert.ok(errors.some((e) => e.includes("does not resolve: #/components/schemas/Counter")));
+  });
+  await t.step("a path parameter not declared", () => {
+    const errors = broken((doc) => {
+      paths(doc)["/crdt/sets/{name}"].get.parameters = [];
+    });
+    assert.ok(errors.some((e) => e.includes("{name} not declared")), errors.join("\n"));
+  });
+  await t.step("an operationId used twice", () => {
+    const errors = broken((doc) => {
+      paths(doc)["/crdt/sets/{name}"].get.operationId = "getCounter";
+    });
+    assert.ok(errors.some((e) => e.startsWith("operationId getCounter used by")));
+  });
+  await t.step("no responses, unknown scheme, undeclared tag, wrong version", () => {
+    const errors = broken((doc) => {
+      doc.openapi = "3.0.3";
+      const op = paths(doc)["/_edge/health"].get;
+      op.responses = {};
+      op.security = [{ nobody: [] }];
+      op.tags = ["Nowhere"];
+    });
+    for (const part of ["3.1.x", "no responses", "unknown security scheme", "not declared"]) {
+      assert.ok(errors.some((e) => e.includes(part)), `${part}: ${errors.join("\n")}`);
+    }
+  });
+});
+
+Deno.test("The document describes every route the edge serves, and only those", async (t) => {
+  for (const [name, overrides] of Object.entries(CONFIGS)) {
+    await t.step(name, async () => {
+      await using s = await docEdge(overrides);
+      const doc = documented(await s.document());
+      const skip = notEndpoints(s);
+      const undocumented = served(s).filter((r) => !doc.has(r) && !skip.has(r));
+      assert.deepEqual(undocumented, [], "served but not documented");
+      const routes = new Set(served(s));
+      assert.deepEqual([...doc].filter((r) => !routes.has(r)), [], "documented but not served");
+      // A wildcard route nobody explained is a route added without docs.
+      for (const r of routes) if (r.includes("*")) assert.ok(skip.has(r), `unexplained ${r}`);
+    });
+  }
+  await t.step("parts a node does not run are left out", async () => {
+    await using s = await docEdge(CONFIGS["role edge, no cache, no analytics"]);
+    const doc = documented(await s.document());
+    for (const r of ["POST /events", "POST /_central/summary", "POST /_edge/purge"]) {
+      assert.ok(!doc.has(r), r);
+    }
+  });
+  await t.step("docs.enabled false serves neither the document nor the page", async () => {
+    await using s = await docEdge({ docs: { enabled: false } });
+    for (const path of ["/_edge/openapi.json", "/_edge/docs"]) {
+      const res = await s.call(path);
+      assert.equal(res.status, 404);
+      assert.equal((await res.json()).code, "not_found");
+    }
+  });
+});
+
+Deno.test("The document states this node's limits and security", async (t) => {
+  await using s = await docEdge({
+    authz: { enabled: true },
+    crdt: { maxStep: 50 },
+    data: { itemSchema: "flat-object" },
+    analytics: { maxBatchEvents: 7, retentionHours: 2 },
+  });
+  const doc = await s.document();
+  const schemas = (doc.components as Record<string, Record<string, Obj>>).schemas;
+  const paths = doc.paths as Record<string, Record<string, Obj>>;
+  await t.step("limits from config", () => {
+    const step = schemas.CounterStep.properties as Record<string, Obj>;
+    assert.equal(step.by.maximum, 50);
+    const batch = (schemas.EventsRequest.anyOf as Obj[])[1].properties as Record<string, Obj>;
+    assert.equal(batch.events.maxItems, 7);
+    const minutes = (paths["/events/counts"].get.parameters as Obj[])[0];
+    assert.equal((minutes.schema as Obj).maximum, 120);
+    assert.equal(schemas.Item.type, "object", "the flat-object item schema");
+  });
+  await t.step("security by route", () => {
+    assert.deepEqual(paths["/items/{id}"].put.security, [{ bearerJwt: [] }]);
+    assert.equal(paths["/items/{id}"].get.security, undefined, "reads are not protected");
+    assert.ok("429" in (paths["/crdt/counters/{name}/increment"].post.responses as Obj));
+    assert.deepEqual(paths["/_edge/stats"].get.security, [{ adminToken: [] }, {
+      adminTokenQuery: [],
+    }]);
+    assert.deepEqual(paths["/_edge/purge"].post.security, [{ adminToken: [] }]);
+    assert.deepEqual(paths["/_edge/sync"].post.security, [{ syncToken: [] }]);
+    assert.deepEqual(paths["/_central/summary"].post.security, [{ collectorToken: [] }]);
+    assert.equal(paths["/_edge/health"].get.security, undefined);
+  });
+  await t.step("errors are problem+json with the shared schema", () => {
+    const bad = (paths["/items/{id}"].put.responses as Record<string, Obj>)["412"];
+    assert.deepEqual(bad.content, {
+      "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } },
+    });
+    const problem = schemas.Problem;
+    assert.deepEqual(problem.required, ["type", "title", "status", "detail", "code"]);
+  });
+});
