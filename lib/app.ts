@@ -22,6 +22,7 @@ import { problemHandler, problemNotFound } from "./http/errors.ts";
 import { Jobs } from "./jobs.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { Monitor } from "./metrics/monitor.ts";
+import { adminGuard } from "./metrics/admin.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
 import { ROUTE_GROUPS, routeGroupOf } from "./metrics/route_group.ts";
 import { createDemoOrigin, type DemoOrigin } from "./origin/demo.ts";
@@ -199,7 +200,10 @@ export function createApp(deps: AppDeps): Edge {
       run: () => cache.purger.sync(),
     });
     edgeApp.post("/purge", purgeHandler({ cache, authorized: bearerCheck(deps.adminToken) }));
-    edgeApp.get("/cache", cacheStatsHandler(cache));
+    edgeApp.get(
+      "/cache",
+      cacheStatsHandler(cache, adminGuard({ token: config.metrics.adminToken, mode: config.mode })),
+    );
   }
 
   const mainApp = new Hono<AppEnv>();

@@ -6,6 +6,7 @@
 import type { Handler } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../lib/app_env.ts";
+import type { AdminCheck } from "../lib/metrics/admin.ts";
 import type { EdgeCache } from "../lib/cache/edge_cache.ts";
 import { isValidTag } from "../lib/cache/key.ts";
 import { pathOf } from "../lib/cache/policy.ts";
@@ -99,9 +100,10 @@ export function purgeHandler(
   };
 }
 
-/** `GET /_edge/cache`: this node's memory tier and in-flight work. */
-export function cacheStatsHandler(cache: EdgeCache): Handler<AppEnv> {
-  return function cacheStats() {
+/** `GET /_edge/cache`: this node's memory tier and in-flight work (an operator endpoint). */
+export function cacheStatsHandler(cache: EdgeCache, admin: AdminCheck): Handler<AppEnv> {
+  return function cacheStats(c) {
+    admin(c.req.raw);
     return jsonResponse(cache.snapshot(), 200, { "cache-control": "no-store" });
   };
 }

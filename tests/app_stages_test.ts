@@ -58,3 +58,16 @@ Deno.test("automatic tracking still records a page served from memory", async ()
     JSON.stringify(counts.body),
   );
 });
+
+Deno.test("GET /_edge/cache is an operator endpoint behind ADMIN_TOKEN", async () => {
+  await using origin = startOrigin();
+  const config = makeConfig(origin.url, {}, { ADMIN_TOKEN: "admin-token-0123456789" });
+  await using e = await startEdge(config);
+  assert.equal((await get(`${e.url}/_edge/cache`)).res.status, 401);
+  const wrong = await get(`${e.url}/_edge/cache`, { headers: { authorization: "Bearer nope" } });
+  assert.equal(wrong.res.status, 403);
+  const ok = await get(`${e.url}/_edge/cache`, {
+    headers: { authorization: "Bearer admin-token-0123456789" },
+  });
+  assert.equal(ok.res.status, 200);
+});

@@ -214,9 +214,11 @@ function cacheOperations({ book }: DocContext): Operation[] {
       path: "/_edge/cache",
       operationId: "getCacheStats",
       tags: ["Cache"],
-      summary: "This node's cache: memory tier and work in flight (public)",
+      summary: "This node's cache: memory tier and work in flight",
+      security: ADMIN,
       responses: {
         200: json("Figures", book.ref("CacheSnapshot", CacheSnapshotSchema)),
+        ...problems(ADMIN_CODES),
         default: DEFAULT_PROBLEM,
       },
     },
