@@ -9,7 +9,7 @@
  */
 
 import { type Context, Hono } from "hono";
-import type { AppEnv, EdgeRequestContext, ServeInfo } from "./app_env.ts";
+import type { AppBindings, AppEnv, EdgeRequestContext, ServeInfo } from "./app_env.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { defaultRegionOf, type EdgeConfig } from "./config.ts";
 import { abTesting } from "./ab/middleware.ts";
@@ -89,6 +89,25 @@ export interface Edge {
   start(): void;
   /** Stops background jobs; the caller closes KV. */
   close(): Promise<void>;
+}
+
+/** Hono's `c.env` for one request: the context, and `Deno.serve`'s info read on demand. */
+class RequestEnv implements AppBindings {
+  readonly ctx: EdgeRequestContext;
+  readonly #info: ServeInfo | undefined;
+
+  constructor(ctx: EdgeRequestContext, info: ServeInfo | undefined) {
+    this.ctx = ctx;
+    this.#info = info;
+  }
+
+  get completed(): Promise<void> | undefined {
+    return this.#info?.completed;
+  }
+
+  get remoteAddr(): AppBindings["remoteAddr"] {
+    return this.#info?.remoteAddr as AppBindings["remoteAddr"];
+  }
 }
 
 /** True when the request URL's path starts with `/_edge/` (or is `/_edge`). */
@@ -270,17 +289,17 @@ export function createApp(deps: AppDeps): Edge {
 
   function fetch(req: Request, info?: ServeInfo): Response | Promise<Response> {
     const ctx = contexts.create(req, info);
-    if (cache !== null && (req.method === "GET" || req.method === "HEAD") && fastPathAllowed(req)) {
+    const edgePath = isEdgePath(req.url);
+    if (
+      !edgePath && cache !== null && (req.method === "GET" || req.method === "HEAD") &&
+      fastPathAllowed(req)
+    ) {
       const hit = cache.fastHit(req, ctx);
       if (hit !== null) return finish(req, hit, ctx);
     }
-    const env = {
-      remoteAddr: info?.remoteAddr as AppEnv["Bindings"]["remoteAddr"],
-      completed: info?.completed,
-      ctx,
-    };
-    const app = isEdgePath(req.url) ? edgeApp : mainApp;
-    const res = app.fetch(req, env);
+    // `info.completed` and `info.remoteAddr` are getters with a cost: read them only when used.
+    const env = new RequestEnv(ctx, info);
+    const res = (edgePath ? edgeApp : mainApp).fetch(req, env);
     return res instanceof Promise ? res.then((r) => finish(req, r, ctx)) : finish(req, res, ctx);
   }
 

@@ -89,6 +89,23 @@ export class Jobs {
     await this.#run(state);
   }
 
+  /** How many jobs there are, and the ones whose last run failed (cheap: no copies). */
+  summary(): {
+    total: number;
+    failing: Record<string, { consecutive_failures: number; last_error: string | null }>;
+  } {
+    const failing: Record<string, { consecutive_failures: number; last_error: string | null }> = {};
+    for (const [name, { stats }] of this.#jobs) {
+      if (stats.consecutiveFailures > 0) {
+        failing[name] = {
+          consecutive_failures: stats.consecutiveFailures,
+          last_error: stats.lastError,
+        };
+      }
+    }
+    return { total: this.#jobs.size, failing };
+  }
+
   /** Each job's counters. */
   stats(): Record<string, JobStats> {
     const out: Record<string, JobStats> = {};

@@ -73,7 +73,7 @@ export function edgeRoutes(options: EdgeRoutesOptions): Hono<AppEnv> {
         monitoring: h.monitoring,
         origins: options.health.snapshot(),
         ip_database: options.ipDatabaseReady() ? "ready" : "loading",
-        jobs: options.jobs.stats(),
+        jobs: options.jobs.summary(),
       },
       h.status === "ok" ? 200 : 503,
       NO_STORE,

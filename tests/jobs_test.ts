@@ -96,3 +96,16 @@ Deno.test("Jobs counts runs and failures in metrics", async () => {
   assert.equal(metrics.counter("outpost_job_failures_total", "").get({ job: "x" }), 2);
   await jobs.stop();
 });
+
+Deno.test("Jobs.summary() lists only the failing jobs", async () => {
+  const jobs = new Jobs(memoryLogger());
+  jobs.add({ name: "ok", intervalMs: 1000, run: () => Promise.resolve() });
+  jobs.add({ name: "bad", intervalMs: 1000, run: () => Promise.reject(new Error("down")) });
+  await jobs.runNow("ok");
+  await jobs.runNow("bad");
+  assert.deepEqual(jobs.summary(), {
+    total: 2,
+    failing: { bad: { consecutive_failures: 1, last_error: "down" } },
+  });
+  await jobs.stop();
+});

@@ -53,6 +53,8 @@ export interface HealthReport extends HealthVerdict {
 
 /** Per-node monitoring. */
 export class Monitor {
+  #summary: ReturnType<typeof summarize> | null = null;
+  readonly #summaryAt = new Float64Array(2);
   /** This node's id in snapshots and alerts (random per process). */
   readonly nodeId: string = crypto.randomUUID().slice(0, 8);
   readonly enabled: boolean;
@@ -162,7 +164,17 @@ export class Monitor {
   /** Evaluates health now (feeding transitions and alerts); synchronous and cheap. */
   health(): HealthReport {
     const now = this.#o.clock.now();
-    const summary = summarize(this.window.total(now), this.window.windowMs);
+    const total = this.window.total(now);
+    // Percentiles are recomputed only when the window changed (a request, or a slot expiring),
+    // so a load balancer polling health pays for a JSON answer, not a histogram scan.
+    const requests = this.window.lifetime[0];
+    const slot = this.window.latestSlot;
+    let summary = this.#summary;
+    if (summary === null || this.#summaryAt[0] !== requests || this.#summaryAt[1] !== slot) {
+      summary = this.#summary = summarize(total, this.window.windowMs);
+      this.#summaryAt[0] = requests;
+      this.#summaryAt[1] = slot;
+    }
     const verdict: HealthVerdict = this.enabled
       ? judge(summary, this.#thresholds)
       : { status: "ok", reasons: [], insufficient_data: true };

@@ -121,6 +121,11 @@ export class SlidingWindow {
     total.latency.record(ms);
   }
 
+  /** The newest slot number seen; with `lifetime[0]` it tells whether the window changed. */
+  get latestSlot(): number {
+    return this.#latest;
+  }
+
   /** The whole window at `now` (a live view: read it before the next record). */
   total(now: number): WindowCell {
     this.#current(now);

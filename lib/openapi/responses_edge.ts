@@ -22,15 +22,6 @@ export const WhereAmISchema = z.object({
   servedBy: z.string(),
 });
 
-const JobStatsSchema = z.object({
-  runs: Count,
-  failures: Count,
-  consecutiveFailures: Count,
-  lastError: z.string().nullable(),
-  lastRunAt: z.number().nullable(),
-  running: z.boolean(),
-});
-
 /** `GET /_edge/health` (200 healthy, 503 unhealthy: same shape). */
 export const HealthSchema = z.object({
   status: z.enum(["ok", "unhealthy"]),
@@ -57,7 +48,13 @@ export const HealthSchema = z.object({
     }),
   ).describe("Circuit breaker state by origin URL"),
   ip_database: z.enum(["ready", "loading"]),
-  jobs: z.record(z.string(), JobStatsSchema).describe("Background jobs by name"),
+  jobs: z.object({
+    total: Count,
+    failing: z.record(
+      z.string(),
+      z.object({ consecutive_failures: Count, last_error: z.string().nullable() }),
+    ).describe("Jobs whose last run failed, by name (all counters are in /_edge/metrics)"),
+  }).describe("Background jobs"),
 });
 
 const GroupStatsShape = {
