@@ -1,11 +1,22 @@
 /** Starting and stopping servers for benchmarks: free ports, readiness, no orphans. */
 
-/** A free TCP port on loopback (bound, read, released). */
+const handedOut = new Set<number>();
+
+/**
+ * A free TCP port on loopback (bound, read, released), never one this process handed out before:
+ * the kernel may offer a just-released port again, and two servers told the same port collide.
+ */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
+  for (let i = 0; i < 100; i++) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = listener.addr as Deno.NetAddr;
+    listener.close();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error("No free port found in 100 attempts");
 }
 
 /** A child process with a readiness URL. */

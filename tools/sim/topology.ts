@@ -117,6 +117,25 @@ function edgeConfig(spec: EdgeSpec, all: readonly EdgeSpec[], originUrl: string,
   };
 }
 
+/**
+ * Readiness only proves that something answers on a port: make sure each port is the process
+ * meant to be there (another process could have taken a port between its choice and the bind).
+ */
+async function checkIdentities(origin: string, central: string, edges: EdgeNode[]): Promise<void> {
+  const res = await fetch(`${origin}/__origin/stats`);
+  await res.body?.cancel();
+  if (res.headers.get("x-origin-name") !== "us-east") throw new Error(`Not the origin: ${origin}`);
+  const c = await fetch(`${central}/_central/stats?intervals=0`, {
+    headers: { authorization: `Bearer ${SECRETS.central}` },
+  });
+  await c.body?.cancel();
+  if (c.status !== 200) throw new Error(`Not the central collector: ${central} (${c.status})`);
+  for (const e of edges) {
+    const h = await (await fetch(`${e.url}/_edge/health`)).json();
+    if (h.region !== e.region) throw new Error(`Not the ${e.region} edge: ${e.url} (${h.region})`);
+  }
+}
+
 /** Starts links and processes; on any failure stops what started and throws. */
 export async function startTopology(o: TopologyOptions): Promise<Topology> {
   const cities = o.cities ?? CITIES;
@@ -127,9 +146,12 @@ export async function startTopology(o: TopologyOptions): Promise<Topology> {
   const removeDir = () => Deno.remove(dir, { recursive: true }).catch(() => {});
   const unhook = onInterrupt(removeDir);
 
-  function link(from: string, to: string, rttMs: number, port: number): DelayLink {
+  // Links listen first (their ports stay bound), then the nodes' ports are chosen, so no node is
+  // told a port a link took; links look their target's port up on each connection.
+  const ports = new Map<string, number>();
+  function link(from: string, to: string, rttMs: number, node: string): DelayLink {
     const l = startDelayLink({
-      target: { hostname: "127.0.0.1", port },
+      target: () => ({ hostname: "127.0.0.1", port: ports.get(node)! }),
       upMs: rttMs / 2,
       downMs: rttMs / 2,
     });
@@ -145,29 +167,31 @@ export async function startTopology(o: TopologyOptions): Promise<Topology> {
   }
 
   try {
-    const originPort = freePort();
-    const centralPort = freePort();
-    const ports = new Map(o.edges.map((e) => [e.region, freePort()]));
     const originFromCity = new Map(cities.map((c) => [
       c.name,
-      link(c.name, "origin", clientRttMs(c, ORIGIN_SITE, o.rtt), originPort),
+      link(c.name, "origin", clientRttMs(c, ORIGIN_SITE, o.rtt), "origin"),
     ]));
-    const edges = o.edges.map((e) => ({
+    const linked = o.edges.map((e) => ({
       ...e,
-      url: `http://127.0.0.1:${ports.get(e.region)}`,
       fromCity: new Map(cities.map((c) => [
         c.name,
-        link(c.name, e.region, clientRttMs(c, e.site, o.rtt), ports.get(e.region)!),
+        link(c.name, e.region, clientRttMs(c, e.site, o.rtt), e.region),
       ])),
-      toOrigin: link(e.region, "origin", nodeRttMs(e.site, ORIGIN_SITE, o.rtt), originPort),
-      toCentral: link(e.region, "central", nodeRttMs(e.site, CENTRAL_SITE, o.rtt), centralPort),
+      toOrigin: link(e.region, "origin", nodeRttMs(e.site, ORIGIN_SITE, o.rtt), "origin"),
+      toCentral: link(e.region, "central", nodeRttMs(e.site, CENTRAL_SITE, o.rtt), "central"),
       toPeer: new Map(
         o.edges.filter((p) => p.region !== e.region).map((p) => [
           p.region,
-          link(e.region, p.region, nodeRttMs(e.site, p.site, o.rtt), ports.get(p.region)!),
+          link(e.region, p.region, nodeRttMs(e.site, p.site, o.rtt), p.region),
         ]),
       ),
     }));
+    for (const name of ["origin", "central", ...o.edges.map((e) => e.region)]) {
+      ports.set(name, freePort());
+    }
+    const originPort = ports.get("origin")!;
+    const centralPort = ports.get("central")!;
+    const edges = linked.map((e) => ({ ...e, url: `http://127.0.0.1:${ports.get(e.region)}` }));
 
     const common = {
       OUTPOST_MODE: "development",
@@ -233,6 +257,11 @@ export async function startTopology(o: TopologyOptions): Promise<Topology> {
     const failed = started.find((s) => s.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
     const nodes: EdgeNode[] = edges.map((e, i) => ({ ...e, server: servers[2 + i] }));
+    await checkIdentities(
+      `http://127.0.0.1:${originPort}`,
+      `http://127.0.0.1:${centralPort}`,
+      nodes,
+    );
 
     return {
       dir,

@@ -32,7 +32,8 @@ export interface DelayLink {
 
 /** Options for {@linkcode startDelayLink}. */
 export interface DelayLinkOptions {
-  target: { hostname: string; port: number };
+  /** Where connections go; a function is asked on each connection (for targets started later). */
+  target: { hostname: string; port: number } | (() => { hostname: string; port: number });
   /** One-way delay client → target, ms. */
   upMs: number;
   /** One-way delay target → client, ms. */
@@ -204,7 +205,8 @@ export function startDelayLink(options: DelayLinkOptions): DelayLink {
     }
     let server: Deno.Conn;
     try {
-      server = await Deno.connect({ ...options.target, transport: "tcp" });
+      const target = typeof options.target === "function" ? options.target() : options.target;
+      server = await Deno.connect({ ...target, transport: "tcp" });
     } catch {
       conns.delete(client);
       try {
