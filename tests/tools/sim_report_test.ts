@@ -78,6 +78,14 @@ Deno.test("latencySvg() draws two bars and two whiskers per city and scenario", 
   assert.ok(svg.includes("sub &amp; title"));
 });
 
+Deno.test("latencySvg() clips a p95 beyond the shared axis and labels it", () => {
+  const rows = [row("Tokyo", "warm", 300, 170), row("Sydney", "warm", 400, 300)];
+  rows[1].viaEdge.p95 = 2000;
+  const svg = latencySvg(rows, "");
+  assert.equal((svg.match(/<path /g) ?? []).length, 1);
+  assert.match(svg, />2000<\/text>/);
+});
+
 Deno.test("parseSimArgs() reads the modes and an extra region", () => {
   const quick = parseSimArgs([
     "--quick",
@@ -87,7 +95,7 @@ Deno.test("parseSimArgs() reads the modes and an extra region", () => {
     "/tmp/x",
   ]);
   assert.equal(quick.quick, true);
-  assert.equal(quick.rtt.scale, 0.2);
+  assert.equal(quick.rtt.scale, 0.3);
   assert.equal(quick.requests, 8);
   assert.deepEqual(quick.edges.map((e) => e.region), [
     "us-west",

@@ -24,13 +24,21 @@ export function niceScale(max: number): { top: number; step: number } {
   return { top: Math.ceil(max / step) * step, step };
 }
 
-function panel(rows: readonly LatencyRow[], title: string, x0: number, y0: number): string {
+interface Scale {
+  top: number;
+  step: number;
+}
+
+function panel(
+  rows: readonly LatencyRow[],
+  title: string,
+  at: { x0: number; y0: number },
+  scale: Scale,
+): string {
+  const { x0, y0 } = at;
   const w = PANEL_W - MARGIN.left - MARGIN.right;
   const h = PANEL_H - MARGIN.top - MARGIN.bottom;
-  const max = Math.max(
-    ...rows.flatMap((r) => [r.direct.p95, r.viaEdge.p95]).filter(Number.isFinite),
-  );
-  const { top, step } = niceScale(max);
+  const { top, step } = scale;
   const y = (v: number) => y0 + MARGIN.top + h - (Math.min(v, top) / top) * h;
   const left = x0 + MARGIN.left;
   const out: string[] = [
@@ -74,6 +82,14 @@ function panel(rows: readonly LatencyRow[], title: string, x0: number, y0: numbe
           y(stats.p95).toFixed(1)
         }" stroke="#333" stroke-width="1"/>`,
       );
+      if (stats.p95 > top) {
+        // A p95 beyond the axis: the whisker ends in an arrowhead with its value.
+        const t = y(top);
+        out.push(
+          `<path d="M${+wx - 3} ${t + 5} L${wx} ${t} L${+wx + 3} ${t + 5} Z" fill="#333"/>`,
+          `<text x="${+wx + 4}" y="${t + 9}" font-size="8">${Math.round(stats.p95)}</text>`,
+        );
+      }
     }
     const ly = y0 + MARGIN.top + h + 12;
     out.push(
@@ -90,7 +106,11 @@ function panel(rows: readonly LatencyRow[], title: string, x0: number, y0: numbe
   return out.join("\n");
 }
 
-/** Renders every scenario of `rows` as a 2-column grid of panels. */
+/**
+ * Renders every scenario of `rows` as a 2-column grid of panels on one shared axis (up to 1.25×
+ * the largest p50, so a noisy p95 does not squash the bars; longer whiskers are clipped and
+ * labelled).
+ */
 export function latencySvg(rows: readonly LatencyRow[], subtitle: string): string {
   const scenarios = SCENARIOS.filter((s) => rows.some((r) => r.scenario === s.id));
   const cols = 2;
@@ -107,10 +127,14 @@ export function latencySvg(rows: readonly LatencyRow[], subtitle: string): strin
     `<rect x="${width - 250}" y="30" width="12" height="12" fill="${COLORS.edge}"/>`,
     `<text x="${width - 234}" y="40" font-size="11">through the nearest edge</text>`,
   ];
+  const maxP50 = Math.max(
+    ...rows.flatMap((r) => [r.direct.p50, r.viaEdge.p50]).filter(Number.isFinite),
+  );
+  const scale = niceScale(maxP50 * 1.25);
   scenarios.forEach((s, i) => {
     const x0 = (i % cols) * PANEL_W;
     const y0 = header + Math.floor(i / cols) * PANEL_H;
-    parts.push(panel(rows.filter((r) => r.scenario === s.id), s.label, x0, y0));
+    parts.push(panel(rows.filter((r) => r.scenario === s.id), s.label, { x0, y0 }, scale));
   });
   parts.push("</svg>");
   return parts.join("\n") + "\n";
