@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseSimArgs } from "../../tools/sim/main.ts";
+import { parseSimArgs, UsageError } from "../../tools/sim/options.ts";
 import { mdTable, textTable } from "../../tools/sim/report.ts";
 import { type LatencyRow, slug, verdict } from "../../tools/sim/scenario_latency.ts";
 import { latencySvg, niceScale } from "../../tools/sim/svg.ts";
@@ -93,7 +93,7 @@ Deno.test("parseSimArgs() reads the modes and an extra region", () => {
     "ap-northeast:Tokyo",
     "--out",
     "/tmp/x",
-  ]);
+  ])!;
   assert.equal(quick.quick, true);
   assert.equal(quick.rtt.scale, 0.3);
   assert.equal(quick.requests, 8);
@@ -105,9 +105,31 @@ Deno.test("parseSimArgs() reads the modes and an extra region", () => {
     "ap-northeast",
   ]);
   assert.equal(quick.edges[4].site, "Tokyo");
-  const full = parseSimArgs(["--requests", "12", "--keep-alive", "--scale", "0.5"]);
+  const full = parseSimArgs(["--requests", "12", "--keep-alive", "--scale", "0.5"])!;
   assert.equal(full.requests, 12);
   assert.equal(full.keepAlive, true);
   assert.equal(full.rtt.scale, 0.5);
   assert.deepEqual([...full.scenarios], ["latency", "analytics", "crdt"]);
+});
+
+Deno.test("parseSimArgs() refuses bad input with a reason", async (t) => {
+  for (
+    const [args, reason] of [
+      [["--requests", "0"], /Invalid --requests: 0/],
+      [["--scale=-1"], /Invalid --scale: -1/],
+      [["--extra-region", "ap-northeast:Atlantis"], /Invalid --extra-region/],
+      [["--extra-region", "us-east:Tokyo"], /Region already present: us-east/],
+      [["--partition", "mars"], /Unknown --partition: mars/],
+      [["--scenarios", "latency,dance"], /Unknown scenario: dance/],
+      [["--bogus"], /Unknown option/],
+    ] as const
+  ) {
+    await t.step(args.join(" "), () => {
+      assert.throws(
+        () => parseSimArgs([...args]),
+        (e) => e instanceof UsageError && reason.test(e.message),
+      );
+    });
+  }
+  assert.equal(parseSimArgs(["--help"]), null);
 });

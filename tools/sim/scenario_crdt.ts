@@ -69,10 +69,17 @@ interface Snapshot {
   elements: string[];
 }
 
+async function readJson(url: string): Promise<Record<string, unknown>> {
+  const res = await fetch(url);
+  const body = await res.json();
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+  return body;
+}
+
 async function readState(url: string, counter: string, set: string): Promise<Snapshot> {
   const [c, s] = await Promise.all([
-    fetch(`${url}/crdt/counters/${counter}`).then((r) => r.json()),
-    fetch(`${url}/crdt/sets/${set}`).then((r) => r.json()),
+    readJson(`${url}/crdt/counters/${counter}`),
+    readJson(`${url}/crdt/sets/${set}`),
   ]);
   return { value: Number(c.value), elements: [...(s.elements as string[])].sort() };
 }
