@@ -4,15 +4,12 @@
  * modes: the default (kv.watch plus the polling fallback) and polling alone (watch off), which
  * shows the bound the poll interval gives when the watch is unavailable. Results go to
  * bench/results/items_staleness.{json,md}.
- * Run: deno run --allow-all bench/items_staleness.ts [--writes 200]
+ * Run: deno run --allow-all bench/items_staleness.ts [--writes 200]; `deno task bench` runs it too.
  */
 
 import { createApp, type Edge } from "../lib/app.ts";
 import { loadConfig } from "../lib/config.ts";
 import { writeResult } from "./lib/report.ts";
-
-const writesArg = Deno.args.indexOf("--writes");
-const WRITES = writesArg >= 0 ? Number(Deno.args[writesArg + 1]) : 200;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
@@ -32,7 +29,8 @@ async function call(edge: Edge, method: string, path: string, body?: unknown) {
   return { status: res.status, etag, source };
 }
 
-interface ModeResult {
+/** One mode's staleness figures. */
+export interface ModeResult {
   mode: string;
   writes: number;
   p50Ms: number;
@@ -89,26 +87,39 @@ async function measure(mode: "watch+poll" | "poll only", writes: number): Promis
   };
 }
 
-const results = [
-  await measure("watch+poll", WRITES),
-  await measure("poll only", Math.max(20, Math.floor(WRITES / 5))),
-];
-const f = (n: number) => n.toFixed(1);
-const md = [
-  "# Items staleness (Pattern 1)",
-  "",
-  `Two app instances on one \`:memory:\` KV, real clock, jobs running; ${
-    new Date().toISOString()
-  }, ` +
-  `${navigator.hardwareConcurrency} CPUs. Time from A's write being acknowledged until B serves it.`,
-  "",
-  "| mode | writes | p50 ms | p90 ms | p99 ms | max ms | configured bound ms |",
-  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-  ...results.map((r) =>
-    `| ${r.mode} | ${r.writes} | ${f(r.p50Ms)} | ${f(r.p90Ms)} | ${f(r.p99Ms)} | ${
-      f(r.maxMs)
-    } | ${r.boundMs} |`
-  ),
-].join("\n");
-console.log(md);
-console.log(`\nwritten: ${await writeResult("items_staleness", results, md)}`);
+/** Both modes: watch+poll with `writes` writes, polling alone with a fifth of them (≥ 20). */
+export async function measureStaleness(writes = 200): Promise<ModeResult[]> {
+  return [
+    await measure("watch+poll", writes),
+    await measure("poll only", Math.max(20, Math.floor(writes / 5))),
+  ];
+}
+
+/** The results as Markdown. */
+export function stalenessMarkdown(results: ModeResult[], heading = "#"): string {
+  const f = (n: number) => n.toFixed(1);
+  return [
+    `${heading} Items staleness (Pattern 1)`,
+    "",
+    `Two app instances on one \`:memory:\` KV, real clock, jobs running; ${
+      new Date().toISOString()
+    }, ` +
+    `${navigator.hardwareConcurrency} CPUs. Time from A's write being acknowledged until B serves it.`,
+    "",
+    "| mode | writes | p50 ms | p90 ms | p99 ms | max ms | configured bound ms |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...results.map((r) =>
+      `| ${r.mode} | ${r.writes} | ${f(r.p50Ms)} | ${f(r.p90Ms)} | ${f(r.p99Ms)} | ${
+        f(r.maxMs)
+      } | ${r.boundMs} |`
+    ),
+  ].join("\n");
+}
+
+if (import.meta.main) {
+  const i = Deno.args.indexOf("--writes");
+  const results = await measureStaleness(i >= 0 ? Number(Deno.args[i + 1]) : 200);
+  const md = stalenessMarkdown(results);
+  console.log(md);
+  console.log(`\nwritten: ${await writeResult("items_staleness", results, md)}`);
+}

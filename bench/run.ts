@@ -1,15 +1,21 @@
 /**
- * `deno task bench`: every micro-benchmark (`bench/*_bench.ts`, through `deno bench --json`) and
- * every load comparison (`bench/load/*.ts`), in one run, into `bench/results/latest.{json,md}`.
+ * `deno task bench`: every micro-benchmark (`bench/*_bench.ts`, through `deno bench --json`),
+ * every load comparison (`bench/load/*.ts`) and the items staleness measurement, in one run, into
+ * `bench/results/latest.{json,md}`, with every load ratio side by side in one summary table.
+ * Peers that are not installed (wrk, nginx, taskset) are named in the report, not fatal.
  * Flags: --quick (short runs), --only <substring> (run matching files only).
  */
 
+import { measureStaleness, type ModeResult, stalenessMarkdown } from "./items_staleness.ts";
+import { findNginx } from "./lib/nginx.ts";
+import { hasTaskset } from "./lib/process.ts";
 import {
   loadOptionsFromArgs,
   type LoadSuite,
   loadSuiteMarkdown,
   writeResult,
 } from "./lib/report.ts";
+import { hasWrk } from "./lib/wrk.ts";
 
 interface MicroRow {
   file: string;
@@ -79,6 +85,12 @@ function ns(n: number): string {
 }
 
 const startedAt = new Date().toISOString();
+const quick = Deno.args.includes("--quick");
+const peers = {
+  wrk: await hasWrk(),
+  nginx: (await findNginx()) !== null,
+  taskset: await hasTaskset(),
+};
 const micro: MicroRow[] = [];
 const errors: string[] = [];
 for (const file of await files(here, "_bench.ts")) {
@@ -102,10 +114,57 @@ for (const file of await files(new URL("load/", here), ".ts")) {
   }
 }
 
+let staleness: ModeResult[] | null = null;
+if (!only || "items_staleness".includes(only)) {
+  console.log("items staleness …");
+  try {
+    staleness = await measureStaleness(quick ? 30 : 200);
+  } catch (error) {
+    errors.push(`items_staleness: ${(error as Error).message}`);
+  }
+}
+
+const missing = [...new Set(load.flatMap((s) => s.missing))];
+const peerLines = [
+  `- wrk: ${
+    peers.wrk ? "found" : "MISSING — the load comparisons were not measured (apt-get install wrk)"
+  }`,
+  `- nginx: ${
+    peers.nginx ? "found" : "MISSING — the cache suite's nginx proxy_cache peer was not measured"
+  }`,
+  `- taskset: ${
+    peers.taskset
+      ? "found (servers on CPU 1, wrk on CPU 0)"
+      : "missing — servers and wrk share the cores"
+  }`,
+  ...missing.map((m) => `- not measured by a suite: ${m}`),
+];
+
+const pct = (r: number | null) => (r === null ? "n/a" : `${(r * 100).toFixed(1)}%`);
+const summary = load.flatMap((s) =>
+  s.rows.map((r) =>
+    `| ${s.suite} | ${r.name} | ${
+      Number.isFinite(r.requestsPerSec) ? r.requestsPerSec.toFixed(0) : "n/a"
+    } | ${pct(r.ratio)} | ${s.baseline} |`
+  )
+);
+
 const lines = [
   `# Outpost benchmarks`,
   "",
-  `Run at ${startedAt} on ${Deno.build.target}, ${navigator.hardwareConcurrency} CPUs, Deno ${Deno.version.deno}.`,
+  `Run at ${startedAt} on ${Deno.build.target}, ${navigator.hardwareConcurrency} CPUs, Deno ${Deno.version.deno}${
+    quick ? " (--quick)" : ""
+  }.`,
+  "",
+  "## Peers",
+  "",
+  ...peerLines,
+  "",
+  "## Load ratios side by side",
+  "",
+  "| suite | target | requests/s | vs baseline | baseline |",
+  "| --- | --- | ---: | ---: | --- |",
+  ...(summary.length ? summary : ["| (none measured) | | | | |"]),
   "",
   "## Micro-benchmarks (`deno bench`)",
   "",
@@ -118,6 +177,12 @@ const lines = [
   "## Load comparisons (`wrk`)",
   "",
   ...load.map(loadSuiteMarkdown).flatMap((md) => [md, ""]),
+  "## Other measurements",
+  "",
+  "The analytics bandwidth reduction (`bench/analytics_bandwidth.ts`) is in the analytics suite's",
+  "notes above. The multi-region latency figures come from `deno task sim` (`sim-results/`).",
+  "",
+  ...(staleness ? [stalenessMarkdown(staleness, "###"), ""] : []),
 ];
 if (errors.length) {
   lines.push(
@@ -126,6 +191,10 @@ if (errors.length) {
     ...errors.map((e) => `- ${e.replaceAll("\n", " ")}`),
   );
 }
-const path = await writeResult("latest", { startedAt, micro, load, errors }, lines.join("\n"));
+const path = await writeResult(
+  "latest",
+  { startedAt, peers, missing, micro, load, staleness, errors },
+  lines.join("\n"),
+);
 console.log(lines.join("\n"));
 console.log(`\nwritten: ${path}`);

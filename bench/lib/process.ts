@@ -1,11 +1,22 @@
 /** Starting and stopping servers for benchmarks: free ports, readiness, no orphans. */
 
-/** A free TCP port on loopback (bound, read, released). */
+const handedOut = new Set<number>();
+
+/**
+ * A free TCP port on loopback (bound, read, released), never one this process handed out before:
+ * the kernel may offer a just-released port again, and two servers told the same port collide.
+ */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
+  for (let i = 0; i < 100; i++) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = listener.addr as Deno.NetAddr;
+    listener.close();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error("No free port found in 100 attempts");
 }
 
 /** A child process with a readiness URL. */
@@ -43,16 +54,68 @@ export async function cpuTimeMs(pid: number): Promise<number | null> {
 }
 
 const running = new Set<Deno.ChildProcess>();
+const cleanups = new Set<() => void | Promise<void>>();
 let hooked = false;
+let interrupted = false;
 
-function killAll(): void {
+function killAll(signal: Deno.Signal = "SIGTERM"): void {
   for (const child of running) {
     try {
-      child.kill("SIGTERM");
+      child.kill(signal);
     } catch {
       // already gone
     }
   }
+}
+
+/**
+ * On SIGINT/SIGTERM: stop every child (SIGTERM, SIGKILL after 5 s), run the cleanups, exit 130.
+ * A second signal exits at once (children still get SIGKILL).
+ */
+async function interrupt(): Promise<void> {
+  if (interrupted) {
+    killAll("SIGKILL");
+    Deno.exit(130);
+  }
+  interrupted = true;
+  killAll();
+  const timer = setTimeout(() => killAll("SIGKILL"), 5000);
+  await Promise.allSettled([...running].map((c) => c.status));
+  clearTimeout(timer);
+  for (const fn of cleanups) {
+    try {
+      await fn();
+    } catch (error) {
+      console.error(`cleanup failed: ${(error as Error).message}`);
+    }
+  }
+  Deno.exit(130);
+}
+
+function hook(): void {
+  if (hooked) return;
+  hooked = true;
+  globalThis.addEventListener("unload", () => killAll());
+  // A crash of this process must not leave its servers running.
+  globalThis.addEventListener("error", () => killAll());
+  globalThis.addEventListener("unhandledrejection", () => killAll());
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    try {
+      Deno.addSignalListener(signal, () => void interrupt());
+    } catch {
+      // not supported here
+    }
+  }
+}
+
+/**
+ * Registers `fn` to run when the process is interrupted, after every child has stopped (e.g. to
+ * remove a temp dir). Returns a function that unregisters it.
+ */
+export function onInterrupt(fn: () => void | Promise<void>): () => void {
+  hook();
+  cleanups.add(fn);
+  return () => cleanups.delete(fn);
 }
 
 /** Polls `url` until it answers (any status) or `timeoutMs` passes. */
@@ -91,37 +154,48 @@ export interface StartOptions {
   /** Pin the process to these CPUs with `taskset` (e.g. "1"), so load generator and server
    * do not steal each other's core. */
   cpus?: string;
+  /** Append the child's stdout and stderr to this file (instead of `quiet`). */
+  log?: string;
+  /** How long to wait for `readyUrl` (default 20 s). */
+  readyTimeoutMs?: number;
+}
+
+async function pipeToFile(stream: ReadableStream<Uint8Array>, path: string): Promise<void> {
+  const file = await Deno.open(path, { append: true, create: true });
+  await stream.pipeTo(file.writable).catch(() => {});
 }
 
 /** Spawns `deno <args>` with `env`, waits for `readyUrl`, and returns a handle to stop it. */
 export async function startDeno(args: string[], options: StartOptions): Promise<Server> {
-  if (!hooked) {
-    hooked = true;
-    globalThis.addEventListener("unload", killAll);
-    for (const signal of ["SIGINT", "SIGTERM"] as const) {
-      try {
-        Deno.addSignalListener(signal, () => {
-          killAll();
-          Deno.exit(130);
-        });
-      } catch {
-        // not supported here
-      }
-    }
-  }
+  hook();
   const pinned = options.cpus !== undefined;
+  const output = options.log ? "piped" : options.quiet === false ? "inherit" : "null";
   const child = new Deno.Command(pinned ? "taskset" : Deno.execPath(), {
     args: pinned ? ["-c", options.cpus!, Deno.execPath(), ...args] : args,
     env: options.env,
     cwd: options.cwd,
-    stdout: options.quiet === false ? "inherit" : "null",
-    stderr: options.quiet === false ? "inherit" : "null",
+    stdout: output,
+    stderr: output,
   }).spawn();
   running.add(child);
+  const logging = options.log
+    ? Promise.all([pipeToFile(child.stdout, options.log), pipeToFile(child.stderr, options.log)])
+    : Promise.resolve();
   try {
-    await waitForHttp(options.readyUrl);
+    // A child that exits before it is ready fails at once, not after the timeout.
+    const exited = child.status.then((s) => {
+      throw new Error(`Exited with code ${s.code} before ${options.readyUrl} answered`);
+    });
+    exited.catch(() => {});
+    await Promise.race([waitForHttp(options.readyUrl, options.readyTimeoutMs), exited]);
   } catch (error) {
-    child.kill("SIGKILL");
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+    await child.status;
+    await logging;
     running.delete(child);
     throw error;
   }
@@ -143,6 +217,7 @@ export async function startDeno(args: string[], options: StartOptions): Promise<
       }, 5000);
       await child.status;
       clearTimeout(timer);
+      await logging;
       running.delete(child);
     },
   };

@@ -130,3 +130,118 @@ Deno.test("startDelayLink() carries HTTP with the added latency", async () => {
     await server.shutdown();
   }
 });
+
+Deno.test("startDelayLink() holds traffic while cut and delivers it in order after heal", async (t) => {
+  const echo = echoServer();
+  const link = startDelayLink({
+    target: { hostname: "127.0.0.1", port: echo.port },
+    upMs: 2,
+    downMs: 2,
+  });
+  try {
+    await t.step("an open connection stalls while cut, then resumes", async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: link.port });
+      try {
+        await conn.write(new TextEncoder().encode("a"));
+        assert.equal(new TextDecoder().decode(await readExactly(conn, 1)), "a");
+        link.cut();
+        assert.equal(link.isCut(), true);
+        await conn.write(new TextEncoder().encode("bc"));
+        const pending = readExactly(conn, 2);
+        const early = await Promise.race([
+          pending.then(() => "delivered"),
+          new Promise((r) => setTimeout(() => r("held"), 150)),
+        ]);
+        assert.equal(early, "held");
+        link.heal();
+        assert.equal(new TextDecoder().decode(await pending), "bc");
+      } finally {
+        conn.close();
+      }
+    });
+    await t.step("a connection opened while cut is forwarded after heal", async () => {
+      link.cut();
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: link.port });
+      try {
+        await conn.write(new TextEncoder().encode("xyz"));
+        const pending = readExactly(conn, 3);
+        const early = await Promise.race([
+          pending.then(() => "delivered"),
+          new Promise((r) => setTimeout(() => r("held"), 150)),
+        ]);
+        assert.equal(early, "held");
+        link.heal();
+        assert.equal(new TextDecoder().decode(await pending), "xyz");
+      } finally {
+        conn.close();
+      }
+    });
+    await t.step("bytes() counts what was delivered each way", () => {
+      assert.deepEqual(link.bytes(), { up: 6, down: 6 });
+    });
+  } finally {
+    await link.close();
+    await echo.close();
+  }
+});
+
+Deno.test("startDelayLink() close() ends connections that wait for a heal", async () => {
+  const echo = echoServer();
+  const link = startDelayLink({
+    target: { hostname: "127.0.0.1", port: echo.port },
+    upMs: 1,
+    downMs: 1,
+  });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: link.port });
+  try {
+    await conn.write(new TextEncoder().encode("q"));
+    assert.equal(new TextDecoder().decode(await readExactly(conn, 1)), "q");
+    link.cut();
+    const waiting = await Deno.connect({ hostname: "127.0.0.1", port: link.port });
+    await conn.write(new TextEncoder().encode("r"));
+    await new Promise((r) => setTimeout(r, 20));
+    await link.close();
+    assert.equal(await waiting.read(new Uint8Array(4)).catch(() => null), null);
+    waiting.close();
+  } finally {
+    conn.close();
+    await echo.close();
+  }
+});
+
+Deno.test("startDelayLink() charges a new connection one round trip for the handshake", async (t) => {
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen() {} },
+    () => new Response("hi"),
+  );
+  try {
+    for (const handshake of [true, false]) {
+      await t.step(`handshake ${handshake}`, async () => {
+        const link = startDelayLink({
+          target: { hostname: "127.0.0.1", port: server.addr.port },
+          upMs: 20,
+          downMs: 20,
+          handshake,
+        });
+        try {
+          const started = performance.now();
+          const conn = await Deno.connect({ hostname: "127.0.0.1", port: link.port });
+          await conn.write(
+            new TextEncoder().encode("GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"),
+          );
+          while ((await conn.read(new Uint8Array(1024))) !== null) {
+            // read to the end
+          }
+          conn.close();
+          const ms = performance.now() - started;
+          if (handshake) assert.ok(ms >= 79, `fresh connection took ${ms.toFixed(1)} ms`);
+          else assert.ok(ms >= 39 && ms < 79, `without handshake ${ms.toFixed(1)} ms`);
+        } finally {
+          await link.close();
+        }
+      });
+    }
+  } finally {
+    await server.shutdown();
+  }
+});
