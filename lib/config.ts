@@ -26,28 +26,61 @@ export const RegionNameSchema = z.string().regex(
 const LatitudeSchema = z.number().min(-90).max(90);
 const LongitudeSchema = z.number().min(-180).max(180);
 
+/**
+ * A base URL (`scheme://host[:port][/prefix]`) with one of `protocols`, no credentials, query or
+ * fragment; normalised without a trailing slash. `what` names it in messages ("Origin", "Peer").
+ */
+export function baseUrlSchema(what: string, protocols: readonly string[], maxLength: number) {
+  const names = protocols.map((p) => p.replace(/:$/, ""));
+  const allowed = names.length > 1
+    ? `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`
+    : names[0];
+  return z.string().max(maxLength).transform((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: "custom", message: `Not a URL: ${value}` });
+      return z.NEVER;
+    }
+    if (!protocols.includes(url.protocol)) {
+      ctx.addIssue({ code: "custom", message: `${what} must be ${allowed}: ${value}` });
+      return z.NEVER;
+    }
+    if (url.username || url.password || url.search || url.hash) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${what} must not carry credentials, a query or a fragment: ${value}`,
+      });
+      return z.NEVER;
+    }
+    return url.href.replace(/\/+$/, "");
+  });
+}
+
 /** An origin base URL: `http(s)://host[:port][/prefix]`, or `internal://demo` (in-process). */
-export const OriginUrlSchema = z.string().max(2048).transform((value, ctx) => {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    ctx.addIssue({ code: "custom", message: `Not a URL: ${value}` });
-    return z.NEVER;
-  }
-  if (!["http:", "https:", "internal:"].includes(url.protocol)) {
-    ctx.addIssue({ code: "custom", message: `Origin must be http, https or internal: ${value}` });
-    return z.NEVER;
-  }
-  if (url.username || url.password || url.search || url.hash) {
-    ctx.addIssue({
-      code: "custom",
-      message: `Origin must not carry credentials, a query or a fragment: ${value}`,
-    });
-    return z.NEVER;
-  }
-  return url.href.replace(/\/+$/, "");
-});
+export const OriginUrlSchema = baseUrlSchema("Origin", ["http:", "https:", "internal:"], 2048);
+
+/** Adds an issue for every item whose name repeats an earlier one (`path(i)` points at it). */
+export function flagDuplicates<T>(
+  items: readonly T[],
+  ctx: z.RefinementCtx,
+  options: { name: (item: T) => string; path: (i: number) => (string | number)[]; what: string },
+): Set<string> {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    const name = options.name(item);
+    if (seen.has(name)) {
+      ctx.addIssue({
+        code: "custom",
+        path: options.path(i),
+        message: `Duplicate ${options.what}: ${name}`,
+      });
+    }
+    seen.add(name);
+  });
+  return seen;
+}
 
 /** One region: where it is and which origin serves it. */
 export const RegionSchema = z.object({
@@ -82,16 +115,10 @@ export const ExperimentSchema = z.object({
   maxAgeSeconds: z.number().int().positive().max(400 * 86400).default(30 * 86400),
   variants: z.array(VariantSchema).min(2).max(32),
 }).superRefine((exp, ctx) => {
-  const seen = new Set<string>();
-  exp.variants.forEach((v, i) => {
-    if (seen.has(v.name)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["variants", i, "name"],
-        message: `Duplicate variant: ${v.name}`,
-      });
-    }
-    seen.add(v.name);
+  flagDuplicates(exp.variants, ctx, {
+    name: (v) => v.name,
+    path: (i) => ["variants", i, "name"],
+    what: "variant",
   });
 });
 export type Experiment = z.infer<typeof ExperimentSchema>;
@@ -177,23 +204,7 @@ export const MetricsConfigSchema = z.object({
 }).prefault({});
 
 /** A sync peer's base URL: `http(s)://host[:port][/prefix]`, no credentials, query or fragment. */
-export const PeerUrlSchema = z.string().max(512).transform((value, ctx) => {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    ctx.addIssue({ code: "custom", message: `Not a URL: ${value}` });
-    return z.NEVER;
-  }
-  if (
-    !["http:", "https:"].includes(url.protocol) || url.username || url.password ||
-    url.search || url.hash
-  ) {
-    ctx.addIssue({ code: "custom", message: `Peer must be a plain http(s) URL: ${value}` });
-    return z.NEVER;
-  }
-  return url.href.replace(/\/+$/, "");
-});
+export const PeerUrlSchema = baseUrlSchema("Peer", ["http:", "https:"], 512);
 
 /** Pattern 1: items read from the edge's memory, written to the central copy in KV. */
 export const DataConfigSchema = z.object({
@@ -293,16 +304,10 @@ export const EdgeConfigSchema = z.object({
   docs: DocsConfigSchema,
 }).superRefine((cfg, ctx) => {
   checkAnalyticsConfig(cfg, ctx);
-  const names = new Set<string>();
-  cfg.regions.forEach((r, i) => {
-    if (names.has(r.name)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["regions", i, "name"],
-        message: `Duplicate region: ${r.name}`,
-      });
-    }
-    names.add(r.name);
+  const names = flagDuplicates(cfg.regions, ctx, {
+    name: (r) => r.name,
+    path: (i) => ["regions", i, "name"],
+    what: "region",
   });
   if (!names.has(cfg.region)) {
     ctx.addIssue({
@@ -318,17 +323,13 @@ export const EdgeConfigSchema = z.object({
       message: `Unknown region: ${cfg.defaultRegion} (known: ${[...names].join(", ")})`,
     });
   }
+  flagDuplicates(cfg.experiments, ctx, {
+    name: (e) => e.name,
+    path: (i) => ["experiments", i, "name"],
+    what: "experiment",
+  });
   const cookies = new Map<string, string>();
-  const expNames = new Set<string>();
   cfg.experiments.forEach((e, i) => {
-    if (expNames.has(e.name)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["experiments", i, "name"],
-        message: `Duplicate experiment: ${e.name}`,
-      });
-    }
-    expNames.add(e.name);
     const other = cookies.get(e.cookie);
     if (other !== undefined) {
       ctx.addIssue({

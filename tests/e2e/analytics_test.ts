@@ -1,29 +1,21 @@
 import assert from "node:assert/strict";
 import { freePort, waitForHttp } from "../../bench/lib/process.ts";
+import { spawnMain } from "./_spawn.ts";
 import { startCentral, TOKEN } from "../analytics/_central.ts";
 import { deadOrigin } from "../helpers.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-
 function spawnEdge(port: number, kvPath: string, centralUrl: string): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts"],
-    cwd: ROOT,
-    env: {
-      PORT: String(port),
-      KV_PATH: kvPath,
-      ORIGIN_URL: deadOrigin(),
-      OUTPOST_ROLE: "edge",
-      ANALYTICS_CENTRAL_URL: centralUrl,
-      CENTRAL_TOKEN: TOKEN,
-      ANALYTICS_FLUSH_SECONDS: "1",
-      LOG_LEVEL: "error",
-    },
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  return spawnMain({
+    PORT: String(port),
+    KV_PATH: kvPath,
+    ORIGIN_URL: deadOrigin(),
+    OUTPOST_ROLE: "edge",
+    ANALYTICS_CENTRAL_URL: centralUrl,
+    CENTRAL_TOKEN: TOKEN,
+    ANALYTICS_FLUSH_SECONDS: "1",
+    LOG_LEVEL: "error",
+  }, "null");
 }
-
 async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (!(await check())) {

@@ -1,31 +1,16 @@
 import assert from "node:assert/strict";
 import { freePort, waitForHttp } from "../../bench/lib/process.ts";
+import { spawnMain } from "./_spawn.ts";
 import { mintToken } from "../../tools/token.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const SECRET = "e2e-secret-for-outpost-authz-0123456789";
 
-function spawnMain(env: Record<string, string>): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-sys",
-      "main.ts",
-    ],
-    cwd: ROOT,
-    env: { LOG_LEVEL: "warn", KV_PATH: ":memory:", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+function spawnEdge(env: Record<string, string>): Deno.ChildProcess {
+  return spawnMain({ LOG_LEVEL: "warn", KV_PATH: ":memory:", ...env });
 }
-
 Deno.test("main.ts authorizes /api/* with a token from JWT_SECRET and the committed module", async () => {
   const port = freePort();
-  const child = spawnMain({
+  const child = spawnEdge({
     PORT: String(port),
     ORIGIN_PORT: String(freePort()),
     JWT_SECRET: SECRET,
@@ -56,7 +41,7 @@ Deno.test("main.ts authorizes /api/* with a token from JWT_SECRET and the commit
 Deno.test("main.ts refuses to start with a bad policy file and names the field", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/policy.json`, '{"roles":{"viewer":{"allow":["read"]}}}');
-  const child = spawnMain({ PORT: String(freePort()), AUTHZ_POLICY: `${dir}/policy.json` });
+  const child = spawnEdge({ PORT: String(freePort()), AUTHZ_POLICY: `${dir}/policy.json` });
   const [status, , err] = await Promise.all([
     child.status,
     new Response(child.stdout).text(),

@@ -7,9 +7,9 @@
 
 import assert from "node:assert/strict";
 import { freePort, waitForHttp } from "../../bench/lib/process.ts";
+import { spawnMain } from "./_spawn.ts";
 import { mintToken } from "../../tools/token.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const TOKEN = "e2e-sync-token-0123456789";
 // CRDT writes are protected routes: the nodes share a JWT secret and the test writes as an editor.
 const JWT_SECRET = "e2e-jwt-secret-0123456789-0123456789";
@@ -17,23 +17,8 @@ const bearer = await mintToken({ sub: "e2e-writer", roles: ["editor"] }, JWT_SEC
 const REGIONS = ["us-east", "eu-west", "ap-southeast"];
 
 function spawnNode(env: Record<string, string>): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-sys",
-      "main.ts",
-    ],
-    cwd: ROOT,
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  return spawnMain(env);
 }
-
 async function json(url: string, init?: RequestInit): Promise<Record<string, unknown>> {
   const res = await fetch(url, init);
   const body = await res.json();

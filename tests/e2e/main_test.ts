@@ -1,26 +1,10 @@
 import assert from "node:assert/strict";
 import { freePort, waitForHttp } from "../../bench/lib/process.ts";
+import { spawnMain } from "./_spawn.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-function spawnMain(env: Record<string, string>): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-sys",
-      "main.ts",
-    ],
-    cwd: ROOT,
-    env: { LOG_LEVEL: "info", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+function spawnEdge(env: Record<string, string>): Deno.ChildProcess {
+  return spawnMain({ LOG_LEVEL: "info", ...env });
 }
-
 async function collect(stream: ReadableStream<Uint8Array>): Promise<string> {
   return await new Response(stream).text();
 }
@@ -29,7 +13,7 @@ Deno.test("main.ts serves the edge and the demo origin, then shuts down cleanly 
   const port = freePort();
   const originPort = freePort();
   const dir = await Deno.makeTempDir();
-  const child = spawnMain({
+  const child = spawnEdge({
     PORT: String(port),
     ORIGIN_PORT: String(originPort),
     KV_PATH: `${dir}/kv/edge.sqlite3`,
@@ -61,7 +45,7 @@ Deno.test("main.ts serves the edge and the demo origin, then shuts down cleanly 
 });
 
 Deno.test("main.ts refuses to start with an invalid config and names the field", async () => {
-  const child = spawnMain({
+  const child = spawnEdge({
     PORT: String(freePort()),
     EDGE_REGION: "moon-base",
     KV_PATH: ":memory:",
