@@ -47,37 +47,49 @@ export function edgeRoutes(options: EdgeRoutesOptions): Hono<AppEnv> {
     );
   });
 
-  // One synchronous handler: this route measures the node's own overhead (bench/load).
-  app.get("/health", () => {
+  // One synchronous handler: this route measures the node's own overhead (bench/load). The
+  // default answer stays small (Deno.serve writes responses under ~512 bytes in one syscall);
+  // `?verbose=1` adds thresholds, percentiles, every breaker and job.
+  app.get("/health", (c) => {
     const h = options.monitor.health();
     const s = h.summary;
-    return jsonResponse(
-      {
-        status: h.status,
-        region: options.region,
-        node_id: options.monitor.nodeId,
-        uptime_s: Math.round((options.clock.now() - options.startedAt) / 1000),
-        error_rate: s.error_rate,
+    const body: Record<string, unknown> = {
+      status: h.status,
+      region: options.region,
+      node_id: options.monitor.nodeId,
+      uptime_s: Math.round((options.clock.now() - options.startedAt) / 1000),
+      error_rate: s.error_rate,
+      p99_ms: s.p99_ms,
+      requests: s.requests,
+      reasons: h.reasons,
+    };
+    const verbose = c.req.url.includes("verbose=") && c.req.query("verbose") !== "0";
+    const origins = options.health.snapshot();
+    const jobs = options.jobs.summary();
+    if (verbose) {
+      Object.assign(body, {
         p50_ms: s.p50_ms,
         p95_ms: s.p95_ms,
-        p99_ms: s.p99_ms,
-        requests: s.requests,
         window_s: s.window_s,
         thresholds: {
           error_rate: h.thresholds.maxErrorRate,
           p99_ms: h.thresholds.maxP99Ms,
           min_requests: h.thresholds.minRequests,
         },
-        reasons: h.reasons,
         insufficient_data: h.insufficient_data,
         monitoring: h.monitoring,
-        origins: options.health.snapshot(),
+        origins,
         ip_database: options.ipDatabaseReady() ? "ready" : "loading",
-        jobs: options.jobs.summary(),
-      },
-      h.status === "ok" ? 200 : 503,
-      NO_STORE,
-    );
+        jobs,
+      });
+    } else {
+      // Only what needs attention: monitoring off, breakers not closed, jobs failing.
+      if (h.monitoring === "off") body.monitoring = "off";
+      const troubled = Object.entries(origins).filter(([, o]) => o.state !== "closed");
+      if (troubled.length > 0) body.origins = Object.fromEntries(troubled);
+      if (Object.keys(jobs.failing).length > 0) body.jobs = jobs;
+    }
+    return jsonResponse(body, h.status === "ok" ? 200 : 503, NO_STORE);
   });
 
   monitoringRoutes(app, options);

@@ -56,7 +56,16 @@ export function edgeOperations(ctx: DocContext): Operation[] {
       description: `Healthy while the window's error rate is under ` +
         `${config.metrics.health.maxErrorRate * 100}% and p99 under ` +
         `${config.metrics.health.maxP99Ms} ms (with at least ` +
-        `${config.metrics.health.minRequests} requests to judge by). Public.`,
+        `${config.metrics.health.minRequests} requests to judge by). Public. The answer is ` +
+        "small by default (breakers and jobs only when they need attention); `?verbose=1` adds " +
+        "thresholds, percentiles, every breaker and job.",
+      parameters: [{
+        name: "verbose",
+        in: "query",
+        required: false,
+        description: "`1` for the full answer",
+        schema: { type: "string", enum: ["0", "1"] },
+      }],
       responses: {
         200: json("Healthy", book.ref("Health", HealthSchema)),
         503: json("Unhealthy; `reasons` says why", book.ref("Health", HealthSchema)),

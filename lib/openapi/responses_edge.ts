@@ -29,15 +29,16 @@ export const HealthSchema = z.object({
   node_id: z.string(),
   uptime_s: Count,
   error_rate: Rate,
-  p50_ms: Ms,
-  p95_ms: Ms,
   p99_ms: Ms,
   requests: Count,
-  window_s: z.number(),
-  thresholds: z.object({ error_rate: z.number(), p99_ms: z.number(), min_requests: Count }),
   reasons: z.array(z.string()).describe("Why the node is unhealthy (empty when ok)"),
-  insufficient_data: z.boolean(),
-  monitoring: z.enum(["on", "off"]),
+  p50_ms: Ms.optional().describe("With ?verbose=1"),
+  p95_ms: Ms.optional().describe("With ?verbose=1"),
+  window_s: z.number().optional().describe("With ?verbose=1"),
+  thresholds: z.object({ error_rate: z.number(), p99_ms: z.number(), min_requests: Count })
+    .optional().describe("With ?verbose=1"),
+  insufficient_data: z.boolean().optional().describe("With ?verbose=1"),
+  monitoring: z.enum(["on", "off"]).optional().describe("With ?verbose=1"),
   origins: z.record(
     z.string(),
     z.object({
@@ -46,15 +47,17 @@ export const HealthSchema = z.object({
       lastError: z.string().nullable(),
       retryAt: z.number().nullable(),
     }),
-  ).describe("Circuit breaker state by origin URL"),
-  ip_database: z.enum(["ready", "loading"]),
+  ).optional().describe(
+    "Circuit breakers by origin URL: all with ?verbose=1, else only those not closed (absent when none)",
+  ),
+  ip_database: z.enum(["ready", "loading"]).optional().describe("With ?verbose=1"),
   jobs: z.object({
     total: Count,
     failing: z.record(
       z.string(),
       z.object({ consecutive_failures: Count, last_error: z.string().nullable() }),
     ).describe("Jobs whose last run failed, by name (all counters are in /_edge/metrics)"),
-  }).describe("Background jobs"),
+  }).optional().describe("Background jobs: with ?verbose=1, else only when some are failing"),
 });
 
 const GroupStatsShape = {

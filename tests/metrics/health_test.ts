@@ -45,7 +45,20 @@ Deno.test("judge() applies the error rate and p99 thresholds", async (t) => {
 Deno.test("GET /_edge/health turns 503 with reasons and recovers as the window slides", async () => {
   await using origin = startOrigin();
   await using e = await startEdge(makeConfig(origin.url));
-  const first = await get(`${e.url}/_edge/health`);
+  const compact = await get(`${e.url}/_edge/health`);
+  assert.equal(compact.res.status, 200);
+  assert.ok(compact.text.length < 250, `a small answer: ${compact.text}`);
+  assert.deepEqual(Object.keys(compact.body as object).sort(), [
+    "error_rate",
+    "node_id",
+    "p99_ms",
+    "reasons",
+    "region",
+    "requests",
+    "status",
+    "uptime_s",
+  ]);
+  const first = await get(`${e.url}/_edge/health?verbose=1`);
   assert.equal(first.res.status, 200);
   const ok = first.body as Record<string, unknown>;
   assert.equal(ok.status, "ok");

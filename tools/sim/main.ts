@@ -34,7 +34,7 @@ interface NodeHealth {
 async function health(topo: Topology): Promise<NodeHealth[]> {
   const nodes = [...topo.edges.map((e) => [e.region, e.url]), ["central", topo.centralUrl]];
   return await Promise.all(nodes.map(async ([node, url]) => {
-    const h = await (await fetch(`${url}/_edge/health`)).json();
+    const h = await (await fetch(`${url}/_edge/health?verbose=1`)).json();
     return {
       node,
       status: h.status,
