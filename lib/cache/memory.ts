@@ -22,6 +22,11 @@ export interface MemoryItem {
   lastModified: string | null;
   /** Bytes this item is accounted for. */
   size: number;
+  /**
+   * A `200` response with the body and the stored fields, built on the first hit and cloned for
+   * the next ones: cloning copies the validated header list, so a hit sets only what changes.
+   */
+  template?: Response;
 }
 
 /** At a URL whose responses vary: the request headers that pick the variant. */
@@ -35,6 +40,8 @@ type Item = MemoryItem | VaryItem;
 
 /** Fixed per-item overhead in the byte accounting (objects, map slots, indexes). */
 const ITEM_OVERHEAD = 512;
+/** An entry's template response (its header list; the body string is shared, not copied). */
+const TEMPLATE_OVERHEAD = 512;
 
 /** The memory key of a variant (`urlKey` alone for responses without Vary). */
 export function variantKey(urlKey: string, variant: string): string {
@@ -84,7 +91,8 @@ export function makeItem(entry: StoredEntry, body: Uint8Array): MemoryItem {
     upstreamStatus,
     etag,
     lastModified,
-    size: ITEM_OVERHEAD + bodySize + headerSize + entry.key.length * 4 + entry.variant.length * 2,
+    size: ITEM_OVERHEAD + TEMPLATE_OVERHEAD + bodySize + headerSize * 2 + entry.key.length * 4 +
+      entry.variant.length * 2,
   };
 }
 

@@ -32,6 +32,7 @@ export interface ServeOptions {
  */
 export function serveItem(item: MemoryItem, o: ServeOptions): Response {
   const status = o.notModified ? 304 : item.entry.status;
+  if (status === 200 && !o.head) return fromTemplate(item, o);
   const noBody = o.head || NULL_BODY.has(status);
   const body = noBody ? null : item.body as BodyInit;
   const res = status === 200 ? new Response(body) : new Response(body, { status });
@@ -42,6 +43,29 @@ export function serveItem(item: MemoryItem, o: ServeOptions): Response {
   const f = item.fields;
   for (let i = 0; i < f.length; i += 2) h.append(f[i], f[i + 1]);
   if (o.head && !NULL_BODY.has(status)) h.append("content-length", String(item.entry.size));
+  h.append("age", String(o.ageSeconds));
+  h.append(
+    "cache-status",
+    item.upstreamStatus === null ? o.cacheStatus : `${item.upstreamStatus}, ${o.cacheStatus}`,
+  );
+  h.append("x-cache", o.outcome);
+  if (o.cdn) h.append("deno-cdn-cache-control", o.cdn);
+  return res;
+}
+
+/** A `200` with a body: a clone of the item's template plus this hit's own fields. */
+function fromTemplate(item: MemoryItem, o: ServeOptions): Response {
+  let template = item.template;
+  if (template === undefined) {
+    template = item.template = new Response(item.body as BodyInit);
+    const t = template.headers;
+    if (item.contentType !== null) t.set("content-type", item.contentType);
+    else if (typeof item.body === "string") t.delete("content-type");
+    const f = item.fields;
+    for (let i = 0; i < f.length; i += 2) t.append(f[i], f[i + 1]);
+  }
+  const res = template.clone();
+  const h = res.headers;
   h.append("age", String(o.ageSeconds));
   h.append(
     "cache-status",

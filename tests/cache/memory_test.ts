@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { makeItem, MemoryTier, variantKey } from "../../lib/cache/memory.ts";
+import { serveItem } from "../../lib/cache/respond.ts";
 import { makeBody, makeEntry } from "./_fixtures.ts";
 
 Deno.test("MemoryTier never holds more bytes than its budget", () => {
@@ -81,4 +82,29 @@ Deno.test("makeItem() keeps UTF-8 bodies as strings and binary as bytes", () => 
   assert.ok(bin.body instanceof Uint8Array);
   assert.equal(text.contentType, "text/plain");
   assert.equal(text.etag, '"e1"');
+});
+
+Deno.test("serveItem() answers every hit with its own fields and the whole body", async () => {
+  for (const body of [new TextEncoder().encode("héllo"), makeBody(70_000)]) {
+    const item = makeItem(makeEntry("h/t", body.length), body);
+    for (let hit = 1; hit <= 3; hit++) {
+      const res = serveItem(item, {
+        head: false,
+        ageSeconds: hit,
+        cacheStatus: `Outpost; hit; ttl=${60 - hit}`,
+        outcome: "HIT",
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("age"), String(hit), "age is this hit's, not a list");
+      assert.equal(res.headers.get("cache-status"), `Outpost; hit; ttl=${60 - hit}`);
+      assert.equal(res.headers.get("x-cache"), "HIT");
+      assert.equal(res.headers.get("etag"), '"e1"');
+      assert.equal(res.headers.get("content-type"), "text/plain");
+      assert.deepEqual(new Uint8Array(await res.arrayBuffer()), body);
+    }
+    const head = serveItem(item, { head: true, ageSeconds: 4, cacheStatus: "x", outcome: "HIT" });
+    assert.equal(head.body, null);
+    assert.equal(head.headers.get("content-length"), String(body.length));
+    assert.equal(head.headers.get("age"), "4");
+  }
 });
