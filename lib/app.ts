@@ -16,6 +16,7 @@ import { abTesting } from "./ab/middleware.ts";
 import { type Analytics, createAnalytics } from "./analytics/wiring.ts";
 import { RegionIndex } from "./geo/regions.ts";
 import type { IpCountryLookup } from "./geo/types.ts";
+import type { IpDatabaseState } from "./geo/ipdb.ts";
 import { type Authz, createAuthz } from "./authz/setup.ts";
 import { EdgeContexts } from "./http/edge_context.ts";
 import { problemHandler, problemNotFound } from "./http/errors.ts";
@@ -48,7 +49,7 @@ export interface AppDeps {
   /** How origins are reached (default: the global `fetch`). */
   fetch?: typeof fetch;
   /** IP → country lookups; without one, location falls through to the default. */
-  ipdb?: IpCountryLookup & { ready?: boolean };
+  ipdb?: IpCountryLookup & { state?: IpDatabaseState };
   log?: Logger;
   /** Where every area records its metrics (a fresh registry when absent). */
   metrics?: MetricsRegistry;
@@ -193,7 +194,8 @@ export function createApp(deps: AppDeps): Edge {
     startedAt,
     health,
     jobs,
-    ipDatabaseReady: () => deps.ipdb?.ready ?? false,
+    // A lookup without a state of its own (a test's table) is ready from the start.
+    ipDatabase: () => deps.ipdb === undefined ? "off" : deps.ipdb.state ?? "ready",
   });
   edgeApp.onError(onError);
   edgeApp.notFound(problemNotFound);

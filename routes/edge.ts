@@ -4,6 +4,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../lib/app_env.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { Jobs } from "../lib/jobs.ts";
+import type { IpDatabaseState } from "../lib/geo/ipdb.ts";
 import type { OriginHealth } from "../lib/proxy/breaker.ts";
 import { jsonResponse } from "../lib/http/respond.ts";
 import type { Monitor } from "../lib/metrics/monitor.ts";
@@ -22,7 +23,8 @@ export interface EdgeRoutesOptions {
   startedAt: number;
   health: OriginHealth;
   jobs: Jobs;
-  ipDatabaseReady: () => boolean;
+  /** The IP database's state, for the verbose health answer. */
+  ipDatabase: () => IpDatabaseState;
 }
 
 /** Builds the `/_edge/*` app (unknown paths fall to the app's 404 problem handler). */
@@ -79,7 +81,7 @@ export function edgeRoutes(options: EdgeRoutesOptions): Hono<AppEnv> {
         insufficient_data: h.insufficient_data,
         monitoring: h.monitoring,
         origins,
-        ip_database: options.ipDatabaseReady() ? "ready" : "loading",
+        ip_database: options.ipDatabase(),
         jobs,
       });
     } else {

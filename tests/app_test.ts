@@ -11,7 +11,7 @@ Deno.test("createApp() stamps node identity on every response", async (t) => {
     const { res } = await get(`${e.url}/_edge/health`);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("x-served-by"), "us-east");
-    assert.match(res.headers.get("server-timing") ?? "", /edge;dur=[\d.]+;desc="us-east"/);
+    assert.match(res.headers.get("server-timing") ?? "", /^edge;dur=[\d.]+$/);
     assert.match(res.headers.get("x-request-id") ?? "", /^[0-9a-f]{12}-[0-9a-z]+$/);
   });
   await t.step("proxied response and errors too", async () => {

@@ -119,14 +119,23 @@ export function onInterrupt(fn: () => void | Promise<void>): () => void {
 }
 
 /** Polls `url` until it answers (any status) or `timeoutMs` passes. */
-export async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void> {
+export async function waitForHttp(
+  url: string,
+  timeoutMs = 20_000,
+  ready?: (res: Response) => Promise<boolean>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
     try {
       const res = await fetch(url);
-      await res.body?.cancel();
-      return;
+      if (ready === undefined) {
+        await res.body?.cancel();
+        return;
+      }
+      if (await ready(res)) return;
+      last = `answered ${res.status}, not ready yet`;
+      await new Promise((r) => setTimeout(r, 100));
     } catch (error) {
       last = error;
       await new Promise((r) => setTimeout(r, 100));
@@ -158,6 +167,17 @@ export interface StartOptions {
   log?: string;
   /** How long to wait for `readyUrl` (default 20 s). */
   readyTimeoutMs?: number;
+  /** Ready only when this holds for `readyUrl`'s answer (default: any answer). */
+  ready?: (res: Response) => Promise<boolean>;
+}
+
+/**
+ * For an edge started with `readyUrl` at `/_edge/health?verbose=1`: ready once the IP database
+ * has loaded, so its parse (about a second of CPU) does not run inside a measurement.
+ */
+export async function edgeSettled(res: Response): Promise<boolean> {
+  const body = await res.json().catch(() => null) as { ip_database?: string } | null;
+  return body !== null && body.ip_database !== "loading";
 }
 
 async function pipeToFile(stream: ReadableStream<Uint8Array>, path: string): Promise<void> {
@@ -187,7 +207,10 @@ export async function startDeno(args: string[], options: StartOptions): Promise<
       throw new Error(`Exited with code ${s.code} before ${options.readyUrl} answered`);
     });
     exited.catch(() => {});
-    await Promise.race([waitForHttp(options.readyUrl, options.readyTimeoutMs), exited]);
+    await Promise.race([
+      waitForHttp(options.readyUrl, options.readyTimeoutMs, options.ready),
+      exited,
+    ]);
   } catch (error) {
     try {
       child.kill("SIGKILL");

@@ -7,7 +7,7 @@
  */
 
 import { bandwidthMarkdown, measureBandwidth } from "../analytics_bandwidth.ts";
-import { freePort, hasTaskset, startDeno } from "../lib/process.ts";
+import { edgeSettled, freePort, hasTaskset, startDeno } from "../lib/process.ts";
 import { type LoadOptions, type LoadSuite, runStandalone, withRatios } from "../lib/report.ts";
 import { hasWrk, runWrkRounds } from "../lib/wrk.ts";
 
@@ -59,7 +59,8 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
       LOG_LEVEL: "error",
       OUTPOST_MODE: "development",
     },
-    readyUrl: `http://127.0.0.1:${port}/_edge/health`,
+    readyUrl: `http://127.0.0.1:${port}/_edge/health?verbose=1`,
+    ready: edgeSettled,
     cpus: pin ? "1" : undefined,
   });
   try {

@@ -6,7 +6,7 @@
  * Usage: deno run -A bench/load/authz.ts [--duration 5] [--connections 50] [--rounds 3]
  */
 
-import { freePort, hasTaskset, startDeno } from "../lib/process.ts";
+import { edgeSettled, freePort, hasTaskset, startDeno } from "../lib/process.ts";
 import { type LoadOptions, type LoadSuite, runStandalone, withRatios } from "../lib/report.ts";
 import { hasWrk, runWrkRounds } from "../lib/wrk.ts";
 import { mintToken } from "../../tools/token.ts";
@@ -42,7 +42,8 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
       ORIGIN_PORT: String(freePort()),
       AUTHZ_ENABLED: "false",
     },
-    readyUrl: `http://127.0.0.1:${plainPort}/_edge/health`,
+    readyUrl: `http://127.0.0.1:${plainPort}/_edge/health?verbose=1`,
+    ready: edgeSettled,
     cpus,
   });
   const protectedEdge = await startDeno(["run", "-A", "main.ts"], {
@@ -54,7 +55,8 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
       OUTPOST_CONFIG: configPath,
       JWT_SECRET: SECRET,
     },
-    readyUrl: `http://127.0.0.1:${authzPort}/_edge/health`,
+    readyUrl: `http://127.0.0.1:${authzPort}/_edge/health?verbose=1`,
+    ready: edgeSettled,
     cpus,
   });
   try {

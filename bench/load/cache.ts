@@ -8,7 +8,14 @@
  */
 
 import { findNginx, type NginxServer, startNginx } from "../lib/nginx.ts";
-import { cpuTimeMs, freePort, hasTaskset, type Server, startDeno } from "../lib/process.ts";
+import {
+  cpuTimeMs,
+  edgeSettled,
+  freePort,
+  hasTaskset,
+  type Server,
+  startDeno,
+} from "../lib/process.ts";
 import { type LoadOptions, type LoadSuite, runStandalone, withRatios } from "../lib/report.ts";
 import { hasWrk, runWrk, type WrkResult } from "../lib/wrk.ts";
 
@@ -90,7 +97,8 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
         await startDeno(["run", "-A", "main.ts"], {
           cwd: root,
           env: edgeEnv(port, memory),
-          readyUrl: `http://127.0.0.1:${port}/_edge/health`,
+          readyUrl: `http://127.0.0.1:${port}/_edge/health?verbose=1`,
+          ready: edgeSettled,
           cpus,
         }),
       );

@@ -6,7 +6,7 @@
  * Usage: deno run -A bench/load/edge_overhead.ts [--duration 5] [--connections 50] [--rounds 3]
  */
 
-import { freePort, hasTaskset, startDeno } from "../lib/process.ts";
+import { edgeSettled, freePort, hasTaskset, startDeno } from "../lib/process.ts";
 import { type LoadOptions, type LoadSuite, runStandalone, withRatios } from "../lib/report.ts";
 import { hasWrk, runWrkRounds } from "../lib/wrk.ts";
 
@@ -36,7 +36,8 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
       OUTPOST_MODE: "development",
       AUTHZ_ENABLED: "false", // issue 2's overhead, without authorization (see bench/load/authz.ts)
     },
-    readyUrl: `http://127.0.0.1:${edgePort}/_edge/health`,
+    readyUrl: `http://127.0.0.1:${edgePort}/_edge/health?verbose=1`,
+    ready: edgeSettled,
     cpus: serverCpus,
   });
   try {

@@ -6,7 +6,7 @@
  * Usage: deno run -A bench/load/metrics.ts [--duration 5] [--connections 50] [--rounds 3]
  */
 
-import { freePort, hasTaskset, type Server, startDeno } from "../lib/process.ts";
+import { edgeSettled, freePort, hasTaskset, type Server, startDeno } from "../lib/process.ts";
 import { type LoadOptions, type LoadSuite, runStandalone, withRatios } from "../lib/report.ts";
 import { hasWrk, runWrkRounds } from "../lib/wrk.ts";
 
@@ -22,7 +22,8 @@ async function startEdge(metrics: boolean, cpus: string | undefined): Promise<Se
       OUTPOST_MODE: "development",
       METRICS_ENABLED: String(metrics),
     },
-    readyUrl: `http://127.0.0.1:${port}/_edge/health`,
+    readyUrl: `http://127.0.0.1:${port}/_edge/health?verbose=1`,
+    ready: edgeSettled,
     cpus,
   });
 }

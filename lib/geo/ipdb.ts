@@ -162,6 +162,9 @@ export async function loadIpDatabase(): Promise<IpCountryDb> {
   return IpCountryDb.fromCsv(v4.default, v6.default);
 }
 
+/** What `/_edge/health?verbose=1` says of the IP database. */
+export type IpDatabaseState = "off" | "loading" | "ready" | "failed";
+
 /**
  * An IP-to-country lookup that answers null until its database has loaded in the background,
  * so the server can start at once. `load()` never rejects: a failure is kept in `error` (and a
@@ -175,6 +178,13 @@ export class LazyIpCountry implements IpCountryLookup {
   /** True once a database has loaded. */
   get ready(): boolean {
     return this.#db !== null;
+  }
+
+  /** Where the database stands: never asked for, loading, loaded, or the last load failed. */
+  get state(): IpDatabaseState {
+    if (this.#db !== null) return "ready";
+    if (this.#loading !== null) return "loading";
+    return this.#error === undefined ? "off" : "failed";
   }
 
   /** The loaded database's number of ranges; 0 before it has loaded. */

@@ -121,13 +121,11 @@ export class EdgeContexts {
   readonly #trusted: CidrSet;
   readonly #geo: ClientGeoOptions;
   readonly #nextId = requestIdGenerator();
-  readonly #desc: string;
 
   constructor(options: EdgeContextOptions) {
     this.#region = options.region;
     this.#trusted = new CidrSet(options.trustedProxies);
     this.#geo = options.geo;
-    this.#desc = `;desc="${options.region}"`;
   }
 
   /** The context of a request that just arrived (`info` from `Deno.serve`). */
@@ -149,7 +147,9 @@ export class EdgeContexts {
     headers.set("x-served-by", this.#region);
     // Stages put their entries (and an origin's own header) in ctx.timings; no read needed here.
     const elapsed = ctx.elapsedMs = performance.now() - ctx.startedAt;
-    const timing = `edge;dur=${elapsed.toFixed(2)}${this.#desc}`;
+    // No `desc` (X-Served-By names the region): a small response that stays within 512 bytes
+    // leaves Deno.serve in one write instead of two.
+    const timing = `edge;dur=${elapsed.toFixed(2)}`;
     headers.set(
       "server-timing",
       ctx.timings.length === 0 ? timing : `${ctx.timings.join(", ")}, ${timing}`,

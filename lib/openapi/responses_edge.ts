@@ -50,7 +50,9 @@ export const HealthSchema = z.object({
   ).optional().describe(
     "Circuit breakers by origin URL: all with ?verbose=1, else only those not closed (absent when none)",
   ),
-  ip_database: z.enum(["ready", "loading"]).optional().describe("With ?verbose=1"),
+  ip_database: z.enum(["off", "loading", "ready", "failed"]).optional().describe(
+    "With ?verbose=1: the offline IP-to-country database (off: disabled by config)",
+  ),
   jobs: z.object({
     total: Count,
     failing: z.record(

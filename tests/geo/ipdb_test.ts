@@ -220,10 +220,12 @@ Deno.test("IpCountryDb.lookup() agrees with a linear scan of the ranges", () => 
 Deno.test("LazyIpCountry answers null until its database has loaded", async (t) => {
   await t.step("then answers from it", async () => {
     const lazy = new LazyIpCountry();
+    assert.equal(lazy.state, "off");
     const { promise, resolve } = Promise.withResolvers<IpCountryDb>();
     let calls = 0;
     const loader = () => (calls++, promise);
     const first = lazy.load(loader), second = lazy.load(loader);
+    assert.equal(lazy.state, "loading");
     assert.equal(lazy.ready, false);
     assert.equal(lazy.size, 0);
     assert.equal(lazy.lookup("8.8.8.8"), null);
@@ -231,6 +233,7 @@ Deno.test("LazyIpCountry answers null until its database has loaded", async (t) 
     await Promise.all([first, second]);
     assert.equal(calls, 1);
     assert.equal(lazy.ready, true);
+    assert.equal(lazy.state, "ready");
     assert.equal(lazy.error, undefined);
     assert.equal(lazy.size, 14);
     assert.equal(lazy.lookup("8.8.8.8"), "US");
@@ -243,6 +246,7 @@ Deno.test("LazyIpCountry answers null until its database has loaded", async (t) 
     await lazy.load(() => Promise.reject(boom));
     assert.equal(lazy.ready, false);
     assert.equal(lazy.error, boom);
+    assert.equal(lazy.state, "failed");
     assert.equal(lazy.lookup("8.8.8.8"), null);
     await lazy.load(() => {
       throw new TypeError("thrown at once");

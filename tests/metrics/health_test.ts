@@ -67,6 +67,7 @@ Deno.test("GET /_edge/health turns 503 with reasons and recovers as the window s
   for (const field of ["origins", "ip_database", "jobs", "uptime_s", "error_rate", "p99_ms"]) {
     assert.ok(field in ok, field);
   }
+  assert.equal(ok.ip_database, "off", "this app was built without an IP database");
 
   for (let i = 0; i < 25; i++) await get(`${e.url}/api/echo`);
   for (let i = 0; i < 5; i++) await get(`${e.url}/status/500`);
