@@ -12,7 +12,7 @@ import { type Context, Hono } from "hono";
 import type { AppBindings, AppEnv, EdgeRequestContext, ServeInfo } from "./app_env.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { defaultRegionOf, type EdgeConfig } from "./config.ts";
-import { abTesting } from "./ab/middleware.ts";
+import { abTesting, experimentHeaders } from "./ab/middleware.ts";
 import { type Analytics, createAnalytics } from "./analytics/wiring.ts";
 import { RegionIndex } from "./geo/regions.ts";
 import type { IpCountryLookup } from "./geo/types.ts";
@@ -37,7 +37,6 @@ import { forwardToOrigin, originProxy } from "../routes/proxy.ts";
 import { EdgeCache } from "./cache/edge_cache.ts";
 import { pathOf } from "./cache/policy.ts";
 import { bearerCheck } from "./http/bearer.ts";
-import { compilePathPatterns } from "./http/path_pattern.ts";
 import { cacheStatsHandler, purgeHandler } from "../routes/cache.ts";
 import { docsRoutes } from "../routes/docs.ts";
 
@@ -210,7 +209,7 @@ export function createApp(deps: AppDeps): Edge {
       log: log.child({ area: "cache" }),
       metrics,
       region: config.region,
-      experimentPaths: compilePathPatterns(config.experiments.flatMap((e) => e.paths)),
+      experimentHeaders: experimentHeaders(config.experiments),
       forward: (c, request, completed) => forwardToOrigin(c, proxyOptions, { request, completed }),
     })
     : null;

@@ -8,6 +8,26 @@ import { compilePathPatterns } from "../http/path_pattern.ts";
 import { assignVariant, compileExperiment } from "./assign.ts";
 
 const ID_HEADER_VALUE = /^[\x21-\x7e]{1,256}$/;
+const NONE: readonly string[] = Object.freeze([]);
+
+/**
+ * The request headers by which the experiments at a path tell the origin its variant (as
+ * configured; empty where no experiment runs). The cache keys those paths by them.
+ */
+export function experimentHeaders(
+  experiments: readonly Experiment[],
+): (path: string) => readonly string[] {
+  if (experiments.length === 0) return () => NONE;
+  const compiled = experiments.map((e) => ({
+    header: e.header,
+    matches: compilePathPatterns(e.paths),
+  }));
+  return (path) => {
+    let out: string[] | null = null;
+    for (const e of compiled) if (e.matches(path)) (out ??= []).push(e.header);
+    return out ?? NONE;
+  };
+}
 
 /** Assigns each request to a variant of every experiment whose paths it matches. */
 export function abTesting(experiments: readonly Experiment[]): MiddlewareHandler<AppEnv> {

@@ -9,7 +9,6 @@ import type { Context, Next } from "hono";
 import type { AppEnv, EdgeRequestContext } from "../app_env.ts";
 import type { Clock } from "../clock.ts";
 import { HttpError } from "../http/errors.ts";
-import type { PathMatcher } from "../http/path_pattern.ts";
 import type { Logger } from "../log.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import type { CacheConfig } from "./config.ts";
@@ -36,8 +35,11 @@ export interface EdgeCacheOptions {
   log: Logger;
   metrics: MetricsRegistry;
   region: string;
-  /** Paths under an A/B experiment: their requests must pass the experiment before a hit. */
-  experimentPaths: PathMatcher;
+  /**
+   * The variant headers of the A/B experiments at a path: requests there must pass the
+   * experiment before a hit, and entries there are kept per variant.
+   */
+  experimentHeaders: (path: string) => readonly string[];
   forward: CacheForward;
 }
 
@@ -95,7 +97,7 @@ export class EdgeCache {
         stats: this.stats,
       }),
       forward: options.forward,
-      experimentPaths: options.experimentPaths,
+      experimentHeaders: options.experimentHeaders,
       track: (task) => this.#track(task),
     });
     this.purger = new Purger({
@@ -118,7 +120,7 @@ export class EdgeCache {
     if (this.memory.count === 0) return null;
     const url = req.url;
     const path = pathOf(url);
-    if (!this.policy.handles(path) || this.#o.experimentPaths(path)) return null;
+    if (!this.policy.handles(path) || this.#o.experimentHeaders(path).length > 0) return null;
     const route = this.policy.route(path);
     if (route.bypass || !route.plainKey) return null;
     const key = route.key(url, req);

@@ -68,6 +68,17 @@ export interface FillTarget {
   mode: "miss" | "revalidate" | "background";
   /** Another node's copy may answer (false when the client asked for validation). */
   acceptRemote: boolean;
+  /**
+   * Request headers the edge itself sets and the entry varies on, whatever the origin's `Vary`
+   * says (lower-case; an A/B experiment's variant header).
+   */
+  edgeVary?: readonly string[];
+}
+
+/** The origin's Vary names plus the edge's own, sorted and unique like `parseVary`'s. */
+function withEdgeVary(vary: string[], edge: readonly string[] | undefined): string[] {
+  if (edge === undefined || edge.length === 0) return vary;
+  return [...new Set([...vary, ...edge])].sort();
 }
 
 /** Sends a request to the origin; `completed` settles when the body has been consumed. */
@@ -169,6 +180,9 @@ export class Filler {
   async #remoteCopy(read: MetaRead, target: FillTarget): Promise<FillResult | null> {
     const value = read.value;
     if (value?.kind !== "entry") return null;
+    // Not one stored before an edge Vary applied (an experiment's page from before it began).
+    const vary = value.entry.vary;
+    if (target.edgeVary?.some((name) => !vary.includes(name))) return null;
     const since = target.stale?.entry.timing.responseTime ?? -Infinity;
     if (!(value.entry.timing.responseTime > since)) return null;
     if (decide(value.entry.timing, this.#o.clock.now(), NO_REQUEST_DIRECTIVES).action !== "hit") {
@@ -270,16 +284,15 @@ export class Filler {
     if (declared !== null && body.byteLength !== declared) {
       return pass(rebuild(res, body), "length-mismatch");
     }
-    const variant = policy.vary.length > 0
-      ? varyValues(policy.vary, (n) => req.headers.get(n))
-      : "";
+    const vary = withEdgeVary(policy.vary, target.edgeVary);
+    const variant = vary.length > 0 ? varyValues(vary, (n) => req.headers.get(n)) : "";
     const entry: StoredEntry = {
       key: target.urlKey,
       variant,
       status,
       headers: storedHeaders(res.headers, policy.strip, responseTime),
       timing: policy.timing,
-      vary: policy.vary,
+      vary,
       tags: parseTags(res.headers),
       size: body.byteLength,
       version: newVersion(responseTime),
@@ -288,7 +301,7 @@ export class Filler {
     const item = makeItem(entry, body);
     const cookies = policy.strip.includes("set-cookie") ? res.headers.getSetCookie() : [];
     if (o.memory.epoch === epoch) {
-      if (policy.vary.length > 0) o.memory.setVary(target.urlKey, policy.vary);
+      if (vary.length > 0) o.memory.setVary(target.urlKey, vary);
       o.memory.setEntry(item);
     }
     const write = read !== null && o.memory.epoch === epoch

@@ -8,7 +8,6 @@ import type { Context, Next } from "hono";
 import type { AppEnv } from "../app_env.ts";
 import type { Clock } from "../clock.ts";
 import { HttpError } from "../http/errors.ts";
-import type { PathMatcher } from "../http/path_pattern.ts";
 import { parseRequestDirectives, type RequestDirectives } from "./directives.ts";
 import { ERROR_STATUSES, type Filler, type FillResult, type FillTarget } from "./fill.ts";
 import type { Flights } from "./flight.ts";
@@ -37,7 +36,8 @@ export interface CacheHandlerOptions {
   flights: Flights<FillResult>;
   lookups: Lookups;
   forward: CacheForward;
-  experimentPaths: PathMatcher;
+  /** The variant headers of the A/B experiments at a path (see `EdgeCacheOptions`). */
+  experimentHeaders: (path: string) => readonly string[];
   /** Tracks work that outlives the request. */
   track(task: Promise<unknown>): void;
 }
@@ -54,6 +54,29 @@ function pinRequestFacts(c: Context<AppEnv>): void {
   void ctx.geo.ranked();
 }
 
+/**
+ * The request with the experiment variants the edge assigned in the named headers (replacing any
+ * the client sent), or null when one was not assigned.
+ */
+function withVariants(
+  req: Request,
+  names: readonly string[],
+  assigned: Record<string, string>,
+): Request | null {
+  const headers = new Headers(req.headers);
+  for (const name of names) {
+    const variant = assigned[name];
+    if (variant === undefined) return null;
+    headers.set(name, variant);
+  }
+  return new Request(req, { headers });
+}
+
+/** True when the item's Vary covers every one of `names` (lower-case). */
+function variesOn(item: MemoryItem, names: readonly string[]): boolean {
+  return names.every((name) => item.entry.vary.includes(name));
+}
+
 /** The slow path of the cache. */
 export class CacheHandler {
   readonly #o: CacheHandlerOptions;
@@ -64,28 +87,40 @@ export class CacheHandler {
 
   /** Answers a GET/HEAD on a cached path. */
   async handle(c: Context<AppEnv>, next: Next, path: string): Promise<Response> {
-    const req = c.req.raw;
-    const headers = req.headers;
+    let req = c.req.raw;
     const ctx = c.env.ctx;
     const route = this.#o.policy.route(path);
     const head = req.method === "HEAD";
-    // Paths under an A/B experiment are not cached: variants would share entries.
-    if (this.#o.experimentPaths(path)) return await this.#bypass(c, next, "experiment");
+    // Under an A/B experiment, entries are kept per variant: the variant headers the edge tells
+    // the origin act as request headers the response varies on (see `withVariants`).
+    const experiment = this.#o.experimentHeaders(path);
+    let edgeVary: string[] | null = null;
+    if (experiment.length > 0) {
+      const assigned = withVariants(req, experiment, ctx.originHeaders);
+      if (assigned === null) return await this.#bypass(c, next, "experiment");
+      req = assigned;
+      edgeVary = experiment.map((name) => name.toLowerCase());
+    }
+    const headers = req.headers;
     const urlKey = route.bypass || headers.has("range") ? null : route.key(req.url, req);
     if (urlKey === null) return await this.#bypass(c, next, route.bypass ? "route" : "range");
     const dirs = parseRequestDirectives(headers.get("cache-control"), headers.get("pragma"));
     const alone = headers.has("authorization");
-    const found = await this.#o.lookups.find(urlKey, headers);
+    let found = await this.#o.lookups.find(urlKey, headers);
+    // An entry stored before the experiment began is not any variant's.
+    if (edgeVary !== null && found.item !== null && !variesOn(found.item, edgeVary)) {
+      found = { item: null, variant: null };
+    }
     let decision: Decision | null = null;
     if (found.item !== null && (!alone || found.item.entry.timing.authOk)) {
       decision = decide(found.item.entry.timing, this.#o.clock.now(), dirs);
       if (decision.action === "hit") {
         ctx.cacheOutcome = "HIT";
         this.#o.stats.served("HIT");
-        return this.serveHit(found.item, decision, route, head, headers);
+        return this.serveHit(found.item, decision, route, head, headers, edgeVary === null);
       }
       if (decision.action === "stale") {
-        this.#revalidateInBackground(c, urlKey, found, route);
+        this.#revalidateInBackground(c, req, urlKey, found, route, edgeVary);
         return this.#serveStale(c, found.item, decision, head, decision.detail);
       }
     } else found.item = null;
@@ -96,22 +131,34 @@ export class CacheHandler {
       });
     }
     if (dirs.noStore) return await this.#bypass(c, next, "no-store");
-    return await this.#fill(c, next, { urlKey, found, decision, dirs, route, alone });
+    return await this.#fill(c, next, {
+      req,
+      urlKey,
+      found,
+      decision,
+      dirs,
+      route,
+      alone,
+      edgeVary,
+    });
   }
 
   async #fill(
     c: Context<AppEnv>,
     next: Next,
     f: {
+      /** The request as the origin sees it (with the variant headers of an experiment). */
+      req: Request;
       urlKey: string;
       found: Lookup;
       decision: Decision | null;
       dirs: RequestDirectives;
       route: CompiledRoute;
       alone: boolean;
+      edgeVary: string[] | null;
     },
   ): Promise<Response> {
-    const req = c.req.raw;
+    const req = f.req;
     const head = req.method === "HEAD";
     const { found, decision } = f;
     const target: FillTarget = {
@@ -124,6 +171,7 @@ export class CacheHandler {
       // requests with Authorization (it may not be usable for them).
       acceptRemote: !f.alone && !f.dirs.noCache && f.dirs.maxAge === undefined &&
         f.dirs.minFresh === undefined,
+      edgeVary: f.edgeVary ?? undefined,
     };
     const memKey = variantKey(f.urlKey, found.variant ?? "");
     pinRequestFacts(c);
@@ -166,7 +214,10 @@ export class CacheHandler {
           ageSeconds: wholeSeconds(currentAge(item.entry.timing, now)),
           cacheStatus: status,
           outcome,
-          cdn: result.stored ? denoCdnValue(f.route.denoCdn, item, ttlMs) : null,
+          // Deno's CDN cannot tell variants apart: an experiment's pages are not shared there.
+          cdn: result.stored && f.edgeVary === null
+            ? denoCdnValue(f.route.denoCdn, item, ttlMs)
+            : null,
         });
         if (leader) {
           for (const cookie of result.cookies) res.headers.append("set-cookie", cookie);
@@ -237,12 +288,14 @@ export class CacheHandler {
     route: CompiledRoute,
     head: boolean,
     headers: Headers,
+    /** False for an experiment's variant (never offered to Deno's CDN). */
+    shareable = true,
   ): Response {
     return answer(item, head, headers, {
       ageSeconds: wholeSeconds(decision.ageMs),
       cacheStatus: hitStatus(decision.ttlMs),
       outcome: "HIT",
-      cdn: denoCdnValue(route.denoCdn, item, decision.ttlMs),
+      cdn: shareable ? denoCdnValue(route.denoCdn, item, decision.ttlMs) : null,
     });
   }
 
@@ -269,9 +322,11 @@ export class CacheHandler {
 
   #revalidateInBackground(
     c: Context<AppEnv>,
+    req: Request,
     urlKey: string,
     found: Lookup,
     route: CompiledRoute,
+    edgeVary: string[] | null,
   ): void {
     const target: FillTarget = {
       urlKey,
@@ -280,11 +335,12 @@ export class CacheHandler {
       rules: route.rules,
       mode: "background",
       acceptRemote: false,
+      edgeVary: edgeVary ?? undefined,
     };
     pinRequestFacts(c);
     const run = this.#o.flights.start(
       variantKey(urlKey, found.variant ?? ""),
-      () => this.#o.filler.fill(target, c.req.raw, (r, done) => this.#o.forward(c, r, done)),
+      () => this.#o.filler.fill(target, req, (r, done) => this.#o.forward(c, r, done)),
     );
     if (run === null) return;
     this.#o.track(

@@ -40,6 +40,11 @@ const CacheableQuery = z.object({
   tags: z.string().regex(/^[A-Za-z0-9_.:,-]{1,512}$/).optional(),
   /** A request header the page varies on (its value is echoed in the body). */
   vary: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).optional(),
+  /**
+   * A request header echoed in the body without sending `Vary` (an origin that counts on the
+   * edge to keep an A/B experiment's variants apart).
+   */
+  echo: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).optional(),
   /** Extra Cache-Control directives, e.g. `must-revalidate` or `no-store`. */
   cc: z.string().regex(/^[a-z0-9=, -]{1,200}$/).optional(),
   /** An `Outpost-Cache-Control` value (directives for the edge only). */
@@ -161,11 +166,18 @@ export function createDemoOrigin(options: DemoOriginOptions = {}): DemoOrigin {
     const path = url.pathname;
     const version = versions.get(path) ?? 1;
     const varied = q.vary ? (c.req.header(q.vary) ?? null) : undefined;
-    const page = { path, version, note: "cacheable demo page", ...(q.vary ? { varied } : {}) };
+    const echoed = q.echo ? (c.req.header(q.echo) ?? null) : undefined;
+    const page = {
+      path,
+      version,
+      note: "cacheable demo page",
+      ...(q.vary ? { varied } : {}),
+      ...(q.echo ? { echoed } : {}),
+    };
     const body = q.size > 0
       ? filler(path, version, q.size)
       : new TextEncoder().encode(JSON.stringify(page));
-    const etag = await etagOf(`${path}#${version}#${q.size}#${varied ?? ""}`);
+    const etag = await etagOf(`${path}#${version}#${q.size}#${varied ?? ""}#${echoed ?? ""}`);
     const headers: Record<string, string> = {
       "cache-control": `public, max-age=${q.max_age}, stale-while-revalidate=${q.swr}, ` +
         `stale-if-error=${q.sie}${q.cc ? `, ${q.cc}` : ""}`,
