@@ -60,6 +60,7 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
     memory: freePort(),
     kv: freePort(),
     miss: freePort(),
+    replay: freePort(),
   };
   const edgeEnv = (port: number, memoryBytes: number) => ({
     PORT: String(port),
@@ -121,11 +122,20 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
     await prime(`${memoryUrl}${OBJECT}`);
     await prime(`${kvUrl}${OBJECT}`);
     if (nginx) await prime(`${nginx.url}${OBJECT}`);
+    // The floor for the hit's own bytes: bare Deno.serve sending a recorded hit (its 11 fields).
+    started.push(
+      await startDeno(["run", "-A", "bench/servers/replay.ts"], {
+        cwd: root,
+        env: { PORT: String(ports.replay), REPLAY_URL: `${memoryUrl}${OBJECT}` },
+        readyUrl: `http://127.0.0.1:${ports.replay}/`,
+        cpus,
+      }),
+    );
 
     const durationS = opts.durationS ?? 5;
     const connections = opts.connections ?? 50;
     const rounds = opts.rounds ?? 3;
-    const [hello, , memoryEdge, kvEdge, missEdge] = started;
+    const [hello, , memoryEdge, kvEdge, missEdge, replay] = started;
     const targets: Target[] = [
       { name: "bare Deno.serve", url: `${hello.url}/`, pid: hello.pid },
       ...(nginx
@@ -135,6 +145,11 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
         name: "Outpost /_edge/health (reference)",
         url: `${memoryUrl}/_edge/health`,
         pid: memoryEdge.pid,
+      },
+      {
+        name: "bare Deno.serve replaying the hit's bytes",
+        url: `${replay.url}/`,
+        pid: replay.pid,
       },
       { name: "Outpost memory-tier hit", url: `${memoryUrl}${OBJECT}`, pid: memoryEdge.pid },
       { name: "Outpost KV-tier hit (memory off)", url: `${kvUrl}${OBJECT}`, pid: kvEdge.pid },
@@ -168,6 +183,7 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
     };
     const pct = (v: number | null) => (v === null ? "n/a" : `${(v * 100).toFixed(1)}%`);
     const hit = "Outpost memory-tier hit";
+    const REPLAY = "bare Deno.serve replaying the hit's bytes";
     return withRatios(title, "bare Deno.serve", rows, [
       `wrk -t1 -c${connections} -d${durationS}s, median of ${rounds} alternating rounds ` +
       `(samples: ${rows.map((r) => `${r.name} ${r.samples.join("/")}`).join("; ")}).`,
@@ -191,7 +207,11 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
       `Outpost memory hit vs bare Deno.serve: ${
         pct(ratio(hit, "bare Deno.serve"))
       } by requests/s, ` +
-      `${pct(cpuRatio(hit, "bare Deno.serve"))} by CPU per request (target ≥ 60%).`,
+      `${pct(cpuRatio(hit, "bare Deno.serve"))} by CPU per request (target ≥ 60%). Bare ` +
+      `Deno.serve sending the hit's own status, fields and body (recorded once, no work behind ` +
+      `them) reaches ${pct(ratio(REPLAY, "bare Deno.serve"))} of hello world by requests/s ` +
+      `(${pct(cpuRatio(REPLAY, "bare Deno.serve"))} by CPU): the hit runs at ` +
+      `${pct(ratio(hit, REPLAY))} of that floor (${pct(cpuRatio(hit, REPLAY))} by CPU).`,
       `Memory tier after the miss run: ${
         mib(after.memory.bytes)
       } in ${after.memory.items} items, ` +
