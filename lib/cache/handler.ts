@@ -102,8 +102,9 @@ export class CacheHandler {
       edgeVary = experiment.map((name) => name.toLowerCase());
     }
     const headers = req.headers;
-    const urlKey = route.bypass || headers.has("range") ? null : route.key(req.url, req);
-    if (urlKey === null) return await this.#bypass(c, next, route.bypass ? "route" : "range");
+    const urlKey = route.bypass ? null : route.key(req.url, req);
+    // A custom key function returns null for requests it does not want cached.
+    if (urlKey === null) return await this.#bypass(c, next, route.bypass ? "route" : "key");
     const dirs = parseRequestDirectives(headers.get("cache-control"), headers.get("pragma"));
     const alone = headers.has("authorization");
     let found = await this.#o.lookups.find(urlKey, headers);
@@ -124,6 +125,9 @@ export class CacheHandler {
         return this.#serveStale(c, found.item, decision, head, decision.detail);
       }
     } else found.item = null;
+    // A range of a stored response is cut from it (fresh or stale-while-revalidate); any other
+    // range request goes to the origin as it is, rather than fetching a whole body to cut.
+    if (headers.has("range")) return await this.#bypass(c, next, "range");
     if (dirs.onlyIfCached) {
       throw new HttpError(504, "The response is not in the cache (only-if-cached)", {
         code: "not_cached",

@@ -4,10 +4,13 @@
  * and `X-Cache` added.
  */
 
+import { HttpError } from "../http/errors.ts";
 import type { MemoryItem } from "./memory.ts";
 
 /** The short outcome sent as `X-Cache`. */
 export type CacheOutcome = "HIT" | "MISS" | "STALE" | "REVALIDATED" | "EXPIRED" | "BYPASS";
+
+const encoder = new TextEncoder();
 
 /** Statuses whose responses never have a body. */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
@@ -120,9 +123,58 @@ export function notModified(
   return Number.isFinite(since) && Number.isFinite(modified) && modified <= since;
 }
 
+/** A satisfiable byte range: first and last byte positions, both inclusive. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+const RANGE_SPEC = /^(\d{0,15})-(\d{0,15})$/;
+
+/**
+ * The one byte range a `Range` field asks of a `size`-byte representation (RFC 9110 §14.1.2):
+ * a range, `"unsatisfiable"` (416), or null when the field is to be ignored and the whole
+ * response sent, as the RFC allows: another unit, bad syntax, or several ranges.
+ */
+export function parseRange(value: string, size: number): ByteRange | "unsatisfiable" | null {
+  const eq = value.indexOf("=");
+  if (eq < 0 || value.slice(0, eq).trim().toLowerCase() !== "bytes") return null;
+  const specs = value.slice(eq + 1).split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (specs.length !== 1) return null;
+  const m = RANGE_SPEC.exec(specs[0]);
+  if (m === null || (m[1] === "" && m[2] === "")) return null;
+  if (m[1] === "") {
+    const suffix = Number(m[2]);
+    if (suffix === 0 || size === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const last = m[2] === "" ? Infinity : Number(m[2]);
+  if (last < start) return null;
+  if (start >= size) return "unsatisfiable";
+  return { start, end: Math.min(last, size - 1) };
+}
+
+/**
+ * Whether `If-Range` lets a range be sent (RFC 9110 §13.1.5): an entity-tag must match the
+ * stored one by strong comparison, a date must equal the stored `Last-Modified`.
+ */
+export function ifRangeHolds(ifRange: string | null, item: MemoryItem): boolean {
+  if (ifRange === null) return true;
+  const value = ifRange.trim();
+  if (value.startsWith('"') || value.startsWith("W/")) {
+    return item.etag !== null && !value.startsWith("W/") && !item.etag.startsWith("W/") &&
+      value === item.etag.trim();
+  }
+  if (item.lastModified === null) return false;
+  const date = Date.parse(value);
+  return Number.isFinite(date) && date === Date.parse(item.lastModified);
+}
+
 /**
  * The response for a stored item answering `reqHeaders`: `304` when the client's validators
- * match, else the item (no body for HEAD), with `Age` from `now`.
+ * match, `206` with one byte range when asked for (416 when it lies past the end), else the item
+ * (no body for HEAD), with `Age` from `now`.
  */
 export function answer(
   item: MemoryItem,
@@ -132,12 +184,54 @@ export function answer(
 ): Response {
   const inm = reqHeaders.get("if-none-match");
   const ims = inm === null ? reqHeaders.get("if-modified-since") : null;
+  const unchanged = (inm !== null || ims !== null) && notModified(inm, ims, item);
+  if (!unchanged && !head && item.entry.status === 200) {
+    const range = reqHeaders.get("range");
+    if (range !== null && ifRangeHolds(reqHeaders.get("if-range"), item)) {
+      const picked = parseRange(range, item.entry.size);
+      if (picked === "unsatisfiable") {
+        throw new HttpError(
+          416,
+          `The range ${JSON.stringify(range.slice(0, 100))} lies outside the ` +
+            `${item.entry.size}-byte response`,
+          {
+            code: "range_not_satisfiable",
+            headers: { "content-range": `bytes */${item.entry.size}`, "x-cache": o.outcome },
+          },
+        );
+      }
+      if (picked !== null) return servePart(item, picked, o);
+    }
+  }
   return serveItem(item, {
     head,
     ageSeconds: o.ageSeconds,
     cacheStatus: o.cacheStatus,
     outcome: o.outcome,
     cdn: o.cdn,
-    notModified: (inm !== null || ims !== null) && notModified(inm, ims, item),
+    notModified: unchanged,
   });
+}
+
+/** A `206 Partial Content` with one range of the item's body (never offered to Deno's CDN). */
+function servePart(
+  item: MemoryItem,
+  range: ByteRange,
+  o: { ageSeconds: number; cacheStatus: string; outcome: CacheOutcome },
+): Response {
+  const bytes = typeof item.body === "string" ? encoder.encode(item.body) : item.body;
+  const part = bytes.subarray(range.start, range.end + 1) as Uint8Array<ArrayBuffer>;
+  const res = new Response(part, { status: 206 });
+  const h = res.headers;
+  if (item.contentType !== null) h.set("content-type", item.contentType);
+  const f = item.fields;
+  for (let i = 0; i < f.length; i += 2) h.append(f[i], f[i + 1]);
+  h.append("content-range", `bytes ${range.start}-${range.end}/${item.entry.size}`);
+  h.append("age", String(o.ageSeconds));
+  h.append(
+    "cache-status",
+    item.upstreamStatus === null ? o.cacheStatus : `${item.upstreamStatus}, ${o.cacheStatus}`,
+  );
+  h.append("x-cache", o.outcome);
+  return res;
 }
