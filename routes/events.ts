@@ -4,7 +4,11 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AnalyticsEdge } from "../lib/analytics/edge.ts";
 import { UserIdSchema, validateEvents } from "../lib/analytics/event_schema.ts";
-import { InvalidCursorError } from "../lib/analytics/store.ts";
+import {
+  type IngestRecord,
+  InvalidCursorError,
+  UnreadableIngestKeyError,
+} from "../lib/analytics/store.ts";
 import type { AppEnv } from "../lib/app_env.ts";
 import { HttpError, readTextLimited } from "../lib/http/errors.ts";
 import { jsonResponse } from "../lib/http/respond.ts";
@@ -14,6 +18,33 @@ const NO_STORE = { "cache-control": "no-store" };
 /** JSON, or text/plain as `navigator.sendBeacon` sends a string. */
 const JSON_TYPE = /^(application\/([a-z0-9.+-]*\+)?json|text\/plain)\b/i;
 const encoder = new TextEncoder();
+/**
+ * `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header): an sf-string, or the bare
+ * characters most clients send; 1–255 visible ASCII characters.
+ */
+const IDEMPOTENCY_KEY = /^(?:"([\x21\x23-\x5b\x5d-\x7e]{1,255})"|([\x21\x23-\x7e]{1,255}))$/;
+
+/** The idempotency key of a request, null without one; 400 when malformed. */
+function idempotencyKey(req: Request): string | null {
+  const raw = req.headers.get("idempotency-key");
+  if (raw === null) return null;
+  const m = IDEMPOTENCY_KEY.exec(raw.trim());
+  if (m === null) {
+    throw new HttpError(
+      400,
+      "Idempotency-Key must be 1-255 visible ASCII characters (optionally in double quotes)",
+      { code: "invalid_idempotency_key" },
+    );
+  }
+  return m[1] ?? m[2];
+}
+
+/** Identifies a request body (and its `partial` mode) for one idempotency key. */
+async function fingerprint(text: string, partial: boolean): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(`${partial}\n${text}`));
+  return Array.from(new Uint8Array(digest).subarray(0, 16), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
 
 function disabled(app: Hono<AppEnv>, reason: string): Hono<AppEnv> {
   app.all("/events", () => {
@@ -50,6 +81,7 @@ export function eventsRoutes(analytics: AnalyticsEdge | null): Hono<AppEnv> {
     const req = c.req.raw;
     const query = parseInput(PostQuery, c.req.query(), "query");
     const partial = query.partial === "true" || query.partial === "1";
+    const key = idempotencyKey(req);
     const type = req.headers.get("content-type") ?? "";
     if (type && !JSON_TYPE.test(type)) {
       throw new HttpError(
@@ -85,18 +117,43 @@ export function eventsRoutes(analytics: AnalyticsEdge | null): Hono<AppEnv> {
         { code: "invalid_events", extensions: { errors: result.issues } },
       );
     }
+    const events = result.events.map((e) => e.event);
+    let earlier: IngestRecord | null = null;
+    let print = "";
     try {
-      await analytics.record(result.events.map((e) => e.event), "api");
+      if (key === null) await analytics.record(events, "api");
+      else {
+        print = await fingerprint(text, partial);
+        earlier = await analytics.recordOnce(events, {
+          key,
+          fingerprint: print,
+          accepted: events.length,
+        });
+      }
     } catch (error) {
+      if (error instanceof UnreadableIngestKeyError) {
+        throw new HttpError(422, "This Idempotency-Key was used by a request that cannot be read", {
+          code: "idempotency_key_reused",
+        });
+      }
       throw new HttpError(503, "Events could not be stored; retry", {
         code: "store_unavailable",
         headers: { "retry-after": "1" },
         cause: error,
       });
     }
-    const answer: Record<string, unknown> = { accepted: result.events.length };
+    if (earlier !== null && earlier.fingerprint !== print) {
+      throw new HttpError(
+        422,
+        "This Idempotency-Key was already used with another request body; use a new key",
+        { code: "idempotency_key_reused" },
+      );
+    }
+    const answer: Record<string, unknown> = { accepted: earlier?.accepted ?? events.length };
     if (invalid) answer.rejected = result.issues;
-    return jsonResponse(answer, 202, NO_STORE);
+    if (earlier === null) return jsonResponse(answer, 202, NO_STORE);
+    // The same batch again: answered as the first time, and stored only once.
+    return jsonResponse(answer, 202, { ...NO_STORE, "idempotent-replayed": "true" });
   });
 
   app.all("/events", (c) => {

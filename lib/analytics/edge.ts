@@ -12,7 +12,7 @@ import type { AnalyticsConfig } from "./config.ts";
 import type { AnalyticsEvent, EventLimits } from "./event_schema.ts";
 import { Outbox } from "./outbox.ts";
 import { type SendReport, SummarySender } from "./sender.ts";
-import { EventStore } from "./store.ts";
+import { EventStore, type IngestClaim, type IngestRecord } from "./store.ts";
 import { AutoTracker } from "./tracker.ts";
 
 /** Intervals close this long after their end, so requests in flight at the boundary land. */
@@ -83,6 +83,11 @@ export class AnalyticsEdge {
       rejected: metrics.counter(
         "outpost_analytics_events_rejected_total",
         "Events refused by validation",
+      ),
+      repeated: metrics.counter(
+        "outpost_analytics_batches_repeated_total",
+        "Batches under an Idempotency-Key already used, not stored again: replayed (same body) " +
+          "or conflict (another body, 422)",
       ),
       receivedBytes: metrics.counter(
         "outpost_analytics_received_bytes_total",
@@ -169,6 +174,20 @@ export class AnalyticsEdge {
   async record(events: AnalyticsEvent[], source: "api" | "auto"): Promise<void> {
     await this.store.record(events);
     this.#m.accepted.inc({ source }, events.length);
+  }
+
+  /**
+   * Records a batch sent with an `Idempotency-Key` once: the earlier record when that key was
+   * already used (nothing stored or counted again), else null.
+   */
+  async recordOnce(events: AnalyticsEvent[], claim: IngestClaim): Promise<IngestRecord | null> {
+    const earlier = await this.store.recordOnce(events, claim);
+    if (earlier === null) this.#m.accepted.inc({ source: "api" }, events.length);
+    else {
+      const same = earlier.fingerprint === claim.fingerprint;
+      this.#m.repeated.inc({ outcome: same ? "replayed" : "conflict" });
+    }
+    return earlier;
   }
 
   /** Counts raw bytes received and events refused (called by the route for every request). */

@@ -62,6 +62,14 @@ export function aggregatePrefix(edge: string, interval: number, ...part: Part[])
   return ["analytics", edge, "agg", interval, ...part];
 }
 
+/**
+ * `["analytics", edge, "idem", key]`: a batch accepted under an `Idempotency-Key`, written in the
+ * batch's own commit, so a retried batch is stored once.
+ */
+export function ingestKey(edge: string, key: string): Deno.KvKey {
+  return ["analytics", edge, "idem", key];
+}
+
 /** `["analytics", edge, "outbox", interval]`: a closed interval waiting to be sent. */
 export function outboxKey(edge: string, interval: number): Deno.KvKey {
   return ["analytics", edge, "outbox", interval];

@@ -14,6 +14,7 @@ import { intervalStart, minuteStart, ulidLowerBound } from "./interval.ts";
 import {
   closedIntervalKey,
   eventKey,
+  ingestKey,
   minuteCountKey,
   minuteCountsPrefix,
   openIntervalKey,
@@ -57,9 +58,36 @@ const MAX_RECORD_ATTEMPTS = 5;
 const MAX_MUTATIONS = 1000;
 const MAX_COMMIT_BYTES = 600 * 1024;
 
+/** How long an `Idempotency-Key` is remembered (a client's retries come within minutes). */
+export const INGEST_KEY_TTL_MS = 24 * 3600 * 1000;
+
+/** A batch's claim on an idempotency key, stored with it. */
+export interface IngestClaim {
+  key: string;
+  /** Identifies the request body: the same key with another body is refused. */
+  fingerprint: string;
+  accepted: number;
+}
+
+/** What is stored at an ingest key (validated on read: written by any version). */
+const IngestRecordSchema = z.object({
+  v: z.literal(1),
+  fingerprint: z.string().max(128),
+  accepted: z.number().int().min(0),
+  at: z.number(),
+});
+export type IngestRecord = z.infer<typeof IngestRecordSchema>;
+
+/** Thrown when an ingest key holds something this version cannot read. */
+export class UnreadableIngestKeyError extends Error {}
+
+/** The result of a commit: stored now, or the earlier batch under the same key. */
+type Committed = { interval: number; replay: null } | { interval: null; replay: IngestRecord };
+
 interface PendingWrite {
   events: readonly AnalyticsEvent[];
-  resolve: (interval: number) => void;
+  claim: IngestClaim | null;
+  resolve: (result: Committed) => void;
   reject: (error: unknown) => void;
 }
 
@@ -116,9 +144,26 @@ export class EventStore {
    * Batches that arrive while a commit is in flight are merged into the next commit (within
    * KV's limits), which keeps each batch all-or-nothing and cuts commits under load.
    */
-  record(events: readonly AnalyticsEvent[]): Promise<number> {
+  async record(events: readonly AnalyticsEvent[]): Promise<number> {
+    const done = await this.#enqueue(events, null);
+    return done.interval!;
+  }
+
+  /**
+   * Like `record`, once per idempotency key: the key is written in the batch's commit, and a
+   * batch whose key is already there is not stored again; its earlier record is returned instead
+   * (null when stored now). Such a batch commits alone.
+   */
+  async recordOnce(
+    events: readonly AnalyticsEvent[],
+    claim: IngestClaim,
+  ): Promise<IngestRecord | null> {
+    return (await this.#enqueue(events, claim)).replay;
+  }
+
+  #enqueue(events: readonly AnalyticsEvent[], claim: IngestClaim | null): Promise<Committed> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ events, resolve, reject });
+      this.#queue.push({ events, claim, resolve, reject });
       if (!this.#writing) void this.#drain();
     });
   }
@@ -129,8 +174,8 @@ export class EventStore {
       while (this.#queue.length > 0) {
         const group = this.#takeGroup();
         try {
-          const interval = await this.#commit(group.flatMap((w) => w.events));
-          for (const w of group) w.resolve(interval);
+          const done = await this.#commit(group.flatMap((w) => w.events), group[0].claim);
+          for (const w of group) w.resolve(done);
         } catch (error) {
           for (const w of group) w.reject(error);
         }
@@ -147,6 +192,8 @@ export class EventStore {
     let bytes = 0;
     let taken = 0;
     for (const w of this.#queue) {
+      // A claimed batch commits alone: its key check must not fail anyone else's batch.
+      if (w.claim !== null && taken > 0) break;
       const added = new Set<string>();
       let size = 0;
       for (const e of w.events) {
@@ -159,11 +206,12 @@ export class EventStore {
       mutations = nextMutations;
       bytes += size;
       taken++;
+      if (w.claim !== null) break;
     }
     return this.#queue.splice(0, taken);
   }
 
-  async #commit(events: readonly AnalyticsEvent[]): Promise<number> {
+  async #commit(events: readonly AnalyticsEvent[], claim: IngestClaim | null): Promise<Committed> {
     const { kv, edgeId: edge, clock, intervalMs, retentionMs } = this.#o;
     const now = clock.now();
     const ids = events.map((e) => ulid(e.timestamp));
@@ -181,6 +229,16 @@ export class EventStore {
     let interval = intervalStart(now, intervalMs);
     for (let attempt = 0; attempt < MAX_RECORD_ATTEMPTS; attempt++) {
       const op = kv.atomic().check({ key: closedIntervalKey(edge, interval), versionstamp: null });
+      if (claim !== null) {
+        const record: IngestRecord = {
+          v: 1,
+          fingerprint: claim.fingerprint,
+          accepted: claim.accepted,
+          at: now,
+        };
+        op.check({ key: ingestKey(edge, claim.key), versionstamp: null });
+        op.set(ingestKey(edge, claim.key), record, { expireIn: INGEST_KEY_TTL_MS });
+      }
       events.forEach((e, i) => {
         const value: StoredEvent = {
           event_type: e.event_type,
@@ -204,7 +262,15 @@ export class EventStore {
       }
       op.sum(openIntervalKey(edge, interval), BigInt(events.length));
       const result = await op.commit();
-      if (result.ok) return interval;
+      if (result.ok) return { interval, replay: null };
+      if (claim !== null) {
+        const earlier = await kv.get(ingestKey(edge, claim.key));
+        if (earlier.versionstamp !== null) {
+          const parsed = IngestRecordSchema.safeParse(earlier.value);
+          if (!parsed.success) throw new UnreadableIngestKeyError(claim.key);
+          return { interval: null, replay: parsed.data };
+        }
+      }
       interval += intervalMs;
     }
     throw new Error(`Could not record ${events.length} events: intervals kept closing`);

@@ -42,21 +42,44 @@ function eventsOperations(ctx: DocContext, limits: EventLimits): Operation[] {
       tags: ["Analytics"],
       summary: "Record analytics events at this edge",
       description: limitsText(limits, cfg.maxBodyBytes),
-      parameters: book.parameters("query", PostQuery, {
-        partial: "Store the valid events and report the others",
-      }),
+      parameters: [
+        ...book.parameters("query", PostQuery, {
+          partial: "Store the valid events and report the others",
+        }),
+        {
+          name: "Idempotency-Key",
+          in: "header",
+          required: false,
+          description: "Makes retries safe: a batch sent again under the same key (within 24 h, " +
+            "at this edge) is stored once and answered as the first time. 1-255 visible ASCII " +
+            "characters, bare or quoted.",
+          schema: { type: "string", minLength: 1, maxLength: 257 },
+        },
+      ],
       requestBody: {
         required: true,
         description: "`text/plain` is accepted as `navigator.sendBeacon` sends it",
         content: { "application/json": { schema: body }, "text/plain": { schema: body } },
       },
       responses: {
-        202: json("Stored", book.ref("EventsAccepted", EventsAcceptedSchema)),
+        202: json(
+          "Stored (or stored before, under the same Idempotency-Key)",
+          book.ref("EventsAccepted", EventsAcceptedSchema),
+          {
+            headers: {
+              "Idempotent-Replayed": {
+                description: "`true` when this answers a batch already stored under the key",
+                schema: { type: "string", enum: ["true"] },
+              },
+            },
+          },
+        ),
         ...problems({
           400: "`invalid_events` (with `errors`: index, path, message; nothing stored), " +
-            "`invalid_json`, `validation_failed` (query)",
+            "`invalid_json`, `validation_failed` (query), `invalid_idempotency_key`",
           413: "`body_too_large`",
           415: "`unsupported_media_type`",
+          422: "`idempotency_key_reused`: the key was used with another body",
           503: "`store_unavailable`: KV refused the write; retry",
         }),
         default: DEFAULT_PROBLEM,
