@@ -53,13 +53,18 @@ export function crdtBodySchemas(limits: { maxStep: number }) {
     StepSchema: z.strictObject({ by: z.number().int().min(1).max(limits.maxStep).default(1) }),
     ElementBodySchema: z.strictObject({ element: ElementSchema }),
     RegisterBodySchema: z.strictObject({ value: z.json() }),
+    /** Paging of `GET /crdt/sets/:name`; without both, the whole set. */
+    SetQuery: z.object({
+      limit: z.coerce.number().int().min(1).max(10_000).optional(),
+      after: ElementSchema.optional(),
+    }),
   };
 }
 
 /** Builds the CRDT app, mounted at `/crdt`. */
 export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const { StepSchema, ElementBodySchema, RegisterBodySchema } = crdtBodySchemas(options);
+  const { StepSchema, ElementBodySchema, RegisterBodySchema, SetQuery } = crdtBodySchemas(options);
 
   const nameOf = (c: Context<AppEnv>) => parseInput(CrdtNameSchema, c.req.param("name"), "name");
   const body = async (c: Context<AppEnv>, max = BODY_SLACK) => {
@@ -107,8 +112,17 @@ export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
 
   app.get("/sets/:name", async (c) => {
     const name = nameOf(c);
-    const elements = await (await options.store()).elements(name);
-    return jsonResponse({ name, elements, size: elements.length }, 200, NO_STORE);
+    const query = parseInput(SetQuery, c.req.query(), "query");
+    const store = await options.store();
+    if (query.limit === undefined && query.after === undefined) {
+      const elements = await store.elements(name);
+      return jsonResponse({ name, elements, size: elements.length }, 200, NO_STORE);
+    }
+    const limit = query.limit ?? 1000;
+    const page = await store.elementPage(name, query.after ?? null, limit);
+    const last = page.elements.at(-1);
+    const nextAfter = page.more && last !== undefined ? last : null;
+    return jsonResponse({ name, elements: page.elements, next_after: nextAfter }, 200, NO_STORE);
   });
 
   app.put("/registers/:name", async (c) => {

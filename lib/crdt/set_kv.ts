@@ -132,3 +132,30 @@ export async function listElements(
   }
   return out;
 }
+
+/**
+ * Up to `limit` live elements after `after` (exclusive; from the start when null) in key order,
+ * and whether more follow: one page of a large set.
+ */
+export async function listElementPage(
+  ctx: StoreContext,
+  name: string,
+  after: string | null,
+  limit: number,
+  consistency: Deno.KvConsistencyLevel = "strong",
+): Promise<{ elements: string[]; more: boolean }> {
+  const prefix = setElementsPrefix(name);
+  const selector: Deno.KvListSelector = after === null
+    ? { prefix }
+    : { prefix, start: [...prefix, after] };
+  const elements: string[] = [];
+  const batchSize = Math.min(1000, limit + 1);
+  for await (const e of ctx.kv.list(selector, { consistency, batchSize })) {
+    const element = e.key[4];
+    if (typeof element !== "string" || element === after) continue;
+    if (parseDots(ctx, e.key, e.value).length === 0) continue;
+    if (elements.length === limit) return { elements, more: true };
+    elements.push(element);
+  }
+  return { elements, more: false };
+}

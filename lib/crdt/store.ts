@@ -17,7 +17,7 @@ import type { OrSet } from "./orset.ts";
 import type { PNCounter } from "./pncounter.ts";
 import { mergeRegister, readRegister, writeRegister } from "./register_store.ts";
 import type { ReplicaIdentity } from "./replica.ts";
-import type { SetChunk } from "./set_kv.ts";
+import { listElementPage, type SetChunk } from "./set_kv.ts";
 import { mergeSetChunk, mergeSetDelta } from "./set_merge.ts";
 import { addElement, readSet, readSetChunks, readSetElements, removeElement } from "./set_store.ts";
 import { type CrdtLimits, crdtMetrics, reportInvalid, type StoreContext } from "./store_context.ts";
@@ -94,6 +94,15 @@ export class CrdtStore {
   /** A set's live elements. */
   elements(name: string, consistency?: Deno.KvConsistencyLevel): Promise<string[]> {
     return readSetElements(this.#ctx, name, consistency);
+  }
+
+  /** One page of a set's live elements (see `listElementPage`). */
+  elementPage(
+    name: string,
+    after: string | null,
+    limit: number,
+  ): Promise<{ elements: string[]; more: boolean }> {
+    return listElementPage(this.#ctx, name, after, limit);
   }
 
   /** A set's full state. */

@@ -112,7 +112,9 @@ function itemOperations({ book, config, itemSchema }: DocContext): Operation[] {
 }
 
 function crdtOperations({ book, config }: DocContext): Operation[] {
-  const { StepSchema, ElementBodySchema, RegisterBodySchema } = crdtBodySchemas(config.crdt);
+  const { StepSchema, ElementBodySchema, RegisterBodySchema, SetQuery } = crdtBodySchemas(
+    config.crdt,
+  );
   const parameters = book.parameters("path", z.object({ name: CrdtNameSchema }));
   const counter = book.ref("Counter", CounterSchema);
   const setChange = book.ref("SetChange", SetChangeSchema);
@@ -127,10 +129,10 @@ function crdtOperations({ book, config }: DocContext): Operation[] {
       ...extra,
     });
   const read = problems({ 400: "`validation_failed`: bad name" });
-  const op = (o: Omit<Operation, "tags" | "parameters">): Operation => ({
+  const op = (o: Omit<Operation, "tags">): Operation => ({
     ...o,
     tags: ["CRDT"],
-    parameters,
+    parameters: [...parameters, ...(o.parameters ?? [])],
     responses: { ...o.responses, default: DEFAULT_PROBLEM },
   });
   const step = book.ref("CounterStep", StepSchema);
@@ -170,7 +172,14 @@ function crdtOperations({ book, config }: DocContext): Operation[] {
       path: "/crdt/sets/{name}",
       operationId: "getSet",
       summary: "Read a set's elements",
-      responses: { 200: json("The set", book.ref("Set", SetSchema)), ...read },
+      description: "The whole set, or with `limit` and/or `after` one page of it: up to `limit` " +
+        "(default 1000) elements after `after`, and `next_after` to pass back for the next page " +
+        "(null on the last).",
+      parameters: book.parameters("query", SetQuery, {
+        limit: "Elements per page (1-10000)",
+        after: "Start after this element (the previous page's `next_after`)",
+      }),
+      responses: { 200: json("The set, or one page of it", book.ref("Set", SetSchema)), ...read },
     }),
     op({
       method: "put",

@@ -36,7 +36,10 @@ export const SetChangeSchema = z.object({
 export const SetSchema = z.object({
   name: z.string(),
   elements: z.array(z.string()).describe("By code point"),
-  size: Count,
+  size: Count.optional().describe("The whole set's size (absent on a page)"),
+  next_after: z.string().nullable().optional().describe(
+    "On a page: the `after` of the next page; null on the last",
+  ),
 });
 
 /** `/crdt/registers/:name`. */

@@ -116,6 +116,58 @@ Deno.test("/crdt/sets add, remove and list elements", async (t) => {
   }
 });
 
+Deno.test("GET /crdt/sets/:name pages through a large set", async (t) => {
+  await using e = await startEdge(makeConfig(deadOrigin()));
+  const all = Array.from({ length: 25 }, (_, i) => `el-${String(i).padStart(2, "0")}`);
+  for (const element of all) await post(`${e.url}/crdt/sets/big/add`, { element });
+  // Removed elements leave no gap in a page.
+  for (const element of ["el-03", "el-04", "el-10"]) {
+    await post(`${e.url}/crdt/sets/big/remove`, { element });
+  }
+  const live = all.filter((el) => !["el-03", "el-04", "el-10"].includes(el));
+
+  await t.step("pages of `limit` joined give the whole set, once each", async () => {
+    for (const limit of [1, 7, 22, 50]) {
+      const seen: string[] = [];
+      let after: string | null = null;
+      for (let pages = 0; pages < 100; pages++) {
+        const query: string = `limit=${limit}` +
+          (after === null ? "" : `&after=${encodeURIComponent(after)}`);
+        const { res, body } = await get(`${e.url}/crdt/sets/big?${query}`);
+        assert.equal(res.status, 200);
+        const page = body as { elements: string[]; next_after: string | null; size?: number };
+        assert.ok(page.elements.length <= limit);
+        assert.equal(page.size, undefined);
+        seen.push(...page.elements);
+        after = page.next_after;
+        if (after === null) break;
+      }
+      assert.deepEqual(seen, live, `limit ${limit}`);
+    }
+  });
+
+  await t.step("after an element that is not in the set starts at the next one", async () => {
+    const { body } = await get(`${e.url}/crdt/sets/big?after=el-03&limit=2`);
+    assert.deepEqual(body, { name: "big", elements: ["el-05", "el-06"], next_after: "el-06" });
+    const rest = await get(`${e.url}/crdt/sets/big?after=el-24`);
+    assert.deepEqual(rest.body, { name: "big", elements: [], next_after: null });
+  });
+
+  await t.step("without paging parameters: the whole set and its size", async () => {
+    const { body } = await get(`${e.url}/crdt/sets/big`);
+    assert.deepEqual(body, { name: "big", elements: live, size: live.length });
+  });
+
+  await t.step("bad paging parameters: 400", async () => {
+    for (
+      const query of ["limit=0", "limit=10001", "limit=x", "after=", `after=${"x".repeat(300)}`]
+    ) {
+      const { res } = await get(`${e.url}/crdt/sets/big?${query}`);
+      assert.equal(res.status, 400, query);
+    }
+  });
+});
+
 Deno.test("/crdt/registers keep the last write", async (t) => {
   await using e = await startEdge(
     makeConfig(deadOrigin(), { crdt: { maxRegisterBytes: 64 } }),
