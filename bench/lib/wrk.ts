@@ -1,5 +1,7 @@
 /** Runs `wrk` and parses its report (requests/s and the latency percentiles of `--latency`). */
 
+import { cpuTimeMs } from "./process.ts";
+
 /** One wrk run's figures. */
 export interface WrkResult {
   requestsPerSec: number;
@@ -106,24 +108,68 @@ export async function runWrk(url: string, options: WrkOptions = {}): Promise<Wrk
 
 /** Targets measured side by side: every target once per round, `rounds` times, median kept. */
 export async function runWrkRounds(
-  targets: ReadonlyArray<{ name: string; url: string; options?: WrkOptions }>,
+  targets: ReadonlyArray<{ name: string; url: string; options?: WrkOptions; pid?: number }>,
   options: WrkOptions & { rounds?: number; warmupS?: number } = {},
-): Promise<Array<WrkResult & { name: string; samples: number[] }>> {
+): Promise<Array<WrkResult & { name: string; samples: number[]; cpuUs: number[] }>> {
   const rounds = options.rounds ?? 3;
   for (const t of targets) {
     await runWrk(t.url, { ...options, ...t.options, durationS: options.warmupS ?? 3 });
   }
   const results = new Map<string, WrkResult[]>();
+  const cpu = new Map<string, number[]>();
   for (let r = 0; r < rounds; r++) {
     for (const t of targets) {
+      const before = t.pid === undefined ? null : await cpuTimeMs(t.pid);
       const result = await runWrk(t.url, { ...options, ...t.options });
+      const after = t.pid === undefined ? null : await cpuTimeMs(t.pid);
       results.set(t.name, [...(results.get(t.name) ?? []), result]);
+      if (before !== null && after !== null && result.requests > 0) {
+        cpu.set(t.name, [...(cpu.get(t.name) ?? []), (after - before) * 1000 / result.requests]);
+      }
     }
   }
   return targets.map((t) => {
     const runs = results.get(t.name)!;
     const sorted = [...runs].sort((a, b) => a.requestsPerSec - b.requestsPerSec);
     const median = sorted[Math.floor(sorted.length / 2)];
-    return { ...median, name: t.name, samples: runs.map((x) => Math.round(x.requestsPerSec)) };
+    return {
+      ...median,
+      name: t.name,
+      samples: runs.map((x) => Math.round(x.requestsPerSec)),
+      cpuUs: cpu.get(t.name) ?? [],
+    };
   });
+}
+
+/**
+ * Server CPU (user + system) per request of one row, median over rounds, in µs; null when the
+ * server's process was not given. CPU per request is steadier than requests/s when other work
+ * shares the machine.
+ */
+export function medianCpuUs(row: { cpuUs: number[] }): number | null {
+  if (row.cpuUs.length === 0) return null;
+  const sorted = [...row.cpuUs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** `name 12.3 µs; …` for the rows that have CPU figures. */
+export function cpuLine(rows: ReadonlyArray<{ name: string; cpuUs: number[] }>): string {
+  return rows.map((r) => {
+    const us = medianCpuUs(r);
+    return `${r.name} ${us === null ? "n/a" : `${us.toFixed(1)} µs`}`;
+  }).join("; ");
+}
+
+/**
+ * How `a` compares with `baseline` by CPU per request, as a throughput share: baseline's µs over
+ * a's µs (100% = as cheap as the baseline), or "n/a".
+ */
+export function cpuShare(
+  rows: ReadonlyArray<{ name: string; cpuUs: number[] }>,
+  a: string,
+  baseline: string,
+): string {
+  const x = rows.find((r) => r.name === a), y = rows.find((r) => r.name === baseline);
+  const ux = x ? medianCpuUs(x) : null, uy = y ? medianCpuUs(y) : null;
+  return ux && uy ? `${(uy / ux * 100).toFixed(1)}%` : "n/a";
 }

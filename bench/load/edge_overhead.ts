@@ -8,7 +8,7 @@
 
 import { edgeSettled, freePort, hasTaskset, startDeno } from "../lib/process.ts";
 import { type LoadOptions, type LoadSuite, runStandalone, withRatios } from "../lib/report.ts";
-import { hasWrk, runWrkRounds } from "../lib/wrk.ts";
+import { cpuLine, cpuShare, hasWrk, runWrkRounds } from "../lib/wrk.ts";
 
 /** Runs the suite and returns it. */
 export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
@@ -44,9 +44,17 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
     const durationS = opts.durationS ?? 5;
     const connections = opts.connections ?? 50;
     const rows = await runWrkRounds([
-      { name: "bare Deno.serve", url: `http://127.0.0.1:${helloPort}/` },
-      { name: "edge /_edge/health", url: `http://127.0.0.1:${edgePort}/_edge/health` },
-      { name: "edge /api/echo (proxied)", url: `http://127.0.0.1:${edgePort}/api/echo` },
+      { name: "bare Deno.serve", url: `http://127.0.0.1:${helloPort}/`, pid: hello.pid },
+      {
+        name: "edge /_edge/health",
+        url: `http://127.0.0.1:${edgePort}/_edge/health`,
+        pid: edge.pid,
+      },
+      {
+        name: "edge /api/echo (proxied)",
+        url: `http://127.0.0.1:${edgePort}/api/echo`,
+        pid: edge.pid,
+      },
     ], {
       durationS,
       connections,
@@ -62,7 +70,11 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
       pin
         ? "Servers pinned to CPU 1, wrk to CPU 0 (taskset); the demo origin runs inside the edge process, on the same core."
         : "taskset missing: servers and wrk share the cores.",
-      "Target: /_edge/health ≥ 60% of bare Deno.serve.",
+      `Server CPU per request (user+system, median round; the edge's includes its in-process ` +
+      `demo origin): ${cpuLine(rows)}.`,
+      `Target: /_edge/health ≥ 60% of bare Deno.serve: ${
+        cpuShare(rows, "edge /_edge/health", "bare Deno.serve")
+      } by CPU per request.`,
     ]);
   } finally {
     await edge.stop();

@@ -8,7 +8,7 @@
 
 import { edgeSettled, freePort, hasTaskset, type Server, startDeno } from "../lib/process.ts";
 import { type LoadOptions, type LoadSuite, runStandalone, withRatios } from "../lib/report.ts";
-import { hasWrk, runWrkRounds } from "../lib/wrk.ts";
+import { cpuLine, cpuShare, hasWrk, runWrkRounds } from "../lib/wrk.ts";
 
 async function startEdge(metrics: boolean, cpus: string | undefined): Promise<Server> {
   const port = freePort();
@@ -21,6 +21,8 @@ async function startEdge(metrics: boolean, cpus: string | undefined): Promise<Se
       LOG_LEVEL: "error",
       OUTPOST_MODE: "development",
       METRICS_ENABLED: String(metrics),
+      // /api/* is protected by default; this suite measures recording, not authorization.
+      AUTHZ_ENABLED: "false",
     },
     readyUrl: `http://127.0.0.1:${port}/_edge/health?verbose=1`,
     ready: edgeSettled,
@@ -40,11 +42,16 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
     const durationS = opts.durationS ?? 5;
     const connections = opts.connections ?? 50;
     const rounds = opts.rounds ?? 3;
+    for (const url of [`${on.url}/api/echo`, `${off.url}/api/echo`]) {
+      const check = await fetch(url);
+      await check.body?.cancel();
+      if (check.status !== 200) throw new Error(`${url} answered ${check.status}, not 200`);
+    }
     const rows = await runWrkRounds([
-      { name: baseline, url: `${off.url}/_edge/health` },
-      { name: "/_edge/health, metrics on", url: `${on.url}/_edge/health` },
-      { name: "/api/echo (proxied), metrics off", url: `${off.url}/api/echo` },
-      { name: "/api/echo (proxied), metrics on", url: `${on.url}/api/echo` },
+      { name: baseline, url: `${off.url}/_edge/health`, pid: off.pid },
+      { name: "/_edge/health, metrics on", url: `${on.url}/_edge/health`, pid: on.pid },
+      { name: "/api/echo (proxied), metrics off", url: `${off.url}/api/echo`, pid: off.pid },
+      { name: "/api/echo (proxied), metrics on", url: `${on.url}/api/echo`, pid: on.pid },
     ], { durationS, connections, threads: 1, rounds, cpus: pin ? "0" : undefined });
     const ratio = (a: string, b: string) => {
       const x = rows.find((r) => r.name === a)!, y = rows.find((r) => r.name === b)!;
@@ -59,6 +66,11 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
       }, /api/echo ${
         ratio("/api/echo (proxied), metrics on", "/api/echo (proxied), metrics off")
       } (target ≥ 95%).`,
+      `By server CPU per request (steadier when the machine is shared): /_edge/health ${
+        cpuShare(rows, "/_edge/health, metrics on", baseline)
+      }, /api/echo ${
+        cpuShare(rows, "/api/echo (proxied), metrics on", "/api/echo (proxied), metrics off")
+      } (${cpuLine(rows)}).`,
       pin
         ? "Both edges pinned to CPU 1 (only one is loaded at a time), wrk to CPU 0; each edge runs its demo origin in-process."
         : "taskset missing: servers and wrk share the cores.",
