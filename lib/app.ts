@@ -30,7 +30,7 @@ import { createDemoOrigin, type DemoOrigin } from "./origin/demo.ts";
 import { internalFetch } from "./origin/internal_fetch.ts";
 import { OriginHealth } from "./proxy/breaker.ts";
 import { Forwarder } from "./proxy/forward.ts";
-import { edgeRoutes } from "../routes/edge.ts";
+import { edgeRoutes, healthResponder } from "../routes/edge.ts";
 import { createEdgeData, type EdgeData, type EdgeDataOptions } from "./sync/edge_data.ts";
 import { mountDataRoutes } from "../routes/data.ts";
 import { forwardToOrigin, originProxy } from "../routes/proxy.ts";
@@ -110,6 +110,13 @@ class RequestEnv implements AppBindings {
   }
 }
 
+/** True when the request URL's path is `/_edge/health` (any query). */
+function isHealthPath(url: string): boolean {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  return start >= 0 && url.startsWith("/_edge/health", start) &&
+    (url.length === start + 13 || "?#".includes(url[start + 13]));
+}
+
 /** True when the request URL's path starts with `/_edge/` (or is `/_edge`). */
 function isEdgePath(url: string): boolean {
   const start = url.indexOf("/", url.indexOf("//") + 2);
@@ -184,7 +191,7 @@ export function createApp(deps: AppDeps): Edge {
     startedAt,
   });
 
-  const edgeApp = edgeRoutes({
+  const edgeOptions = {
     monitor,
     mode: config.mode,
     adminToken: config.metrics.adminToken,
@@ -194,8 +201,11 @@ export function createApp(deps: AppDeps): Edge {
     health,
     jobs,
     // A lookup without a state of its own (a test's table) is ready from the start.
-    ipDatabase: () => deps.ipdb === undefined ? "off" : deps.ipdb.state ?? "ready",
-  });
+    ipDatabase: (): IpDatabaseState => deps.ipdb === undefined ? "off" : deps.ipdb.state ?? "ready",
+  };
+  const edgeApp = edgeRoutes(edgeOptions);
+  // Load balancers poll health: it is answered before routing.
+  const answerHealth = healthResponder(edgeOptions);
   edgeApp.onError(onError);
   edgeApp.notFound(problemNotFound);
 
@@ -290,7 +300,11 @@ export function createApp(deps: AppDeps): Edge {
 
   function fetch(req: Request, info?: ServeInfo): Response | Promise<Response> {
     const ctx = contexts.create(req, info);
-    const edgePath = isEdgePath(req.url);
+    const url = req.url;
+    const edgePath = isEdgePath(url);
+    if (edgePath && req.method === "GET" && isHealthPath(url)) {
+      return finish(req, answerHealth(url), ctx);
+    }
     if (
       !edgePath && cache !== null && (req.method === "GET" || req.method === "HEAD") &&
       fastPathAllowed(req)

@@ -27,6 +27,74 @@ export interface EdgeRoutesOptions {
   ipDatabase: () => IpDatabaseState;
 }
 
+/**
+ * The answer of `/_edge/health` for a request URL, synchronous and cheap: load balancers poll
+ * it, and it measures the node's own overhead (bench/load). The default answer stays small
+ * (Deno.serve writes a response under ~512 bytes in one syscall) and its JSON is reused while
+ * nothing in it changed; `?verbose=1` adds thresholds, percentiles, every breaker and job.
+ */
+export function healthResponder(options: EdgeRoutesOptions): (url: string) => Response {
+  let memo: { summary: object; uptime: number; status: string; text: string } | null = null;
+  return (url) => {
+    const h = options.monitor.health();
+    const s = h.summary;
+    const uptime = Math.round((options.clock.now() - options.startedAt) / 1000);
+    const httpStatus = h.status === "ok" ? 200 : 503;
+    const verbose = url.includes("verbose=") && new URL(url).searchParams.get("verbose") !== "0";
+    const origins = options.health.snapshot();
+    const jobs = options.jobs.summary();
+    const troubled = Object.entries(origins).filter(([, o]) => o.state !== "closed");
+    const quiet = !verbose && h.monitoring === "on" && troubled.length === 0 &&
+      Object.keys(jobs.failing).length === 0;
+    if (quiet && memo?.summary === s && memo.uptime === uptime && memo.status === h.status) {
+      return jsonText(memo.text, httpStatus);
+    }
+    const body: Record<string, unknown> = {
+      status: h.status,
+      region: options.region,
+      node_id: options.monitor.nodeId,
+      uptime_s: uptime,
+      error_rate: s.error_rate,
+      p99_ms: s.p99_ms,
+      requests: s.requests,
+      reasons: h.reasons,
+    };
+    if (verbose) {
+      Object.assign(body, {
+        p50_ms: s.p50_ms,
+        p95_ms: s.p95_ms,
+        window_s: s.window_s,
+        thresholds: {
+          error_rate: h.thresholds.maxErrorRate,
+          p99_ms: h.thresholds.maxP99Ms,
+          min_requests: h.thresholds.minRequests,
+        },
+        insufficient_data: h.insufficient_data,
+        monitoring: h.monitoring,
+        origins,
+        ip_database: options.ipDatabase(),
+        jobs,
+      });
+    } else {
+      // Only what needs attention: monitoring off, breakers not closed, jobs failing.
+      if (h.monitoring === "off") body.monitoring = "off";
+      if (troubled.length > 0) body.origins = Object.fromEntries(troubled);
+      if (Object.keys(jobs.failing).length > 0) body.jobs = jobs;
+    }
+    const text = JSON.stringify(body);
+    if (quiet) memo = { summary: s, uptime, status: h.status, text };
+    return jsonText(text, httpStatus);
+  };
+}
+
+function jsonText(text: string, status: number): Response {
+  const res = status === 200 ? new Response(text) : new Response(text, { status });
+  const h = res.headers;
+  h.set("content-type", "application/json");
+  h.append("cache-control", "no-store");
+  return res;
+}
+
 /** Builds the `/_edge/*` app (unknown paths fall to the app's 404 problem handler). */
 export function edgeRoutes(options: EdgeRoutesOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>().basePath("/_edge");
@@ -49,50 +117,10 @@ export function edgeRoutes(options: EdgeRoutesOptions): Hono<AppEnv> {
     );
   });
 
-  // One synchronous handler: this route measures the node's own overhead (bench/load). The
-  // default answer stays small (Deno.serve writes responses under ~512 bytes in one syscall);
-  // `?verbose=1` adds thresholds, percentiles, every breaker and job.
-  app.get("/health", (c) => {
-    const h = options.monitor.health();
-    const s = h.summary;
-    const body: Record<string, unknown> = {
-      status: h.status,
-      region: options.region,
-      node_id: options.monitor.nodeId,
-      uptime_s: Math.round((options.clock.now() - options.startedAt) / 1000),
-      error_rate: s.error_rate,
-      p99_ms: s.p99_ms,
-      requests: s.requests,
-      reasons: h.reasons,
-    };
-    const verbose = c.req.url.includes("verbose=") && c.req.query("verbose") !== "0";
-    const origins = options.health.snapshot();
-    const jobs = options.jobs.summary();
-    if (verbose) {
-      Object.assign(body, {
-        p50_ms: s.p50_ms,
-        p95_ms: s.p95_ms,
-        window_s: s.window_s,
-        thresholds: {
-          error_rate: h.thresholds.maxErrorRate,
-          p99_ms: h.thresholds.maxP99Ms,
-          min_requests: h.thresholds.minRequests,
-        },
-        insufficient_data: h.insufficient_data,
-        monitoring: h.monitoring,
-        origins,
-        ip_database: options.ipDatabase(),
-        jobs,
-      });
-    } else {
-      // Only what needs attention: monitoring off, breakers not closed, jobs failing.
-      if (h.monitoring === "off") body.monitoring = "off";
-      const troubled = Object.entries(origins).filter(([, o]) => o.state !== "closed");
-      if (troubled.length > 0) body.origins = Object.fromEntries(troubled);
-      if (Object.keys(jobs.failing).length > 0) body.jobs = jobs;
-    }
-    return jsonResponse(body, h.status === "ok" ? 200 : 503, NO_STORE);
-  });
+  // `GET /_edge/health` is also answered before routing (lib/app.ts); HEAD and anything else
+  // that reaches the router gets the same answer here.
+  const health = healthResponder(options);
+  app.get("/health", (c) => health(c.req.url));
 
   monitoringRoutes(app, options);
 

@@ -94,3 +94,28 @@ Deno.test("GET /_edge/health with metrics off stays 200 and says so", async () =
   assert.equal((body as { monitoring: string }).monitoring, "off");
   assert.equal((body as { requests: number }).requests, 0);
 });
+
+Deno.test("GET /_edge/health before routing answers like the router, and never stale", async () => {
+  await using origin = startOrigin("demo");
+  await using e = await startEdge(makeConfig(origin.url));
+  const first = await get(`${e.url}/_edge/health`);
+  assert.equal(first.res.headers.get("content-type"), "application/json");
+  assert.equal(first.res.headers.get("cache-control"), "no-store");
+  assert.equal(first.res.headers.get("x-served-by"), "us-east");
+  assert.match(first.res.headers.get("x-request-id") ?? "", /^[0-9a-f]{12}-/);
+  const again = await get(`${e.url}/_edge/health?verbose=0`);
+  assert.deepEqual(again.body, first.body, "the same answer while nothing changed");
+  e.clock.advance(2000);
+  const later = (await get(`${e.url}/_edge/health#x`)).body as { uptime_s: number };
+  assert.equal(later.uptime_s, (first.body as { uptime_s: number }).uptime_s + 2);
+  for (let i = 0; i < 3; i++) await get(`${e.url}/api/echo`);
+  const counted = (await get(`${e.url}/_edge/health`)).body as { requests: number };
+  assert.equal(counted.requests, 3, "a request in the window is seen at once");
+  // HEAD goes through the router to the same handler.
+  const head = await fetch(`${e.url}/_edge/health`, { method: "HEAD" });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get("content-type"), "application/json");
+  await head.body?.cancel();
+  const near = await get(`${e.url}/_edge/healthz`);
+  assert.equal(near.res.status, 404, "only the exact path");
+});
