@@ -46,6 +46,16 @@ export function serveItem(item: MemoryItem, o: ServeOptions): Response {
   const f = item.fields;
   for (let i = 0; i < f.length; i += 2) h.append(f[i], f[i + 1]);
   if (o.head && !NULL_BODY.has(status)) h.append("content-length", String(item.entry.size));
+  appendServed(h, item, o);
+  return res;
+}
+
+/** This answer's own fields: `Age`, `Cache-Status`, `X-Cache` and `Deno-CDN-Cache-Control`. */
+function appendServed(
+  h: Headers,
+  item: MemoryItem,
+  o: { ageSeconds: number; cacheStatus: string; outcome: CacheOutcome; cdn?: string | null },
+): void {
   h.append("age", String(o.ageSeconds));
   h.append(
     "cache-status",
@@ -53,7 +63,6 @@ export function serveItem(item: MemoryItem, o: ServeOptions): Response {
   );
   h.append("x-cache", o.outcome);
   if (o.cdn) h.append("deno-cdn-cache-control", o.cdn);
-  return res;
 }
 
 /** A `200` with a body: a clone of the item's template plus this hit's own fields. */
@@ -69,13 +78,7 @@ function fromTemplate(item: MemoryItem, o: ServeOptions): Response {
   }
   const res = template.clone();
   const h = res.headers;
-  h.append("age", String(o.ageSeconds));
-  h.append(
-    "cache-status",
-    item.upstreamStatus === null ? o.cacheStatus : `${item.upstreamStatus}, ${o.cacheStatus}`,
-  );
-  h.append("x-cache", o.outcome);
-  if (o.cdn) h.append("deno-cdn-cache-control", o.cdn);
+  appendServed(h, item, o);
   return res;
 }
 
@@ -227,11 +230,6 @@ function servePart(
   const f = item.fields;
   for (let i = 0; i < f.length; i += 2) h.append(f[i], f[i + 1]);
   h.append("content-range", `bytes ${range.start}-${range.end}/${item.entry.size}`);
-  h.append("age", String(o.ageSeconds));
-  h.append(
-    "cache-status",
-    item.upstreamStatus === null ? o.cacheStatus : `${item.upstreamStatus}, ${o.cacheStatus}`,
-  );
-  h.append("x-cache", o.outcome);
+  appendServed(h, item, o);
   return res;
 }
