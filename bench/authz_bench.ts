@@ -110,6 +110,7 @@ function context(): EdgeRequestContext {
     variants: {},
     originHeaders: {},
     timings: [],
+    originWaitMs: 0,
   };
 }
 

@@ -31,6 +31,11 @@ export interface EdgeRequestContext {
   cacheOutcome?: "HIT" | "MISS" | "STALE" | "REVALIDATED" | "EXPIRED" | "BYPASS";
   /** Set by the proxy: which origin answered and how long its headers took. */
   upstream?: { region: string; ms: number };
+  /**
+   * Time this request spent waiting for origins: its own forwards (retries and failures too)
+   * and, for a collapsed cache miss, the leader's fill it waited for.
+   */
+  originWaitMs: number;
   /** Set by authorization: the verified user id (null when anonymous). */
   userId?: string | null;
   /** Set by authorization on protected routes: what was decided. */

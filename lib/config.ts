@@ -164,6 +164,11 @@ export const MetricsConfigSchema = z.object({
     maxErrorRate: z.number().min(0).max(1).default(0.01),
     /** Unhealthy at or above this p99 latency in the window. */
     maxP99Ms: z.number().positive().max(3_600_000).default(200),
+    /**
+     * The latency the window counts: `total` (what the client waited) or `edge` (minus the time
+     * spent waiting for origins), for an edge far from its origin.
+     */
+    latency: z.enum(["total", "edge"]).default("total"),
     /** Fewer requests than this in the window: too few to judge, counted as healthy. */
     minRequests: z.number().int().min(0).max(1_000_000).default(20),
     /** How often health is evaluated in the background (for transitions and alerts). */
@@ -394,6 +399,7 @@ export const ENV_VARS = {
   METRICS_ENABLED: "metrics.enabled",
   HEALTH_MAX_ERROR_RATE: "metrics.health.maxErrorRate",
   HEALTH_MAX_P99_MS: "metrics.health.maxP99Ms",
+  HEALTH_LATENCY: "metrics.health.latency",
   ALERT_WEBHOOK_URL: "metrics.alerts.webhookUrl",
   ADMIN_TOKEN: "metrics.adminToken",
   ITEMS_MAX_STALENESS_MS: "data.maxStalenessMs",
@@ -454,6 +460,7 @@ function metricsSection(file: Record<string, unknown>, env: Env, errors: string[
   const enabled = envBool(env, "METRICS_ENABLED", errors);
   const maxErrorRate = envNumber(env, "HEALTH_MAX_ERROR_RATE", errors);
   const maxP99Ms = envNumber(env, "HEALTH_MAX_P99_MS", errors);
+  const latency = env.HEALTH_LATENCY?.trim() || undefined;
   const webhookUrl = env.ALERT_WEBHOOK_URL?.trim() || undefined;
   const adminToken = env.ADMIN_TOKEN?.trim() || undefined;
   const health = isRecord(m.health) ? m.health : {};
@@ -465,6 +472,7 @@ function metricsSection(file: Record<string, unknown>, env: Env, errors: string[
       ...health,
       ...(maxErrorRate !== undefined ? { maxErrorRate } : {}),
       ...(maxP99Ms !== undefined ? { maxP99Ms } : {}),
+      ...(latency !== undefined ? { latency } : {}),
     },
     alerts: { ...alerts, ...(webhookUrl ? { webhookUrl } : {}) },
     adminToken,

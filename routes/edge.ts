@@ -68,6 +68,7 @@ export function healthResponder(options: EdgeRoutesOptions): (url: string) => Re
           error_rate: h.thresholds.maxErrorRate,
           p99_ms: h.thresholds.maxP99Ms,
           min_requests: h.thresholds.minRequests,
+          latency: h.thresholds.latency ?? "total",
         },
         insufficient_data: h.insufficient_data,
         monitoring: h.monitoring,

@@ -57,11 +57,17 @@ export async function forwardToOrigin(
     requestId: ctx.requestId,
     extra: ctx.originHeaders,
   });
-  const result = await options.forwarder.forward(req, ctx.geo.ranked(), {
-    pathAndQuery,
-    headers,
-    completed: override ? override.completed : c.env.completed,
-  });
+  const sent = performance.now();
+  let result;
+  try {
+    result = await options.forwarder.forward(req, ctx.geo.ranked(), {
+      pathAndQuery,
+      headers,
+      completed: override ? override.completed : c.env.completed,
+    });
+  } finally {
+    ctx.originWaitMs += performance.now() - sent;
+  }
   const own = result.response.headers.get("server-timing");
   if (own !== null) ctx.timings.push(own);
   ctx.timings.push(`origin;dur=${result.upstreamMs.toFixed(2)};desc="${result.region}"`);

@@ -184,9 +184,12 @@ export class CacheHandler {
     try {
       const start = () =>
         this.#o.filler.fill(target, req, (r, done) => this.#o.forward(c, r, done));
+      const waitFrom = performance.now();
       ({ result, leader } = f.alone
         ? { result: await start(), leader: true }
         : await this.#o.flights.run(memKey, start));
+      // A waiter waited for the leader's origin request (the leader's own wait is its forward's).
+      if (!leader) c.env.ctx.originWaitMs += performance.now() - waitFrom;
       if (leader) this.#o.stats.filled(target.mode, result);
     } catch (error) {
       if (found.item && decision?.staleIfError) {

@@ -48,6 +48,7 @@ class RequestContext implements EdgeRequestContext {
   variants: Record<string, string> = {};
   originHeaders: Record<string, string> = {};
   timings: string[] = [];
+  originWaitMs = 0;
   // Declared so every context has the same shape from the start (cheaper property access).
   problem?: string = undefined;
   elapsedMs?: number = undefined;

@@ -10,6 +10,8 @@ export interface HealthThresholds {
   maxErrorRate: number;
   maxP99Ms: number;
   minRequests: number;
+  /** What the window's latency is (`metrics.health.latency`); `total` when absent. */
+  latency?: "total" | "edge";
 }
 
 /** The window's figures. Rates are fractions (0–1); `null` when there is nothing to divide. */
@@ -101,7 +103,8 @@ export function judge(s: WindowSummary, t: HealthThresholds): HealthVerdict {
     );
   }
   if (s.p99_ms !== null && s.p99_ms >= t.maxP99Ms) {
-    reasons.push(`p99 latency ${s.p99_ms.toFixed(1)} ms ≥ ${t.maxP99Ms} ms`);
+    const what = t.latency === "edge" ? "p99 edge latency (origin wait excluded)" : "p99 latency";
+    reasons.push(`${what} ${s.p99_ms.toFixed(1)} ms ≥ ${t.maxP99Ms} ms`);
   }
   return { status: reasons.length ? "unhealthy" : "ok", reasons, insufficient_data: false };
 }

@@ -76,14 +76,15 @@ export class Monitor {
     this.enabled = m.enabled;
     this.#logRequests = config.log.requests;
     this.#requestLog = options.log;
-    const { maxErrorRate, maxP99Ms, minRequests } = m.health;
-    this.#thresholds = { maxErrorRate, maxP99Ms, minRequests };
+    const { maxErrorRate, maxP99Ms, minRequests, latency } = m.health;
+    this.#thresholds = { maxErrorRate, maxP99Ms, minRequests, latency };
     this.window = new SlidingWindow({ windowMs: m.windowMs, slotMs: m.slotMs });
     this.#recorder = new RequestRecorder({
       metrics,
       region: config.region,
       window: this.window,
       now: () => clock.now(),
+      windowLatency: m.health.latency,
     });
     this.alerts = new HealthAlerts({
       nodeId: this.nodeId,

@@ -56,6 +56,8 @@ export interface RecorderOptions {
   window: SlidingWindow;
   /** Wall-clock time for the window (the injected clock). */
   now: () => number;
+  /** What the window counts as latency (see `metrics.health.latency`); default `total`. */
+  windowLatency?: "total" | "edge";
 }
 
 /** Records every request into the registry and the sliding window. */
@@ -63,6 +65,7 @@ export class RequestRecorder {
   readonly #region: string;
   readonly #window: SlidingWindow;
   readonly #now: () => number;
+  readonly #edgeOnly: boolean;
   readonly #requests: Counter;
   readonly #errors: Counter;
   readonly #denied: Counter;
@@ -79,6 +82,7 @@ export class RequestRecorder {
     this.#region = options.region;
     this.#window = options.window;
     this.#now = options.now;
+    this.#edgeOnly = options.windowLatency === "edge";
     this.#requests = metrics.counter(
       "outpost_http_requests_total",
       "Requests answered, by route group, cache outcome and status class",
@@ -138,7 +142,11 @@ export class RequestRecorder {
     }
     // The node's own endpoints (health checks, scrapes, the dashboard) stay out of the window
     // that decides its health.
-    if (route !== EDGE_ROUTE) this.#window.record(this.#now(), ms, fields);
+    if (route === EDGE_ROUTE) return;
+    // In `edge` mode the window leaves out the time spent waiting for origins; the histograms
+    // above keep what the client waited.
+    const own = this.#edgeOnly ? Math.max(0, ms - ctx.originWaitMs) : ms;
+    this.#window.record(this.#now(), own, fields);
   }
 
   #requestCell(i: number, route: number, cache: number, cls: number): BoundCounter {

@@ -35,7 +35,14 @@ export const HealthSchema = z.object({
   p50_ms: Ms.optional().describe("With ?verbose=1"),
   p95_ms: Ms.optional().describe("With ?verbose=1"),
   window_s: z.number().optional().describe("With ?verbose=1"),
-  thresholds: z.object({ error_rate: z.number(), p99_ms: z.number(), min_requests: Count })
+  thresholds: z.object({
+    error_rate: z.number(),
+    p99_ms: z.number(),
+    min_requests: Count,
+    latency: z.enum(["total", "edge"]).describe(
+      "What p99 measures: what clients waited, or the edge's own time (origin wait excluded)",
+    ),
+  })
     .optional().describe("With ?verbose=1"),
   insufficient_data: z.boolean().optional().describe("With ?verbose=1"),
   monitoring: z.enum(["on", "off"]).optional().describe("With ?verbose=1"),

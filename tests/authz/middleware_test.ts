@@ -22,6 +22,7 @@ function context(): EdgeRequestContext {
     variants: {},
     originHeaders: {},
     timings: [],
+    originWaitMs: 0,
   };
 }
 

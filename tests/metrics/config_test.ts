@@ -13,7 +13,13 @@ Deno.test("loadConfig() reads the metrics section from module and environment", 
     assert.equal(m.slotMs, 10_000);
     assert.deepEqual(
       { ...m.health },
-      { maxErrorRate: 0.01, maxP99Ms: 200, minRequests: 20, checkIntervalMs: 5000 },
+      {
+        maxErrorRate: 0.01,
+        maxP99Ms: 200,
+        minRequests: 20,
+        checkIntervalMs: 5000,
+        latency: "total",
+      },
     );
     assert.equal(m.alerts.webhookUrl, undefined);
     assert.equal(m.adminToken, undefined);
@@ -23,12 +29,14 @@ Deno.test("loadConfig() reads the metrics section from module and environment", 
       METRICS_ENABLED: "off",
       HEALTH_MAX_ERROR_RATE: "0.05",
       HEALTH_MAX_P99_MS: "350.5",
+      HEALTH_LATENCY: "edge",
       ALERT_WEBHOOK_URL: "https://hooks.example.com/T0/B0/x",
       ADMIN_TOKEN: "0123456789abcdef",
     }, { metrics: { health: { maxErrorRate: 0.2, minRequests: 5 } } }).metrics;
     assert.equal(m.enabled, false);
     assert.equal(m.health.maxErrorRate, 0.05);
     assert.equal(m.health.maxP99Ms, 350.5);
+    assert.equal(m.health.latency, "edge");
     assert.equal(m.health.minRequests, 5);
     assert.equal(m.alerts.webhookUrl, "https://hooks.example.com/T0/B0/x");
     assert.equal(m.adminToken, "0123456789abcdef");
@@ -46,6 +54,7 @@ Deno.test("loadConfig() reads the metrics section from module and environment", 
         {},
         /HEALTH_MAX_P99_MS \(metrics\.health\.maxP99Ms\): Not a number/,
       ],
+      [{ HEALTH_LATENCY: "fast" }, {}, /metrics\.health\.latency \(from HEALTH_LATENCY\)/],
       [
         { ALERT_WEBHOOK_URL: "ftp://x.example" },
         {},

@@ -63,7 +63,12 @@ Deno.test("GET /_edge/health turns 503 with reasons and recovers as the window s
   const ok = first.body as Record<string, unknown>;
   assert.equal(ok.status, "ok");
   assert.equal(ok.region, "us-east");
-  assert.deepEqual(ok.thresholds, { error_rate: 0.01, p99_ms: 200, min_requests: 20 });
+  assert.deepEqual(ok.thresholds, {
+    error_rate: 0.01,
+    p99_ms: 200,
+    min_requests: 20,
+    latency: "total",
+  });
   for (const field of ["origins", "ip_database", "jobs", "uptime_s", "error_rate", "p99_ms"]) {
     assert.ok(field in ok, field);
   }
@@ -118,4 +123,26 @@ Deno.test("GET /_edge/health before routing answers like the router, and never s
   await head.body?.cancel();
   const near = await get(`${e.url}/_edge/healthz`);
   assert.equal(near.res.status, 404, "only the exact path");
+});
+
+Deno.test("metrics.health.latency edge leaves the origin's wait out of the verdict", async () => {
+  await using origin = startOrigin("demo");
+  const path = "/cacheable/slow?delay_ms=150&cc=no-store";
+  for (const latency of ["total", "edge"] as const) {
+    await using e = await startEdge(
+      makeConfig(origin.url, { metrics: { health: { maxP99Ms: 100, minRequests: 5, latency } } }),
+    );
+    const answers = await Promise.all(Array.from({ length: 8 }, () => get(`${e.url}${path}`)));
+    assert.ok(answers.every((a) => a.res.status === 200));
+    const { res, body } = await get(`${e.url}/_edge/health?verbose=1`);
+    const h = body as { status: string; reasons: string[]; p99_ms: number; thresholds: object };
+    if (latency === "total") {
+      assert.equal(res.status, 503);
+      assert.match(h.reasons[0], /^p99 latency \d+\.\d ms ≥ 100 ms$/);
+    } else {
+      assert.equal(res.status, 200, JSON.stringify(h));
+      assert.ok(h.p99_ms < 100, String(h.p99_ms));
+    }
+    assert.equal((h.thresholds as { latency: string }).latency, latency);
+  }
 });
