@@ -88,6 +88,9 @@ interface Keys {
   byKid: Map<string, CryptoKey>;
 }
 
+/** At most one JWKS fetch per this interval for tokens with unknown key ids. */
+export const UNKNOWN_KID_REFRESH_MS = 30_000;
+
 /** Verifies bearer tokens. */
 export class TokenVerifier {
   readonly #cfg: AuthzConfig["jwt"];
@@ -95,6 +98,9 @@ export class TokenVerifier {
   readonly #fetch: typeof fetch;
   readonly #cache = new Map<string, Identity>();
   #keys: Promise<Keys>;
+  /** The JWKS refresh a token with an unknown key id started, while it runs. */
+  #kidRefresh: Promise<void> | null = null;
+  #kidRefreshAt = -Infinity;
 
   constructor(options: TokenVerifierOptions) {
     this.#cfg = options.jwt;
@@ -170,6 +176,26 @@ export class TokenVerifier {
     });
   }
 
+  /**
+   * The keys after re-fetching `jwksUrl` for a token whose key id is not known: the issuer may
+   * have rotated its keys since the last refresh. Concurrent callers share one fetch, and a fetch
+   * starts at most once per `UNKNOWN_KID_REFRESH_MS` (made-up key ids cannot hammer the issuer).
+   * A failed fetch keeps the keys there were.
+   */
+  async #keysAfterRotation(): Promise<Keys> {
+    if (this.#cfg.jwksUrl && this.#kidRefresh === null) {
+      const now = this.#clock.now();
+      if (now - this.#kidRefreshAt >= UNKNOWN_KID_REFRESH_MS) {
+        this.#kidRefreshAt = now;
+        this.#kidRefresh = this.refreshJwks().catch(() => {}).finally(() => {
+          this.#kidRefresh = null;
+        });
+      }
+    }
+    if (this.#kidRefresh !== null) await this.#kidRefresh;
+    return await this.#keys;
+  }
+
   /** Verifies an `Authorization` header; synchronous for a token seen before. */
   verify(header: string | null): Identity | Promise<Identity> {
     if (header === null || header === "") throw new AuthError("missing", "No bearer token");
@@ -220,6 +246,7 @@ export class TokenVerifier {
     let key = keys.single;
     if (typeof header.kid === "string" && keys.byKid.size > 0) {
       key = keys.byKid.get(header.kid) ?? null;
+      if (key === null) key = (await this.#keysAfterRotation()).byKid.get(header.kid) ?? null;
       if (key === null) throw new AuthError("invalid", "Token key id is not known");
     }
     if (key === null) throw new AuthError("invalid", "Token has no key id");

@@ -191,6 +191,66 @@ Deno.test("TokenVerifier.verify() accepts RS256 and ES256 with a PEM key or a JW
   });
 });
 
+Deno.test("TokenVerifier fetches the JWKS again for an unknown key id, at most once per 30 s", async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const keys = await keyPair("ES256");
+  let served = [{ ...keys.jwk, kid: "old", alg: "ES256" }];
+  let fetches = 0;
+  let release = Promise.resolve();
+  const fetchJwks = async () => {
+    fetches++;
+    await release;
+    return Response.json({ keys: served });
+  };
+  const clock = new ManualClock(Date.now());
+  const v = new TokenVerifier({
+    jwt: jwtConfig({ algorithm: "ES256", jwksUrl: "https://id.example/jwks.json" }),
+    clock,
+    fetch: fetchJwks as typeof fetch,
+  });
+  await v.ready();
+  assert.equal(fetches, 1);
+  const signedWith = (kid: string, sub: string) =>
+    sign({ sub, exp: now + 600 }, { ...keys.privateJwk, alg: "ES256", kid } as never);
+
+  // The issuer rotates: tokens signed with the new key are accepted at once, one fetch for all.
+  served = [{ ...keys.jwk, kid: "old", alg: "ES256" }, { ...keys.jwk, kid: "new", alg: "ES256" }];
+  let open!: () => void;
+  release = new Promise<void>((r) => open = r);
+  const waiting = Promise.all(
+    ["u1", "u2", "u3"].map(async (sub) => await v.verify(`Bearer ${await signedWith("new", sub)}`)),
+  );
+  await new Promise((r) => setTimeout(r, 10));
+  open();
+  assert.deepEqual((await waiting).map((id) => id.userId), ["u1", "u2", "u3"]);
+  assert.equal(fetches, 2);
+
+  // Made-up key ids: refused, and no new fetch within 30 s.
+  for (let i = 0; i < 5; i++) {
+    await rejects(v, `Bearer ${await signedWith(`bogus-${i}`, "x")}`, /key id is not known/);
+  }
+  assert.equal(fetches, 2);
+  clock.advance(30_000);
+  await rejects(v, `Bearer ${await signedWith("bogus-late", "x")}`, /key id is not known/);
+  assert.equal(fetches, 3);
+
+  // A JWKS that fails keeps the keys there were.
+  clock.advance(30_000);
+  const failing = new TokenVerifier({
+    jwt: jwtConfig({ algorithm: "ES256", jwksUrl: "https://id.example/jwks.json" }),
+    clock,
+    fetch: (() => {
+      let calls = 0;
+      return () =>
+        calls++ === 0
+          ? Promise.resolve(Response.json({ keys: served }))
+          : Promise.resolve(new Response("down", { status: 503 }));
+    })() as typeof fetch,
+  });
+  await rejects(failing, `Bearer ${await signedWith("newer", "x")}`, /key id is not known/);
+  assert.equal((await failing.verify(`Bearer ${await signedWith("old", "kept")}`)).userId, "kept");
+});
+
 Deno.test("TokenVerifier reports keys that cannot load as unavailable, not as the caller's fault", async () => {
   const v = new TokenVerifier({
     jwt: jwtConfig({ algorithm: "RS256", publicKey: "not a pem" }),
