@@ -19,8 +19,8 @@ export const CrdtNameSchema = z.string().regex(
   "Must be 1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit",
 );
 
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+/** C0 and C1 controls (`\p{Cc}`: U+0000–001F, U+007F–009F) and the line/paragraph separators. */
+const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 
 /** A set element: 1–256 characters of well-formed Unicode text without control characters. */
 export const ElementSchema = z.string()
