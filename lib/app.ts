@@ -26,6 +26,7 @@ import { Monitor } from "./metrics/monitor.ts";
 import { adminGuard } from "./metrics/admin.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
 import { ROUTE_GROUPS, routeGroupOf } from "./metrics/route_group.ts";
+import { pathIs, pathOf, pathStart, segmentIs } from "./http/url_path.ts";
 import { createDemoOrigin, type DemoOrigin } from "./origin/demo.ts";
 import { internalFetch } from "./origin/internal_fetch.ts";
 import { OriginHealth } from "./proxy/breaker.ts";
@@ -35,7 +36,6 @@ import { createEdgeData, type EdgeData, type EdgeDataOptions } from "./sync/edge
 import { mountDataRoutes } from "../routes/data.ts";
 import { forwardToOrigin, originProxy } from "../routes/proxy.ts";
 import { EdgeCache } from "./cache/edge_cache.ts";
-import { pathOf } from "./cache/policy.ts";
 import { bearerCheck } from "./http/bearer.ts";
 import { cacheStatsHandler, purgeHandler } from "../routes/cache.ts";
 import { docsRoutes } from "../routes/docs.ts";
@@ -108,20 +108,6 @@ class RequestEnv implements AppBindings {
   get remoteAddr(): AppBindings["remoteAddr"] {
     return this.#info?.remoteAddr as AppBindings["remoteAddr"];
   }
-}
-
-/** True when the request URL's path is `/_edge/health` (any query). */
-function isHealthPath(url: string): boolean {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  return start >= 0 && url.startsWith("/_edge/health", start) &&
-    (url.length === start + 13 || "?#".includes(url[start + 13]));
-}
-
-/** True when the request URL's path starts with `/_edge/` (or is `/_edge`). */
-function isEdgePath(url: string): boolean {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  return start >= 0 && url.startsWith("/_edge", start) &&
-    (url.length === start + 6 || "/?#".includes(url[start + 6]));
 }
 
 /** Builds the edge node. */
@@ -203,9 +189,9 @@ export function createApp(deps: AppDeps): Edge {
     // A lookup without a state of its own (a test's table) is ready from the start.
     ipDatabase: (): IpDatabaseState => deps.ipdb === undefined ? "off" : deps.ipdb.state ?? "ready",
   };
-  const edgeApp = edgeRoutes(edgeOptions);
-  // Load balancers poll health: it is answered before routing.
+  // Load balancers poll health: `GET` is answered before routing, other methods by the router.
   const answerHealth = healthResponder(edgeOptions);
+  const edgeApp = edgeRoutes(edgeOptions, answerHealth);
   edgeApp.onError(onError);
   edgeApp.notFound(problemNotFound);
 
@@ -301,8 +287,9 @@ export function createApp(deps: AppDeps): Edge {
   function fetch(req: Request, info?: ServeInfo): Response | Promise<Response> {
     const ctx = contexts.create(req, info);
     const url = req.url;
-    const edgePath = isEdgePath(url);
-    if (edgePath && req.method === "GET" && isHealthPath(url)) {
+    const start = pathStart(url);
+    const edgePath = start >= 0 && segmentIs(url, start, "/_edge");
+    if (edgePath && req.method === "GET" && pathIs(url, start, "/_edge/health")) {
       return finish(req, answerHealth(url), ctx);
     }
     if (

@@ -9,7 +9,7 @@ import type { AppEnv } from "../lib/app_env.ts";
 import type { AdminCheck } from "../lib/metrics/admin.ts";
 import type { EdgeCache } from "../lib/cache/edge_cache.ts";
 import { isValidTag } from "../lib/cache/key.ts";
-import { pathOf } from "../lib/cache/policy.ts";
+import { pathOf } from "../lib/http/url_path.ts";
 import type { BearerCheck } from "../lib/http/bearer.ts";
 import { HttpError, readJsonBody } from "../lib/http/errors.ts";
 import { jsonResponse } from "../lib/http/respond.ts";

@@ -6,7 +6,7 @@ import type { Clock } from "../lib/clock.ts";
 import type { Jobs } from "../lib/jobs.ts";
 import type { IpDatabaseState } from "../lib/geo/ipdb.ts";
 import type { OriginHealth } from "../lib/proxy/breaker.ts";
-import { jsonResponse } from "../lib/http/respond.ts";
+import { jsonResponse, jsonTextResponse } from "../lib/http/respond.ts";
 import type { Monitor } from "../lib/metrics/monitor.ts";
 import { monitoringRoutes } from "./monitoring.ts";
 
@@ -47,7 +47,7 @@ export function healthResponder(options: EdgeRoutesOptions): (url: string) => Re
     const quiet = !verbose && h.monitoring === "on" && troubled.length === 0 &&
       Object.keys(jobs.failing).length === 0;
     if (quiet && memo?.summary === s && memo.uptime === uptime && memo.status === h.status) {
-      return jsonText(memo.text, httpStatus);
+      return jsonTextResponse(memo.text, httpStatus, NO_STORE);
     }
     const body: Record<string, unknown> = {
       status: h.status,
@@ -84,20 +84,18 @@ export function healthResponder(options: EdgeRoutesOptions): (url: string) => Re
     }
     const text = JSON.stringify(body);
     if (quiet) memo = { summary: s, uptime, status: h.status, text };
-    return jsonText(text, httpStatus);
+    return jsonTextResponse(text, httpStatus, NO_STORE);
   };
 }
 
-function jsonText(text: string, status: number): Response {
-  const res = status === 200 ? new Response(text) : new Response(text, { status });
-  const h = res.headers;
-  h.set("content-type", "application/json");
-  h.append("cache-control", "no-store");
-  return res;
-}
-
-/** Builds the `/_edge/*` app (unknown paths fall to the app's 404 problem handler). */
-export function edgeRoutes(options: EdgeRoutesOptions): Hono<AppEnv> {
+/**
+ * Builds the `/_edge/*` app (unknown paths fall to the app's 404 problem handler). `health` is
+ * the app's own responder when it also answers health before routing.
+ */
+export function edgeRoutes(
+  options: EdgeRoutesOptions,
+  health: (url: string) => Response = healthResponder(options),
+): Hono<AppEnv> {
   const app = new Hono<AppEnv>().basePath("/_edge");
 
   app.get("/whereami", (c) => {
@@ -120,7 +118,6 @@ export function edgeRoutes(options: EdgeRoutesOptions): Hono<AppEnv> {
 
   // `GET /_edge/health` is also answered before routing (lib/app.ts); HEAD and anything else
   // that reaches the router gets the same answer here.
-  const health = healthResponder(options);
   app.get("/health", (c) => health(c.req.url));
 
   monitoringRoutes(app, options);

@@ -23,7 +23,8 @@ import { kvSlot } from "./keys.ts";
 import { KvStore } from "./kv_store.ts";
 import { Lookups } from "./lookup.ts";
 import { MemoryTier, variantKey } from "./memory.ts";
-import { CachePolicy, pathOf } from "./policy.ts";
+import { pathOf } from "../http/url_path.ts";
+import { CachePolicy } from "./policy.ts";
 import { Purger, type PurgeSummary } from "./purge.ts";
 import { CacheStats } from "./stats.ts";
 

@@ -6,7 +6,8 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../app_env.ts";
 import { markPassThrough } from "./respond.ts";
-import { type CachePolicy, pathOf } from "./policy.ts";
+import { pathOf } from "../http/url_path.ts";
+import type { CachePolicy } from "./policy.ts";
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 

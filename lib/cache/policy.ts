@@ -71,11 +71,3 @@ export class CachePolicy {
     };
   }
 }
-
-/** The path of a raw request URL (`http://host/path?q` → `/path`), without parsing it. */
-export function pathOf(rawUrl: string): string {
-  const start = rawUrl.indexOf("/", rawUrl.indexOf("//") + 2);
-  if (start < 0) return "/";
-  const q = rawUrl.indexOf("?", start);
-  return q < 0 ? rawUrl.slice(start) : rawUrl.slice(start, q);
-}

@@ -14,3 +14,18 @@ export function jsonResponse(
   if (headers) { for (const name in headers) res.headers.set(name, headers[name]); }
   return res;
 }
+
+/**
+ * A JSON response from text already serialized (content type set after construction, which is
+ * cheaper than a headers init).
+ */
+export function jsonTextResponse(
+  text: string,
+  status = 200,
+  headers?: Record<string, string>,
+): Response {
+  const res = status === 200 ? new Response(text) : new Response(text, { status });
+  res.headers.set("content-type", "application/json");
+  if (headers) { for (const name in headers) res.headers.append(name, headers[name]); }
+  return res;
+}

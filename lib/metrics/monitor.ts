@@ -21,7 +21,8 @@ import {
 import { renderPrometheus } from "./prometheus.ts";
 import { CACHE_OUTCOMES, RequestRecorder } from "./recorder.ts";
 import type { Counter, Gauge, MetricsRegistry } from "./registry.ts";
-import { pathStart, ROUTE_GROUPS, routeGroupOf } from "./route_group.ts";
+import { pathStart } from "../http/url_path.ts";
+import { ROUTE_GROUPS, routeGroupOf } from "./route_group.ts";
 import { buildSnapshot, type NodeSnapshot } from "./snapshot.ts";
 import {
   deleteSnapshot,

@@ -4,6 +4,8 @@
  * first segment and the method with a few string comparisons and no allocation.
  */
 
+import { pathStart, segmentIs } from "../http/url_path.ts";
+
 /** Route groups, by index. */
 export const ROUTE_GROUPS = [
   "edge",
@@ -19,20 +21,6 @@ export const ROUTE_GROUPS = [
 export type RouteGroup = typeof ROUTE_GROUPS[number];
 /** Index of the `edge` group (`/_edge/*`). */
 export const EDGE_ROUTE = 0;
-
-/** True when the path at `start` is `name` or begins with `name/`, `name?` or `name#`. */
-function segmentIs(url: string, start: number, name: string): boolean {
-  if (!url.startsWith(name, start)) return false;
-  const next = start + name.length;
-  if (next === url.length) return true;
-  const c = url.charCodeAt(next);
-  return c === 47 || c === 63 || c === 35; // "/", "?", "#"
-}
-
-/** The path's offset in an absolute request URL (`-1` for an empty path). */
-export function pathStart(url: string): number {
-  return url.indexOf("/", url.indexOf("//") + 2);
-}
 
 /** The route group index of a request (`url` absolute, as `Request.url`). */
 export function routeGroupOf(url: string, method: string): number {
