@@ -8,6 +8,7 @@ import { SwaggerUI } from "@hono/swagger-ui";
 import type { Hono } from "hono";
 import type { AppEnv } from "../lib/app_env.ts";
 import type { DocsConfig } from "../lib/openapi/config.ts";
+import { sha256Hex } from "../lib/hash.ts";
 
 /** What the docs routes need. */
 export interface DocsRoutesOptions {
@@ -58,12 +59,7 @@ function pagePolicy(config: DocsConfig): string {
 }
 
 async function etagOf(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  const hex = Array.from(
-    new Uint8Array(digest).slice(0, 12),
-    (b) => b.toString(16).padStart(2, "0"),
-  );
-  return `"${hex.join("")}"`;
+  return `"${await sha256Hex(text, 12)}"`;
 }
 
 /** Adds `/openapi.json` and `/docs` to the `/_edge` app. */

@@ -13,6 +13,7 @@ import type { AppEnv } from "../lib/app_env.ts";
 import { HttpError, readTextLimited } from "../lib/http/errors.ts";
 import { jsonResponse } from "../lib/http/respond.ts";
 import { parseInput } from "../lib/http/validate.ts";
+import { sha256Hex } from "../lib/hash.ts";
 
 const NO_STORE = { "cache-control": "no-store" };
 /** JSON, or text/plain as `navigator.sendBeacon` sends a string. */
@@ -40,10 +41,8 @@ function idempotencyKey(req: Request): string | null {
 }
 
 /** Identifies a request body (and its `partial` mode) for one idempotency key. */
-async function fingerprint(text: string, partial: boolean): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(`${partial}\n${text}`));
-  return Array.from(new Uint8Array(digest).subarray(0, 16), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
+function fingerprint(text: string, partial: boolean): Promise<string> {
+  return sha256Hex(`${partial}\n${text}`, 16);
 }
 
 function disabled(app: Hono<AppEnv>, reason: string): Hono<AppEnv> {

@@ -6,6 +6,7 @@
  */
 
 import * as esbuild from "esbuild-wasm";
+import { sha256Hex } from "../lib/hash.ts";
 
 const DIR = new URL("../lib/metrics/dashboard/", import.meta.url);
 /** Where the bundle is written. */
@@ -52,9 +53,7 @@ export async function buildDashboard(): Promise<DashboardBundle> {
     const text = (ext: string) => result.outputFiles.find((f) => f.path.endsWith(ext))?.text ?? "";
     const js = text(".js");
     const css = text(".css");
-    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(js + css));
-    const hash = [...new Uint8Array(digest).slice(0, 8)]
-      .map((b) => b.toString(16).padStart(2, "0")).join("");
+    const hash = await sha256Hex(js + css, 8);
     return { hash, js, css };
   } finally {
     await esbuild.stop();

@@ -3,6 +3,8 @@
  * {@linkcode MAX_KV_URL_KEY} is replaced by its SHA-256, so no key exceeds KV's 2 KiB.
  */
 
+import { sha256Hex } from "../hash.ts";
+
 /** URL keys up to this many characters go into KV keys as they are. */
 export const MAX_KV_URL_KEY = 512;
 
@@ -12,17 +14,10 @@ export interface KvSlot {
   variant: string;
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  let out = "";
-  for (const b of new Uint8Array(digest)) out += b.toString(16).padStart(2, "0");
-  return out;
-}
-
 /** Maps a memory key (URL key + variant values) to its KV slot. */
 export async function kvSlot(urlKey: string, variantValues: string): Promise<KvSlot> {
   const url = urlKey.length <= MAX_KV_URL_KEY ? urlKey : `#${await sha256Hex(urlKey)}`;
-  const variant = variantValues === "" ? "" : (await sha256Hex(variantValues)).slice(0, 32);
+  const variant = variantValues === "" ? "" : await sha256Hex(variantValues, 16);
   return { url, variant };
 }
 

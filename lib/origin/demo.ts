@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { type Clock, systemClock } from "../clock.ts";
+import { sha256Hex } from "../hash.ts";
 
 /** Options for {@linkcode createDemoOrigin}. */
 export interface DemoOriginOptions {
@@ -70,10 +71,7 @@ function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 async function etagOf(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  const hex = Array.from(new Uint8Array(digest).slice(0, 8), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
-  return `"${hex}"`;
+  return `"${await sha256Hex(text, 8)}"`;
 }
 
 function matchesEtag(header: string | undefined, etag: string): boolean {
