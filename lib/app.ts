@@ -31,6 +31,7 @@ import { createDemoOrigin, type DemoOrigin } from "./origin/demo.ts";
 import { internalFetch } from "./origin/internal_fetch.ts";
 import { OriginHealth } from "./proxy/breaker.ts";
 import { Forwarder } from "./proxy/forward.ts";
+import { pathGrouper } from "./proxy/path_group.ts";
 import { edgeRoutes, healthResponder } from "../routes/edge.ts";
 import { createEdgeData, type EdgeData, type EdgeDataOptions } from "./sync/edge_data.ts";
 import { mountDataRoutes } from "../routes/data.ts";
@@ -128,20 +129,30 @@ export function createApp(deps: AppDeps): Edge {
 
   const breakerTransitions = metrics.counter(
     "outpost_origin_breaker_transitions_total",
-    "Circuit breaker state changes, by the state entered",
+    "Circuit breaker state changes, by the state entered and scope (origin, path_group)",
   );
   const attempts = metrics.counter(
     "outpost_origin_attempts_total",
     "Requests sent to origins, by region and outcome",
   );
+  const breaker = config.proxy.breaker;
   const health = new OriginHealth({
-    ...config.proxy.breaker,
+    failureThreshold: breaker.failureThreshold,
+    cooldownMs: breaker.cooldownMs,
+    whenAllOut: breaker.whenAllOut,
     clock,
-    onTransition(origin, from, to, reason) {
-      breakerTransitions.inc({ to });
+    onTransition(origin, from, to, reason, group) {
+      breakerTransitions.inc({ to, scope: group === null ? "origin" : "path_group" });
       const region = config.regions.filter((r) => r.origin === origin).map((r) => r.name);
       const level = to === "open" ? "warn" : "info";
-      log[level]("origin health changed", { origin, regions: region, from, to, reason });
+      log[level]("origin health changed", {
+        origin,
+        regions: region,
+        ...(group === null ? {} : { path_group: group }),
+        from,
+        to,
+        reason,
+      });
     },
   });
   const forwarder = new Forwarder({
@@ -153,6 +164,8 @@ export function createApp(deps: AppDeps): Edge {
     bodyTimeoutMs: config.proxy.bodyTimeoutMs,
     maxAttempts: config.proxy.maxAttempts,
     retryBodyLimitBytes: config.proxy.retryBodyLimitBytes,
+    countStatuses: breaker.countStatuses,
+    pathGroup: pathGrouper(breaker.pathGroups),
     onAttempt: (a) => attempts.inc({ region: a.region, outcome: a.outcome }),
   });
 

@@ -140,10 +140,27 @@ export const ProxyConfigSchema = z.object({
   /** How many origins one request may try (the nearest, then the next-nearest healthy ones). */
   maxAttempts: z.number().int().min(1).max(10).default(3),
   breaker: z.object({
-    /** Consecutive failures that take an origin out of rotation. */
+    /** Consecutive failures that take an origin (or, for statuses, a path group) out. */
     failureThreshold: z.number().int().min(1).max(1000).default(3),
-    /** How long an origin stays out before one trial request is let through. */
+    /** How long an origin stays out, while others can serve, before one trial request. */
     cooldownMs: z.number().int().min(100).max(3_600_000).default(10_000),
+    /**
+     * Origin answers that count as failures, per origin and path group (default none: only
+     * transport failures count; an origin answering 5xx is answering).
+     */
+    countStatuses: z.array(z.number().int().min(500).max(599)).max(100).default([]),
+    /**
+     * Path groups for `countStatuses`: exact paths or prefixes ending in `*`; the first that
+     * matches names the group. Other paths group by their first segment (`/status/500` →
+     * `/status`).
+     */
+    pathGroups: z.array(z.string().startsWith("/").max(512)).max(1000).default([]),
+    /**
+     * Every candidate out of rotation: `panic` sends every request anyway (the edge never
+     * refuses by itself); `probe` sends one at once as a trial, and the next as soon as it
+     * finished, while others get 503 (less load on a dead origin).
+     */
+    whenAllOut: z.enum(["panic", "probe"]).default("panic"),
   }).prefault({}),
 }).prefault({});
 
