@@ -22,6 +22,7 @@ import { EdgeContexts } from "./http/edge_context.ts";
 import { problemHandler, problemNotFound } from "./http/errors.ts";
 import { Jobs } from "./jobs.ts";
 import { type Logger, silentLogger } from "./log.ts";
+import { type ConditionCheck, HealthConditions } from "./metrics/conditions.ts";
 import { Monitor } from "./metrics/monitor.ts";
 import { adminGuard } from "./metrics/admin.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
@@ -61,6 +62,8 @@ export interface AppDeps {
   itemSchema?: EdgeDataOptions["itemSchema"];
   /** The admin bearer token (`ADMIN_TOKEN`) for `/_edge/purge`; unset refuses every call. */
   adminToken?: string;
+  /** Health conditions raised before the app is built (e.g. missing secrets); else a new one. */
+  conditions?: HealthConditions;
 }
 
 /** A built edge node. */
@@ -74,6 +77,11 @@ export interface Edge {
   metrics: MetricsRegistry;
   /** Recording, health, snapshots and alerts (issue 7). */
   monitor: Monitor;
+  /**
+   * What makes the node degraded or unhealthy regardless of traffic: stages raise or clear a
+   * named condition (`raise(name, level, reason)`), or register a check health runs.
+   */
+  conditions: HealthConditions;
   /** The in-process demo origin when `demoOrigin.mode` is `internal`. */
   demo: DemoOrigin | null;
   /** Events at the edge and the central collector (see `lib/analytics/wiring.ts`). */
@@ -109,6 +117,48 @@ class RequestEnv implements AppBindings {
   get remoteAddr(): AppBindings["remoteAddr"] {
     return this.#info?.remoteAddr as AppBindings["remoteAddr"];
   }
+}
+
+/** Out of rotation: every origin makes the node unhealthy, some of them degraded. */
+function originsCheck(health: OriginHealth, urls: readonly string[]): ConditionCheck {
+  const origins = [...new Set(urls)];
+  return () => {
+    const out = health.outOfRotation(origins).length;
+    if (out === 0) return null;
+    if (out < origins.length) {
+      return {
+        level: "degraded",
+        reason: `${out} of ${origins.length} origins out of rotation (recent connection failures)`,
+      };
+    }
+    return {
+      level: "unhealthy",
+      reason: origins.length === 1
+        ? "the origin is out of rotation (recent connection failures)"
+        : `every origin (${origins.length}) is out of rotation (recent connection failures)`,
+    };
+  };
+}
+
+/** A policy module that did not load, or stopped and could not restart, denies with 503. */
+function policyModuleCheck(authz: Authz): ConditionCheck {
+  return () => {
+    if (authz.module === null) {
+      return {
+        level: "unhealthy",
+        reason: "the authorization policy module did not load: protected routes answer 503 " +
+          "(or fail open where configured)",
+      };
+    }
+    if (!authz.module.running) {
+      return {
+        level: "unhealthy",
+        reason: "the authorization policy module stopped and could not restart: protected " +
+          "routes answer 503 (or fail open where configured)",
+      };
+    }
+    return null;
+  };
 }
 
 /** Builds the edge node. */
@@ -179,6 +229,9 @@ export function createApp(deps: AppDeps): Edge {
     });
   });
 
+  const conditions = deps.conditions ?? new HealthConditions({
+    onCheckError: (name, error) => log.error("health check failed", { check: name, error }),
+  });
   const monitor = new Monitor({
     config,
     kv: deps.kv,
@@ -188,7 +241,9 @@ export function createApp(deps: AppDeps): Edge {
     jobs,
     fetch: deps.fetch ?? globalThis.fetch,
     startedAt,
+    conditions,
   });
+  conditions.check("origins", originsCheck(health, config.regions.map((r) => r.origin)));
 
   const edgeOptions = {
     monitor,
@@ -251,6 +306,7 @@ export function createApp(deps: AppDeps): Edge {
     wasm: deps.authzWasm,
   });
   authz?.register(mainApp);
+  if (authz) conditions.check("authz.module", policyModuleCheck(authz));
   // Analytics: automatic tracking around everything, then `/events*` and `/_central/*`.
   const analytics = createAnalytics({
     config,
@@ -343,6 +399,7 @@ export function createApp(deps: AppDeps): Edge {
     jobs,
     metrics,
     monitor,
+    conditions,
     demo,
     analytics,
     authz,

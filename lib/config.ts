@@ -186,6 +186,11 @@ export const MetricsConfigSchema = z.object({
      * spent waiting for origins), for an edge far from its origin.
      */
     latency: z.enum(["total", "edge"]).default("total"),
+    /**
+     * Count 5xx passed through from origins in the error rate too (default: only 5xx the edge
+     * made itself; an origin's errors are shown separately).
+     */
+    countOriginErrors: z.boolean().default(false),
     /** Fewer requests than this in the window: too few to judge, counted as healthy. */
     minRequests: z.number().int().min(0).max(1_000_000).default(20),
     /** How often health is evaluated in the background (for transitions and alerts). */

@@ -5,7 +5,7 @@ import type { AppEnv } from "../lib/app_env.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { Jobs } from "../lib/jobs.ts";
 import type { IpDatabaseState } from "../lib/geo/ipdb.ts";
-import type { OriginHealth } from "../lib/proxy/breaker.ts";
+import type { OriginHealth, OriginHealthSnapshot } from "../lib/proxy/breaker.ts";
 import { jsonResponse, jsonTextResponse } from "../lib/http/respond.ts";
 import type { Monitor } from "../lib/metrics/monitor.ts";
 import { monitoringRoutes } from "./monitoring.ts";
@@ -29,9 +29,10 @@ export interface EdgeRoutesOptions {
 
 /**
  * The answer of `/_edge/health` for a request URL, synchronous and cheap: load balancers poll
- * it, and it measures the node's own overhead (bench/load). The default answer stays small
- * (Deno.serve writes a response under ~512 bytes in one syscall) and its JSON is reused while
- * nothing in it changed; `?verbose=1` adds thresholds, percentiles, every breaker and job.
+ * it, and it measures the node's own overhead (bench/load). 200 when `ok` or `degraded`, 503
+ * when `unhealthy`. The default answer stays small (Deno.serve writes a response under ~512
+ * bytes in one syscall) and its JSON is reused while nothing in it changed; `?verbose=1` adds
+ * thresholds, percentiles, every breaker, condition and job.
  */
 export function healthResponder(options: EdgeRoutesOptions): (url: string) => Response {
   let memo: { summary: object; uptime: number; status: string; text: string } | null = null;
@@ -39,12 +40,11 @@ export function healthResponder(options: EdgeRoutesOptions): (url: string) => Re
     const h = options.monitor.health();
     const s = h.summary;
     const uptime = Math.round((options.clock.now() - options.startedAt) / 1000);
-    const httpStatus = h.status === "ok" ? 200 : 503;
+    const httpStatus = h.status === "unhealthy" ? 503 : 200;
     const verbose = url.includes("verbose=") && new URL(url).searchParams.get("verbose") !== "0";
-    const origins = options.health.snapshot();
     const jobs = options.jobs.summary();
-    const troubled = Object.entries(origins).filter(([, o]) => o.state !== "closed");
-    const quiet = !verbose && h.monitoring === "on" && troubled.length === 0 &&
+    const troubled = options.health.troubled();
+    const quiet = !verbose && h.monitoring === "on" && !troubled && h.conditions.length === 0 &&
       Object.keys(jobs.failing).length === 0;
     if (quiet && memo?.summary === s && memo.uptime === uptime && memo.status === h.status) {
       return jsonTextResponse(memo.text, httpStatus, NO_STORE);
@@ -54,13 +54,18 @@ export function healthResponder(options: EdgeRoutesOptions): (url: string) => Re
       region: options.region,
       node_id: options.monitor.nodeId,
       uptime_s: uptime,
-      error_rate: s.error_rate,
+      edge_error_rate: s.edge_error_rate,
+      origin_error_rate: s.origin_error_rate,
       p99_ms: s.p99_ms,
       requests: s.requests,
       reasons: h.reasons,
     };
+    if (verbose || h.conditions.length > 0) {
+      body.conditions = Object.fromEntries(h.conditions.map((c) => [c.name, c.level]));
+    }
     if (verbose) {
       Object.assign(body, {
+        error_rate: s.error_rate,
         p50_ms: s.p50_ms,
         p95_ms: s.p95_ms,
         window_s: s.window_s,
@@ -69,23 +74,36 @@ export function healthResponder(options: EdgeRoutesOptions): (url: string) => Re
           p99_ms: h.thresholds.maxP99Ms,
           min_requests: h.thresholds.minRequests,
           latency: h.thresholds.latency ?? "total",
+          count_origin_errors: h.thresholds.countOriginErrors ?? false,
         },
         insufficient_data: h.insufficient_data,
         monitoring: h.monitoring,
-        origins,
+        origins: options.health.snapshot(),
         ip_database: options.ipDatabase(),
         jobs,
       });
     } else {
       // Only what needs attention: monitoring off, breakers not closed, jobs failing.
       if (h.monitoring === "off") body.monitoring = "off";
-      if (troubled.length > 0) body.origins = Object.fromEntries(troubled);
+      if (troubled) body.origins = troubledOrigins(options.health);
       if (Object.keys(jobs.failing).length > 0) body.jobs = jobs;
     }
     const text = JSON.stringify(body);
     if (quiet) memo = { summary: s, uptime, status: h.status, text };
     return jsonTextResponse(text, httpStatus, NO_STORE);
   };
+}
+
+/** Origins with a circuit not closed: the origin's own state, and only its groups not closed. */
+function troubledOrigins(health: OriginHealth): Record<string, OriginHealthSnapshot> {
+  const out: Record<string, OriginHealthSnapshot> = {};
+  for (const [origin, o] of Object.entries(health.snapshot())) {
+    const paths = Object.entries(o.paths ?? {}).filter(([, p]) => p.state !== "closed");
+    if (o.state === "closed" && paths.length === 0) continue;
+    const { paths: _all, ...own } = o;
+    out[origin] = paths.length > 0 ? { ...own, paths: Object.fromEntries(paths) } : own;
+  }
+  return out;
 }
 
 /**
