@@ -158,8 +158,10 @@ export class OriginHealth {
 
   /** Whether a request may go to `origin` (for `group`) now, without reserving anything. */
   isAvailable(origin: string, group: string | null = null): boolean {
-    const now = this.#opts.clock.now();
     const [o, g] = this.#circuits(origin, group);
+    // The common case, every circuit closed, needs no clock.
+    if ((!o || o.state === "closed") && (!g || g.state === "closed")) return true;
+    const now = this.#opts.clock.now();
     return this.#admits(o, now) && this.#admits(g, now);
   }
 
@@ -251,21 +253,6 @@ export class OriginHealth {
       if (c && c.state !== "closed" && now - c.openedAt < this.#opts.cooldownMs) out.push(origin);
     }
     return out;
-  }
-
-  /** The earliest time an unavailable origin admits a trial, or null if one is available. */
-  nextRetryAt(origins: readonly string[], group: string | null = null): number | null {
-    let earliest: number | null = null;
-    const now = this.#opts.clock.now();
-    for (const origin of origins) {
-      if (this.isAvailable(origin, group)) return null;
-      for (const c of this.#circuits(origin, group)) {
-        if (!c || c.state === "closed") continue;
-        const at = c.state === "open" ? c.openedAt + this.#opts.cooldownMs : now;
-        if (earliest === null || at < earliest) earliest = at;
-      }
-    }
-    return earliest;
   }
 
   #snap(c: Circuit, now: number): CircuitSnapshot {

@@ -121,7 +121,13 @@ export class Forwarder {
     const health = this.#o.health;
     const group = this.#counted.size === 0 ? null : this.#pathGroup(pathOnly(init.pathAndQuery));
     // Nowhere in rotation: probe (or, in panic mode, just send) rather than refuse by ourselves.
-    const allOut = health.allOut(targets.map((t) => t.origin), group);
+    let allOut = true;
+    for (const t of targets) {
+      if (health.isAvailable(t.origin, group)) {
+        allOut = false;
+        break;
+      }
+    }
     const tried = new Set<string>();
     let lastResponse: {
       response: Response;

@@ -51,7 +51,7 @@ Deno.test("OriginHealth re-opens at once when the trial fails", () => {
   assert.ok(health.tryAcquire(A));
   health.failure(A, "still down");
   assert.ok(!health.isAvailable(A));
-  assert.equal(health.nextRetryAt([A]), clock.now() + 10_000);
+  assert.equal(health.snapshot()[A].retryAt, clock.now() + 10_000);
   assert.equal(health.snapshot()[A].state, "open");
 });
 
