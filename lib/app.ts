@@ -22,6 +22,7 @@ import { EdgeContexts } from "./http/edge_context.ts";
 import { HttpError, problemHandler, problemNotFound, problemResponse } from "./http/errors.ts";
 import { Jobs } from "./jobs.ts";
 import { type Logger, silentLogger } from "./log.ts";
+import { type ConditionCheck, HealthConditions } from "./metrics/conditions.ts";
 import { Monitor } from "./metrics/monitor.ts";
 import { adminGuard } from "./metrics/admin.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
@@ -37,7 +38,8 @@ import { createDemoOrigin, type DemoOrigin } from "./origin/demo.ts";
 import { internalFetch } from "./origin/internal_fetch.ts";
 import { OriginHealth } from "./proxy/breaker.ts";
 import { Forwarder } from "./proxy/forward.ts";
-import { edgeRoutes, healthResponder, type MissingSecret } from "../routes/edge.ts";
+import { pathGrouper } from "./proxy/path_group.ts";
+import { edgeRoutes, healthResponder } from "../routes/edge.ts";
 import { createEdgeData, type EdgeData, type EdgeDataOptions } from "./sync/edge_data.ts";
 import { mountDataRoutes } from "../routes/data.ts";
 import { forwardToOrigin, originProxy } from "../routes/proxy.ts";
@@ -63,6 +65,8 @@ export interface AppDeps {
   authzWasm?: Uint8Array;
   /** Overrides `data.itemSchema` with any zod schema for item bodies. */
   itemSchema?: EdgeDataOptions["itemSchema"];
+  /** Health conditions raised before the app is built; else a new one. */
+  conditions?: HealthConditions;
 }
 
 /** A built edge node. */
@@ -76,6 +80,11 @@ export interface Edge {
   metrics: MetricsRegistry;
   /** Recording, health, snapshots and alerts (issue 7). */
   monitor: Monitor;
+  /**
+   * What makes the node degraded or unhealthy regardless of traffic: stages raise or clear a
+   * named condition (`raise(name, level, reason)`), or register a check health runs.
+   */
+  conditions: HealthConditions;
   /** The in-process demo origin when `demoOrigin.mode` is `internal`. */
   demo: DemoOrigin | null;
   /** Events at the edge and the central collector (see `lib/analytics/wiring.ts`). */
@@ -125,6 +134,54 @@ class RequestEnv implements AppBindings {
   }
 }
 
+/** Out of rotation: every origin makes the node unhealthy, some of them degraded. */
+function originsCheck(health: OriginHealth, urls: readonly string[]): ConditionCheck {
+  const origins = [...new Set(urls)];
+  return () => {
+    const out = health.outOfRotation(origins).length;
+    if (out === 0) return null;
+    if (out < origins.length) {
+      return {
+        level: "degraded",
+        reason: `${out} of ${origins.length} origins out of rotation (recent connection failures)`,
+      };
+    }
+    return {
+      level: "unhealthy",
+      reason: origins.length === 1
+        ? "the origin is out of rotation (recent connection failures)"
+        : `every origin (${origins.length}) is out of rotation (recent connection failures)`,
+    };
+  };
+}
+
+/** A policy module that did not load, or stopped and could not restart, denies with 503. */
+function policyModuleCheck(authz: Authz): ConditionCheck {
+  return () => {
+    if (authz.module === null) {
+      return {
+        level: "unhealthy",
+        reason: "the authorization policy module did not load: protected routes answer 503 " +
+          "(or fail open where configured)",
+      };
+    }
+    if (!authz.module.running) {
+      return {
+        level: "unhealthy",
+        reason: "the authorization policy module stopped and could not restart: protected " +
+          "routes answer 503 (or fail open where configured)",
+      };
+    }
+    return null;
+  };
+}
+
+/** A secret the node runs without, and what answers 503 because of it. */
+export interface MissingSecret {
+  name: string;
+  disables: string;
+}
+
 /**
  * The secrets this node runs without. Each disables only what needs it, which then answers 503
  * (fail closed); none stops the node.
@@ -166,20 +223,30 @@ export function createApp(deps: AppDeps): Edge {
 
   const breakerTransitions = metrics.counter(
     "outpost_origin_breaker_transitions_total",
-    "Circuit breaker state changes, by the state entered",
+    "Circuit breaker state changes, by the state entered and scope (origin, path_group)",
   );
   const attempts = metrics.counter(
     "outpost_origin_attempts_total",
     "Requests sent to origins, by region and outcome",
   );
+  const breaker = config.proxy.breaker;
   const health = new OriginHealth({
-    ...config.proxy.breaker,
+    failureThreshold: breaker.failureThreshold,
+    cooldownMs: breaker.cooldownMs,
+    whenAllOut: breaker.whenAllOut,
     clock,
-    onTransition(origin, from, to, reason) {
-      breakerTransitions.inc({ to });
+    onTransition(origin, from, to, reason, group) {
+      breakerTransitions.inc({ to, scope: group === null ? "origin" : "path_group" });
       const region = config.regions.filter((r) => r.origin === origin).map((r) => r.name);
       const level = to === "open" ? "warn" : "info";
-      log[level]("origin health changed", { origin, regions: region, from, to, reason });
+      log[level]("origin health changed", {
+        origin,
+        regions: region,
+        ...(group === null ? {} : { path_group: group }),
+        from,
+        to,
+        reason,
+      });
     },
   });
   const forwarder = new Forwarder({
@@ -191,6 +258,8 @@ export function createApp(deps: AppDeps): Edge {
     bodyTimeoutMs: config.proxy.bodyTimeoutMs,
     maxAttempts: config.proxy.maxAttempts,
     retryBodyLimitBytes: config.proxy.retryBodyLimitBytes,
+    countStatuses: breaker.countStatuses,
+    pathGroup: pathGrouper(breaker.pathGroups),
     onAttempt: (a) => attempts.inc({ region: a.region, outcome: a.outcome }),
   });
 
@@ -204,6 +273,9 @@ export function createApp(deps: AppDeps): Edge {
     });
   });
 
+  const conditions = deps.conditions ?? new HealthConditions({
+    onCheckError: (name, error) => log.error("health check failed", { check: name, error }),
+  });
   const monitor = new Monitor({
     config,
     kv: deps.kv,
@@ -213,14 +285,18 @@ export function createApp(deps: AppDeps): Edge {
     jobs,
     fetch: deps.fetch ?? globalThis.fetch,
     startedAt,
+    conditions,
   });
+  conditions.check("origins", originsCheck(health, config.regions.map((r) => r.origin)));
 
   // One guard for every operator endpoint, from the one validated ADMIN_TOKEN.
   const admin = adminGuard({ token: config.metrics.adminToken, mode: config.mode });
-  // Filled once every stage is built: what runs without its secret (health lists them).
-  const missingSecrets: MissingSecret[] = [];
+  const originNames: Record<string, string> = {};
+  for (const r of config.regions) {
+    originNames[r.origin] = originNames[r.origin] ? `${originNames[r.origin]},${r.name}` : r.name;
+  }
   const edgeOptions = {
-    missingSecrets,
+    originNames,
     monitor,
     admin,
     region: config.region,
@@ -282,6 +358,7 @@ export function createApp(deps: AppDeps): Edge {
     wasm: deps.authzWasm,
   });
   authz?.register(mainApp);
+  if (authz) conditions.check("authz.module", policyModuleCheck(authz));
   // Analytics: automatic tracking around everything, then `/events*` and `/_central/*`.
   const analytics = createAnalytics({
     config,
@@ -297,7 +374,15 @@ export function createApp(deps: AppDeps): Edge {
   // Edge data: /items (read at the edge, write to the center), /crdt and /_edge/sync.
   const fetchFn = deps.fetch ?? globalThis.fetch;
   const data = createEdgeData({ ...deps, config, clock, fetch: fetchFn, log, metrics, jobs });
-  missingSecrets.push(...secretsMissing(config, authz));
+  // Secrets the node runs without: each closes what needs it, and health says degraded.
+  const missingSecrets = secretsMissing(config, authz);
+  for (const m of missingSecrets) {
+    conditions.raise(
+      `secret.${m.name}`,
+      "degraded",
+      `${m.name} is not set: ${m.disables} answer 503`,
+    );
+  }
   mountDataRoutes({ main: mainApp, edge: edgeApp }, data, { config, log, metrics });
   // API docs: the document is built from the routes' schemas on first request, never before.
   if (config.docs.enabled) {
@@ -341,7 +426,7 @@ export function createApp(deps: AppDeps): Edge {
     const path = target.path;
     const edgePath = segmentIs(path, 0, "/_edge");
     if (edgePath && req.method === "GET" && pathIs(path, 0, "/_edge/health")) {
-      return finish(req, answerHealth(req.url), ctx);
+      return finish(req, answerHealth(req), ctx);
     }
     if (
       !edgePath && cache !== null && (req.method === "GET" || req.method === "HEAD") &&
@@ -393,6 +478,7 @@ export function createApp(deps: AppDeps): Edge {
     jobs,
     metrics,
     monitor,
+    conditions,
     demo,
     analytics,
     authz,

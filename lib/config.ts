@@ -152,10 +152,27 @@ export const ProxyConfigSchema = z.object({
     ),
   ).max(3).default([]),
   breaker: z.object({
-    /** Consecutive failures that take an origin out of rotation. */
+    /** Consecutive failures that take an origin (or, for statuses, a path group) out. */
     failureThreshold: z.number().int().min(1).max(1000).default(3),
-    /** How long an origin stays out before one trial request is let through. */
+    /** How long an origin stays out, while others can serve, before one trial request. */
     cooldownMs: z.number().int().min(100).max(3_600_000).default(10_000),
+    /**
+     * Origin answers that count as failures, per origin and path group (default none: only
+     * transport failures count; an origin answering 5xx is answering).
+     */
+    countStatuses: z.array(z.number().int().min(500).max(599)).max(100).default([]),
+    /**
+     * Path groups for `countStatuses`: exact paths or prefixes ending in `*`; the first that
+     * matches names the group. Other paths group by their first segment (`/status/500` →
+     * `/status`).
+     */
+    pathGroups: z.array(z.string().startsWith("/").max(512)).max(1000).default([]),
+    /**
+     * Every candidate out of rotation: `panic` sends every request anyway (the edge never
+     * refuses by itself); `probe` sends one at once as a trial, and the next as soon as it
+     * finished, while others get 503 (less load on a dead origin).
+     */
+    whenAllOut: z.enum(["panic", "probe"]).default("panic"),
   }).prefault({}),
 }).prefault({});
 
@@ -181,6 +198,11 @@ export const MetricsConfigSchema = z.object({
      * spent waiting for origins), for an edge far from its origin.
      */
     latency: z.enum(["total", "edge"]).default("total"),
+    /**
+     * Count 5xx passed through from origins in the error rate too (default: only 5xx the edge
+     * made itself; an origin's errors are shown separately).
+     */
+    countOriginErrors: z.boolean().default(false),
     /** Fewer requests than this in the window: too few to judge, counted as healthy. */
     minRequests: z.number().int().min(0).max(1_000_000).default(20),
     /** How often health is evaluated in the background (for transitions and alerts). */
