@@ -38,6 +38,8 @@ export interface EdgeRequestContext {
   originWaitMs: number;
   /** Set by authorization: the verified user id (null when anonymous). */
   userId?: string | null;
+  /** Set by authorization: the verified user's roles (`anonymous` when anonymous). */
+  userRoles?: readonly string[];
   /** Set by authorization on protected routes: what was decided. */
   authz?: { action: string; rateClass: string; failedOpen: boolean };
   /** Set by the problem handler: the `code` of the problem+json the edge answered with. */
