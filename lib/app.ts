@@ -39,6 +39,8 @@ import { EdgeCache } from "./cache/edge_cache.ts";
 import { bearerCheck } from "./http/bearer.ts";
 import { cacheStatsHandler, purgeHandler } from "../routes/cache.ts";
 import { docsRoutes } from "../routes/docs.ts";
+import { createFunctions, type Functions } from "./features/functions/feature.ts";
+import type { FunctionManifest } from "./features/functions/types.ts";
 
 /** Everything the edge node needs from outside. */
 export interface AppDeps {
@@ -60,6 +62,8 @@ export interface AppDeps {
   itemSchema?: EdgeDataOptions["itemSchema"];
   /** The admin bearer token (`ADMIN_TOKEN`) for `/_edge/purge`; unset refuses every call. */
   adminToken?: string;
+  /** Users' edge functions: the generated `functions/_manifest.ts` (docs/functions.md). */
+  functions?: FunctionManifest;
 }
 
 /** A built edge node. */
@@ -83,6 +87,8 @@ export interface Edge {
   data: EdgeData;
   /** The SWR edge cache (null when `cache.enabled` is false). */
   cache: EdgeCache | null;
+  /** Users' functions (null when there are none or `functions.enabled` is false). */
+  functions: Functions | null;
   /** The routers behind `fetch`: `/_edge/*` and everything else (route listings, tests). */
   routers: { edge: Hono<AppEnv>; main: Hono<AppEnv> };
   /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
@@ -254,6 +260,24 @@ export function createApp(deps: AppDeps): Edge {
   const fetchFn = deps.fetch ?? globalThis.fetch;
   const data = createEdgeData({ ...deps, config, clock, fetch: fetchFn, log, metrics, jobs });
   mountDataRoutes({ main: mainApp, edge: edgeApp }, data, { config, log, metrics });
+  // Users' functions: after the edge's own routes, before the origin; authorization applies.
+  const functions = createFunctions(
+    {
+      kv: deps.kv,
+      clock,
+      log,
+      metrics,
+      cache,
+      analytics: analytics.edge,
+      region: config.region,
+      experiments: config.experiments,
+      forward: (c, request) =>
+        forwardToOrigin(c, proxyOptions, { request, completed: c.env.completed }),
+    },
+    config.functions,
+    deps.functions,
+  );
+  if (functions) mainApp.route("/", functions.routes);
   // API docs: the document is built from the routes' schemas on first request, never before.
   if (config.docs.enabled) {
     docsRoutes(edgeApp, {
@@ -335,6 +359,7 @@ export function createApp(deps: AppDeps): Edge {
     authz,
     data,
     cache,
+    functions,
     routers: { edge: edgeApp, main: mainApp },
     start: () => {
       jobs.start();
