@@ -120,6 +120,7 @@ async function invoke(
     }
     bound.calls[4].inc();
     bound.errors.inc({ function: fn.name, kind: "threw" });
+    c.env.ctx.functionFault = true;
     bound.parts.log.error("function threw", {
       request_id: c.env.ctx.requestId,
       method,
@@ -137,6 +138,7 @@ async function invoke(
     );
     bound.calls[4].inc();
     bound.errors.inc({ function: fn.name, kind: "timeout" });
+    c.env.ctx.functionFault = true;
     abandon(call, bound, c.env.ctx.requestId);
     bound.parts.log.warn("function timed out", {
       request_id: c.env.ctx.requestId,
@@ -152,6 +154,7 @@ async function invoke(
   if (!(outcome instanceof Response)) {
     bound.calls[4].inc();
     bound.errors.inc({ function: fn.name, kind: "invalid_response" });
+    c.env.ctx.functionFault = true;
     bound.parts.log.error("function returned no Response", {
       request_id: c.env.ctx.requestId,
       returned: outcome === null ? "null" : typeof outcome,
@@ -161,7 +164,26 @@ async function invoke(
     });
   }
   bound.calls[classOf(outcome.status)].inc();
-  return outcome;
+  return keptFromCdn(outcome, c);
+}
+
+/**
+ * Deno Deploy's CDN answers before the edge runs and honours `Cache-Control`: what authorization
+ * decided or an experiment varied must never be stored there, whatever the function said.
+ */
+function keptFromCdn(res: Response, c: Context<AppEnv>): Response {
+  const ctx = c.env.ctx;
+  let varied = false;
+  for (const _ in ctx.variants) varied = true;
+  if (ctx.authz === undefined && !varied) return res;
+  try {
+    res.headers.set("deno-cdn-cache-control", "no-store");
+    return res;
+  } catch {
+    const copy = new Response(res.body, res); // immutable headers: copy once
+    copy.headers.set("deno-cdn-cache-control", "no-store");
+    return copy;
+  }
 }
 
 /** What becomes of a call the client no longer waits for: its body dropped, its failure logged. */
