@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createApp } from "../../../lib/app.ts";
 import { ConfigError } from "../../../lib/config.ts";
+import { manifestOf } from "../../../lib/features/functions/feature.ts";
 import {
   isFunctionPath,
   manifestIsCurrent,
@@ -272,5 +273,38 @@ Deno.test("a generated manifest compiles into routes", async () => {
     ]);
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("manifestOf() uses the bundled manifest for its folder, else imports <dir>/_manifest.ts", async (t) => {
+  const bundled = { dir: "functions", functions: {} };
+  await t.step("the bundled one", async () => {
+    assert.equal(await manifestOf("functions", bundled), bundled);
+  });
+  // A folder under the project (the import map must apply), relative to the working directory.
+  const dir = `.data/functions-test-${crypto.randomUUID().slice(0, 8)}`;
+  const root = Deno.cwd();
+  await Deno.mkdir(`${root}/${dir}`, { recursive: true });
+  try {
+    await t.step("another folder: imported from the file system", async () => {
+      await Deno.writeTextFile(`${root}/${dir}/ping.ts`, HANDLER);
+      await writeManifest(dir, { root });
+      const manifest = await manifestOf(dir, bundled);
+      assert.equal(manifest.dir, dir);
+      assert.deepEqual(Object.keys(manifest.functions), ["ping"]);
+    });
+    await t.step("a folder without a manifest stops start-up, saying what to run", async () => {
+      await assert.rejects(
+        () => manifestOf(`${dir}/none`, bundled),
+        (e: Error) =>
+          e instanceof ConfigError &&
+          e.message.includes(
+            `functions.dir (${dir}/none): Cannot import ${dir}/none/_manifest.ts`,
+          ) &&
+          e.message.includes(`deno task functions --dir ${dir}/none`),
+      );
+    });
+  } finally {
+    await Deno.remove(`${root}/${dir}`, { recursive: true });
   }
 });
