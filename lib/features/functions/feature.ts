@@ -125,7 +125,6 @@ export function createFunctions(
     routes: functionRoutes(bound, {
       experiments: svc.experiments,
       maxBodyBytes: cfg.maxBodyBytes,
-      log,
     }),
   };
 }

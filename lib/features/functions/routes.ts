@@ -10,7 +10,6 @@ import type { AppEnv } from "../../app_env.ts";
 import { abTesting } from "../../ab/middleware.ts";
 import type { Experiment } from "../../config.ts";
 import { HttpError } from "../../http/errors.ts";
-import type { Logger } from "../../log.ts";
 import type { BoundCounter, Counter } from "../../metrics/registry.ts";
 import type { LatencyHistogram } from "../../metrics/histogram.ts";
 import { CallClock, callContext, type CallParts } from "./context.ts";
@@ -32,7 +31,6 @@ export interface BoundFunction {
 export interface FunctionRoutesOptions {
   experiments: readonly Experiment[];
   maxBodyBytes: number;
-  log: Logger;
 }
 
 const TIMED_OUT = Symbol("timed out");
@@ -59,14 +57,15 @@ function limitBody(req: Request, max: number): Request {
       },
     }),
   );
-  return new Request(req.url, {
+  // `duplex` is what fetch requires for a streamed body (not yet in Deno's RequestInit type).
+  const init: RequestInit & { duplex: "half" } = {
     method: req.method,
     headers: req.headers,
     body: limited,
     signal: req.signal,
-    // @ts-ignore: `duplex` is required by fetch for a streamed body; Deno's types lag behind.
     duplex: "half",
-  });
+  };
+  return new Request(req.url, init);
 }
 
 function handlerFor(fn: CompiledFunction, method: string): FunctionHandler | null {
