@@ -107,7 +107,7 @@ export function callContext(parts: CallParts, clock: CallClock): FunctionContext
   const store = parts.kv;
 
   const kv: FunctionKv = {
-    get: (key) => clock.run(() => store.get(key)),
+    get: (key, options) => clock.run(() => store.get(key, options)),
     put: (key, value, options) => clock.run(() => store.put(key, value, options)),
     delete: (key) => clock.run(() => store.delete(key)),
     list: (options) => clock.run(() => store.list(options)),

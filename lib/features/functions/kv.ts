@@ -14,6 +14,7 @@ import type {
   KvListOptions,
   KvListPage,
   KvPutOptions,
+  KvReadOptions,
 } from "./types.ts";
 
 /** Deepest nesting a stored value may have. */
@@ -84,6 +85,14 @@ export function keyProblem(key: unknown, maxBytes: number, prefix = false): stri
   return null;
 }
 
+function consistencyOf(options: KvReadOptions | undefined): Deno.KvConsistencyLevel {
+  const c = options?.consistency ?? "strong";
+  if (c !== "strong" && c !== "eventual") {
+    throw new TypeError(`consistency must be strong or eventual: ${String(c)}`);
+  }
+  return c;
+}
+
 function isStored(value: unknown): value is StoredValue {
   const v = value as StoredValue;
   return typeof v === "object" && v !== null && v.v === 1 && v.b instanceof Uint8Array &&
@@ -110,9 +119,13 @@ export class FunctionKvStore implements FunctionKv {
     this.#onCorrupt = options.onCorrupt ?? (() => {});
   }
 
-  async get<T extends JsonValue = JsonValue>(key: string): Promise<T | null> {
+  async get<T extends JsonValue = JsonValue>(
+    key: string,
+    options: KvReadOptions = {},
+  ): Promise<T | null> {
     this.#checkKey(key);
-    const entry = await this.#kv.get(functionKvKey(this.namespace, key));
+    const consistency = consistencyOf(options);
+    const entry = await this.#kv.get(functionKvKey(this.namespace, key), { consistency });
     return this.#decode(key, entry.value, this.#clock.now()) as T | null;
   }
 
@@ -164,7 +177,8 @@ export class FunctionKvStore implements FunctionKv {
     const selector = prefix === ""
       ? { prefix: base }
       : { start: [...base, prefix], end: [...base, prefix + KEY_CEILING] };
-    const iter = this.#kv.list<unknown>(selector, { limit, cursor });
+    const consistency = consistencyOf(options);
+    const iter = this.#kv.list<unknown>(selector, { limit, cursor, consistency });
     const entries: KvListEntry[] = [];
     const now = this.#clock.now();
     let read = 0;

@@ -31,5 +31,6 @@ export type {
   KvListOptions,
   KvListPage,
   KvPutOptions,
+  KvReadOptions,
   TrackEvent,
 } from "./types.ts";

@@ -20,8 +20,17 @@ export interface KvPutOptions {
   expirationTtl?: number;
 }
 
+/** How fresh a read must be (Deno KV's read consistency). */
+export interface KvReadOptions {
+  /**
+   * `strong` (default): the latest write, read from KV's primary region. `eventual`: from the
+   * nearest replica, faster far from the primary, possibly a little behind.
+   */
+  consistency?: "strong" | "eventual";
+}
+
 /** Options of {@linkcode FunctionKv.list}. */
-export interface KvListOptions {
+export interface KvListOptions extends KvReadOptions {
   /** Only keys that start with this string. */
   prefix?: string;
   /** Entries per page, 1–1000 (default 100). */
@@ -48,7 +57,7 @@ export interface KvListPage {
 /** The function's own KV namespace (other functions and Outpost cannot see it, nor it them). */
 export interface FunctionKv {
   /** The value at `key`, or null when absent or expired. */
-  get<T extends JsonValue = JsonValue>(key: string): Promise<T | null>;
+  get<T extends JsonValue = JsonValue>(key: string, options?: KvReadOptions): Promise<T | null>;
   /** Stores a JSON value (validated; its JSON text at most `functions.kv.maxValueBytes`). */
   put(key: string, value: JsonValue, options?: KvPutOptions): Promise<void>;
   delete(key: string): Promise<void>;

@@ -212,3 +212,12 @@ Deno.test("FunctionKvStore ignores and reports values it did not write", async (
   assert.deepEqual(corrupt.sort(), ["bad-json", "bad-json", "odd", "odd"]);
   kv.close();
 });
+
+Deno.test("FunctionKvStore reads with strong (default) or eventual consistency", async () => {
+  using s = await makeStores("a");
+  const [a] = s.stores;
+  await a.put("k", "v");
+  assert.equal(await a.get("k", { consistency: "eventual" }), "v");
+  assert.equal((await a.list({ consistency: "eventual" })).entries.length, 1);
+  await assert.rejects(() => a.get("k", { consistency: "fast" as "strong" }), TypeError);
+});
