@@ -1,10 +1,10 @@
 /**
  * `GET /_edge/openapi.json` (the API document, built on the first request and then served as
  * the same text with an `ETag`) and Swagger UI at `GET /_edge/docs`, whose script and stylesheet
- * the browser loads from `docs.swaggerUiBaseUrl` (a public CDN by default).
+ * the browser loads from `docs.swaggerUiBaseUrl` (a public CDN by default). Neither is built,
+ * nor its modules loaded, before it is first asked for: start-up does not pay for them.
  */
 
-import { SwaggerUI } from "@hono/swagger-ui";
 import type { Hono } from "hono";
 import type { AppEnv } from "../lib/app_env.ts";
 import type { DocsConfig } from "../lib/openapi/config.ts";
@@ -19,8 +19,9 @@ export interface DocsRoutesOptions {
 
 const DOCUMENT_URL = "/_edge/openapi.json";
 
-/** The Swagger UI page (no user input reaches it: the inline script is fixed at start-up). */
-export function docsPage(config: DocsConfig): string {
+/** The Swagger UI page (no user input reaches it: the inline script comes from the config). */
+export async function docsPage(config: DocsConfig): Promise<string> {
+  const { SwaggerUI } = await import("@hono/swagger-ui");
   const ui = SwaggerUI({
     url: DOCUMENT_URL,
     baseUrl: config.swaggerUiBaseUrl,
@@ -87,10 +88,14 @@ export function docsRoutes(app: Hono<AppEnv>, options: DocsRoutesOptions): void 
     return res;
   });
 
-  const page = docsPage(options.config);
+  let page: Promise<string> | null = null;
   const policy = pagePolicy(options.config);
-  app.get("/docs", () => {
-    const res = new Response(page);
+  app.get("/docs", async () => {
+    page ??= docsPage(options.config).catch((error) => {
+      page = null; // the next request tries again; this one answers 500 (logged)
+      throw error;
+    });
+    const res = new Response(await page);
     res.headers.set("content-type", "text/html; charset=utf-8");
     res.headers.set("cache-control", "no-cache");
     res.headers.set("content-security-policy", policy);
