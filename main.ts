@@ -2,15 +2,17 @@
  * The edge node's process: read config, open KV, build the app, serve, and shut down cleanly.
  * Locally (`deno task dev`) the demo origin runs in this process on its own port and is reached
  * over real HTTP; on Deno Deploy the same file runs unchanged with `Deno.openKv()`.
+ *
+ * Start-up is paid by users (isolates start on demand), so it does as little as it can in
+ * order: the app's modules load while the config is read, KV opens and the authorization
+ * module compiles; the server listens as soon as the request path is built; the IP database
+ * comes up behind it (health says "warming" until it has). docs/operations.md#cold-start.
  */
 
-import { createApp, type Edge } from "./lib/app.ts";
+import type { Edge } from "./lib/app.ts";
 import { ConfigError, type EdgeConfig, loadConfig } from "./lib/config.ts";
-import { LazyIpCountry } from "./lib/geo/ipdb.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
-import { createDemoOrigin } from "./lib/origin/demo.ts";
-import { manifestOf } from "./lib/features/functions/feature.ts";
-import { installCrashGuard } from "./lib/features/functions/guard.ts";
+import { precompilePolicyModule } from "./lib/authz/precompile.ts";
 // Users' functions: a static import, so they are deployed, type-checked and watched with the app.
 import functionsManifest from "./functions/_manifest.ts";
 
@@ -20,6 +22,19 @@ let analyticsCronTick: (() => Promise<unknown>) | null = null;
 Deno.cron("outpost-analytics-flush", "* * * * *", async () => {
   await analyticsCronTick?.();
 });
+
+/** How long slow extras wait for a first request before they load anyway. */
+const WARM_UP_DELAY_MS = 250;
+
+/** The modules behind the request path, loaded while the config is read and KV opens. */
+function loadAppModules() {
+  return Promise.all([
+    import("./lib/app.ts"),
+    import("./lib/features/functions/feature.ts"),
+    import("./lib/features/functions/guard.ts"),
+    import("./lib/geo/ipdb.ts"),
+  ]);
+}
 
 async function readConfigModule(path: string | undefined): Promise<unknown> {
   if (!path) return undefined;
@@ -42,6 +57,8 @@ async function openKv(config: EdgeConfig, log: Logger): Promise<Deno.Kv> {
 
 async function main(): Promise<void> {
   const env = Deno.env.toObject();
+  const modules = loadAppModules();
+  modules.catch(() => {}); // awaited below; a config error may exit first
   let config: EdgeConfig;
   try {
     config = loadConfig({ env, module: await readConfigModule(env.OUTPOST_CONFIG) });
@@ -53,18 +70,16 @@ async function main(): Promise<void> {
     Deno.exit(1);
   }
   const log = createLogger({ level: config.log.level, fields: { region: config.region } });
-  const kv = await openKv(config, log);
-
-  const ipdb = new LazyIpCountry();
-  if (config.geo.ipDatabase) {
-    ipdb.load().then(() => {
-      if (ipdb.error) log.warn("ip database failed to load", { error: ipdb.error });
-      else log.info("ip database loaded", { ranges: ipdb.size });
-    });
-  }
+  const [kv, policyModule, [{ createApp }, functionsFeature, { installCrashGuard }, geo]] =
+    await Promise.all([
+      openKv(config, log),
+      config.authz.enabled ? precompilePolicyModule(config.authz.wasm.path) : null,
+      modules,
+    ]);
 
   let demoServer: Deno.HttpServer | null = null;
   if (config.demoOrigin.mode === "port") {
+    const { createDemoOrigin } = await import("./lib/origin/demo.ts");
     const demo = createDemoOrigin({ name: "demo" });
     demoServer = Deno.serve({
       port: config.demoOrigin.port ?? 0,
@@ -74,6 +89,8 @@ async function main(): Promise<void> {
     }, (req) => demo.fetch(req));
   }
 
+  // Off: health says so. On: loaded once the server listens (health says "warming" until then).
+  const ipdb = config.geo.ipDatabase ? new geo.LazyIpCountry() : undefined;
   let edge: Edge;
   try {
     edge = createApp({
@@ -82,7 +99,9 @@ async function main(): Promise<void> {
       ipdb,
       log,
       jwtSecret: env.JWT_SECRET,
-      functions: await manifestOf(config.functions.dir, functionsManifest),
+      authzWasm: policyModule?.bytes,
+      authzModule: policyModule?.module,
+      functions: await functionsFeature.manifestOf(config.functions.dir, functionsManifest),
     });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -97,6 +116,13 @@ async function main(): Promise<void> {
   }
   // A function's stray timer or unawaited promise must not take the node down with it.
   if (edge.functions) installCrashGuard(log, edge.metrics);
+  // Slow extras start once the first answer is out (or soon after listening without a request):
+  // reading the IP database blocks the event loop for a while, and the request that woke the
+  // isolate should not wait for it. Health says "warming" from the start until they are up.
+  const firstAnswer = Promise.withResolvers<void>();
+  const warmUpTimer = setTimeout(firstAnswer.resolve, WARM_UP_DELAY_MS);
+  let answered = false;
+  const handler = edge.fetch;
   const server = Deno.serve({
     port: config.port,
     onListen: ({ hostname, port }) =>
@@ -105,7 +131,14 @@ async function main(): Promise<void> {
         mode: config.mode,
         regions: config.regions.map((r) => `${r.name}→${r.origin}`),
       }),
-  }, edge.fetch);
+  }, (req, info) => {
+    if (!answered) {
+      answered = true;
+      clearTimeout(warmUpTimer);
+      info.completed.then(firstAnswer.resolve, firstAnswer.resolve);
+    }
+    return handler(req, info);
+  });
   // Analytics summaries go to this node's own /_central/* over real HTTP in development.
   if (config.mode === "development") {
     edge.analytics.setSelfUrl(`http://127.0.0.1:${server.addr.port}`);
@@ -115,6 +148,10 @@ async function main(): Promise<void> {
     analyticsCronTick = () => analytics.tick();
   }
   edge.start();
+  ipdb?.load(undefined, { after: firstAnswer.promise }).then(() => {
+    if (ipdb.error) log.warn("ip database failed to load", { error: ipdb.error });
+    else log.info("ip database loaded", { size: ipdb.size });
+  });
 
   let stopping = false;
   async function shutdown(signal: string): Promise<void> {
