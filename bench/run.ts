@@ -1,7 +1,7 @@
 /**
  * `deno task bench`: every micro-benchmark (`bench/*_bench.ts`, through `deno bench --json`),
- * every load comparison (`bench/load/*.ts`), the items staleness and origin faults measurements,
- * in one run, into `bench/results/latest.{json,md}`, with every load ratio side by side in one
+ * every load comparison (`bench/load/*.ts`), the items staleness, origin faults and cold start
+ * measurements (with the start-up profile), in one run, into `bench/results/latest.{json,md}`, with every load ratio side by side in one
  * summary table.
  * Peers that are not installed (wrk, nginx, taskset) are named in the report, not fatal.
  * Flags: --quick (short runs), --only <substring> (run matching files only).
@@ -13,6 +13,7 @@ import {
   originFaultsMarkdown,
   type OriginFaultsResult,
 } from "./origin_faults.ts";
+import { coldStartMarkdown, type ColdStartResult, measureColdStart } from "./cold_start.ts";
 import { findNginx } from "./lib/nginx.ts";
 import { hasTaskset } from "./lib/process.ts";
 import {
@@ -22,6 +23,7 @@ import {
   writeResult,
 } from "./lib/report.ts";
 import { hasWrk } from "./lib/wrk.ts";
+import { profileStartup, type StageTiming, startupMarkdown } from "./startup_profile.ts";
 
 interface MicroRow {
   file: string;
@@ -140,6 +142,18 @@ if (!only || "origin_faults".includes(only)) {
   }
 }
 
+let coldStart: ColdStartResult | null = null;
+let startup: StageTiming[] | null = null;
+if (!only || "cold_start".includes(only)) {
+  console.log("cold start …");
+  try {
+    coldStart = await measureColdStart(quick ? 3 : 5, quick ? 1 : 3);
+    startup = await profileStartup(quick ? 3 : 7);
+  } catch (error) {
+    errors.push(`cold_start: ${(error as Error).message}`);
+  }
+}
+
 const missing = [...new Set(load.flatMap((s) => s.missing))];
 const peerLines = [
   `- wrk: ${
@@ -200,6 +214,15 @@ const lines = [
   "",
   ...(staleness ? [stalenessMarkdown(staleness, "###"), ""] : []),
   ...(originFaults ? [originFaultsMarkdown(originFaults, "###"), ""] : []),
+  ...(coldStart ? [coldStartMarkdown(coldStart, "###"), ""] : []),
+  ...(startup
+    ? [
+      "### Where start-up goes (bench/startup_profile.ts)",
+      "",
+      startupMarkdown(startup, quick ? 3 : 7),
+      "",
+    ]
+    : []),
 ];
 if (errors.length) {
   lines.push(
@@ -210,7 +233,7 @@ if (errors.length) {
 }
 const path = await writeResult(
   "latest",
-  { startedAt, peers, missing, micro, load, staleness, originFaults, errors },
+  { startedAt, peers, missing, micro, load, staleness, originFaults, coldStart, startup, errors },
   lines.join("\n"),
 );
 console.log(lines.join("\n"));
