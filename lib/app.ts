@@ -22,7 +22,7 @@ import { EdgeContexts } from "./http/edge_context.ts";
 import { HttpError, problemHandler, problemNotFound, problemResponse } from "./http/errors.ts";
 import { Jobs } from "./jobs.ts";
 import { type Logger, silentLogger } from "./log.ts";
-import { type ConditionCheck, HealthConditions } from "./metrics/conditions.ts";
+import { type ConditionCheck, HealthConditions, WARMING_CONDITION } from "./metrics/conditions.ts";
 import { Monitor } from "./metrics/monitor.ts";
 import { adminGuard } from "./metrics/admin.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
@@ -342,7 +342,7 @@ export function createApp(deps: AppDeps): Edge {
     ipDatabase: (): IpDatabaseState => deps.ipdb === undefined ? "off" : deps.ipdb.state ?? "ready",
   };
   // Slow extras come up after the node listens: it answers meanwhile, and health says so.
-  conditions.check("warming", warmingCheck(edgeOptions.ipDatabase));
+  conditions.check(WARMING_CONDITION, warmingCheck(edgeOptions.ipDatabase));
   conditions.check("ip_database", ipDatabaseCheck(edgeOptions.ipDatabase));
   // Load balancers poll health: `GET` is answered before routing, other methods by the router.
   const answerHealth = healthResponder(edgeOptions);

@@ -216,6 +216,9 @@ Deno.test("GET /_edge/health says warming while the IP database loads, and serve
     assert.equal(page.res.status, 200);
     const where = await get(`${e.url}/_edge/whereami`, { headers: trusted });
     assert.equal((where.body as { source: string }).source, "default");
+    // Every start goes through this: no health transition, no alert.
+    assert.equal(e.edge.monitor.alerts.status, "ok");
+    assert.doesNotMatch(e.edge.monitor.prometheus(), /outpost_health_transitions_total\{/);
     resolve({ lookup: (ip) => (ip === "8.8.8.8" ? "US" : null) });
     await loaded;
   });
@@ -241,4 +244,5 @@ Deno.test("GET /_edge/health is degraded when the IP database failed to load", a
   assert.deepEqual(body.conditions, { ip_database: "degraded" });
   assert.match(body.reasons[0], /^the IP database failed to load/);
   assert.ok(!h.text.includes("/secret/path"), "no internal detail in public health");
+  assert.equal(e.edge.monitor.alerts.status, "degraded", "a failed load is a real transition");
 });
