@@ -6,7 +6,7 @@
  * Start-up is paid by users (isolates start on demand), so it does as little as it can in
  * order: the app's modules load while the config is read, KV opens and the authorization
  * module compiles; the server listens as soon as the request path is built; the IP database
- * comes up behind it (health says "warming" until it has). docs/operations.md#cold-start.
+ * comes up behind it (health says "warming" until it has). See docs/cold_start.md.
  */
 
 import type { Edge } from "./lib/app.ts";
