@@ -9,8 +9,11 @@
  * process's memory (VmRSS) right after the first answer and once the node has settled (health
  * no longer warming, the IP database loaded), and what loading the IP database costs in a
  * fresh process (bench/servers/ipdb_probe.ts).
+ * With `--baseline <dir>` (another checkout, e.g. the commit before a change) its edge is
+ * measured too, in the same rounds, and its IP database load beside this one's.
  * Results go to bench/results/cold_start.{json,md}.
- * Run: deno run --allow-all bench/cold_start.ts [--rounds 5]; `deno task bench` runs it too.
+ * Run: deno run --allow-all bench/cold_start.ts [--rounds 5] [--baseline <dir>]; `deno task
+ * bench` runs it too.
  */
 
 import { freePort, onInterrupt } from "./lib/process.ts";
@@ -42,13 +45,26 @@ interface Target {
   name: string;
   edge: boolean;
   path: string;
+  /** The checkout it runs from. */
+  root: URL;
 }
 
-const TARGETS: readonly Target[] = [
-  { name: "bare Deno.serve", edge: false, path: "/" },
-  { name: "edge /_edge/health", edge: true, path: "/_edge/health" },
-  { name: "edge cacheable page (through the cache)", edge: true, path: "/cacheable/cold-start" },
-];
+function targets(baseline: URL | undefined): Target[] {
+  const edge = (name: string, at: URL): Target[] => [
+    { name: `${name} /_edge/health`, edge: true, path: "/_edge/health", root: at },
+    {
+      name: `${name} cacheable page (through the cache)`,
+      edge: true,
+      path: "/cacheable/cold-start",
+      root: at,
+    },
+  ];
+  return [
+    { name: "bare Deno.serve", edge: false, path: "/", root },
+    ...edge("edge", root),
+    ...(baseline ? edge("baseline edge", baseline) : []),
+  ];
+}
 
 /** One process start. */
 export interface ColdRun {
@@ -161,7 +177,7 @@ async function runOnce(target: Target, round: number, dir: string): Promise<Cold
   const child = new Deno.Command(Deno.execPath(), {
     args,
     env,
-    cwd: root.pathname,
+    cwd: target.root.pathname,
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -237,10 +253,19 @@ export interface IpdbLoad {
   size: number;
 }
 
-async function probeIpdb(): Promise<IpdbLoad> {
+/** Loads `at`'s IP database (its `lib/geo/ipdb.ts`, with its deno.json) in a fresh process. */
+async function probeIpdb(at: URL): Promise<IpdbLoad> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--v8-flags=--expose-gc", "bench/servers/ipdb_probe.ts"],
-    cwd: root.pathname,
+    args: [
+      "run",
+      "--allow-all",
+      "--v8-flags=--expose-gc",
+      "--config",
+      new URL("deno.json", at).pathname,
+      new URL("bench/servers/ipdb_probe.ts", root).pathname,
+      at.href,
+    ],
+    cwd: at.pathname,
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -274,12 +299,17 @@ export interface ColdStartResult {
   rounds: number;
   runs: ColdRun[];
   summary: ColdSummary[];
-  ipdb: IpdbLoad[];
-  ipdbMedian: IpdbLoad | null;
+  /** IP database loads, this checkout's and the baseline's, with their medians. */
+  ipdb: Array<{ root: string; runs: IpdbLoad[]; median: IpdbLoad }>;
 }
 
 /** Runs every target `rounds` times (after a warm-up round), interleaved. */
-export async function measureColdStart(rounds = 5, ipdbRuns = 3): Promise<ColdStartResult> {
+export async function measureColdStart(
+  rounds = 5,
+  ipdbRuns = 3,
+  baseline?: URL,
+): Promise<ColdStartResult> {
+  const TARGETS = targets(baseline);
   onInterrupt(() => {
     for (const child of live) {
       try {
@@ -290,12 +320,14 @@ export async function measureColdStart(rounds = 5, ipdbRuns = 3): Promise<ColdSt
     }
   });
   // Dependencies cached, as the figure is defined.
-  await new Deno.Command(Deno.execPath(), {
-    args: ["cache", "main.ts", "bench/servers/hello.ts"],
-    cwd: root.pathname,
-    stdout: "null",
-    stderr: "null",
-  }).output();
+  for (const at of baseline ? [root, baseline] : [root]) {
+    await new Deno.Command(Deno.execPath(), {
+      args: ["cache", "main.ts", new URL("bench/servers/hello.ts", root).pathname],
+      cwd: at.pathname,
+      stdout: "null",
+      stderr: "null",
+    }).output();
+  }
   const runs: ColdRun[] = [];
   const dirs = await Promise.all(TARGETS.map(() => Deno.makeTempDir({ prefix: "outpost-cold-" })));
   try {
@@ -334,20 +366,27 @@ export async function measureColdStart(rounds = 5, ipdbRuns = 3): Promise<ColdSt
       statuses: statuses.join(", "),
     };
   });
-  const ipdb: IpdbLoad[] = [];
-  for (let i = 0; i < ipdbRuns; i++) ipdb.push(await probeIpdb());
-  const ipdbMedian = ipdb.length
-    ? {
-      format: ipdb[0].format,
-      loadMs: median(ipdb.map((r) => r.loadMs)),
-      maxStallMs: median(ipdb.map((r) => r.maxStallMs)),
-      heapUsedMiB: median(ipdb.map((r) => r.heapUsedMiB)),
-      externalMiB: median(ipdb.map((r) => r.externalMiB)),
-      rssMiB: median(ipdb.map((r) => r.rssMiB)),
-      size: ipdb[0].size,
-    }
-    : null;
-  return { rounds, runs, summary, ipdb, ipdbMedian };
+  const ipdb: ColdStartResult["ipdb"] = [];
+  for (const at of baseline ? [root, baseline] : [root]) {
+    const loads: IpdbLoad[] = [];
+    for (let i = 0; i < ipdbRuns; i++) loads.push(await probeIpdb(at));
+    if (loads.length === 0) continue;
+    const m = (pick: (r: IpdbLoad) => number) => median(loads.map(pick));
+    ipdb.push({
+      root: at.pathname,
+      runs: loads,
+      median: {
+        format: loads[0].format,
+        loadMs: m((r) => r.loadMs),
+        maxStallMs: m((r) => r.maxStallMs),
+        heapUsedMiB: m((r) => r.heapUsedMiB),
+        externalMiB: m((r) => r.externalMiB),
+        rssMiB: m((r) => r.rssMiB),
+        size: loads[0].size,
+      },
+    });
+  }
+  return { rounds, runs, summary, ipdb };
 }
 
 const f = (n: number | null, digits = 0) => n === null ? "n/a" : n.toFixed(digits);
@@ -373,18 +412,17 @@ export function coldStartMarkdown(r: ColdStartResult, heading = "#"): string {
     );
   }
   lines.push("");
-  for (const s of r.summary.slice(1)) {
+  for (const s of r.summary.filter((x) => x.target.startsWith("edge "))) {
     const met = s.firstAnswerMs <= 300 && s.vsBare !== null && s.vsBare <= 2;
     lines.push(
       `- ${s.target}: ${f(s.firstAnswerMs)} ms, ${s.vsBare?.toFixed(2) ?? "n/a"}× bare: ` +
         `${met ? "MET" : "NOT MET"}`,
     );
   }
-  const m = r.ipdbMedian;
-  if (m) {
+  for (const { root: at, runs, median: m } of r.ipdb) {
     lines.push(
       "",
-      `IP database load in a fresh process (${m.format}, median of ${r.ipdb.length}): ` +
+      `IP database load in a fresh process (${m.format}, ${at}, median of ${runs.length}): ` +
         `${f(m.loadMs)} ms, longest event-loop stall ${f(m.maxStallMs)} ms, heap used ` +
         `${f(m.heapUsedMiB, 1)} MiB, external ${f(m.externalMiB, 1)} MiB, RSS ` +
         `${f(m.rssMiB, 1)} MiB after (size ${m.size}).`,
@@ -396,7 +434,9 @@ export function coldStartMarkdown(r: ColdStartResult, heading = "#"): string {
 if (import.meta.main) {
   const i = Deno.args.indexOf("--rounds");
   const rounds = i >= 0 ? Number(Deno.args[i + 1]) : 5;
-  const result = await measureColdStart(rounds);
+  const b = Deno.args.indexOf("--baseline");
+  const baseline = b >= 0 ? new URL(`file://${Deno.realPathSync(Deno.args[b + 1])}/`) : undefined;
+  const result = await measureColdStart(rounds, 3, baseline);
   const md = coldStartMarkdown(result);
   const path = await writeResult("cold_start", result, md);
   console.log(md);

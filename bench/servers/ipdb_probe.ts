@@ -1,11 +1,15 @@
 /**
  * Loads the IP database once in this fresh process and prints what it cost as JSON: the time,
  * the longest event-loop stall while it loaded, and memory after a full GC (heap used and
- * external as the load added them; RSS as it stands). Run with `--v8-flags=--expose-gc`
+ * external as the load added them; RSS as it stands). The argument is the checkout whose
+ * `lib/geo/ipdb.ts` to load (default: this one). Run with `--v8-flags=--expose-gc`
  * (bench/cold_start.ts does).
  */
 
-import { loadIpDatabase } from "../../lib/geo/ipdb.ts";
+const at = Deno.args[0] ?? new URL("../../", import.meta.url).href;
+const { loadIpDatabase } = await import(new URL("lib/geo/ipdb.ts", at).href) as {
+  loadIpDatabase(): Promise<{ lookup(ip: string): string | null; size: number }>;
+};
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 gc();
