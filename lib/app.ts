@@ -71,7 +71,7 @@ export interface Edge {
   health: OriginHealth;
   jobs: Jobs;
   metrics: MetricsRegistry;
-  /** Recording, health, snapshots and alerts (issue 7). */
+  /** Recording, health, snapshots and alerts. */
   monitor: Monitor;
   /** The in-process demo origin when `demoOrigin.mode` is `internal`. */
   demo: DemoOrigin | null;
