@@ -39,6 +39,7 @@ import { EdgeCache } from "./cache/edge_cache.ts";
 import { bearerCheck } from "./http/bearer.ts";
 import { cacheStatsHandler, purgeHandler } from "../routes/cache.ts";
 import { docsRoutes } from "../routes/docs.ts";
+import { analyticsFlushHandler } from "../routes/events.ts";
 
 /** Everything the edge node needs from outside. */
 export interface AppDeps {
@@ -250,6 +251,15 @@ export function createApp(deps: AppDeps): Edge {
   });
   if (analytics.tracking) mainApp.use("*", analytics.tracking);
   mainApp.route("/", analytics.routes);
+  if (analytics.edge) {
+    edgeApp.post(
+      "/analytics/flush",
+      analyticsFlushHandler(
+        analytics.edge,
+        adminGuard({ token: config.metrics.adminToken, mode: config.mode }),
+      ),
+    );
+  }
   // Edge data: /items (read at the edge, write to the center), /crdt and /_edge/sync.
   const fetchFn = deps.fetch ?? globalThis.fetch;
   const data = createEdgeData({ ...deps, config, clock, fetch: fetchFn, log, metrics, jobs });

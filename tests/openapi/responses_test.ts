@@ -223,6 +223,13 @@ Deno.test("Live answers match the documented responses", async (t) => {
       data.EventCountsSchema,
     );
     await check(s, doc, c("get", "/events/bandwidth"), data.BandwidthSchema);
+    const flushed = await check(
+      s,
+      doc,
+      c("post", "/_edge/analytics/flush", "/_edge/analytics/flush"),
+      data.FlushReportSchema,
+    );
+    assert.equal((flushed.body as { closed: number }).closed, 1);
 
     const auth = { authorization: `Bearer ${DEV_CENTRAL_TOKEN}` };
     const summary = {
