@@ -1,5 +1,6 @@
 /**
- * Access to the operator endpoints (dashboard, stats, metrics): a bearer token or `?token=`,
+ * Access to the operator endpoints (stats, metrics, cache, analytics flush): the admin token as
+ * a bearer header only, never in the URL (where it would reach logs, traces and referrers),
  * compared in constant time (HMACs of both under a per-process random key, then a fixed-length
  * comparison, so neither the content nor the length of the token leaks through timing).
  */
@@ -19,14 +20,9 @@ export type AdminCheck = (req: Request) => void;
 
 function tokenOf(req: Request): string | null {
   const auth = req.headers.get("authorization");
-  if (auth !== null) {
-    const m = /^Bearer\s+(\S{1,1024})\s*$/i.exec(auth);
-    return m ? m[1] : "";
-  }
-  const url = req.url;
-  const q = url.indexOf("?");
-  if (q < 0 || !url.includes("token=", q)) return null;
-  return new URL(url).searchParams.get("token");
+  if (auth === null) return null;
+  const m = /^Bearer\s+(\S{1,1024})\s*$/i.exec(auth);
+  return m ? m[1] : "";
 }
 
 /** Builds the admin check once (the HMAC key and the expected digest are made here). */
@@ -44,7 +40,7 @@ export function adminGuard(options: AdminGuardOptions): AdminCheck {
   return function adminCheck(req) {
     const given = tokenOf(req);
     if (given === null) {
-      throw new HttpError(401, "This endpoint needs the admin token (Bearer or ?token=)", {
+      throw new HttpError(401, "This endpoint needs the admin token (Authorization: Bearer)", {
         code: "admin_token_required",
         headers: { "www-authenticate": 'Bearer realm="outpost"' },
       });

@@ -14,8 +14,8 @@ import {
   WhereAmISchema,
 } from "./responses_edge.ts";
 
-/** Dashboard, stats and metrics: the admin token as a bearer token or `?token=`. */
-const ADMIN: Array<Record<string, string[]>> = [{ adminToken: [] }, { adminTokenQuery: [] }];
+/** Stats, metrics and the cache snapshot: the admin token as a bearer header. */
+const ADMIN: Array<Record<string, string[]>> = [{ adminToken: [] }];
 const ADMIN_CODES = {
   401: "`admin_token_required`: no token given (when `ADMIN_TOKEN` is set)",
   403: "`admin_token_invalid`: wrong token; `admin_token_not_configured`: production without " +
@@ -113,10 +113,10 @@ export function edgeOperations(ctx: DocContext): Operation[] {
       path: "/_edge/dashboard",
       operationId: "getDashboard",
       tags: ["Monitoring"],
-      summary: "The operator dashboard (HTML)",
-      description: "Charts of every region; its script polls `/_edge/stats`. The page reads " +
-        "`token` once, keeps it for the tab and drops it from the address bar.",
-      security: ADMIN,
+      summary: "The operator dashboard (HTML, public; it holds no data)",
+      description: "Charts of every region from `/_edge/stats`, whose history it backfills on " +
+        "load. Where the node needs the admin token the page asks for it in a sign-in form, " +
+        "keeps it in the tab's session storage and sends it as a bearer header, never in a URL.",
       parameters: [{
         name: "interval_ms",
         in: "query",
@@ -126,7 +126,6 @@ export function edgeOperations(ctx: DocContext): Operation[] {
       }],
       responses: {
         200: text("The page", "text/html; charset=utf-8"),
-        ...problems(ADMIN_CODES),
         default: DEFAULT_PROBLEM,
       },
     },
