@@ -186,7 +186,8 @@ async function main(): Promise<void> {
   edge.start();
 
   let stopping = false;
-  async function shutdown(signal: string): Promise<void> {
+  const listeners = new Map<Deno.Signal, () => void>();
+  async function shutdown(signal: Deno.Signal): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info("shutting down", { signal });
@@ -203,11 +204,20 @@ async function main(): Promise<void> {
     kv.close();
     clearTimeout(deadline);
     log.info("stopped");
+    if (Deno.args.includes("--watched")) {
+      // `deno run --watch` runs its watcher in this process, and Deno.exit would leave it
+      // waiting for a file change: end the whole process with the signal that asked us to stop.
+      for (const [s, listener] of listeners) Deno.removeSignalListener(s, listener);
+      Deno.kill(Deno.pid, signal);
+      return;
+    }
     Deno.exit(0);
   }
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    const listener = () => void shutdown(signal);
     try {
-      Deno.addSignalListener(signal, () => void shutdown(signal));
+      Deno.addSignalListener(signal, listener);
+      listeners.set(signal, listener);
     } catch {
       // Some platforms (Windows for SIGTERM, some hosts) do not deliver this signal.
     }
