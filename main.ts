@@ -137,9 +137,6 @@ async function main(): Promise<void> {
     );
   }
 
-  if (config.cache.enabled && !env.ADMIN_TOKEN) {
-    log.warn("ADMIN_TOKEN is not set: POST /_edge/purge refuses every request");
-  }
   let edge: Edge;
   try {
     edge = createApp({
@@ -148,7 +145,6 @@ async function main(): Promise<void> {
       ipdb,
       log,
       jwtSecret: env.JWT_SECRET,
-      adminToken: env.ADMIN_TOKEN,
     });
   } catch (error) {
     kv.close();
@@ -174,6 +170,11 @@ async function main(): Promise<void> {
     await edge.close();
     kv.close();
     throw error;
+  }
+  for (const secret of edge.missingSecrets) {
+    log.warn(`${secret.name} is not set: ${secret.disables} answer 503 until it is`, {
+      mode: config.mode,
+    });
   }
   // Analytics summaries go to this node's own /_central/* over real HTTP in development.
   if (config.mode === "development") {

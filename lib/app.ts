@@ -13,30 +13,35 @@ import type { AppBindings, AppEnv, EdgeRequestContext, ServeInfo } from "./app_e
 import { type Clock, systemClock } from "./clock.ts";
 import { defaultRegionOf, type EdgeConfig } from "./config.ts";
 import { abTesting, experimentHeaders } from "./ab/middleware.ts";
-import { type Analytics, createAnalytics } from "./analytics/wiring.ts";
+import { type Analytics, centralTokenOf, createAnalytics } from "./analytics/wiring.ts";
 import { RegionIndex } from "./geo/regions.ts";
 import type { IpCountryLookup } from "./geo/types.ts";
 import type { IpDatabaseState } from "./geo/ipdb.ts";
 import { type Authz, createAuthz } from "./authz/setup.ts";
 import { EdgeContexts } from "./http/edge_context.ts";
-import { problemHandler, problemNotFound } from "./http/errors.ts";
+import { HttpError, problemHandler, problemNotFound, problemResponse } from "./http/errors.ts";
 import { Jobs } from "./jobs.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { Monitor } from "./metrics/monitor.ts";
 import { adminGuard } from "./metrics/admin.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
 import { ROUTE_GROUPS, routeGroupOf } from "./metrics/route_group.ts";
-import { pathIs, pathOf, pathStart, segmentIs } from "./http/url_path.ts";
+import { pathIs, segmentIs } from "./http/url_path.ts";
+import {
+  type CanonicalTarget,
+  canonicalTarget,
+  isRefusal,
+  type TargetRefusal,
+} from "./http/target.ts";
 import { createDemoOrigin, type DemoOrigin } from "./origin/demo.ts";
 import { internalFetch } from "./origin/internal_fetch.ts";
 import { OriginHealth } from "./proxy/breaker.ts";
 import { Forwarder } from "./proxy/forward.ts";
-import { edgeRoutes, healthResponder } from "../routes/edge.ts";
+import { edgeRoutes, healthResponder, type MissingSecret } from "../routes/edge.ts";
 import { createEdgeData, type EdgeData, type EdgeDataOptions } from "./sync/edge_data.ts";
 import { mountDataRoutes } from "../routes/data.ts";
 import { forwardToOrigin, originProxy } from "../routes/proxy.ts";
 import { EdgeCache } from "./cache/edge_cache.ts";
-import { bearerCheck } from "./http/bearer.ts";
 import { cacheStatsHandler, purgeHandler } from "../routes/cache.ts";
 import { docsRoutes } from "../routes/docs.ts";
 import { analyticsFlushHandler } from "../routes/events.ts";
@@ -59,8 +64,6 @@ export interface AppDeps {
   authzWasm?: Uint8Array;
   /** Overrides `data.itemSchema` with any zod schema for item bodies. */
   itemSchema?: EdgeDataOptions["itemSchema"];
-  /** The admin bearer token (`ADMIN_TOKEN`) for `/_edge/purge`; unset refuses every call. */
-  adminToken?: string;
 }
 
 /** A built edge node. */
@@ -84,6 +87,8 @@ export interface Edge {
   data: EdgeData;
   /** The SWR edge cache (null when `cache.enabled` is false). */
   cache: EdgeCache | null;
+  /** Secrets the node runs without, and what each disables (also in health). */
+  missingSecrets: readonly MissingSecret[];
   /** The routers behind `fetch`: `/_edge/*` and everything else (route listings, tests). */
   routers: { edge: Hono<AppEnv>; main: Hono<AppEnv> };
   /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
@@ -91,6 +96,16 @@ export interface Edge {
   /** Stops background jobs; the caller closes KV. */
   close(): Promise<void>;
 }
+
+/** The context's target for a request refused before routing (nothing reads it). */
+const REFUSED_TARGET: CanonicalTarget = {
+  authority: "",
+  path: "/",
+  query: "",
+  absoluteForm: false,
+  connectionScheme: "http",
+  url: "",
+};
 
 /** Hono's `c.env` for one request: the context, and `Deno.serve`'s info read on demand. */
 class RequestEnv implements AppBindings {
@@ -109,6 +124,32 @@ class RequestEnv implements AppBindings {
   get remoteAddr(): AppBindings["remoteAddr"] {
     return this.#info?.remoteAddr as AppBindings["remoteAddr"];
   }
+}
+
+/**
+ * The secrets this node runs without. Each disables only what needs it, which then answers 503
+ * (fail closed); none stops the node.
+ */
+function secretsMissing(config: EdgeConfig, authz: Authz | null): MissingSecret[] {
+  const out: MissingSecret[] = [];
+  if (authz?.missing) out.push({ name: authz.missing, disables: "protected routes" });
+  if (config.mode === "production" && config.metrics.adminToken === undefined) {
+    out.push({
+      name: "ADMIN_TOKEN",
+      disables: "operator endpoints (metrics, stats, purge, analytics flush)",
+    });
+  }
+  if (centralTokenOf(config) === null) {
+    const parts = [
+      config.role !== "edge" ? "the collector (/_central)" : null,
+      config.role !== "central" && config.analytics.enabled ? "summary delivery" : null,
+    ].filter(Boolean);
+    out.push({ name: "CENTRAL_TOKEN", disables: parts.join(" and ") || "the collector" });
+  }
+  if (config.sync.peers.length > 0 && config.sync.token === undefined) {
+    out.push({ name: "SYNC_TOKEN", disables: "sync with peers" });
+  }
+  return out;
 }
 
 /** Builds the edge node. */
@@ -178,10 +219,14 @@ export function createApp(deps: AppDeps): Edge {
     startedAt,
   });
 
+  // One guard for every operator endpoint, from the one validated ADMIN_TOKEN.
+  const admin = adminGuard({ token: config.metrics.adminToken, mode: config.mode });
+  // Filled once every stage is built: what runs without its secret (health lists them).
+  const missingSecrets: MissingSecret[] = [];
   const edgeOptions = {
+    missingSecrets,
     monitor,
-    mode: config.mode,
-    adminToken: config.metrics.adminToken,
+    admin,
     region: config.region,
     clock,
     startedAt,
@@ -197,7 +242,12 @@ export function createApp(deps: AppDeps): Edge {
   edgeApp.notFound(problemNotFound);
 
   // The SWR edge cache: fresh memory hits answer in `fetch` below, the rest in the main app.
-  const proxyOptions = { forwarder, region: config.region };
+  const proxyOptions = {
+    forwarder,
+    region: config.region,
+    methodOverrideHeaders: new Set<string>(config.proxy.methodOverrideHeaders),
+    maxBodyBytes: config.proxy.maxBodyBytes,
+  };
   const cache = config.cache.enabled
     ? new EdgeCache({
       config: config.cache,
@@ -216,11 +266,8 @@ export function createApp(deps: AppDeps): Edge {
       intervalMs: config.cache.purgePollMs,
       run: () => cache.purger.sync(),
     });
-    edgeApp.post("/purge", purgeHandler({ cache, authorized: bearerCheck(deps.adminToken) }));
-    edgeApp.get(
-      "/cache",
-      cacheStatsHandler(cache, adminGuard({ token: config.metrics.adminToken, mode: config.mode })),
-    );
+    edgeApp.post("/purge", purgeHandler({ cache, admin }));
+    edgeApp.get("/cache", cacheStatsHandler(cache, admin));
   }
 
   const mainApp = new Hono<AppEnv>();
@@ -252,17 +299,12 @@ export function createApp(deps: AppDeps): Edge {
   if (analytics.tracking) mainApp.use("*", analytics.tracking);
   mainApp.route("/", analytics.routes);
   if (analytics.edge) {
-    edgeApp.post(
-      "/analytics/flush",
-      analyticsFlushHandler(
-        analytics.edge,
-        adminGuard({ token: config.metrics.adminToken, mode: config.mode }),
-      ),
-    );
+    edgeApp.post("/analytics/flush", analyticsFlushHandler(analytics.edge, admin));
   }
   // Edge data: /items (read at the edge, write to the center), /crdt and /_edge/sync.
   const fetchFn = deps.fetch ?? globalThis.fetch;
   const data = createEdgeData({ ...deps, config, clock, fetch: fetchFn, log, metrics, jobs });
+  missingSecrets.push(...secretsMissing(config, authz));
   mountDataRoutes({ main: mainApp, edge: edgeApp }, data, { config, log, metrics });
   // API docs: the document is built from the routes' schemas on first request, never before.
   if (config.docs.enabled) {
@@ -294,17 +336,23 @@ export function createApp(deps: AppDeps): Edge {
     geo: { regions, ipdb: deps.ipdb, defaultLocation: config.geo.defaultLocation },
   });
 
-  function fetch(req: Request, info?: ServeInfo): Response | Promise<Response> {
-    const ctx = contexts.create(req, info);
-    const url = req.url;
-    const start = pathStart(url);
-    const edgePath = start >= 0 && segmentIs(url, start, "/_edge");
-    if (edgePath && req.method === "GET" && pathIs(url, start, "/_edge/health")) {
-      return finish(req, answerHealth(url), ctx);
+  const scheme = config.tls ? "https" : "http";
+  function fetch(raw: Request, info?: ServeInfo): Response | Promise<Response> {
+    const startedAt = performance.now();
+    const target = canonicalTarget(raw.url, raw.headers.get("host"), scheme);
+    if (isRefusal(target)) return refuse(raw, info, target, startedAt);
+    // Routing sees the canonical URL, so Hono's path, authorization, the cache key and the
+    // forwarded path are one and the same (a request that needs no change is not copied).
+    const req = target.url === raw.url ? raw : new Request(target.url, raw);
+    const ctx = contexts.create(req, info, target, startedAt);
+    const path = target.path;
+    const edgePath = segmentIs(path, 0, "/_edge");
+    if (edgePath && req.method === "GET" && pathIs(path, 0, "/_edge/health")) {
+      return finish(req, answerHealth(req.url), ctx);
     }
     if (
       !edgePath && cache !== null && (req.method === "GET" || req.method === "HEAD") &&
-      fastPathAllowed(req)
+      fastPathAllowed(req.method, path)
     ) {
       const hit = cache.fastHit(req, ctx);
       if (hit !== null) return finish(req, hit, ctx);
@@ -315,14 +363,26 @@ export function createApp(deps: AppDeps): Edge {
     return res instanceof Promise ? res.then((r) => finish(req, r, ctx)) : finish(req, res, ctx);
   }
 
+  /** A request target the edge will not route (400/414 problem, before anything else runs). */
+  function refuse(
+    raw: Request,
+    info: ServeInfo | undefined,
+    refusal: TargetRefusal,
+    startedAt: number,
+  ): Response {
+    const ctx = contexts.create(raw, info, REFUSED_TARGET, startedAt);
+    ctx.problem = refusal.code;
+    const error = new HttpError(refusal.status, refusal.detail, { code: refusal.code });
+    return finish(raw, problemResponse(error, { requestId: ctx.requestId }), ctx);
+  }
+
   /**
    * A fresh memory hit may skip the router only when no routed stage would have acted on the
    * request: authorization of a protected path, or automatic analytics tracking.
    */
-  function fastPathAllowed(req: Request): boolean {
+  function fastPathAllowed(method: string, path: string): boolean {
     if (authz === null && analytics.tracking === null) return true;
-    const path = pathOf(req.url);
-    return !(authz?.protects(req.method, path) ?? false) && !analytics.tracks(path);
+    return !(authz?.protects(method, path) ?? false) && !analytics.tracks(path);
   }
 
   /** Stamps the node's identity, then records the request once (metrics, request log). */
@@ -345,6 +405,7 @@ export function createApp(deps: AppDeps): Edge {
     authz,
     data,
     cache,
+    missingSecrets,
     routers: { edge: edgeApp, main: mainApp },
     start: () => {
       jobs.start();

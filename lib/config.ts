@@ -139,6 +139,18 @@ export const ProxyConfigSchema = z.object({
   retryBodyLimitBytes: z.number().int().min(0).max(16 * 1024 * 1024).default(1024 * 1024),
   /** How many origins one request may try (the nearest, then the next-nearest healthy ones). */
   maxAttempts: z.number().int().min(1).max(10).default(3),
+  /** Largest request body forwarded to an origin (413 problem+json past it). */
+  maxBodyBytes: z.number().int().min(0).max(1024 ** 3).default(10 * 1024 * 1024),
+  /**
+   * Method-override headers (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`)
+   * passed to the origin on POST requests, for origins that tunnel methods through POST; the edge
+   * then authorizes the overridden method. Every override header not listed is removed.
+   */
+  methodOverrideHeaders: z.array(
+    z.string().toLowerCase().pipe(
+      z.enum(["x-http-method-override", "x-http-method", "x-method-override"]),
+    ),
+  ).max(3).default([]),
   breaker: z.object({
     /** Consecutive failures that take an origin out of rotation. */
     failureThreshold: z.number().int().min(1).max(1000).default(3),
@@ -257,9 +269,6 @@ export const SyncConfigSchema = z.object({
   /** Local operations are kept this long for deltas; a peer further behind gets full state. */
   logRetentionMs: z.number().int().min(60_000).max(30 * 86_400_000).default(3_600_000),
   maxBodyBytes: z.number().int().min(4096).max(32 * 1024 ** 2).default(4 * 1024 ** 2),
-}).refine((s) => s.peers.length === 0 || s.token !== undefined, {
-  path: ["token"],
-  message: "Required when sync.peers is set (set SYNC_TOKEN)",
 }).prefault({});
 
 /** How the built-in demo origin runs: its own port (dev), in-process (Deno Deploy), or off. */
@@ -270,6 +279,11 @@ export const EdgeConfigSchema = z.object({
   /** The region this node runs in; every response says it in `X-Served-By`. */
   region: RegionNameSchema,
   port: z.number().int().min(0).max(65535).default(8000),
+  /**
+   * Whether clients reach this process over TLS (true on Deno Deploy, where the platform
+   * terminates it): the scheme of every request unless a trusted proxy says otherwise.
+   */
+  tls: z.boolean(),
   /** Deno KV path; undefined opens the platform's default database (Deno Deploy). */
   kvPath: z.string().min(1).optional(),
   /** Where unknown locations and ties are routed; defaults to `region`. */
@@ -391,6 +405,7 @@ export const ENV_VARS = {
   DEMO_ORIGIN: "demoOrigin.mode",
   TRUSTED_PROXIES: "trustedProxies",
   PROXY_TIMEOUT_MS: "proxy.timeoutMs",
+  PROXY_MAX_BODY_BYTES: "proxy.maxBodyBytes",
   LOG_LEVEL: "log.level",
   LOG_REQUESTS: "log.requests",
   ...ANALYTICS_ENV_VARS,
@@ -507,8 +522,8 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
   const errors: string[] = [];
 
   const onDeploy = Boolean(env.DENO_DEPLOYMENT_ID);
-  const mode = env.OUTPOST_MODE?.trim() || (file.mode as string | undefined) ||
-    (onDeploy ? "production" : "development");
+  // Production unless development is asked for (`deno task dev` sets OUTPOST_MODE=development).
+  const mode = env.OUTPOST_MODE?.trim() || (file.mode as string | undefined) || "production";
   const dev = mode === "development";
   const port = envInt(env, "PORT", errors) ?? (file.port as number | undefined) ?? 8000;
 
@@ -540,6 +555,7 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
   const fileProxy = isRecord(file.proxy) ? file.proxy : {};
   const fileLog = isRecord(file.log) ? file.log : {};
   const timeoutMs = envInt(env, "PROXY_TIMEOUT_MS", errors);
+  const maxBodyBytes = envBytes(env, "PROXY_MAX_BODY_BYTES", errors);
   const logRequests = envBool(env, "LOG_REQUESTS", errors);
 
   const analytics = analyticsInput(file, env, { dev, onDeploy, errors });
@@ -576,13 +592,18 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
     mode,
     region: env.EDGE_REGION?.trim() || file.region || "us-east",
     port,
+    tls: file.tls ?? onDeploy,
     kvPath: env.KV_PATH?.trim() || file.kvPath || (onDeploy ? undefined : ".data/outpost.sqlite3"),
     defaultRegion: env.DEFAULT_REGION?.trim() || file.defaultRegion,
     regions,
     trustedProxies: trusted,
     experiments: file.experiments ?? DEFAULT_EXPERIMENTS,
     demoOrigin: { ...fileDemo, mode: demoMode, port: originPort },
-    proxy: { ...fileProxy, ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
+    proxy: {
+      ...fileProxy,
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
+    },
     data,
     crdt,
     sync,

@@ -7,6 +7,7 @@ import type { Jobs } from "../lib/jobs.ts";
 import type { IpDatabaseState } from "../lib/geo/ipdb.ts";
 import type { OriginHealth } from "../lib/proxy/breaker.ts";
 import { jsonResponse, jsonTextResponse } from "../lib/http/respond.ts";
+import type { AdminCheck } from "../lib/metrics/admin.ts";
 import type { Monitor } from "../lib/metrics/monitor.ts";
 import { monitoringRoutes } from "./monitoring.ts";
 
@@ -15,9 +16,8 @@ const NO_STORE = { "cache-control": "no-store" };
 /** What the edge routes read. */
 export interface EdgeRoutesOptions {
   monitor: Monitor;
-  mode: "development" | "production";
-  /** Bearer token for the operator endpoints (dashboard, stats, metrics). */
-  adminToken?: string;
+  /** The operator guard (`ADMIN_TOKEN`) for the dashboard, stats and metrics. */
+  admin: AdminCheck;
   region: string;
   clock: Clock;
   startedAt: number;
@@ -25,6 +25,17 @@ export interface EdgeRoutesOptions {
   jobs: Jobs;
   /** The IP database's state, for the verbose health answer. */
   ipDatabase: () => IpDatabaseState;
+  /**
+   * Secrets this node lacks, each with what it disables: the node serves, fails those parts
+   * closed, and health says `degraded` with a reason per secret whatever the traffic.
+   */
+  missingSecrets?: readonly MissingSecret[];
+}
+
+/** A secret the node runs without, and what answers 503 because of it. */
+export interface MissingSecret {
+  name: string;
+  disables: string;
 }
 
 /**
@@ -38,6 +49,8 @@ export function healthResponder(options: EdgeRoutesOptions): (url: string) => Re
   return (url) => {
     const h = options.monitor.health();
     const s = h.summary;
+    const missing = options.missingSecrets ?? [];
+    const status = h.status === "ok" && missing.length > 0 ? "degraded" : h.status;
     const uptime = Math.round((options.clock.now() - options.startedAt) / 1000);
     const httpStatus = h.status === "ok" ? 200 : 503;
     const verbose = url.includes("verbose=") && new URL(url).searchParams.get("verbose") !== "0";
@@ -46,18 +59,20 @@ export function healthResponder(options: EdgeRoutesOptions): (url: string) => Re
     const troubled = Object.entries(origins).filter(([, o]) => o.state !== "closed");
     const quiet = !verbose && h.monitoring === "on" && troubled.length === 0 &&
       Object.keys(jobs.failing).length === 0;
-    if (quiet && memo?.summary === s && memo.uptime === uptime && memo.status === h.status) {
+    if (quiet && memo?.summary === s && memo.uptime === uptime && memo.status === status) {
       return jsonTextResponse(memo.text, httpStatus, NO_STORE);
     }
     const body: Record<string, unknown> = {
-      status: h.status,
+      status,
       region: options.region,
       node_id: options.monitor.nodeId,
       uptime_s: uptime,
       error_rate: s.error_rate,
       p99_ms: s.p99_ms,
       requests: s.requests,
-      reasons: h.reasons,
+      reasons: missing.length === 0
+        ? h.reasons
+        : [...h.reasons, ...missing.map((m) => `${m.name} is not set: ${m.disables} answer 503`)],
     };
     if (verbose) {
       Object.assign(body, {
@@ -83,7 +98,7 @@ export function healthResponder(options: EdgeRoutesOptions): (url: string) => Re
       if (Object.keys(jobs.failing).length > 0) body.jobs = jobs;
     }
     const text = JSON.stringify(body);
-    if (quiet) memo = { summary: s, uptime, status: h.status, text };
+    if (quiet) memo = { summary: s, uptime, status, text };
     return jsonTextResponse(text, httpStatus, NO_STORE);
   };
 }

@@ -128,15 +128,15 @@ function eventsOperations(ctx: DocContext, limits: EventLimits): Operation[] {
       description: `Without it, events reach the collector after their interval ends ` +
         `(\`analytics.flushSeconds\`: ${cfg.flushSeconds} s here) and the next flush. What ` +
         "cannot be delivered stays in the outbox for the flush job. Open in development without " +
-        "`ADMIN_TOKEN`, closed in production without it.",
+        "`ADMIN_TOKEN`, closed (503) in production without it.",
       security: [{ adminToken: [] }],
       responses: {
         200: json("What the flush did", book.ref("FlushReport", FlushReportSchema)),
         ...problems({
           401: "`admin_token_required`: no token given (when `ADMIN_TOKEN` is set)",
-          403: "`admin_token_invalid`; `admin_token_not_configured`: production without " +
-            "`ADMIN_TOKEN`",
-          503: "`store_unavailable`: KV could not be read or written; retry",
+          403: "`admin_token_invalid`: wrong token",
+          503: "`admin_not_configured`: production without `ADMIN_TOKEN`; `store_unavailable`: " +
+            "KV could not be read or written; retry",
         }),
         default: DEFAULT_PROBLEM,
       },

@@ -18,8 +18,8 @@ import {
 const ADMIN: Array<Record<string, string[]>> = [{ adminToken: [] }];
 const ADMIN_CODES = {
   401: "`admin_token_required`: no token given (when `ADMIN_TOKEN` is set)",
-  403: "`admin_token_invalid`: wrong token; `admin_token_not_configured`: production without " +
-    "`ADMIN_TOKEN`",
+  403: "`admin_token_invalid`: wrong token",
+  503: "`admin_not_configured`: production without `ADMIN_TOKEN`",
 };
 const SYNC_CODES = {
   401: "`unauthorized`: no or wrong sync token",
@@ -103,7 +103,8 @@ export function edgeOperations(ctx: DocContext): Operation[] {
         ...problems({
           400: "`validation_failed`: malformed `region`",
           ...ADMIN_CODES,
-          503: "`stats_unavailable`: KV cannot be read",
+          503: "`admin_not_configured`: production without `ADMIN_TOKEN`; `stats_unavailable`: " +
+            "KV cannot be read",
         }),
         default: DEFAULT_PROBLEM,
       },

@@ -22,16 +22,19 @@ export const WhereAmISchema = z.object({
   servedBy: z.string(),
 });
 
-/** `GET /_edge/health` (200 healthy, 503 unhealthy: same shape). */
+/**
+ * `GET /_edge/health` (200 ok or degraded, 503 unhealthy: same shape). Degraded: the node serves,
+ * but a missing secret keeps some routes closed (each named in `reasons`).
+ */
 export const HealthSchema = z.object({
-  status: z.enum(["ok", "unhealthy"]),
+  status: z.enum(["ok", "degraded", "unhealthy"]),
   region: z.string(),
   node_id: z.string(),
   uptime_s: Count,
   error_rate: Rate,
   p99_ms: Ms,
   requests: Count,
-  reasons: z.array(z.string()).describe("Why the node is unhealthy (empty when ok)"),
+  reasons: z.array(z.string()).describe("Why the node is degraded or unhealthy (empty when ok)"),
   p50_ms: Ms.optional().describe("With ?verbose=1"),
   p95_ms: Ms.optional().describe("With ?verbose=1"),
   window_s: z.number().optional().describe("With ?verbose=1"),

@@ -86,10 +86,14 @@ export class Forwarder {
       headers: Headers;
       /** Settles when the response has been delivered (`Deno.serve`'s `info.completed`). */
       completed?: Promise<void>;
+      /** Largest request body sent (413 past it; streamed bodies are cut when they pass it). */
+      maxBodyBytes?: number;
+      /** For the log lines of failed attempts. */
+      requestId?: string;
     },
   ): Promise<ForwardResult> {
     const method = req.method.toUpperCase();
-    const body = await prepareBody(req, method, this.#o.retryBodyLimitBytes);
+    const body = await prepareBody(req, method, this.#o.retryBodyLimitBytes, init.maxBodyBytes);
     const attempts: AttemptOutcome[] = [];
     const tried = new Set<string>();
     let lastResponse: {
@@ -132,6 +136,13 @@ export class Forwarder {
           this.#o.health.release(target.origin);
           throw new HttpError(499, "The client closed the request", { code: "client_closed" });
         }
+        if (body.exceeded()) {
+          // The client's body passed the limit while streaming: its fault, not the origin's.
+          this.#o.health.release(target.origin);
+          throw new HttpError(413, `Request body larger than ${init.maxBodyBytes} bytes`, {
+            code: "body_too_large",
+          });
+        }
         const timedOut = controller.signal.reason instanceof UpstreamTimeout;
         const message = timedOut ? (controller.signal.reason as Error).message : describe(error);
         this.#o.health.failure(target.origin, message);
@@ -144,7 +155,12 @@ export class Forwarder {
         };
         attempts.push(attempt);
         this.#o.onAttempt?.(attempt);
-        this.#o.log.warn("origin attempt failed", { region: target.name, error: message });
+        this.#o.log.warn("origin attempt failed", {
+          request_id: init.requestId,
+          region: target.name,
+          origin: target.origin,
+          error: message,
+        });
         lastError = timedOut ? controller.signal.reason : error;
         if (!canRetry) break;
         continue;
@@ -200,20 +216,15 @@ export class Forwarder {
       });
     }
     const timedOut = lastError instanceof UpstreamTimeout;
+    // The public answer names regions and outcomes only: origin addresses and socket errors stay
+    // in the log lines above, found by the request id.
     throw new HttpError(
       timedOut ? 504 : 502,
-      timedOut
-        ? `No origin answered within ${this.#o.timeoutMs} ms`
-        : `No origin could be reached: ${attempts[attempts.length - 1].error}`,
+      timedOut ? `No origin answered within ${this.#o.timeoutMs} ms` : "No origin could be reached",
       {
         code: timedOut ? "origin_timeout" : "origin_unreachable",
         extensions: {
-          attempts: attempts.map(({ region, outcome, status, error }) => ({
-            region,
-            outcome,
-            status,
-            error,
-          })),
+          attempts: attempts.map(({ region, outcome, status }) => ({ region, outcome, status })),
         },
       },
     );
@@ -267,14 +278,29 @@ function withHeaders(res: Response, upstream: Headers, region: string): Response
 interface PreparedBody {
   replayable: boolean;
   take(): BodyInit | null;
+  /** True when a streamed body passed the size limit (the attempt failed because of it). */
+  exceeded(): boolean;
 }
 
-async function prepareBody(req: Request, method: string, limit: number): Promise<PreparedBody> {
+const NEVER_EXCEEDED = () => false;
+
+async function prepareBody(
+  req: Request,
+  method: string,
+  retryLimit: number,
+  maxBytes = Infinity,
+): Promise<PreparedBody> {
   if (method === "GET" || method === "HEAD" || req.body === null) {
-    return { replayable: true, take: () => null };
+    return { replayable: true, take: () => null, exceeded: NEVER_EXCEEDED };
   }
-  const declared = Number(req.headers.get("content-length") ?? NaN);
-  if (IDEMPOTENT.has(method) && declared >= 0 && declared <= limit) {
+  const length = req.headers.get("content-length");
+  const declared = length === null ? NaN : Number(length);
+  if (declared > maxBytes) {
+    throw new HttpError(413, `Request body larger than ${maxBytes} bytes`, {
+      code: "body_too_large",
+    });
+  }
+  if (IDEMPOTENT.has(method) && declared >= 0 && declared <= retryLimit) {
     let bytes: Uint8Array;
     try {
       bytes = new Uint8Array(await req.arrayBuffer());
@@ -283,7 +309,24 @@ async function prepareBody(req: Request, method: string, limit: number): Promise
         code: "unreadable_body",
       });
     }
-    return { replayable: true, take: () => bytes as BodyInit };
+    return { replayable: true, take: () => bytes as BodyInit, exceeded: NEVER_EXCEEDED };
+  }
+  // A declared length is enforced by HTTP framing; only a chunked body needs counting.
+  let stream: ReadableStream<Uint8Array> = req.body;
+  let over = false;
+  if (!(declared >= 0) && maxBytes !== Infinity) {
+    let seen = 0;
+    stream = req.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          seen += chunk.byteLength;
+          if (seen > maxBytes) {
+            over = true;
+            controller.error(new RangeError(`Request body larger than ${maxBytes} bytes`));
+          } else controller.enqueue(chunk);
+        },
+      }),
+    );
   }
   let used = false;
   return {
@@ -291,8 +334,9 @@ async function prepareBody(req: Request, method: string, limit: number): Promise
     take() {
       if (used) throw new Error("A streamed body cannot be sent twice");
       used = true;
-      return req.body;
+      return stream;
     },
+    exceeded: () => over,
   };
 }
 

@@ -277,19 +277,20 @@ async function poll(): Promise<void> {
       headers: token ? { authorization: `Bearer ${token}` } : {},
       cache: "no-store",
     });
+    type Problem = { code?: string; detail?: string };
+    const problem = res.ok ? null : await res.json().catch(() => null) as Problem | null;
+    if (problem?.code === "admin_not_configured") {
+      setState("closed");
+      setPill("bad", "Statistics closed");
+      banner.hidden = false;
+      banner.textContent = "This node runs in production without ADMIN_TOKEN, so its " +
+        "statistics are closed to everyone. Set ADMIN_TOKEN (16 characters or more) in its " +
+        "environment and restart it; this page checks again every minute.";
+      schedule(60_000);
+      return;
+    }
     if (res.status === 401 || res.status === 403) {
-      const problem = await res.json().catch(() => null) as { code?: string } | null;
       banner.hidden = true;
-      if (problem?.code === "admin_token_not_configured") {
-        setState("closed");
-        setPill("bad", "Statistics closed");
-        banner.hidden = false;
-        banner.textContent = "This node runs in production without ADMIN_TOKEN, so its " +
-          "statistics are closed to everyone. Set ADMIN_TOKEN (16 characters or more) in its " +
-          "environment and restart it; this page checks again every minute.";
-        schedule(60_000);
-        return;
-      }
       if (token !== null) sessionStorage.removeItem(TOKEN_KEY);
       askForToken(
         "This node's statistics need its operator token (ADMIN_TOKEN).",
@@ -301,10 +302,7 @@ async function poll(): Promise<void> {
       );
       return; // polling resumes on sign-in
     }
-    if (!res.ok) {
-      const problem = await res.json().catch(() => null) as { detail?: string } | null;
-      throw new Error(`${res.status}: ${problem?.detail ?? res.statusText}`);
-    }
+    if (!res.ok) throw new Error(`${res.status}: ${problem?.detail ?? res.statusText}`);
     const stats = await res.json() as GlobalStats;
     setState("live");
     render(stats);
