@@ -9,6 +9,10 @@ import { ConfigError, type EdgeConfig, loadConfig } from "./lib/config.ts";
 import { LazyIpCountry } from "./lib/geo/ipdb.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 import { createDemoOrigin } from "./lib/origin/demo.ts";
+import { manifestOf } from "./lib/features/functions/feature.ts";
+import { installCrashGuard } from "./lib/features/functions/guard.ts";
+// Users' functions: a static import, so they are deployed, type-checked and watched with the app.
+import functionsManifest from "./functions/_manifest.ts";
 
 // Deno Deploy runs only crons registered at the top level of the entry module, before serving.
 // This one does work only when `analytics.scheduler` is "cron"; otherwise the flush is a job.
@@ -145,6 +149,7 @@ async function main(): Promise<void> {
       ipdb,
       log,
       jwtSecret: env.JWT_SECRET,
+      functions: await manifestOf(config.functions.dir, functionsManifest),
     });
   } catch (error) {
     kv.close();
@@ -176,6 +181,8 @@ async function main(): Promise<void> {
       mode: config.mode,
     });
   }
+  // A function's stray timer or unawaited promise must not take the node down with it.
+  if (edge.functions) installCrashGuard(log, edge.metrics);
   // Analytics summaries go to this node's own /_central/* over real HTTP in development.
   if (config.mode === "development") {
     edge.analytics.setSelfUrl(`http://127.0.0.1:${server.addr.port}`);
@@ -187,7 +194,6 @@ async function main(): Promise<void> {
   edge.start();
 
   let stopping = false;
-  const listeners = new Map<Deno.Signal, () => void>();
   async function shutdown(signal: Deno.Signal): Promise<void> {
     if (stopping) return;
     stopping = true;
@@ -205,20 +211,11 @@ async function main(): Promise<void> {
     kv.close();
     clearTimeout(deadline);
     log.info("stopped");
-    if (Deno.args.includes("--watched")) {
-      // `deno run --watch` runs its watcher in this process, and Deno.exit would leave it
-      // waiting for a file change: end the whole process with the signal that asked us to stop.
-      for (const [s, listener] of listeners) Deno.removeSignalListener(s, listener);
-      Deno.kill(Deno.pid, signal);
-      return;
-    }
     Deno.exit(0);
   }
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    const listener = () => void shutdown(signal);
     try {
-      Deno.addSignalListener(signal, listener);
-      listeners.set(signal, listener);
+      Deno.addSignalListener(signal, () => void shutdown(signal));
     } catch {
       // Some platforms (Windows for SIGTERM, some hosts) do not deliver this signal.
     }

@@ -1,13 +1,19 @@
 /**
  * `deno task bench`: every micro-benchmark (`bench/*_bench.ts`, through `deno bench --json`),
- * every load comparison (`bench/load/*.ts`) and the items staleness measurement, in one run, into
- * `bench/results/latest.{json,md}`, with every load ratio side by side in one summary table.
+ * every load comparison (`bench/load/*.ts`), the items staleness and origin faults measurements,
+ * in one run, into `bench/results/latest.{json,md}`, with every load ratio side by side in one
+ * summary table.
  * Peers that are not installed (wrk, nginx, taskset) are named in the report, not fatal.
  * Options: see `deno task bench --help` (bench/lib/args.ts).
  */
 
 import { BENCH_USAGE, BenchUsageError, parseBenchArgs } from "./lib/args.ts";
 import { measureStaleness, type ModeResult, stalenessMarkdown } from "./items_staleness.ts";
+import {
+  measureOriginFaults,
+  originFaultsMarkdown,
+  type OriginFaultsResult,
+} from "./origin_faults.ts";
 import { findNginx } from "./lib/nginx.ts";
 import { hasTaskset } from "./lib/process.ts";
 import { type LoadSuite, loadSuiteMarkdown, writeResult } from "./lib/report.ts";
@@ -129,6 +135,16 @@ if (!only || "items_staleness".includes(only)) {
   }
 }
 
+let originFaults: OriginFaultsResult | null = null;
+if (!only || "origin_faults".includes(only)) {
+  console.log("origin faults …");
+  try {
+    originFaults = await measureOriginFaults();
+  } catch (error) {
+    errors.push(`origin_faults: ${(error as Error).message}`);
+  }
+}
+
 const missing = [...new Set(load.flatMap((s) => s.missing))];
 const peerLines = [
   `- wrk: ${
@@ -188,6 +204,7 @@ const lines = [
   "notes above. The multi-region latency figures come from `deno task sim` (`sim-results/`).",
   "",
   ...(staleness ? [stalenessMarkdown(staleness, "###"), ""] : []),
+  ...(originFaults ? [originFaultsMarkdown(originFaults, "###"), ""] : []),
 ];
 if (errors.length) {
   lines.push(
@@ -198,7 +215,7 @@ if (errors.length) {
 }
 const path = await writeResult(
   "latest",
-  { startedAt, peers, missing, micro, load, staleness, errors },
+  { startedAt, peers, missing, micro, load, staleness, originFaults, errors },
   lines.join("\n"),
 );
 console.log(lines.join("\n"));

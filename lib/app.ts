@@ -22,6 +22,7 @@ import { EdgeContexts } from "./http/edge_context.ts";
 import { HttpError, problemHandler, problemNotFound, problemResponse } from "./http/errors.ts";
 import { Jobs } from "./jobs.ts";
 import { type Logger, silentLogger } from "./log.ts";
+import { type ConditionCheck, HealthConditions } from "./metrics/conditions.ts";
 import { Monitor } from "./metrics/monitor.ts";
 import { adminGuard } from "./metrics/admin.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
@@ -37,7 +38,8 @@ import { createDemoOrigin, type DemoOrigin } from "./origin/demo.ts";
 import { internalFetch } from "./origin/internal_fetch.ts";
 import { OriginHealth } from "./proxy/breaker.ts";
 import { Forwarder } from "./proxy/forward.ts";
-import { edgeRoutes, healthResponder, type MissingSecret } from "../routes/edge.ts";
+import { pathGrouper } from "./proxy/path_group.ts";
+import { edgeRoutes, healthResponder } from "../routes/edge.ts";
 import { createEdgeData, type EdgeData, type EdgeDataOptions } from "./sync/edge_data.ts";
 import { mountDataRoutes } from "../routes/data.ts";
 import { forwardToOrigin, originProxy } from "../routes/proxy.ts";
@@ -45,6 +47,8 @@ import { EdgeCache } from "./cache/edge_cache.ts";
 import { cacheStatsHandler, purgeHandler } from "../routes/cache.ts";
 import { docsRoutes } from "../routes/docs.ts";
 import { analyticsFlushHandler } from "../routes/events.ts";
+import { createFunctions, type Functions } from "./features/functions/feature.ts";
+import type { FunctionManifest } from "./features/functions/types.ts";
 
 /** Everything the edge node needs from outside. */
 export interface AppDeps {
@@ -64,6 +68,10 @@ export interface AppDeps {
   authzWasm?: Uint8Array;
   /** Overrides `data.itemSchema` with any zod schema for item bodies. */
   itemSchema?: EdgeDataOptions["itemSchema"];
+  /** Health conditions raised before the app is built; else a new one. */
+  conditions?: HealthConditions;
+  /** Users' edge functions: the generated `functions/_manifest.ts` (docs/functions.md). */
+  functions?: FunctionManifest;
 }
 
 /** A built edge node. */
@@ -77,6 +85,11 @@ export interface Edge {
   metrics: MetricsRegistry;
   /** Recording, health, snapshots and alerts. */
   monitor: Monitor;
+  /**
+   * What makes the node degraded or unhealthy regardless of traffic: stages raise or clear a
+   * named condition (`raise(name, level, reason)`), or register a check health runs.
+   */
+  conditions: HealthConditions;
   /** The in-process demo origin when `demoOrigin.mode` is `internal`. */
   demo: DemoOrigin | null;
   /** Events at the edge and the central collector (see `lib/analytics/wiring.ts`). */
@@ -89,6 +102,8 @@ export interface Edge {
   cache: EdgeCache | null;
   /** Secrets the node runs without, and what each disables (also in health). */
   missingSecrets: readonly MissingSecret[];
+  /** Users' functions (null when there are none or `functions.enabled` is false). */
+  functions: Functions | null;
   /** The routers behind `fetch`: `/_edge/*` and everything else (route listings, tests). */
   routers: { edge: Hono<AppEnv>; main: Hono<AppEnv> };
   /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
@@ -126,6 +141,54 @@ class RequestEnv implements AppBindings {
   }
 }
 
+/** Out of rotation: every origin makes the node unhealthy, some of them degraded. */
+function originsCheck(health: OriginHealth, urls: readonly string[]): ConditionCheck {
+  const origins = [...new Set(urls)];
+  return () => {
+    const out = health.outOfRotation(origins).length;
+    if (out === 0) return null;
+    if (out < origins.length) {
+      return {
+        level: "degraded",
+        reason: `${out} of ${origins.length} origins out of rotation (recent connection failures)`,
+      };
+    }
+    return {
+      level: "unhealthy",
+      reason: origins.length === 1
+        ? "the origin is out of rotation (recent connection failures)"
+        : `every origin (${origins.length}) is out of rotation (recent connection failures)`,
+    };
+  };
+}
+
+/** A policy module that did not load, or stopped and could not restart, denies with 503. */
+function policyModuleCheck(authz: Authz): ConditionCheck {
+  return () => {
+    if (authz.module === null) {
+      return {
+        level: "unhealthy",
+        reason: "the authorization policy module did not load: protected routes answer 503 " +
+          "(or fail open where configured)",
+      };
+    }
+    if (!authz.module.running) {
+      return {
+        level: "unhealthy",
+        reason: "the authorization policy module stopped and could not restart: protected " +
+          "routes answer 503 (or fail open where configured)",
+      };
+    }
+    return null;
+  };
+}
+
+/** A secret the node runs without, and what answers 503 because of it. */
+export interface MissingSecret {
+  name: string;
+  disables: string;
+}
+
 /**
  * The secrets this node runs without. Each disables only what needs it, which then answers 503
  * (fail closed); none stops the node.
@@ -158,6 +221,8 @@ export function createApp(deps: AppDeps): Edge {
   const clock = deps.clock ?? systemClock;
   const log = (deps.log ?? silentLogger).child({ region: config.region });
   const startedAt = clock.now();
+  // How clients reach this process (a trusted proxy's X-Forwarded-Proto may say otherwise).
+  const scheme = config.tls ? "https" : "http";
   const regions = new RegionIndex(config.regions, defaultRegionOf(config));
   const metrics = deps.metrics ?? new MetricsRegistry();
   const jobs = new Jobs(log, clock, metrics);
@@ -170,20 +235,30 @@ export function createApp(deps: AppDeps): Edge {
 
   const breakerTransitions = metrics.counter(
     "outpost_origin_breaker_transitions_total",
-    "Circuit breaker state changes, by the state entered",
+    "Circuit breaker state changes, by the state entered and scope (origin, path_group)",
   );
   const attempts = metrics.counter(
     "outpost_origin_attempts_total",
     "Requests sent to origins, by region and outcome",
   );
+  const breaker = config.proxy.breaker;
   const health = new OriginHealth({
-    ...config.proxy.breaker,
+    failureThreshold: breaker.failureThreshold,
+    cooldownMs: breaker.cooldownMs,
+    whenAllOut: breaker.whenAllOut,
     clock,
-    onTransition(origin, from, to, reason) {
-      breakerTransitions.inc({ to });
+    onTransition(origin, from, to, reason, group) {
+      breakerTransitions.inc({ to, scope: group === null ? "origin" : "path_group" });
       const region = config.regions.filter((r) => r.origin === origin).map((r) => r.name);
       const level = to === "open" ? "warn" : "info";
-      log[level]("origin health changed", { origin, regions: region, from, to, reason });
+      log[level]("origin health changed", {
+        origin,
+        regions: region,
+        ...(group === null ? {} : { path_group: group }),
+        from,
+        to,
+        reason,
+      });
     },
   });
   const forwarder = new Forwarder({
@@ -195,6 +270,8 @@ export function createApp(deps: AppDeps): Edge {
     bodyTimeoutMs: config.proxy.bodyTimeoutMs,
     maxAttempts: config.proxy.maxAttempts,
     retryBodyLimitBytes: config.proxy.retryBodyLimitBytes,
+    countStatuses: breaker.countStatuses,
+    pathGroup: pathGrouper(breaker.pathGroups),
     onAttempt: (a) => attempts.inc({ region: a.region, outcome: a.outcome }),
   });
 
@@ -208,6 +285,9 @@ export function createApp(deps: AppDeps): Edge {
     });
   });
 
+  const conditions = deps.conditions ?? new HealthConditions({
+    onCheckError: (name, error) => log.error("health check failed", { check: name, error }),
+  });
   const monitor = new Monitor({
     config,
     kv: deps.kv,
@@ -217,14 +297,18 @@ export function createApp(deps: AppDeps): Edge {
     jobs,
     fetch: deps.fetch ?? globalThis.fetch,
     startedAt,
+    conditions,
   });
+  conditions.check("origins", originsCheck(health, config.regions.map((r) => r.origin)));
 
   // One guard for every operator endpoint, from the one validated ADMIN_TOKEN.
   const admin = adminGuard({ token: config.metrics.adminToken, mode: config.mode });
-  // Filled once every stage is built: what runs without its secret (health lists them).
-  const missingSecrets: MissingSecret[] = [];
+  const originNames: Record<string, string> = {};
+  for (const r of config.regions) {
+    originNames[r.origin] = originNames[r.origin] ? `${originNames[r.origin]},${r.name}` : r.name;
+  }
   const edgeOptions = {
-    missingSecrets,
+    originNames,
     monitor,
     admin,
     region: config.region,
@@ -286,6 +370,7 @@ export function createApp(deps: AppDeps): Edge {
     wasm: deps.authzWasm,
   });
   authz?.register(mainApp);
+  if (authz) conditions.check("authz.module", policyModuleCheck(authz));
   // Analytics: automatic tracking around everything, then `/events*` and `/_central/*`.
   const analytics = createAnalytics({
     config,
@@ -304,8 +389,38 @@ export function createApp(deps: AppDeps): Edge {
   // Edge data: /items (read at the edge, write to the center), /crdt and /_edge/sync.
   const fetchFn = deps.fetch ?? globalThis.fetch;
   const data = createEdgeData({ ...deps, config, clock, fetch: fetchFn, log, metrics, jobs });
-  missingSecrets.push(...secretsMissing(config, authz));
+  // Secrets the node runs without: each closes what needs it, and health says degraded.
+  const missingSecrets = secretsMissing(config, authz);
+  for (const m of missingSecrets) {
+    conditions.raise(
+      `secret.${m.name}`,
+      "degraded",
+      `${m.name} is not set: ${m.disables} answer 503`,
+    );
+  }
   mountDataRoutes({ main: mainApp, edge: edgeApp }, data, { config, log, metrics });
+  // Users' functions: after the edge's own routes, before the origin; authorization applies.
+  const functions = createFunctions(
+    {
+      kv: deps.kv,
+      clock,
+      log,
+      metrics,
+      cache,
+      analytics: analytics.edge,
+      region: config.region,
+      experiments: config.experiments,
+      forward: (c, request) => {
+        // A function's own path is made canonical like a client's before it is forwarded.
+        const target = canonicalTarget(request.url, null, scheme);
+        if (isRefusal(target)) throw new TypeError(`Invalid origin path: ${target.detail}`);
+        return forwardToOrigin(c, proxyOptions, { request, completed: c.env.completed, target });
+      },
+    },
+    config.functions,
+    deps.functions,
+  );
+  if (functions) mainApp.route("/", functions.routes);
   // API docs: the document is built from the routes' schemas on first request, never before.
   if (config.docs.enabled) {
     docsRoutes(edgeApp, {
@@ -336,7 +451,6 @@ export function createApp(deps: AppDeps): Edge {
     geo: { regions, ipdb: deps.ipdb, defaultLocation: config.geo.defaultLocation },
   });
 
-  const scheme = config.tls ? "https" : "http";
   function fetch(raw: Request, info?: ServeInfo): Response | Promise<Response> {
     const startedAt = performance.now();
     const target = canonicalTarget(raw.url, raw.headers.get("host"), scheme);
@@ -348,7 +462,7 @@ export function createApp(deps: AppDeps): Edge {
     const path = target.path;
     const edgePath = segmentIs(path, 0, "/_edge");
     if (edgePath && req.method === "GET" && pathIs(path, 0, "/_edge/health")) {
-      return finish(req, answerHealth(req.url), ctx);
+      return finish(req, answerHealth(req), ctx);
     }
     if (
       !edgePath && cache !== null && (req.method === "GET" || req.method === "HEAD") &&
@@ -400,12 +514,14 @@ export function createApp(deps: AppDeps): Edge {
     jobs,
     metrics,
     monitor,
+    conditions,
     demo,
     analytics,
     authz,
     data,
     cache,
     missingSecrets,
+    functions,
     routers: { edge: edgeApp, main: mainApp },
     start: () => {
       jobs.start();

@@ -16,6 +16,11 @@ import { AuthzConfigSchema } from "./authz/config.ts";
 import { ReplicaIdSchema } from "./crdt/names.ts";
 import { CacheConfigSchema, parseByteSize } from "./cache/config.ts";
 import { DocsConfigSchema } from "./openapi/config.ts";
+import {
+  FUNCTIONS_ENV_VARS,
+  FunctionsConfigSchema,
+  functionsInput,
+} from "./features/functions/config.ts";
 
 /** A region name: lower-case letters, digits and dashes, as in `us-west` or `ap-southeast`. */
 export const RegionNameSchema = z.string().regex(
@@ -152,10 +157,27 @@ export const ProxyConfigSchema = z.object({
     ),
   ).max(3).default([]),
   breaker: z.object({
-    /** Consecutive failures that take an origin out of rotation. */
+    /** Consecutive failures that take an origin (or, for statuses, a path group) out. */
     failureThreshold: z.number().int().min(1).max(1000).default(3),
-    /** How long an origin stays out before one trial request is let through. */
+    /** How long an origin stays out, while others can serve, before one trial request. */
     cooldownMs: z.number().int().min(100).max(3_600_000).default(10_000),
+    /**
+     * Origin answers that count as failures, per origin and path group (default none: only
+     * transport failures count; an origin answering 5xx is answering).
+     */
+    countStatuses: z.array(z.number().int().min(500).max(599)).max(100).default([]),
+    /**
+     * Path groups for `countStatuses`: exact paths or prefixes ending in `*`; the first that
+     * matches names the group. Other paths group by their first segment (`/status/500` →
+     * `/status`).
+     */
+    pathGroups: z.array(z.string().startsWith("/").max(512)).max(1000).default([]),
+    /**
+     * Every candidate out of rotation: `panic` sends every request anyway (the edge never
+     * refuses by itself); `probe` sends one at once as a trial, and the next as soon as it
+     * finished, while others get 503 (less load on a dead origin).
+     */
+    whenAllOut: z.enum(["panic", "probe"]).default("panic"),
   }).prefault({}),
 }).prefault({});
 
@@ -181,6 +203,11 @@ export const MetricsConfigSchema = z.object({
      * spent waiting for origins), for an edge far from its origin.
      */
     latency: z.enum(["total", "edge"]).default("total"),
+    /**
+     * Count 5xx passed through from origins in the error rate too (default: only 5xx the edge
+     * made itself; an origin's errors are shown separately).
+     */
+    countOriginErrors: z.boolean().default(false),
     /** Fewer requests than this in the window: too few to judge, counted as healthy. */
     minRequests: z.number().int().min(0).max(1_000_000).default(20),
     /** How often health is evaluated in the background (for transitions and alerts). */
@@ -321,6 +348,8 @@ export const EdgeConfigSchema = z.object({
   metrics: MetricsConfigSchema,
   /** The OpenAPI document and Swagger UI (lib/openapi/config.ts). */
   docs: DocsConfigSchema,
+  /** Users' edge functions (lib/features/functions, docs/functions.md). */
+  functions: FunctionsConfigSchema,
 }).superRefine((cfg, ctx) => {
   checkAnalyticsConfig(cfg, ctx);
   const names = flagDuplicates(cfg.regions, ctx, {
@@ -424,6 +453,7 @@ export const ENV_VARS = {
   SYNC_INTERVAL_MS: "sync.intervalMs",
   CACHE_MEMORY_BYTES: "cache.memoryBytes",
   CACHE_MAX_BODY_BYTES: "cache.maxBodyBytes",
+  ...FUNCTIONS_ENV_VARS,
 } as const;
 
 /** Inputs to {@linkcode loadConfig}. */
@@ -618,6 +648,7 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
       ...(logRequests !== undefined ? { requests: logRequests } : {}),
     },
     metrics: metricsSection(file, env, errors),
+    functions: functionsInput(file, env, errors),
   };
 
   merged.authz = authzFromEnv(env, file.authz, errors);

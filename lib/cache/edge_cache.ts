@@ -25,6 +25,7 @@ import { Lookups } from "./lookup.ts";
 import { MemoryTier, variantKey } from "./memory.ts";
 import { CachePolicy } from "./policy.ts";
 import { Purger, type PurgeSummary } from "./purge.ts";
+import { ScopedCache } from "./scoped.ts";
 import { CacheStats } from "./stats.ts";
 
 /** Collaborators of the {@linkcode EdgeCache}. */
@@ -57,6 +58,7 @@ export class EdgeCache {
   readonly #filler: Filler;
   readonly #flights = new Flights<FillResult>();
   readonly #handler: CacheHandler;
+  readonly #lookups: Lookups;
   readonly #background = new Set<Promise<unknown>>();
 
   constructor(options: EdgeCacheOptions) {
@@ -83,19 +85,20 @@ export class EdgeCache {
       kvError: (op, error) => this.stats.kvError(op, error),
       background: (task) => this.#track(task),
     });
+    this.#lookups = new Lookups({
+      memory: this.memory,
+      store: this.store,
+      filler: this.#filler,
+      clock,
+      stats: this.stats,
+    });
     this.#handler = new CacheHandler({
       policy: this.policy,
       stats: this.stats,
       clock,
       filler: this.#filler,
       flights: this.#flights,
-      lookups: new Lookups({
-        memory: this.memory,
-        store: this.store,
-        filler: this.#filler,
-        clock,
-        stats: this.stats,
-      }),
+      lookups: this.#lookups,
       forward: options.forward,
       experimentHeaders: options.experimentHeaders,
       track: (task) => this.#track(task),
@@ -163,6 +166,24 @@ export class EdgeCache {
       if (!policy.handles(path)) return await next();
       return await handler.handle(c, next, path);
     };
+  }
+
+  /**
+   * The cache under keys of one scope, for code that stores responses itself (users' functions):
+   * the default route's freshness rules, this cache's tiers and limits.
+   */
+  scoped(scope: string): ScopedCache {
+    return new ScopedCache({
+      scope,
+      memory: this.memory,
+      store: this.store,
+      lookups: this.#lookups,
+      clock: this.#o.clock,
+      rules: this.policy.defaultRules,
+      maxBodyBytes: this.#o.config.maxBodyBytes,
+      kvError: (op, error) => this.stats.kvError(op, error),
+      invalidate: (keys) => this.invalidate(keys),
+    });
   }
 
   /** Purges URL keys and tags on every node (see `Purger.purge`); 503 when KV fails. */

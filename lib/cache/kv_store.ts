@@ -4,6 +4,7 @@
  * reader sees the old entry, the new one, or none, never a torn body.
  */
 
+import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
 import { type MetaValue, MetaValueSchema, type StoredEntry } from "./entry.ts";
 import {
   cacheBodyKey,
@@ -249,8 +250,8 @@ export class KvStore {
    * Purges one slot: deletes it (and its body and tag index entries), or with `soft` marks the
    * entry stale from `now` on. Returns true when an entry was there. Retries on conflicts.
    */
-  async purgeSlot(slot: KvSlot, options: { soft: boolean; now: number }): Promise<boolean> {
-    for (let attempt = 0; attempt < 5; attempt++) {
+  purgeSlot(slot: KvSlot, options: { soft: boolean; now: number }): Promise<boolean> {
+    return casRetry(`the cache entry of ${slot.url}`, async () => {
       const res = await this.#kv.get(cacheMetaKey(slot));
       if (res.value === null) return false;
       const parsed = MetaValueSchema.safeParse(res.value);
@@ -269,12 +270,10 @@ export class KvStore {
         op.delete(cacheMetaKey(slot));
         for (const tag of entry?.tags ?? []) op.delete(cacheTagKey(tag, slot));
       }
-      if ((await op.commit()).ok) {
-        if (!options.soft && entry && entry.chunks > 0) await this.deleteBody(entry.version);
-        return entry !== null;
-      }
-    }
-    throw new Error(`Purge of ${slot.url} kept conflicting with writers`);
+      if (!(await op.commit()).ok) return CONFLICT;
+      if (!options.soft && entry && entry.chunks > 0) await this.deleteBody(entry.version);
+      return entry !== null;
+    }, { lane: this.#kv });
   }
 
   /** Removes a tag index entry (after its slot was purged). */

@@ -136,5 +136,5 @@ function applyMerge(
     } while (i < changes.length);
     ctx.metrics.merges.inc({ type: "set", changed: "true" });
     return true;
-  }, { onConflict: () => ctx.metrics.conflicts.inc({ type: "set" }), maxAttempts: 8 });
+  }, { onConflict: () => ctx.metrics.conflicts.inc({ type: "set" }), lane: ctx.kv });
 }

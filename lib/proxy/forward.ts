@@ -1,6 +1,7 @@
 /**
  * Forwarding to origins: streaming bodies, a timeout per attempt, failover to the next-nearest
- * healthy origin for idempotent requests, and a passive circuit breaker fed by every outcome.
+ * healthy origin for idempotent requests (never the same origin twice), and passive circuit
+ * breakers fed by every outcome: transport failures always, configured statuses per path group.
  */
 
 import type { Clock } from "../clock.ts";
@@ -8,6 +9,7 @@ import type { Logger } from "../log.ts";
 import { HttpError } from "../http/errors.ts";
 import type { OriginHealth } from "./breaker.ts";
 import { copyDownstreamHeaders } from "./headers.ts";
+import { firstSegment } from "./path_group.ts";
 
 /** A place a request can be forwarded to (a configured region). */
 export interface ForwardTarget {
@@ -41,6 +43,10 @@ export interface ForwarderOptions {
   log: Logger;
   /** Called after every attempt (metrics). */
   onAttempt?: (attempt: AttemptOutcome) => void;
+  /** Origin answers that count against the origin for the request's path group (default none). */
+  countStatuses?: readonly number[];
+  /** The path group of a request path, for `countStatuses` (default: its first segment). */
+  pathGroup?: (path: string) => string;
 }
 
 /** The response to send and where it came from. */
@@ -65,6 +71,10 @@ class UpstreamTimeout extends Error {
 /** Forwards requests to an ordered list of targets. */
 export class Forwarder {
   readonly #o: ForwarderOptions;
+  readonly #counted: ReadonlySet<number>;
+  readonly #pathGroup: (path: string) => string;
+  /** Base URL → `scheme://host:port`: two regions on one server are one origin to retries. */
+  readonly #servers = new Map<string, string>();
 
   constructor(options: ForwarderOptions) {
     if (!(options.timeoutMs > 0)) throw new RangeError(`Invalid timeout: ${options.timeoutMs}`);
@@ -72,6 +82,23 @@ export class Forwarder {
       throw new RangeError(`Invalid max attempts: ${options.maxAttempts}`);
     }
     this.#o = options;
+    this.#counted = new Set(options.countStatuses ?? []);
+    this.#pathGroup = options.pathGroup ?? firstSegment;
+  }
+
+  #server(origin: string): string {
+    let server = this.#servers.get(origin);
+    if (server === undefined) {
+      try {
+        server = new URL(origin).origin;
+      } catch {
+        server = origin;
+      }
+      // The URL's origin of `internal://demo` is "null": keep the base URL itself.
+      if (server === "null") server = origin;
+      if (this.#servers.size < 1000) this.#servers.set(origin, server);
+    }
+    return server;
   }
 
   /**
@@ -95,6 +122,16 @@ export class Forwarder {
     const method = req.method.toUpperCase();
     const body = await prepareBody(req, method, this.#o.retryBodyLimitBytes, init.maxBodyBytes);
     const attempts: AttemptOutcome[] = [];
+    const health = this.#o.health;
+    const group = this.#counted.size === 0 ? null : this.#pathGroup(pathOnly(init.pathAndQuery));
+    // Nowhere in rotation: probe (or, in panic mode, just send) rather than refuse by ourselves.
+    let allOut = true;
+    for (const t of targets) {
+      if (health.isAvailable(t.origin, group)) {
+        allOut = false;
+        break;
+      }
+    }
     const tried = new Set<string>();
     let lastResponse: {
       response: Response;
@@ -106,9 +143,13 @@ export class Forwarder {
 
     for (const target of targets) {
       if (attempts.length >= this.#o.maxAttempts) break;
-      if (tried.has(target.origin)) continue;
-      if (!this.#o.health.tryAcquire(target.origin)) continue;
-      tried.add(target.origin);
+      const server = this.#server(target.origin);
+      if (tried.has(server)) continue;
+      const admitted = allOut
+        ? health.tryProbe(target.origin, group)
+        : health.tryAcquire(target.origin, group);
+      if (!admitted) continue;
+      tried.add(server);
       const canRetry = body.replayable && IDEMPOTENT.has(method);
       const started = performance.now();
       const url = target.origin + init.pathAndQuery;
@@ -133,7 +174,7 @@ export class Forwarder {
         req.signal.removeEventListener("abort", onClientAbort);
         const durationMs = performance.now() - started;
         if (req.signal.aborted) {
-          this.#o.health.release(target.origin);
+          health.release(target.origin, group);
           throw new HttpError(499, "The client closed the request", { code: "client_closed" });
         }
         if (body.exceeded()) {
@@ -145,7 +186,7 @@ export class Forwarder {
         }
         const timedOut = controller.signal.reason instanceof UpstreamTimeout;
         const message = timedOut ? (controller.signal.reason as Error).message : describe(error);
-        this.#o.health.failure(target.origin, message);
+        health.failure(target.origin, message, group);
         const attempt: AttemptOutcome = {
           region: target.name,
           origin: target.origin,
@@ -177,16 +218,19 @@ export class Forwarder {
       };
       attempts.push(attempt);
       this.#o.onAttempt?.(attempt);
+      // An answer is an answer: only configured statuses count, and only for this path group.
+      if (group !== null && this.#counted.has(response.status)) {
+        health.statusFailure(target.origin, group, `Answered ${response.status}`);
+      } else {
+        health.success(target.origin, group);
+      }
       if (retryStatus) {
-        this.#o.health.failure(target.origin, `Answered ${response.status}`);
         if (canRetry && attempts.length < this.#o.maxAttempts) {
           if (lastResponse) await lastResponse.response.body?.cancel().catch(() => {});
           lastResponse = { response, target, controller, upstreamMs };
           req.signal.removeEventListener("abort", onClientAbort);
           continue;
         }
-      } else {
-        this.#o.health.success(target.origin);
       }
       if (lastResponse) await lastResponse.response.body?.cancel().catch(() => {});
       return {
@@ -207,12 +251,10 @@ export class Forwarder {
       };
     }
     if (attempts.length === 0) {
-      const retryAt = this.#o.health.nextRetryAt(targets.map((t) => t.origin));
-      const now = this.#o.clock.now();
-      const wait = retryAt === null ? 1 : Math.max(1, Math.ceil((retryAt - now) / 1000));
+      // Only while a probe is in flight: the next request after it may go at once.
       throw new HttpError(503, "Every origin is out of rotation after repeated failures", {
         code: "origins_unavailable",
-        headers: { "retry-after": String(Math.min(wait, 3600)) },
+        headers: { "retry-after": "1" },
       });
     }
     const timedOut = lastError instanceof UpstreamTimeout;
@@ -338,6 +380,11 @@ async function prepareBody(
     },
     exceeded: () => over,
   };
+}
+
+function pathOnly(pathAndQuery: string): string {
+  const q = pathAndQuery.indexOf("?");
+  return q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
 }
 
 function describe(error: unknown): string {

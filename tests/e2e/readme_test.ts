@@ -1,7 +1,8 @@
 /**
  * Every shell block of README.md, in order, against a node started the README's way (on free
- * ports, with a fresh KV in a temp dir): each block must exit 0, print no 5xx problem, and match
- * its `expect` markers. Blocks marked `skip` are listed with their reason. Slow (a real
+ * ports, with a fresh KV in a temp dir), in a fresh copy of the repository (some steps add files,
+ * as a reader's would): each block must exit 0, print no 5xx problem, and match its `expect`
+ * markers. Blocks marked `skip` are listed with their reason. Slow (a real
  * `deno task dev`, a restart, `deno task token` twice): in `deno task test:slow`.
  */
 
@@ -11,6 +12,24 @@ import { localCommand, readmeBlocks, type ShBlock } from "./_readme.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DENO = Deno.execPath();
+
+/** A copy of the working tree's files (tracked and new, not ignored) in a temp dir. */
+async function copyRepo(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "outpost-readme-repo-" });
+  const list = await new Deno.Command("git", {
+    args: ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+    cwd: ROOT,
+  }).output();
+  const paths = new TextDecoder().decode(list.stdout).split("\0").filter(Boolean);
+  for (const path of paths) {
+    const slash = path.lastIndexOf("/");
+    if (slash > 0) await Deno.mkdir(`${dir}/${path.slice(0, slash)}`, { recursive: true });
+    await Deno.copyFile(`${ROOT}${path}`, `${dir}/${path}`).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error; // deleted, not yet committed
+    });
+  }
+  return dir;
+}
 
 /** The environment every command gets: no secrets or settings from the test's own. */
 function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -29,10 +48,14 @@ interface Node {
   stop(): Promise<void>;
 }
 
-async function startNode(code: string, env: Record<string, string>, port: number): Promise<Node> {
+async function startNode(
+  code: string,
+  options: { cwd: string; env: Record<string, string>; port: number },
+): Promise<Node> {
+  const { cwd, env, port } = options;
   const child = new Deno.Command("setsid", {
     args: ["bash", "-c", code],
-    cwd: ROOT,
+    cwd,
     env,
     clearEnv: true,
     stdout: "piped",
@@ -94,11 +117,11 @@ async function groupAlive(pgid: number): Promise<boolean> {
 /** A problem+json 5xx in a command's output: a status line or a problem body. */
 const SERVER_ERROR = /^HTTP\/[\d.]+ 5\d\d|"status":\s*5\d\d\b/m;
 
-async function runBlock(block: ShBlock, code: string): Promise<string> {
+async function runBlock(block: ShBlock, code: string, cwd: string): Promise<string> {
   const script = `set -eo pipefail\ntrap 'echo "FAILED: $BASH_COMMAND" >&2' ERR\n${code}\n`;
   const out = await new Deno.Command("bash", {
     args: ["-c", script],
-    cwd: ROOT,
+    cwd,
     env: cleanEnv(),
     clearEnv: true,
   }).output();
@@ -131,6 +154,7 @@ Deno.test({
 
     const port = freePort();
     const dir = await Deno.makeTempDir({ prefix: "outpost-readme-" });
+    const repo = await copyRepo();
     const serverEnv = cleanEnv({
       PORT: String(port),
       ORIGIN_PORT: String(freePort()),
@@ -151,12 +175,12 @@ Deno.test({
             await node?.stop();
             node = null;
             // The README runs it in the foreground of its own terminal; here, in the background.
-            node = await startNode(code, serverEnv, port);
+            node = await startNode(code, { cwd: repo, env: serverEnv, port });
             return;
           }
           assert.ok(node !== null, `README.md:${block.line} runs before any node is started`);
           try {
-            await runBlock(block, code);
+            await runBlock(block, code, repo);
           } catch (error) {
             throw new Error(`${(error as Error).message}\n--- node output ---\n${node.log()}`);
           }
@@ -165,6 +189,7 @@ Deno.test({
     } finally {
       await (node as Node | null)?.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await Deno.remove(repo, { recursive: true }).catch(() => {});
     }
   },
 });

@@ -100,7 +100,7 @@ Deno.test("request bodies past proxy.maxBodyBytes are refused with 413", async (
 Deno.test("public 5xx bodies never reveal origin addresses or socket errors", async () => {
   const dead = deadOrigin();
   await using e = await productionEdge(dead, { proxy: { maxAttempts: 2 } });
-  for (const path of ["/page", "/anything?x=1"]) {
+  for (const path of ["/page", "/anything?x=1", "/a", "/b"]) {
     const res = await raw(e.url, `GET ${path} HTTP/1.1`);
     assert.ok(res.status >= 500, `${path}: ${res.status}`);
     const port = new URL(dead).port;
@@ -108,6 +108,16 @@ Deno.test("public 5xx bodies never reveal origin addresses or socket errors", as
     const problem = JSON.parse(res.body);
     assert.ok(problem.request_id, "the request id leads to the log line with the detail");
   }
+  // Nor does public health, once the origin is out of rotation; its details are for operators.
+  const port = new URL(dead).port;
+  const health = await raw(e.url, "GET /_edge/health HTTP/1.1");
+  assert.match(health.body, /ap-southeast/);
+  assert.doesNotMatch(health.body, new RegExp(`127\\.0\\.0\\.1|:${port}|refused|os error`, "i"));
+  assert.equal((await raw(e.url, "GET /_edge/health?verbose=1 HTTP/1.1")).status, 401);
+  const verbose = await raw(e.url, "GET /_edge/health?verbose=1 HTTP/1.1", {
+    authorization: `Bearer ${ADMIN}`,
+  });
+  assert.match(verbose.body, new RegExp(`:${port}`), "operators see the addresses");
 });
 
 Deno.test("the admin token is one validated secret for every operator endpoint", async () => {
