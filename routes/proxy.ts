@@ -6,7 +6,12 @@ import { HttpError } from "../lib/http/errors.ts";
 import type { Forwarder } from "../lib/proxy/forward.ts";
 import { outpostHops, upstreamHeaders } from "../lib/proxy/headers.ts";
 
-const ALLOWED_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+/** Methods never forwarded: tunnels and request echo have no business passing an edge. */
+const REFUSED_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+/** Listed in `Allow` when a method is refused (extension methods are forwarded too). */
+const ALLOW = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+/** A method is a token (RFC 9110 §9.1); longer than this is not a method anyone uses. */
+const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
 const MAX_TARGET_LENGTH = 8192;
 /** More Outpost hops than this in `Via` means an origin points back at an edge. */
 const MAX_OUTPOST_HOPS = 4;
@@ -28,10 +33,16 @@ export async function forwardToOrigin(
   override?: { request: Request; completed?: Promise<void> },
 ): Promise<Response> {
   const req = override?.request ?? c.req.raw;
-  if (!ALLOWED_METHODS.has(req.method)) {
-    throw new HttpError(405, `Method not forwarded: ${req.method.slice(0, 20)}`, {
+  // Unknown and extension methods (WebDAV, M-SEARCH …) are the origin's business: forwarded.
+  if (!METHOD.test(req.method)) {
+    throw new HttpError(400, `Not a valid method: ${req.method.slice(0, 20)}`, {
+      code: "invalid_method",
+    });
+  }
+  if (REFUSED_METHODS.has(req.method.toUpperCase())) {
+    throw new HttpError(405, `Method not forwarded: ${req.method}`, {
       code: "method_not_allowed",
-      headers: { allow: [...ALLOWED_METHODS].join(", ") },
+      headers: { allow: ALLOW },
     });
   }
   const url = new URL(req.url);

@@ -184,6 +184,25 @@ Deno.test("RFC 9111 §4.4: unsafe requests invalidate their URL and Location", a
   assert.equal(still.res.headers.get("x-cache"), "HIT");
 });
 
+Deno.test("RFC 9111 §4.4: an unknown method is forwarded and invalidates like POST", async () => {
+  await using s = await cacheSetup();
+  await s.get("/cacheable/ext");
+  await s.settled();
+  assert.equal((await s.get("/cacheable/ext")).res.headers.get("x-cache"), "HIT");
+  const search = await s.get("/cacheable/ext", { method: "M-SEARCH" });
+  assert.equal(search.res.status, 200);
+  assert.equal(JSON.parse(search.text).method, "M-SEARCH");
+  assert.equal(search.res.headers.get("cache-status"), "Outpost; fwd=method");
+  const after = await s.get("/cacheable/ext");
+  assert.equal(after.res.headers.get("x-cache"), "MISS");
+  assert.equal(JSON.parse(after.text).version, 2);
+  await s.settled();
+  // A method registered as safe changes nothing (the origin answers 404; it is not invalidated).
+  const propfind = await s.get("/cacheable/ext", { method: "PROPFIND" });
+  assert.equal(propfind.res.headers.get("x-cache"), "BYPASS");
+  assert.equal((await s.get("/cacheable/ext")).res.headers.get("x-cache"), "HIT");
+});
+
 Deno.test("EdgeCache applies per-route config and emits Deno-CDN-Cache-Control", async (t) => {
   await using s = await cacheSetup({
     cache: {
