@@ -31,6 +31,7 @@ import { createDemoOrigin, type DemoOrigin } from "./origin/demo.ts";
 import { internalFetch } from "./origin/internal_fetch.ts";
 import { OriginHealth } from "./proxy/breaker.ts";
 import { Forwarder } from "./proxy/forward.ts";
+import { encodedFetch } from "./proxy/raw_fetch.ts";
 import { edgeRoutes, healthResponder } from "../routes/edge.ts";
 import { createEdgeData, type EdgeData, type EdgeDataOptions } from "./sync/edge_data.ts";
 import { mountDataRoutes } from "../routes/data.ts";
@@ -45,7 +46,10 @@ export interface AppDeps {
   config: EdgeConfig;
   kv: Deno.Kv;
   clock?: Clock;
-  /** How origins are reached (default: the global `fetch`). */
+  /**
+   * How origins are reached (default: the global `fetch`, and `node:http` for requests that ask
+   * for a content coding). It must hand encoded bodies over as they are.
+   */
   fetch?: typeof fetch;
   /** IP → country lookups; without one, location falls through to the default. */
   ipdb?: IpCountryLookup & { state?: IpDatabaseState };
@@ -121,9 +125,11 @@ export function createApp(deps: AppDeps): Edge {
   const jobs = new Jobs(log, clock, metrics);
 
   const demo = config.demoOrigin.mode === "internal" ? createDemoOrigin({ clock }) : null;
+  // Origins are asked for the client's (normalised) encodings, and their encoded bodies pass
+  // through as they are: not through the global fetch, which would decode them.
   const upstreamFetch = internalFetch(
     demo ? { demo: (req) => demo.fetch(req) } : {},
-    deps.fetch ?? globalThis.fetch,
+    deps.fetch ?? encodedFetch(globalThis.fetch),
   );
 
   const breakerTransitions = metrics.counter(

@@ -68,6 +68,15 @@ export const CacheConfigSchema = z.object({
   leaseMs: z.number().int().min(100).max(120_000).default(5000),
   /** Fallback interval for replaying purges from KV when `kv.watch` is not delivering. */
   purgePollMs: z.number().int().min(100).max(3_600_000).default(5000),
+  /**
+   * Compressing identity bodies for clients that accept br or gzip (kept once per item in the
+   * memory tier). Bodies the origin sent compressed are stored and served as they are.
+   */
+  compression: z.object({
+    enabled: z.boolean().default(true),
+    /** Bodies smaller than this are sent as they are. */
+    minBytes: z.number().int().min(0).max(16 * MiB).default(256),
+  }).prefault({}),
   /** Emit `Deno-CDN-Cache-Control` for Deno Deploy's cache in front. */
   denoCdnCacheControl: DenoCdnCacheControlSchema.default("off"),
   routes: z.array(CacheRouteSchema).max(100).default([]),

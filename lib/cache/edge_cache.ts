@@ -25,6 +25,7 @@ import { Lookups } from "./lookup.ts";
 import { MemoryTier, variantKey } from "./memory.ts";
 import { pathOf } from "../http/url_path.ts";
 import { CachePolicy } from "./policy.ts";
+import { Representations } from "./represent.ts";
 import { Purger, type PurgeSummary } from "./purge.ts";
 import { CacheStats } from "./stats.ts";
 
@@ -98,6 +99,7 @@ export class EdgeCache {
         stats: this.stats,
       }),
       forward: options.forward,
+      reps: new Representations({ memory: this.memory, compression: config.compression }),
       experimentHeaders: options.experimentHeaders,
       track: (task) => this.#track(task),
     });
@@ -143,9 +145,11 @@ export class EdgeCache {
       : parseRequestDirectives(cc, pragma);
     const decision = decide(timing, this.#o.clock.now(), dirs);
     if (decision.action !== "hit") return null;
+    const hit = this.#handler.serveHit(found, decision, route, req.method === "HEAD", headers);
+    if (hit === null) return null;
     ctx.cacheOutcome = "HIT";
     this.stats.served("HIT");
-    return this.#handler.serveHit(found, decision, route, req.method === "HEAD", headers);
+    return hit;
   }
 
   /** The Hono middleware for the main app (after A/B assignment, before the origin proxy). */

@@ -17,7 +17,7 @@ export { contentCoding, normalizeAcceptEncoding } from "../http/content_coding.t
 
 /** Media types worth compressing (text and structured text; not media already compressed). */
 const COMPRESSIBLE =
-  /^(text\/(?!event-stream)|application\/(json|(x-)?javascript|ecmascript|xml|xhtml\+xml|rss\+xml|atom\+xml|ld\+json|manifest\+json|wasm|graphql-response\+json|x-www-form-urlencoded)|image\/(svg\+xml|x-icon|bmp)|font\/(ttf|otf)|application\/vnd\.ms-fontobject|[a-z]+\/[a-z0-9.+-]*\+(json|xml))\s*(;|$)/i;
+  /^(text\/(?!event-stream)[a-z0-9.+-]+|application\/(json|(x-)?javascript|ecmascript|xml|xhtml\+xml|rss\+xml|atom\+xml|ld\+json|manifest\+json|wasm|graphql-response\+json|x-www-form-urlencoded)|image\/(svg\+xml|x-icon|bmp)|font\/(ttf|otf)|application\/vnd\.ms-fontobject|[a-z]+\/[a-z0-9.+-]*\+(json|xml))\s*(;|$)/i;
 
 /** Whether a body of this `Content-Type` is worth compressing. */
 export function isCompressible(contentType: string | null): boolean {
@@ -38,24 +38,32 @@ export type Plan =
 export interface StoredRepresentation {
   /** The stored coding (null: identity). */
   coding: Coding | null;
-  /** Identity and worth compressing (type, size, and compression on). */
+  /** Its content is worth compressing (type, size, and compression on). */
   compressible: boolean;
   /** `Cache-Control: no-transform`: the body is served as stored or not at all. */
   noTransform: boolean;
 }
 
-/** Picks how to answer a client with `acceptEncoding` from a stored representation. */
-export function planFor(stored: StoredRepresentation, acceptEncoding: string | null): Plan {
+/**
+ * Picks how to answer a client with `acceptEncoding` from a stored representation. A range
+ * request is never compressed (a compressor's output is not guaranteed to be the same bytes next
+ * time, so ranges of it could not be joined); decoding is exact and allowed.
+ */
+export function planFor(
+  stored: StoredRepresentation,
+  acceptEncoding: string | null,
+  range = false,
+): Plan {
   const accepted = parseAcceptEncoding(acceptEncoding);
+  const compress = stored.compressible && !range;
   if (stored.coding !== null) {
     if (acceptsCoding(accepted, stored.coding)) return { kind: "as-is" };
     if (stored.noTransform) return { kind: "unacceptable" };
     // RFC 9110 §12.5.3: with nothing acceptable, send identity anyway (unless refused outright,
     // which a cache cannot do better than identity either).
-    const to = stored.compressible ? preferredCoding(accepted) : null;
-    return { kind: "decode", to };
+    return { kind: "decode", to: compress ? preferredCoding(accepted) : null };
   }
-  if (!stored.compressible || stored.noTransform) return { kind: "as-is" };
+  if (!compress || stored.noTransform) return { kind: "as-is" };
   const to = preferredCoding(accepted);
   return to === null ? { kind: "as-is" } : { kind: "encode", to };
 }

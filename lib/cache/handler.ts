@@ -16,7 +16,8 @@ import { varyValues } from "./key.ts";
 import type { Lookup, Lookups } from "./lookup.ts";
 import { type MemoryItem, variantKey } from "./memory.ts";
 import type { CachePolicy, CompiledRoute } from "./policy.ts";
-import { answer, type CacheOutcome, markPassThrough } from "./respond.ts";
+import type { Representations } from "./represent.ts";
+import { answer, type BodyTransform, type CacheOutcome, markPassThrough } from "./respond.ts";
 import { denoCdnValue, fwdReason, fwdStatus, hitStatus, wholeSeconds } from "./serve.ts";
 import type { CacheStats } from "./stats.ts";
 
@@ -36,6 +37,8 @@ export interface CacheHandlerOptions {
   flights: Flights<FillResult>;
   lookups: Lookups;
   forward: CacheForward;
+  /** Which representation (content coding) each client gets. */
+  reps: Representations;
   /** The variant headers of the A/B experiments at a path (see `EdgeCacheOptions`). */
   experimentHeaders: (path: string) => readonly string[];
   /** Tracks work that outlives the request. */
@@ -116,9 +119,12 @@ export class CacheHandler {
     if (found.item !== null && (!alone || found.item.entry.timing.authOk)) {
       decision = decide(found.item.entry.timing, this.#o.clock.now(), dirs);
       if (decision.action === "hit") {
+        const hit = this.serveHit(found.item, decision, route, head, headers, edgeVary === null);
+        // `no-transform` and a coding this client cannot take: only the origin can answer it.
+        if (hit === null) return await this.#bypass(c, next, "no-transform");
         ctx.cacheOutcome = "HIT";
         this.#o.stats.served("HIT");
-        return this.serveHit(found.item, decision, route, head, headers, edgeVary === null);
+        return hit;
       }
       if (decision.action === "stale") {
         this.#revalidateInBackground(c, req, urlKey, found, route, edgeVary);
@@ -217,7 +223,13 @@ export class CacheHandler {
           collapsed: !leader || result.fwdStatus === null,
           ttlMs,
         });
-        const res = answer(item, head, req.headers, {
+        const picked = this.#o.reps.pick(
+          item,
+          req.headers.get("accept-encoding"),
+          req.headers.has("range"),
+        );
+        if (picked.kind === "unacceptable") return await this.#alone(c, next, fwd, "MISS");
+        const res = answer(picked.item, head, req.headers, {
           ageSeconds: wholeSeconds(currentAge(item.entry.timing, now)),
           cacheStatus: status,
           outcome,
@@ -225,6 +237,7 @@ export class CacheHandler {
           cdn: result.stored && f.edgeVary === null
             ? denoCdnValue(f.route.denoCdn, item, ttlMs)
             : null,
+          transforms: picked.kind === "stream" ? picked.transforms : undefined,
         });
         if (leader) {
           for (const cookie of result.cookies) res.headers.append("set-cookie", cookie);
@@ -288,7 +301,10 @@ export class CacheHandler {
     return c.res;
   }
 
-  /** A fresh hit (also used by the fast path). */
+  /**
+   * A fresh hit (also used by the fast path); null when the stored response cannot be made into
+   * anything this client accepts (`no-transform`).
+   */
   serveHit(
     item: MemoryItem,
     decision: Decision,
@@ -297,12 +313,15 @@ export class CacheHandler {
     headers: Headers,
     /** False for an experiment's variant (never offered to Deno's CDN). */
     shareable = true,
-  ): Response {
-    return answer(item, head, headers, {
+  ): Response | null {
+    const picked = this.#o.reps.pick(item, headers.get("accept-encoding"), headers.has("range"));
+    if (picked.kind === "unacceptable") return null;
+    return answer(picked.item, head, headers, {
       ageSeconds: wholeSeconds(decision.ageMs),
       cacheStatus: hitStatus(decision.ttlMs),
       outcome: "HIT",
       cdn: shareable ? denoCdnValue(route.denoCdn, item, decision.ttlMs) : null,
+      transforms: picked.kind === "stream" ? picked.transforms : undefined,
     });
   }
 
@@ -319,11 +338,19 @@ export class CacheHandler {
     const cacheStatus = detail === "stale-if-error"
       ? fwdStatus("stale", { status, ttlMs: decision.ttlMs, detail })
       : hitStatus(decision.ttlMs, detail === "swr" ? "stale-while-revalidate" : detail);
-    return answer(item, head, c.req.raw.headers, {
+    const headers = c.req.raw.headers;
+    const picked = this.#o.reps.pick(item, headers.get("accept-encoding"), headers.has("range"));
+    // A stale answer is a fallback: with nothing better, the stored body as it is.
+    const rep = picked.kind === "unacceptable" ? item : picked.item;
+    const transforms: BodyTransform[] | undefined = picked.kind === "stream"
+      ? picked.transforms
+      : undefined;
+    return answer(rep, head, headers, {
       ageSeconds: wholeSeconds(currentAge(item.entry.timing, this.#o.clock.now())),
       cacheStatus,
       outcome: "STALE",
       cdn: null,
+      transforms,
     });
   }
 
