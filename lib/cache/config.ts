@@ -62,6 +62,11 @@ export const CacheConfigSchema = z.object({
   maxTtlSeconds: Seconds.default(365 * 86400),
   /** How long stale entries with a validator are kept for conditional revalidation. */
   keepStaleSeconds: Seconds.default(86400),
+  /**
+   * How long a URL that answered uncacheable (no-store, private, Set-Cookie …) goes straight to
+   * the origin, skipping lookups and leases (Varnish's hit-for-pass); 0 turns it off.
+   */
+  hitForPassSeconds: Seconds.max(3600).default(120),
   /** KV reads on a request's way (lookups, fill checks) give up after this; the origin answers. */
   kvTimeoutMs: z.number().int().min(10).max(60_000).default(2000),
   /** How long one node may hold the fill lease of a key (cross-isolate collapsing). */

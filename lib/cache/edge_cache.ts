@@ -24,10 +24,14 @@ import { KvStore } from "./kv_store.ts";
 import { Lookups } from "./lookup.ts";
 import { MemoryTier, variantKey } from "./memory.ts";
 import { pathOf } from "../http/url_path.ts";
+import { PassMarks } from "./pass.ts";
 import { CachePolicy } from "./policy.ts";
 import { Representations } from "./represent.ts";
 import { Purger, type PurgeSummary } from "./purge.ts";
 import { CacheStats } from "./stats.ts";
+
+/** URLs remembered for hit-for-pass at most (about 100 bytes each). */
+const HIT_FOR_PASS_ENTRIES = 10_000;
 
 /** Collaborators of the {@linkcode EdgeCache}. */
 export interface EdgeCacheOptions {
@@ -55,6 +59,8 @@ export class EdgeCache {
   readonly store: KvStore;
   readonly purger: Purger;
   readonly stats: CacheStats;
+  /** URLs that answered uncacheable lately (hit-for-pass). */
+  readonly passes: PassMarks;
   readonly #o: EdgeCacheOptions;
   readonly #filler: Filler;
   readonly #flights = new Flights<FillResult>();
@@ -65,6 +71,10 @@ export class EdgeCache {
     this.#o = options;
     const { config, kv, clock, log, metrics } = options;
     this.policy = new CachePolicy(config);
+    this.passes = new PassMarks({
+      ttlMs: config.hitForPassSeconds * 1000,
+      maxEntries: HIT_FOR_PASS_ENTRIES,
+    });
     this.memory = new MemoryTier({
       maxBytes: config.memoryBytes,
       // One object may take a quarter of the budget, so a few large ones cannot flush the rest.
@@ -100,6 +110,7 @@ export class EdgeCache {
       }),
       forward: options.forward,
       reps: new Representations({ memory: this.memory, compression: config.compression }),
+      passes: this.passes,
       experimentHeaders: options.experimentHeaders,
       track: (task) => this.#track(task),
     });
@@ -173,6 +184,7 @@ export class EdgeCache {
 
   /** Purges URL keys and tags on every node (see `Purger.purge`); 503 when KV fails. */
   async purge(urlKeys: string[], tags: string[], soft: boolean): Promise<PurgeSummary> {
+    for (const key of urlKeys) this.passes.forget(key);
     try {
       const summary = await this.purger.purge(urlKeys, tags, soft);
       this.stats.memoryChanged();
@@ -196,7 +208,10 @@ export class EdgeCache {
 
   /** Drops URL keys here and, when KV holds them, everywhere (unsafe-method invalidation). */
   async invalidate(urlKeys: string[]): Promise<void> {
-    for (const key of urlKeys) this.memory.deleteUrl(key);
+    for (const key of urlKeys) {
+      this.memory.deleteUrl(key);
+      this.passes.forget(key);
+    }
     try {
       await this.store.within(async () => {
         const stored: string[] = [];

@@ -11,11 +11,12 @@ import { HttpError } from "../http/errors.ts";
 import { parseRequestDirectives, type RequestDirectives } from "./directives.ts";
 import { ERROR_STATUSES, type Filler, type FillResult, type FillTarget } from "./fill.ts";
 import type { Flights } from "./flight.ts";
-import { currentAge, decide, type Decision } from "./freshness.ts";
+import { currentAge, decide, type Decision, storagePolicy } from "./freshness.ts";
 import { varyValues } from "./key.ts";
 import type { Lookup, Lookups } from "./lookup.ts";
 import { type MemoryItem, variantKey } from "./memory.ts";
 import type { CachePolicy, CompiledRoute } from "./policy.ts";
+import { PassMarks } from "./pass.ts";
 import type { Representations } from "./represent.ts";
 import { answer, type BodyTransform, type CacheOutcome, markPassThrough } from "./respond.ts";
 import { denoCdnValue, fwdReason, fwdStatus, hitStatus, wholeSeconds } from "./serve.ts";
@@ -39,6 +40,8 @@ export interface CacheHandlerOptions {
   forward: CacheForward;
   /** Which representation (content coding) each client gets. */
   reps: Representations;
+  /** URLs that answered uncacheable a moment ago (hit-for-pass). */
+  passes: PassMarks;
   /** The variant headers of the A/B experiments at a path (see `EdgeCacheOptions`). */
   experimentHeaders: (path: string) => readonly string[];
   /** Tracks work that outlives the request. */
@@ -75,6 +78,14 @@ function withVariants(
   return new Request(req, { headers });
 }
 
+/** The 504 of an `only-if-cached` request with nothing to serve (RFC 9111 §5.2.1.7). */
+function notCached(): HttpError {
+  return new HttpError(504, "The response is not in the cache (only-if-cached)", {
+    code: "not_cached",
+    headers: { "x-cache": "MISS", "cache-status": "Outpost; detail=only-if-cached" },
+  });
+}
+
 /** True when the item's Vary covers every one of `names` (lower-case). */
 function variesOn(item: MemoryItem, names: readonly string[]): boolean {
   return names.every((name) => item.entry.vary.includes(name));
@@ -109,6 +120,10 @@ export class CacheHandler {
     // A custom key function returns null for requests it does not want cached.
     if (urlKey === null) return await this.#bypass(c, next, route.bypass ? "route" : "key");
     const dirs = parseRequestDirectives(headers.get("cache-control"), headers.get("pragma"));
+    if (this.#o.passes.has(urlKey, this.#o.clock.now())) {
+      if (dirs.onlyIfCached) throw notCached();
+      return await this.#hitForPass(c, next, urlKey, route);
+    }
     const alone = headers.has("authorization");
     let found = await this.#o.lookups.find(urlKey, headers);
     // An entry stored before the experiment began is not any variant's.
@@ -134,12 +149,7 @@ export class CacheHandler {
     // A range of a stored response is cut from it (fresh or stale-while-revalidate); any other
     // range request goes to the origin as it is, rather than fetching a whole body to cut.
     if (headers.has("range")) return await this.#bypass(c, next, "range");
-    if (dirs.onlyIfCached) {
-      throw new HttpError(504, "The response is not in the cache (only-if-cached)", {
-        code: "not_cached",
-        headers: { "x-cache": "MISS", "cache-status": "Outpost; detail=only-if-cached" },
-      });
-    }
+    if (dirs.onlyIfCached) throw notCached();
     if (dirs.noStore) return await this.#bypass(c, next, "no-store");
     return await this.#fill(c, next, {
       req,
@@ -251,6 +261,9 @@ export class CacheHandler {
       return await this.#alone(c, next, "vary-miss", "MISS");
     }
     if (result.kind === "pass") {
+      if (leader && PassMarks.marks(result.reason)) {
+        this.#o.passes.mark(f.urlKey, this.#o.clock.now());
+      }
       const stale = found.item && decision?.staleIfError && ERROR_STATUSES.has(result.status);
       if (stale) {
         if (leader) {
@@ -290,6 +303,40 @@ export class CacheHandler {
     c.env.ctx.cacheOutcome = outcome;
     this.#o.stats.served(outcome);
     c.res = markPassThrough(c.res, outcome, fwdStatus(fwd, { status: c.res.status }));
+    return c.res;
+  }
+
+  /**
+   * Straight to the origin for a URL marked hit-for-pass. The answer renews the mark while it
+   * stays uncacheable and lifts it as soon as it could be stored (the next request fills).
+   */
+  async #hitForPass(
+    c: Context<AppEnv>,
+    next: Next,
+    urlKey: string,
+    route: CompiledRoute,
+  ): Promise<Response> {
+    const clock = this.#o.clock;
+    const requestTime = clock.now();
+    await next();
+    const res = c.res;
+    const policy = storagePolicy({
+      status: res.status,
+      headers: res.headers,
+      authorization: c.req.raw.headers.has("authorization"),
+      requestTime,
+      responseTime: clock.now(),
+    }, route.rules);
+    if (policy.store) this.#o.passes.forget(urlKey);
+    else if (PassMarks.marks(policy.reason)) this.#o.passes.mark(urlKey, clock.now());
+    this.#o.stats.passed();
+    c.env.ctx.cacheOutcome = "BYPASS";
+    this.#o.stats.served("BYPASS");
+    c.res = markPassThrough(
+      res,
+      "BYPASS",
+      fwdStatus("bypass", { status: res.status, detail: "hit-for-pass" }),
+    );
     return c.res;
   }
 
@@ -381,6 +428,7 @@ export class CacheHandler {
       run.then(async (result) => {
         this.#o.stats.filled("background", result);
         if (result.kind === "pass") {
+          if (PassMarks.marks(result.reason)) this.#o.passes.mark(urlKey, this.#o.clock.now());
           await result.response.body?.cancel().catch(() => {});
           result.release();
         }

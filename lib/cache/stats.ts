@@ -22,6 +22,7 @@ export class CacheStats {
   readonly #background: Counter;
   readonly #purgeSync: Counter;
   readonly #replays: Counter;
+  readonly #passes: Counter;
   readonly #memoryBytes: Gauge;
   readonly #memoryItems: Gauge;
   readonly #memory: MemoryTier;
@@ -65,6 +66,10 @@ export class CacheStats {
       "outpost_cache_purge_replays_total",
       "Purge log records replayed on this node",
     );
+    this.#passes = metrics.counter(
+      "outpost_cache_hit_for_pass_total",
+      "Requests sent straight to the origin because their URL answered uncacheable lately",
+    );
     this.#memoryBytes = metrics.gauge(
       "outpost_cache_memory_bytes",
       "Bytes held by the memory tier",
@@ -90,6 +95,11 @@ export class CacheStats {
       : result.kind;
     this.#fills.inc({ mode, result: kind });
     this.memoryChanged();
+  }
+
+  /** One request passed to the origin by a hit-for-pass mark. */
+  passed(): void {
+    this.#passes.inc();
   }
 
   /** Refreshes the memory gauges. */
