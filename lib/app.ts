@@ -221,6 +221,12 @@ export function createApp(deps: AppDeps): Edge {
       intervalMs: config.cache.purgePollMs,
       run: () => cache.purger.sync(),
     });
+    let sweeps = 0;
+    jobs.add({
+      name: "cache-kv-sweep",
+      intervalMs: config.cache.kv.sweepSeconds * 1000,
+      run: () => cache.sweepKv(sweeps++),
+    });
     edgeApp.post("/purge", purgeHandler({ cache, authorized: bearerCheck(deps.adminToken) }));
     edgeApp.get(
       "/cache",

@@ -409,6 +409,7 @@ export const ENV_VARS = {
   SYNC_INTERVAL_MS: "sync.intervalMs",
   CACHE_MEMORY_BYTES: "cache.memoryBytes",
   CACHE_MAX_BODY_BYTES: "cache.maxBodyBytes",
+  CACHE_KV_MAX_BYTES: "cache.kv.maxBytes",
 } as const;
 
 /** Inputs to {@linkcode loadConfig}. */
@@ -569,6 +570,8 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
   const fileCache = isRecord(file.cache) ? file.cache : {};
   const cacheMemory = envBytes(env, "CACHE_MEMORY_BYTES", errors);
   const cacheMaxBody = envBytes(env, "CACHE_MAX_BODY_BYTES", errors);
+  const cacheKvMax = envBytes(env, "CACHE_KV_MAX_BYTES", errors);
+  const fileCacheKv = isRecord(fileCache.kv) ? fileCache.kv : {};
 
   const merged: Record<string, unknown> = {
     ...file,
@@ -590,6 +593,7 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
       ...fileCache,
       ...(cacheMemory !== undefined ? { memoryBytes: cacheMemory } : {}),
       ...(cacheMaxBody !== undefined ? { maxBodyBytes: cacheMaxBody } : {}),
+      ...(cacheKvMax !== undefined ? { kv: { ...fileCacheKv, maxBytes: cacheKvMax } } : {}),
     },
     log: {
       ...fileLog,

@@ -67,6 +67,19 @@ export const CacheConfigSchema = z.object({
    * the origin, skipping lookups and leases (Varnish's hit-for-pass); 0 turns it off.
    */
   hitForPassSeconds: Seconds.max(3600).default(120),
+  /** The shared KV tier. */
+  kv: z.object({
+    /**
+     * Byte budget across every isolate and region (bodies, header fields and keys as counted by
+     * the cache). The default is a quarter of the 1 GB of KV storage Deno Deploy includes, so
+     * the app's other data keeps the rest.
+     */
+    maxBytes: z.number().int().min(MiB).max(1024 * 1024 * MiB).default(256 * MiB),
+    /** How long a stale entry with a validator stays in KV for conditional revalidation. */
+    keepStaleSeconds: Seconds.max(86400).default(300),
+    /** Interval of the `cache-kv-sweep` job (expired entries out; the counters rechecked). */
+    sweepSeconds: z.number().int().min(1).max(3600).default(60),
+  }).prefault({}),
   /** KV reads on a request's way (lookups, fill checks) give up after this; the origin answers. */
   kvTimeoutMs: z.number().int().min(10).max(60_000).default(2000),
   /** How long one node may hold the fill lease of a key (cross-isolate collapsing). */

@@ -84,7 +84,11 @@ export class EdgeCache {
     this.store = new KvStore(kv, {
       onInvalid: (key, reason) => this.stats.invalidKv(key, reason),
       timeoutMs: config.kvTimeoutMs,
+      maxBytes: config.kv.maxBytes,
+      keepStaleMs: config.kv.keepStaleSeconds * 1000,
+      onRemoved: (reason, entries, bytes) => this.stats.kvRemoved(reason, entries, bytes),
     });
+    this.stats.kvBudget(config.kv.maxBytes);
     this.#filler = new Filler({
       store: this.store,
       memory: this.memory,
@@ -206,6 +210,24 @@ export class EdgeCache {
     }
   }
 
+  /**
+   * The `cache-kv-sweep` job: entries whose time is up leave KV (counted out of the budget), the
+   * budget is enforced in case writes went past it, and every `reconcileEvery` runs the usage
+   * counters are checked against the index.
+   */
+  async sweepKv(run: number, reconcileEvery = 60): Promise<void> {
+    const budget = this.store.budget;
+    await budget.sweep(this.#o.clock.now());
+    if (run % reconcileEvery === 0) {
+      const drift = await budget.reconcile();
+      if (drift !== null && drift !== 0) {
+        this.#o.log.warn("cache KV usage counters corrected", { drift_bytes: drift });
+      }
+    }
+    if ((await budget.used()) > budget.maxBytes) await budget.evict(budget.maxBytes * 0.9);
+    this.stats.kvUsed(budget.lastUsed);
+  }
+
   /** Drops URL keys here and, when KV holds them, everywhere (unsafe-method invalidation). */
   async invalidate(urlKeys: string[]): Promise<void> {
     for (const key of urlKeys) {
@@ -234,6 +256,8 @@ export class EdgeCache {
   /** This node's cache figures (for `GET /_edge/cache` and benchmarks). */
   snapshot(): {
     memory: { bytes: number; items: number; budgetBytes: number };
+    /** The KV tier's usage as this node last read it (null before the first write or sweep). */
+    kv: { usedBytes: number | null; budgetBytes: number };
     inFlight: number;
     background: number;
     rssBytes: number;
@@ -245,6 +269,7 @@ export class EdgeCache {
         items: this.memory.count,
         budgetBytes: this.memory.maxBytes,
       },
+      kv: { usedBytes: this.store.budget.lastUsed, budgetBytes: this.store.budget.maxBytes },
       inFlight: this.#flights.size,
       background: this.#background.size,
       rssBytes: rss(),

@@ -311,9 +311,14 @@ export function isRetained(t: EntryTiming, now: number): boolean {
   return now - staleAt(t) < Math.max(t.swrMs, t.sieMs, t.keepMs);
 }
 
-/** How long to keep a stored response from `now` (KV expiry, at least one second). */
-export function retentionMs(t: EntryTiming, now: number): number {
-  return Math.max(1000, staleAt(t) + Math.max(t.swrMs, t.sieMs, t.keepMs) - now);
+/**
+ * How long to keep a stored response from `now` (KV expiry, at least one second): while it can
+ * be served (fresh, then its stale windows), and while kept for conditional revalidation, at
+ * most `keepCapMs` of that (the KV tier keeps such entries for less than memory does).
+ */
+export function retentionMs(t: EntryTiming, now: number, keepCapMs = Infinity): number {
+  const keep = Math.min(t.keepMs, keepCapMs);
+  return Math.max(1000, staleAt(t) + Math.max(t.swrMs, t.sieMs, keep) - now);
 }
 
 /** What to do with a stored response for one request. */

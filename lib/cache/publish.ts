@@ -2,7 +2,6 @@
 
 import type { Clock } from "../clock.ts";
 import type { StoredEntry } from "./entry.ts";
-import { retentionMs } from "./freshness.ts";
 import { kvSlot } from "./keys.ts";
 import type { KvStore, MetaRead } from "./kv_store.ts";
 import type { MemoryItem, MemoryTier } from "./memory.ts";
@@ -41,8 +40,10 @@ export class Publisher {
         metaVs = current.versionstamp;
         previous = current.value?.kind === "entry" ? current.value.entry : null;
       }
+      const now = o.clock.now();
       await o.store.write(slot, entry, body, {
-        expireIn: retentionMs(entry.timing, o.clock.now()),
+        expireIn: o.store.expireIn(entry.timing, now),
+        now,
         guard: { metaVersionstamp: metaVs, purgeVersionstamp: purgeVs },
         previous,
       });
@@ -59,8 +60,12 @@ export class Publisher {
       const current = await o.store.readMeta(slot);
       if (current.value?.kind !== "entry" || current.versionstamp === null) return;
       if (current.value.entry.version !== entry.version) return; // replaced meanwhile
-      await o.store.updateMeta(slot, { ...entry, chunks: current.value.entry.chunks }, body, {
-        expireIn: retentionMs(entry.timing, o.clock.now()),
+      // The chunks and the budget index are KV's, whatever the memory copy says.
+      const stored = current.value.entry;
+      const now = o.clock.now();
+      await o.store.updateMeta(slot, { ...entry, chunks: stored.chunks, kv: stored.kv }, body, {
+        expireIn: o.store.expireIn(entry.timing, now),
+        now,
         versionstamp: current.versionstamp,
       });
     } catch (error) {
