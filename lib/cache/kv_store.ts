@@ -203,7 +203,6 @@ export class KvStore {
       previous?: StoredEntry | null;
     },
   ): Promise<boolean> {
-    const { expireIn } = options;
     if (headerBytes(entry) > MAX_META_HEADER_BYTES) return false;
     const inline = body.byteLength + headerBytes(entry) <= INLINE_BYTES;
     const bytes = accountedBytes(entry, body.byteLength);

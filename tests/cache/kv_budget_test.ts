@@ -12,7 +12,6 @@ import { makeBody, makeEntry, makeTiming } from "./_fixtures.ts";
 import { cacheSetup } from "./_setup.ts";
 
 const NOW = Date.UTC(2026, 0, 1);
-const NO_GUARD = { metaVersionstamp: null, purgeVersionstamp: null };
 const KiB = 1024;
 
 /** What the index says, and what the counters say. */
