@@ -87,6 +87,7 @@ export class EdgeCache {
       maxBytes: config.kv.maxBytes,
       keepStaleMs: config.kv.keepStaleSeconds * 1000,
       onRemoved: (reason, entries, bytes) => this.stats.kvRemoved(reason, entries, bytes),
+      onRefused: () => this.stats.kvSkipped("budget"),
     });
     this.stats.kvBudget(config.kv.maxBytes);
     this.#filler = new Filler({
@@ -97,6 +98,7 @@ export class EdgeCache {
       maxBodyBytes: config.maxBodyBytes,
       holder: `${options.region}-${crypto.randomUUID().slice(0, 8)}`,
       kvError: (op, error) => this.stats.kvError(op, error),
+      kvSkipped: (reason) => this.stats.kvSkipped(reason),
       background: (task) => this.#track(task),
     });
     this.#handler = new CacheHandler({

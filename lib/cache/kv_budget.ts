@@ -30,6 +30,8 @@ export interface KvBudgetOptions {
   remove(entry: Deno.KvEntry<IndexValue>): Promise<RemoveOutcome>;
   /** Called after entries were removed. */
   onRemoved?(reason: RemoveReason, entries: number, bytes: number): void;
+  /** Called when a write was refused for want of room. */
+  onRefused?(bytes: number): void;
 }
 
 /** Entries looked at per page of the index. */
@@ -81,12 +83,16 @@ export class KvBudget {
    * must {@linkcode release} the reservation if its write does not happen after all.
    */
   async reserve(bytes: number): Promise<boolean> {
-    if (bytes > this.maxEntryBytes) return false;
+    if (bytes > this.maxEntryBytes) {
+      this.#o.onRefused?.(bytes);
+      return false;
+    }
     await this.#kv.atomic().sum(cacheUsageKey("added"), BigInt(bytes)).commit();
     if ((await this.used()) <= this.maxBytes) return true;
     await this.evict(this.maxBytes * (this.#o.lowWater ?? 0.9));
     if ((await this.used()) <= this.maxBytes) return true;
     await this.release(bytes);
+    this.#o.onRefused?.(bytes);
     return false;
   }
 

@@ -107,6 +107,7 @@ export class KvStore {
       /** How long a stale entry with a validator stays in KV at most (default 5 min). */
       keepStaleMs?: number;
       onRemoved?: (reason: RemoveReason, entries: number, bytes: number) => void;
+      onRefused?: (bytes: number) => void;
     } = {},
   ) {
     this.#kv = kv;
@@ -117,6 +118,7 @@ export class KvStore {
       maxBytes: options.maxBytes ?? 256 * 1024 * 1024,
       remove: (entry) => this.removeIndexed(entry),
       onRemoved: options.onRemoved,
+      onRefused: options.onRefused,
     });
   }
 

@@ -26,6 +26,7 @@ export class CacheStats {
   readonly #kvRemoved: Counter;
   readonly #kvRemovedBytes: Counter;
   readonly #kvUsed: Gauge;
+  readonly #kvSkipped: Counter;
   readonly #kvBudget: Gauge;
   readonly #memoryBytes: Gauge;
   readonly #memoryItems: Gauge;
@@ -82,6 +83,11 @@ export class CacheStats {
       "outpost_cache_kv_evicted_bytes_total",
       "Bytes those entries were counted for, by reason",
     );
+    this.#kvSkipped = metrics.counter(
+      "outpost_cache_kv_writes_skipped_total",
+      "Fills kept out of KV (memory only): budget (no room could be made), backlog (too many " +
+        "writes waiting)",
+    );
     this.#kvUsed = metrics.gauge(
       "outpost_cache_kv_bytes",
       "Bytes the KV tier holds by its usage counters, as this node last read them",
@@ -118,6 +124,11 @@ export class CacheStats {
   kvRemoved(reason: string, entries: number, bytes: number): void {
     this.#kvRemoved.inc({ reason }, entries);
     this.#kvRemovedBytes.inc({ reason }, bytes);
+  }
+
+  /** A fill was kept out of KV. */
+  kvSkipped(reason: "budget" | "backlog"): void {
+    this.#kvSkipped.inc({ reason });
   }
 
   /** The KV tier's usage as last read. */

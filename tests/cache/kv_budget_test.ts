@@ -8,6 +8,9 @@ import {
   kvSlot,
 } from "../../lib/cache/keys.ts";
 import { accountedBytes, KvStore } from "../../lib/cache/kv_store.ts";
+import { MemoryTier } from "../../lib/cache/memory.ts";
+import { Publisher } from "../../lib/cache/publish.ts";
+import { ManualClock } from "../../lib/clock.ts";
 import { makeBody, makeEntry, makeTiming } from "./_fixtures.ts";
 import { cacheSetup } from "./_setup.ts";
 
@@ -215,4 +218,48 @@ Deno.test("entries leave KV soon after they stop being servable", async () => {
   assert.equal(await store.budget.used(), 0);
   const evictions = s.e.edge.metrics.counter("outpost_cache_kv_evictions_total", "");
   assert.equal(evictions.get({ reason: "expired" }), 1);
+});
+
+Deno.test("Publisher writes four at a time and keeps a flood's backlog bounded", async () => {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let writes = 0;
+  let running = 0;
+  let most = 0;
+  const store = {
+    expireIn: () => 60_000,
+    async write() {
+      most = Math.max(most, ++running);
+      await gate;
+      running--;
+      writes++;
+      return true;
+    },
+  } as unknown as KvStore;
+  const skipped: string[] = [];
+  const publisher = new Publisher({
+    store,
+    memory: new MemoryTier({ maxBytes: 0 }),
+    clock: new ManualClock(NOW),
+    kvError: (op, error) => {
+      throw new Error(`${op}: ${error}`);
+    },
+    kvSkipped: (reason) => skipped.push(reason),
+  });
+  const read = { value: null, versionstamp: null };
+  const publish = (i: number, size: number) =>
+    publisher.publish(makeEntry(`h/p${i}`, size), new Uint8Array(size), read, null, null);
+  const pending = [
+    ...[0, 1, 2, 3].map((i) => publish(i, 1000)), // the four running writes
+    publish(4, 12 * 1024 * KiB), // waiting: 12 MiB
+    publish(5, 12 * 1024 * KiB), // waiting: 24 MiB
+    publish(6, 12 * 1024 * KiB), // 36 MiB would wait: kept out of KV
+    publish(7, 1000), // still fits
+  ];
+  await new Promise((r) => setTimeout(r, 0)); // every publish has reached its slot or the queue
+  assert.deepEqual(skipped, ["backlog"]);
+  open();
+  await Promise.all(pending);
+  assert.equal(writes, 7);
+  assert.equal(most, 4);
 });
