@@ -20,7 +20,11 @@ Deno.test("KvStore.write() round-trips inline and chunked bodies", async (t) => 
       const body = makeBody(size, size);
       const entry = makeEntry(slot.url, size);
       assert.equal(
-        await store.write(slot, entry, body, { expireIn: 60_000, now: Date.now(), guard: NO_GUARD }),
+        await store.write(slot, entry, body, {
+          expireIn: 60_000,
+          now: Date.now(),
+          guard: NO_GUARD,
+        }),
         true,
       );
       const read = await store.readMeta(slot);
@@ -39,7 +43,11 @@ Deno.test("KvStore.write() never exposes a torn body", async (t) => {
   const store = new KvStore(kv);
   const oldBody = makeBody(500_000, 1);
   const oldEntry = makeEntry(slot.url, oldBody.length);
-  await store.write(slot, oldEntry, oldBody, { expireIn: 60_000, now: Date.now(), guard: NO_GUARD });
+  await store.write(slot, oldEntry, oldBody, {
+    expireIn: 60_000,
+    now: Date.now(),
+    guard: NO_GUARD,
+  });
   const before = await store.readMeta(slot);
 
   // 700 KB is two chunk commits (10 + 2 chunks), then the metadata publish: crash at each.
