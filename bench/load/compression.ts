@@ -108,6 +108,19 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
         pid: edge.pid,
         options: { headers: br },
       },
+      // Forwarding cost of the two transports (an uncacheable URL, passed by hit-for-pass):
+      // identity goes through the global fetch, a coding through node:http.
+      {
+        name: "Outpost forward, identity client (fetch)",
+        url: `${edge.url}/nostore`,
+        pid: edge.pid,
+      },
+      {
+        name: "Outpost forward, browser (node:http)",
+        url: `${edge.url}/nostore`,
+        pid: edge.pid,
+        options: { headers: br },
+      },
     ];
     const sizes: string[] = [];
     for (const t of targets) {
@@ -151,7 +164,14 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
       `quality 5 / gzip level 6); a hit then costs what sending those bytes costs.`,
       `Outpost br hit vs identity hit by CPU per request: ${
         cpuShare(rows, "Outpost hit, browser (br copy)", "Outpost hit, identity client")
-      } (100% = as cheap).`,
+      } (100% = as cheap). Forwarding a browser's request (node:http, to keep the encoded body) ` +
+      `vs an identity one (global fetch), by CPU per request: ${
+        cpuShare(
+          rows,
+          "Outpost forward, browser (node:http)",
+          "Outpost forward, identity client (fetch)",
+        )
+      }.`,
       `Bytes per response: ${sizes.join("; ")}.`,
       `Bytes per Outpost hit: ${perHit.join("; ")}.`,
     ]);

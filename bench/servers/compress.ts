@@ -4,7 +4,8 @@
  * `identity` (as it is; also the origin behind an edge, with Cache-Control and an ETag), `copy`
  * (compressed once at start, br or gzip by Accept-Encoding: what the edge's cached copies cost),
  * `stream-br` / `stream-gzip` (a `CompressionStream` per response), `auto` (`Deno.serve`'s
- * `automaticCompression`). Pages: `/page.html` (~24 KB) and `/data.json` (~4 KB).
+ * `automaticCompression`). Pages: `/page.html` (~24 KB) and `/data.json` (~4 KB); `/nostore`
+ * answers small uncacheable JSON.
  */
 import { encodeSync } from "../../lib/cache/transcode.ts";
 import { htmlPage, jsonDocument } from "../../tests/cache/_origins.ts";
@@ -29,6 +30,12 @@ Deno.serve({
   automaticCompression: mode === "auto",
 } as Deno.ServeTcpOptions, (req) => {
   const path = new URL(req.url).pathname;
+  // An uncacheable answer: what an edge forwards every time (the transport's own cost).
+  if (path === "/nostore") {
+    return new Response(`{"ok":true,"at":${Date.now()}}`, {
+      headers: { "content-type": "application/json", "cache-control": "no-store" },
+    });
+  }
   const page = pages.get(path);
   if (!page) return new Response("not found", { status: 404 });
   const ae = req.headers.get("accept-encoding") ?? "";
