@@ -70,9 +70,6 @@ async function main(): Promise<void> {
     }, (req) => demo.fetch(req));
   }
 
-  if (config.cache.enabled && !env.ADMIN_TOKEN) {
-    log.warn("ADMIN_TOKEN is not set: POST /_edge/purge refuses every request");
-  }
   let edge: Edge;
   try {
     edge = createApp({
@@ -81,13 +78,17 @@ async function main(): Promise<void> {
       ipdb,
       log,
       jwtSecret: env.JWT_SECRET,
-      adminToken: env.ADMIN_TOKEN,
     });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);
     kv.close();
     Deno.exit(1);
+  }
+  for (const secret of edge.missingSecrets) {
+    log.warn(`${secret.name} is not set: ${secret.disables} answer 503 until it is`, {
+      mode: config.mode,
+    });
   }
   const server = Deno.serve({
     port: config.port,

@@ -16,6 +16,7 @@ import { loadConfig } from "../lib/config.ts";
 import { Jobs } from "../lib/jobs.ts";
 import { silentLogger } from "../lib/log.ts";
 import { MetricsRegistry } from "../lib/metrics/registry.ts";
+import { type CanonicalTarget, canonicalTarget } from "../lib/http/target.ts";
 
 const SECRET = "bench-secret-for-outpost-authz-0123456789";
 const POLICY: PolicyInput = {
@@ -98,10 +99,13 @@ const token = await sign(
   "HS256",
 );
 const HEADERS = { authorization: `Bearer ${token}` };
+const TARGET = canonicalTarget("http://edge/api/echo", "edge") as CanonicalTarget;
 function context(): EdgeRequestContext {
   return {
     requestId: "bench",
     startedAt: 0,
+    target: TARGET,
+    href: TARGET.url,
     peerIp: "127.0.0.1",
     peerTrusted: true,
     clientIp: "127.0.0.1",

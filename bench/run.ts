@@ -1,12 +1,18 @@
 /**
  * `deno task bench`: every micro-benchmark (`bench/*_bench.ts`, through `deno bench --json`),
- * every load comparison (`bench/load/*.ts`) and the items staleness measurement, in one run, into
- * `bench/results/latest.{json,md}`, with every load ratio side by side in one summary table.
+ * every load comparison (`bench/load/*.ts`), the items staleness and origin faults measurements,
+ * in one run, into `bench/results/latest.{json,md}`, with every load ratio side by side in one
+ * summary table.
  * Peers that are not installed (wrk, nginx, taskset) are named in the report, not fatal.
  * Flags: --quick (short runs), --only <substring> (run matching files only).
  */
 
 import { measureStaleness, type ModeResult, stalenessMarkdown } from "./items_staleness.ts";
+import {
+  measureOriginFaults,
+  originFaultsMarkdown,
+  type OriginFaultsResult,
+} from "./origin_faults.ts";
 import { findNginx } from "./lib/nginx.ts";
 import { hasTaskset } from "./lib/process.ts";
 import {
@@ -124,6 +130,16 @@ if (!only || "items_staleness".includes(only)) {
   }
 }
 
+let originFaults: OriginFaultsResult | null = null;
+if (!only || "origin_faults".includes(only)) {
+  console.log("origin faults …");
+  try {
+    originFaults = await measureOriginFaults();
+  } catch (error) {
+    errors.push(`origin_faults: ${(error as Error).message}`);
+  }
+}
+
 const missing = [...new Set(load.flatMap((s) => s.missing))];
 const peerLines = [
   `- wrk: ${
@@ -183,6 +199,7 @@ const lines = [
   "notes above. The multi-region latency figures come from `deno task sim` (`sim-results/`).",
   "",
   ...(staleness ? [stalenessMarkdown(staleness, "###"), ""] : []),
+  ...(originFaults ? [originFaultsMarkdown(originFaults, "###"), ""] : []),
 ];
 if (errors.length) {
   lines.push(
@@ -193,7 +210,7 @@ if (errors.length) {
 }
 const path = await writeResult(
   "latest",
-  { startedAt, peers, missing, micro, load, staleness, errors },
+  { startedAt, peers, missing, micro, load, staleness, originFaults, errors },
   lines.join("\n"),
 );
 console.log(lines.join("\n"));

@@ -13,31 +13,33 @@ import type { AppBindings, AppEnv, EdgeRequestContext, ServeInfo } from "./app_e
 import { type Clock, systemClock } from "./clock.ts";
 import { defaultRegionOf, type EdgeConfig } from "./config.ts";
 import { abTesting, experimentHeaders } from "./ab/middleware.ts";
-import { type Analytics, createAnalytics } from "./analytics/wiring.ts";
+import { type Analytics, centralTokenOf, createAnalytics } from "./analytics/wiring.ts";
 import { RegionIndex } from "./geo/regions.ts";
 import type { IpCountryLookup } from "./geo/types.ts";
 import type { IpDatabaseState } from "./geo/ipdb.ts";
 import { type Authz, createAuthz } from "./authz/setup.ts";
 import { EdgeContexts } from "./http/edge_context.ts";
-import { problemHandler, problemNotFound } from "./http/errors.ts";
+import { HttpError, problemHandler, problemNotFound, problemResponse } from "./http/errors.ts";
 import { Jobs } from "./jobs.ts";
 import { type Logger, silentLogger } from "./log.ts";
+import { type ConditionCheck, HealthConditions } from "./metrics/conditions.ts";
 import { Monitor } from "./metrics/monitor.ts";
 import { adminGuard } from "./metrics/admin.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
 import { ROUTE_GROUPS, routeGroupOf } from "./metrics/route_group.ts";
-import { pathIs, pathOf, pathStart, segmentIs } from "./http/url_path.ts";
+import { pathIs, segmentIs } from "./http/url_path.ts";
+import { type CanonicalTarget, canonicalTarget, isRefusal } from "./http/target.ts";
 import { createDemoOrigin, type DemoOrigin } from "./origin/demo.ts";
 import { internalFetch } from "./origin/internal_fetch.ts";
 import { OriginHealth } from "./proxy/breaker.ts";
 import { Forwarder } from "./proxy/forward.ts";
+import { pathGrouper } from "./proxy/path_group.ts";
 import { encodedFetch } from "./proxy/raw_fetch.ts";
 import { edgeRoutes, healthResponder } from "../routes/edge.ts";
 import { createEdgeData, type EdgeData, type EdgeDataOptions } from "./sync/edge_data.ts";
 import { mountDataRoutes } from "../routes/data.ts";
-import { forwardToOrigin, originProxy } from "../routes/proxy.ts";
+import { forwardToOrigin, methodRefused, originProxy, REFUSED_METHODS } from "../routes/proxy.ts";
 import { EdgeCache } from "./cache/edge_cache.ts";
-import { bearerCheck } from "./http/bearer.ts";
 import { cacheStatsHandler, purgeHandler } from "../routes/cache.ts";
 import { docsRoutes } from "../routes/docs.ts";
 
@@ -62,8 +64,8 @@ export interface AppDeps {
   authzWasm?: Uint8Array;
   /** Overrides `data.itemSchema` with any zod schema for item bodies. */
   itemSchema?: EdgeDataOptions["itemSchema"];
-  /** The admin bearer token (`ADMIN_TOKEN`) for `/_edge/purge`; unset refuses every call. */
-  adminToken?: string;
+  /** Health conditions raised before the app is built; else a new one. */
+  conditions?: HealthConditions;
 }
 
 /** A built edge node. */
@@ -77,6 +79,11 @@ export interface Edge {
   metrics: MetricsRegistry;
   /** Recording, health, snapshots and alerts (issue 7). */
   monitor: Monitor;
+  /**
+   * What makes the node degraded or unhealthy regardless of traffic: stages raise or clear a
+   * named condition (`raise(name, level, reason)`), or register a check health runs.
+   */
+  conditions: HealthConditions;
   /** The in-process demo origin when `demoOrigin.mode` is `internal`. */
   demo: DemoOrigin | null;
   /** Events at the edge and the central collector (see `lib/analytics/wiring.ts`). */
@@ -87,6 +94,8 @@ export interface Edge {
   data: EdgeData;
   /** The SWR edge cache (null when `cache.enabled` is false). */
   cache: EdgeCache | null;
+  /** Secrets the node runs without, and what each disables (also in health). */
+  missingSecrets: readonly MissingSecret[];
   /** The routers behind `fetch`: `/_edge/*` and everything else (route listings, tests). */
   routers: { edge: Hono<AppEnv>; main: Hono<AppEnv> };
   /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
@@ -94,6 +103,16 @@ export interface Edge {
   /** Stops background jobs; the caller closes KV. */
   close(): Promise<void>;
 }
+
+/** The context's target for a request refused before routing (nothing reads it). */
+const REFUSED_TARGET: CanonicalTarget = {
+  authority: "",
+  path: "/",
+  query: "",
+  absoluteForm: false,
+  connectionScheme: "http",
+  url: "",
+};
 
 /** Hono's `c.env` for one request: the context, and `Deno.serve`'s info read on demand. */
 class RequestEnv implements AppBindings {
@@ -112,6 +131,77 @@ class RequestEnv implements AppBindings {
   get remoteAddr(): AppBindings["remoteAddr"] {
     return this.#info?.remoteAddr as AppBindings["remoteAddr"];
   }
+}
+
+/** Out of rotation: every origin makes the node unhealthy, some of them degraded. */
+function originsCheck(health: OriginHealth, urls: readonly string[]): ConditionCheck {
+  const origins = [...new Set(urls)];
+  return () => {
+    const out = health.outOfRotation(origins).length;
+    if (out === 0) return null;
+    if (out < origins.length) {
+      return {
+        level: "degraded",
+        reason: `${out} of ${origins.length} origins out of rotation (recent connection failures)`,
+      };
+    }
+    return {
+      level: "unhealthy",
+      reason: origins.length === 1
+        ? "the origin is out of rotation (recent connection failures)"
+        : `every origin (${origins.length}) is out of rotation (recent connection failures)`,
+    };
+  };
+}
+
+/** A policy module that did not load, or stopped and could not restart, denies with 503. */
+function policyModuleCheck(authz: Authz): ConditionCheck {
+  return () => {
+    if (authz.module === null) {
+      return {
+        level: "unhealthy",
+        reason: "the authorization policy module did not load: protected routes answer 503 " +
+          "(or fail open where configured)",
+      };
+    }
+    if (!authz.module.running) {
+      return {
+        level: "unhealthy",
+        reason: "the authorization policy module stopped and could not restart: protected " +
+          "routes answer 503 (or fail open where configured)",
+      };
+    }
+    return null;
+  };
+}
+
+/** A secret the node runs without, and what answers 503 because of it. */
+export interface MissingSecret {
+  name: string;
+  disables: string;
+}
+
+/**
+ * The secrets this node runs without. Each disables only what needs it, which then answers 503
+ * (fail closed); none stops the node.
+ */
+function secretsMissing(config: EdgeConfig, authz: Authz | null): MissingSecret[] {
+  const out: MissingSecret[] = [];
+  if (authz?.missing) out.push({ name: authz.missing, disables: "protected routes" });
+  if (config.mode === "production" && config.metrics.adminToken === undefined) {
+    out.push({ name: "ADMIN_TOKEN", disables: "operator endpoints (metrics, stats, purge)" });
+  }
+  if (centralTokenOf(config) === null) {
+    const parts = [
+      config.role !== "edge" ? "the collector (/_central)" : null,
+      config.role !== "central" && config.analytics.enabled ? "summary delivery" : null,
+    ].filter(Boolean);
+    out.push({ name: "CENTRAL_TOKEN", disables: parts.join(" and ") || "the collector" });
+  }
+  if (config.sync.peers.length > 0 && config.sync.token === undefined) {
+    out.push({ name: "SYNC_TOKEN", disables: "sync with peers" });
+  }
+  return out;
 }
 
 /** Builds the edge node. */
@@ -134,20 +224,30 @@ export function createApp(deps: AppDeps): Edge {
 
   const breakerTransitions = metrics.counter(
     "outpost_origin_breaker_transitions_total",
-    "Circuit breaker state changes, by the state entered",
+    "Circuit breaker state changes, by the state entered and scope (origin, path_group)",
   );
   const attempts = metrics.counter(
     "outpost_origin_attempts_total",
     "Requests sent to origins, by region and outcome",
   );
+  const breaker = config.proxy.breaker;
   const health = new OriginHealth({
-    ...config.proxy.breaker,
+    failureThreshold: breaker.failureThreshold,
+    cooldownMs: breaker.cooldownMs,
+    whenAllOut: breaker.whenAllOut,
     clock,
-    onTransition(origin, from, to, reason) {
-      breakerTransitions.inc({ to });
+    onTransition(origin, from, to, reason, group) {
+      breakerTransitions.inc({ to, scope: group === null ? "origin" : "path_group" });
       const region = config.regions.filter((r) => r.origin === origin).map((r) => r.name);
       const level = to === "open" ? "warn" : "info";
-      log[level]("origin health changed", { origin, regions: region, from, to, reason });
+      log[level]("origin health changed", {
+        origin,
+        regions: region,
+        ...(group === null ? {} : { path_group: group }),
+        from,
+        to,
+        reason,
+      });
     },
   });
   const forwarder = new Forwarder({
@@ -159,6 +259,8 @@ export function createApp(deps: AppDeps): Edge {
     bodyTimeoutMs: config.proxy.bodyTimeoutMs,
     maxAttempts: config.proxy.maxAttempts,
     retryBodyLimitBytes: config.proxy.retryBodyLimitBytes,
+    countStatuses: breaker.countStatuses,
+    pathGroup: pathGrouper(breaker.pathGroups),
     onAttempt: (a) => attempts.inc({ region: a.region, outcome: a.outcome }),
   });
 
@@ -172,6 +274,9 @@ export function createApp(deps: AppDeps): Edge {
     });
   });
 
+  const conditions = deps.conditions ?? new HealthConditions({
+    onCheckError: (name, error) => log.error("health check failed", { check: name, error }),
+  });
   const monitor = new Monitor({
     config,
     kv: deps.kv,
@@ -181,12 +286,20 @@ export function createApp(deps: AppDeps): Edge {
     jobs,
     fetch: deps.fetch ?? globalThis.fetch,
     startedAt,
+    conditions,
   });
+  conditions.check("origins", originsCheck(health, config.regions.map((r) => r.origin)));
 
+  // One guard for every operator endpoint, from the one validated ADMIN_TOKEN.
+  const admin = adminGuard({ token: config.metrics.adminToken, mode: config.mode });
+  const originNames: Record<string, string> = {};
+  for (const r of config.regions) {
+    originNames[r.origin] = originNames[r.origin] ? `${originNames[r.origin]},${r.name}` : r.name;
+  }
   const edgeOptions = {
+    originNames,
     monitor,
-    mode: config.mode,
-    adminToken: config.metrics.adminToken,
+    admin,
     region: config.region,
     clock,
     startedAt,
@@ -202,7 +315,12 @@ export function createApp(deps: AppDeps): Edge {
   edgeApp.notFound(problemNotFound);
 
   // The SWR edge cache: fresh memory hits answer in `fetch` below, the rest in the main app.
-  const proxyOptions = { forwarder, region: config.region };
+  const proxyOptions = {
+    forwarder,
+    region: config.region,
+    methodOverrideHeaders: new Set<string>(config.proxy.methodOverrideHeaders),
+    maxBodyBytes: config.proxy.maxBodyBytes,
+  };
   const cache = config.cache.enabled
     ? new EdgeCache({
       config: config.cache,
@@ -227,11 +345,8 @@ export function createApp(deps: AppDeps): Edge {
       intervalMs: config.cache.kv.sweepSeconds * 1000,
       run: () => cache.sweepKv(sweeps++),
     });
-    edgeApp.post("/purge", purgeHandler({ cache, authorized: bearerCheck(deps.adminToken) }));
-    edgeApp.get(
-      "/cache",
-      cacheStatsHandler(cache, adminGuard({ token: config.metrics.adminToken, mode: config.mode })),
-    );
+    edgeApp.post("/purge", purgeHandler({ cache, admin }));
+    edgeApp.get("/cache", cacheStatsHandler(cache, admin));
   }
 
   const mainApp = new Hono<AppEnv>();
@@ -250,6 +365,7 @@ export function createApp(deps: AppDeps): Edge {
     wasm: deps.authzWasm,
   });
   authz?.register(mainApp);
+  if (authz) conditions.check("authz.module", policyModuleCheck(authz));
   // Analytics: automatic tracking around everything, then `/events*` and `/_central/*`.
   const analytics = createAnalytics({
     config,
@@ -265,6 +381,15 @@ export function createApp(deps: AppDeps): Edge {
   // Edge data: /items (read at the edge, write to the center), /crdt and /_edge/sync.
   const fetchFn = deps.fetch ?? globalThis.fetch;
   const data = createEdgeData({ ...deps, config, clock, fetch: fetchFn, log, metrics, jobs });
+  // Secrets the node runs without: each closes what needs it, and health says degraded.
+  const missingSecrets = secretsMissing(config, authz);
+  for (const m of missingSecrets) {
+    conditions.raise(
+      `secret.${m.name}`,
+      "degraded",
+      `${m.name} is not set: ${m.disables} answer 503`,
+    );
+  }
   mountDataRoutes({ main: mainApp, edge: edgeApp }, data, { config, log, metrics });
   // API docs: the document is built from the routes' schemas on first request, never before.
   if (config.docs.enabled) {
@@ -296,17 +421,31 @@ export function createApp(deps: AppDeps): Edge {
     geo: { regions, ipdb: deps.ipdb, defaultLocation: config.geo.defaultLocation },
   });
 
-  function fetch(req: Request, info?: ServeInfo): Response | Promise<Response> {
-    const ctx = contexts.create(req, info);
-    const url = req.url;
-    const start = pathStart(url);
-    const edgePath = start >= 0 && segmentIs(url, start, "/_edge");
-    if (edgePath && req.method === "GET" && pathIs(url, start, "/_edge/health")) {
-      return finish(req, answerHealth(url), ctx);
+  const scheme = config.tls ? "https" : "http";
+  function fetch(raw: Request, info?: ServeInfo): Response | Promise<Response> {
+    const startedAt = performance.now();
+    // CONNECT, TRACE and TRACK are never forwarded, and `new Request` refuses to rebuild them
+    // on a canonical URL: answered here.
+    if (REFUSED_METHODS.has(raw.method.toUpperCase())) {
+      return refuse(raw, info, methodRefused(raw.method), startedAt);
+    }
+    const target = canonicalTarget(raw.url, raw.headers.get("host"), scheme);
+    if (isRefusal(target)) {
+      const error = new HttpError(target.status, target.detail, { code: target.code });
+      return refuse(raw, info, error, startedAt);
+    }
+    // Routing sees the canonical URL, so Hono's path, authorization, the cache key and the
+    // forwarded path are one and the same (a request that needs no change is not copied).
+    const req = target.url === raw.url ? raw : new Request(target.url, raw);
+    const ctx = contexts.create(req, info, target, startedAt);
+    const path = target.path;
+    const edgePath = segmentIs(path, 0, "/_edge");
+    if (edgePath && req.method === "GET" && pathIs(path, 0, "/_edge/health")) {
+      return finish(req, answerHealth(req), ctx);
     }
     if (
       !edgePath && cache !== null && (req.method === "GET" || req.method === "HEAD") &&
-      fastPathAllowed(req)
+      fastPathAllowed(req.method, path)
     ) {
       const hit = cache.fastHit(req, ctx);
       if (hit !== null) return finish(req, hit, ctx);
@@ -317,14 +456,25 @@ export function createApp(deps: AppDeps): Edge {
     return res instanceof Promise ? res.then((r) => finish(req, r, ctx)) : finish(req, res, ctx);
   }
 
+  /** A request target the edge will not route (400/414 problem, before anything else runs). */
+  function refuse(
+    raw: Request,
+    info: ServeInfo | undefined,
+    error: HttpError,
+    startedAt: number,
+  ): Response {
+    const ctx = contexts.create(raw, info, REFUSED_TARGET, startedAt);
+    ctx.problem = error.code;
+    return finish(raw, problemResponse(error, { requestId: ctx.requestId }), ctx);
+  }
+
   /**
    * A fresh memory hit may skip the router only when no routed stage would have acted on the
    * request: authorization of a protected path, or automatic analytics tracking.
    */
-  function fastPathAllowed(req: Request): boolean {
+  function fastPathAllowed(method: string, path: string): boolean {
     if (authz === null && analytics.tracking === null) return true;
-    const path = pathOf(req.url);
-    return !(authz?.protects(req.method, path) ?? false) && !analytics.tracks(path);
+    return !(authz?.protects(method, path) ?? false) && !analytics.tracks(path);
   }
 
   /** Stamps the node's identity, then records the request once (metrics, request log). */
@@ -342,11 +492,13 @@ export function createApp(deps: AppDeps): Edge {
     jobs,
     metrics,
     monitor,
+    conditions,
     demo,
     analytics,
     authz,
     data,
     cache,
+    missingSecrets,
     routers: { edge: edgeApp, main: mainApp },
     start: () => {
       jobs.start();

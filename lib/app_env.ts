@@ -1,6 +1,7 @@
 /** The per-request context every route and middleware of the edge shares. */
 
 import type { ClientGeo } from "./geo/types.ts";
+import type { CanonicalTarget } from "./http/target.ts";
 
 /**
  * What the edge knows about one request, built before routing (see `lib/http/edge_context.ts`)
@@ -11,13 +12,22 @@ export interface EdgeRequestContext {
   readonly requestId: string;
   /** `performance.now()` when the request arrived (for `Server-Timing`). */
   readonly startedAt: number;
+  /**
+   * The canonical request target (authority, normalized path, query): what routing,
+   * authorization, A/B assignment, the cache key and forwarding all use. Never re-parse `req.url`.
+   */
+  readonly target: CanonicalTarget;
+  /** The canonical URL with the client's scheme (`clientProto`): the cache key's input. */
+  readonly href: string;
   /** The direct peer of this connection (text), when known. */
   readonly peerIp: string | null;
   /** Whether the direct peer is a configured trusted proxy. */
   readonly peerTrusted: boolean;
   /** The client's address: the peer, or the nearest untrusted hop of `X-Forwarded-For`. */
   readonly clientIp: string | null;
-  /** The scheme the client used (`X-Forwarded-Proto` from trusted proxies). */
+  /**
+   * The scheme the client used: the connection's, or `X-Forwarded-Proto` from a trusted proxy.
+   */
   readonly clientProto: "http" | "https";
   /** The client's location and nearest region, resolved on first read. */
   readonly geo: ClientGeo;

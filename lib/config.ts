@@ -139,11 +139,40 @@ export const ProxyConfigSchema = z.object({
   retryBodyLimitBytes: z.number().int().min(0).max(16 * 1024 * 1024).default(1024 * 1024),
   /** How many origins one request may try (the nearest, then the next-nearest healthy ones). */
   maxAttempts: z.number().int().min(1).max(10).default(3),
+  /** Largest request body forwarded to an origin (413 problem+json past it). */
+  maxBodyBytes: z.number().int().min(0).max(1024 ** 3).default(10 * 1024 * 1024),
+  /**
+   * Method-override headers (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`)
+   * passed to the origin on POST requests, for origins that tunnel methods through POST; the edge
+   * then authorizes the overridden method. Every override header not listed is removed.
+   */
+  methodOverrideHeaders: z.array(
+    z.string().toLowerCase().pipe(
+      z.enum(["x-http-method-override", "x-http-method", "x-method-override"]),
+    ),
+  ).max(3).default([]),
   breaker: z.object({
-    /** Consecutive failures that take an origin out of rotation. */
+    /** Consecutive failures that take an origin (or, for statuses, a path group) out. */
     failureThreshold: z.number().int().min(1).max(1000).default(3),
-    /** How long an origin stays out before one trial request is let through. */
+    /** How long an origin stays out, while others can serve, before one trial request. */
     cooldownMs: z.number().int().min(100).max(3_600_000).default(10_000),
+    /**
+     * Origin answers that count as failures, per origin and path group (default none: only
+     * transport failures count; an origin answering 5xx is answering).
+     */
+    countStatuses: z.array(z.number().int().min(500).max(599)).max(100).default([]),
+    /**
+     * Path groups for `countStatuses`: exact paths or prefixes ending in `*`; the first that
+     * matches names the group. Other paths group by their first segment (`/status/500` →
+     * `/status`).
+     */
+    pathGroups: z.array(z.string().startsWith("/").max(512)).max(1000).default([]),
+    /**
+     * Every candidate out of rotation: `panic` sends every request anyway (the edge never
+     * refuses by itself); `probe` sends one at once as a trial, and the next as soon as it
+     * finished, while others get 503 (less load on a dead origin).
+     */
+    whenAllOut: z.enum(["panic", "probe"]).default("panic"),
   }).prefault({}),
 }).prefault({});
 
@@ -169,6 +198,11 @@ export const MetricsConfigSchema = z.object({
      * spent waiting for origins), for an edge far from its origin.
      */
     latency: z.enum(["total", "edge"]).default("total"),
+    /**
+     * Count 5xx passed through from origins in the error rate too (default: only 5xx the edge
+     * made itself; an origin's errors are shown separately).
+     */
+    countOriginErrors: z.boolean().default(false),
     /** Fewer requests than this in the window: too few to judge, counted as healthy. */
     minRequests: z.number().int().min(0).max(1_000_000).default(20),
     /** How often health is evaluated in the background (for transitions and alerts). */
@@ -257,9 +291,6 @@ export const SyncConfigSchema = z.object({
   /** Local operations are kept this long for deltas; a peer further behind gets full state. */
   logRetentionMs: z.number().int().min(60_000).max(30 * 86_400_000).default(3_600_000),
   maxBodyBytes: z.number().int().min(4096).max(32 * 1024 ** 2).default(4 * 1024 ** 2),
-}).refine((s) => s.peers.length === 0 || s.token !== undefined, {
-  path: ["token"],
-  message: "Required when sync.peers is set (set SYNC_TOKEN)",
 }).prefault({});
 
 /** How the built-in demo origin runs: its own port (dev), in-process (Deno Deploy), or off. */
@@ -270,6 +301,11 @@ export const EdgeConfigSchema = z.object({
   /** The region this node runs in; every response says it in `X-Served-By`. */
   region: RegionNameSchema,
   port: z.number().int().min(0).max(65535).default(8000),
+  /**
+   * Whether clients reach this process over TLS (true on Deno Deploy, where the platform
+   * terminates it): the scheme of every request unless a trusted proxy says otherwise.
+   */
+  tls: z.boolean(),
   /** Deno KV path; undefined opens the platform's default database (Deno Deploy). */
   kvPath: z.string().min(1).optional(),
   /** Where unknown locations and ties are routed; defaults to `region`. */
@@ -391,6 +427,7 @@ export const ENV_VARS = {
   DEMO_ORIGIN: "demoOrigin.mode",
   TRUSTED_PROXIES: "trustedProxies",
   PROXY_TIMEOUT_MS: "proxy.timeoutMs",
+  PROXY_MAX_BODY_BYTES: "proxy.maxBodyBytes",
   LOG_LEVEL: "log.level",
   LOG_REQUESTS: "log.requests",
   ...ANALYTICS_ENV_VARS,
@@ -508,8 +545,8 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
   const errors: string[] = [];
 
   const onDeploy = Boolean(env.DENO_DEPLOYMENT_ID);
-  const mode = env.OUTPOST_MODE?.trim() || (file.mode as string | undefined) ||
-    (onDeploy ? "production" : "development");
+  // Production unless development is asked for (`deno task dev` sets OUTPOST_MODE=development).
+  const mode = env.OUTPOST_MODE?.trim() || (file.mode as string | undefined) || "production";
   const dev = mode === "development";
   const port = envInt(env, "PORT", errors) ?? (file.port as number | undefined) ?? 8000;
 
@@ -541,6 +578,7 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
   const fileProxy = isRecord(file.proxy) ? file.proxy : {};
   const fileLog = isRecord(file.log) ? file.log : {};
   const timeoutMs = envInt(env, "PROXY_TIMEOUT_MS", errors);
+  const maxBodyBytes = envBytes(env, "PROXY_MAX_BODY_BYTES", errors);
   const logRequests = envBool(env, "LOG_REQUESTS", errors);
 
   const analytics = analyticsInput(file, env, { dev, onDeploy, errors });
@@ -579,13 +617,18 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
     mode,
     region: env.EDGE_REGION?.trim() || file.region || "us-east",
     port,
+    tls: file.tls ?? onDeploy,
     kvPath: env.KV_PATH?.trim() || file.kvPath || (onDeploy ? undefined : ".data/outpost.sqlite3"),
     defaultRegion: env.DEFAULT_REGION?.trim() || file.defaultRegion,
     regions,
     trustedProxies: trusted,
     experiments: file.experiments ?? DEFAULT_EXPERIMENTS,
     demoOrigin: { ...fileDemo, mode: demoMode, port: originPort },
-    proxy: { ...fileProxy, ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
+    proxy: {
+      ...fileProxy,
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
+    },
     data,
     crdt,
     sync,

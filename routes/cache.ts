@@ -8,9 +8,8 @@ import { z } from "zod";
 import type { AppEnv } from "../lib/app_env.ts";
 import type { AdminCheck } from "../lib/metrics/admin.ts";
 import type { EdgeCache } from "../lib/cache/edge_cache.ts";
-import { isValidTag } from "../lib/cache/key.ts";
+import { bothSchemes, isValidTag } from "../lib/cache/key.ts";
 import { pathOf } from "../lib/http/url_path.ts";
-import type { BearerCheck } from "../lib/http/bearer.ts";
 import { HttpError, readJsonBody } from "../lib/http/errors.ts";
 import { jsonResponse } from "../lib/http/respond.ts";
 import { parseInput } from "../lib/http/validate.ts";
@@ -34,17 +33,12 @@ export const PurgeBodySchema = z.object({
   message: "Give at least one URL or tag",
 });
 
-/** The purge handler. */
+/** The purge handler (behind the operator guard, like every operator endpoint). */
 export function purgeHandler(
-  options: { cache: EdgeCache; authorized: BearerCheck },
+  options: { cache: EdgeCache; admin: AdminCheck },
 ): Handler<AppEnv> {
   return async function purge(c) {
-    if (!(await options.authorized(c.req.header("authorization") ?? null))) {
-      throw new HttpError(401, "A valid admin bearer token is required", {
-        code: "unauthorized",
-        headers: { "www-authenticate": 'Bearer realm="outpost"' },
-      });
-    }
+    options.admin(c.req.raw);
     const body = parseInput(
       PurgeBodySchema,
       await readJsonBody(c.req.raw, MAX_BODY),
@@ -75,9 +69,12 @@ export function purgeHandler(
         errors.push({ path: `urls.${i}`, message: `Never cached: ${path.slice(0, 100)}` });
         return;
       }
-      const key = cache.policy.route(path).key(url.href, new Request(url.href));
-      if (key === null) errors.push({ path: `urls.${i}`, message: "No cache key for this URL" });
-      else keys.push(key);
+      // A URL purges its http and https entries alike (the scheme is part of every key).
+      const route = cache.policy.route(path);
+      const found = bothSchemes(url.href).map((u) => route.key(u, new Request(u)));
+      if (found.some((key) => key === null)) {
+        errors.push({ path: `urls.${i}`, message: "No cache key for this URL" });
+      } else keys.push(...(found as string[]));
     });
     if (errors.length > 0) {
       throw new HttpError(400, `Invalid purge request: ${errors[0].path}: ${errors[0].message}`, {
@@ -88,7 +85,7 @@ export function purgeHandler(
     const summary = await cache.purge(keys, body.tags, body.soft);
     return jsonResponse(
       {
-        purged: { urls: keys.length, tags: body.tags.length },
+        purged: { urls: body.urls.length, tags: body.tags.length },
         soft: body.soft,
         entries: summary.entries,
         memory: summary.memory,

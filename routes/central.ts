@@ -23,7 +23,8 @@ export const CentralStatsQuerySchema = z.object({
 /** What the collector routes need. */
 export interface CentralRoutesOptions {
   collector: CentralCollector;
-  token: string;
+  /** The collector's token; null (CENTRAL_TOKEN unset) closes every path with 503. */
+  token: string | null;
   metrics: MetricsRegistry;
 }
 
@@ -39,7 +40,7 @@ export function centralRoutes(options: CentralRoutesOptions | null): Hono<AppEnv
     return app;
   }
   const { collector, token, metrics } = options;
-  const secret = new SharedSecret(token);
+  const secret = token === null ? null : new SharedSecret(token);
   const summaries = metrics.counter(
     "outpost_central_summaries_total",
     "Summaries received by the collector, by status (applied, duplicate, rejected)",
@@ -50,6 +51,11 @@ export function centralRoutes(options: CentralRoutesOptions | null): Hono<AppEnv
   );
 
   app.use("/_central/*", async function centralAuth(c, next) {
+    if (secret === null) {
+      throw new HttpError(503, "The collector is not configured: set CENTRAL_TOKEN", {
+        code: "central_not_configured",
+      });
+    }
     if (!secret.matchesBearer(c.req.header("authorization"))) {
       throw new HttpError(401, "A valid bearer token (CENTRAL_TOKEN) is required", {
         code: "unauthorized",

@@ -10,7 +10,7 @@ import type { AppEnv } from "../lib/app_env.ts";
 import { RegionNameSchema } from "../lib/config.ts";
 import { jsonResponse } from "../lib/http/respond.ts";
 import { parseInput } from "../lib/http/validate.ts";
-import { adminGuard } from "../lib/metrics/admin.ts";
+import type { AdminCheck } from "../lib/metrics/admin.ts";
 import bundle from "../lib/metrics/dashboard/bundle.json" with { type: "json" };
 import { dashboardHtml } from "../lib/metrics/dashboard/page.ts";
 import type { Monitor } from "../lib/metrics/monitor.ts";
@@ -20,8 +20,8 @@ import { PROMETHEUS_CONTENT_TYPE } from "../lib/metrics/prometheus.ts";
 export interface MonitoringRoutesOptions {
   monitor: Monitor;
   region: string;
-  mode: "development" | "production";
-  adminToken?: string;
+  /** The operator guard (`ADMIN_TOKEN`), shared by every operator endpoint. */
+  admin: AdminCheck;
 }
 
 /** The query of `GET /_edge/stats` (other parameters are ignored). */
@@ -51,7 +51,7 @@ function text(body: string, type: string, headers: Record<string, string>): Resp
 /** Adds `/metrics`, `/stats`, `/dashboard` and its assets to the `/_edge` app. */
 export function monitoringRoutes(app: Hono<AppEnv>, options: MonitoringRoutesOptions): void {
   const { monitor } = options;
-  const admin = adminGuard({ token: options.adminToken, mode: options.mode });
+  const admin = options.admin;
   const noStore = { "cache-control": "no-store" };
   const asset = {
     "cache-control": "public, max-age=31536000, immutable",

@@ -7,25 +7,37 @@ import type { Forwarder } from "../lib/proxy/forward.ts";
 import { outpostHops, upstreamHeaders } from "../lib/proxy/headers.ts";
 
 /** Methods never forwarded: tunnels and request echo have no business passing an edge. */
-const REFUSED_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+export const REFUSED_METHODS: ReadonlySet<string> = new Set(["CONNECT", "TRACE", "TRACK"]);
 /** Listed in `Allow` when a method is refused (extension methods are forwarded too). */
-const ALLOW = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+export const ALLOW = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 /** A method is a token (RFC 9110 §9.1); longer than this is not a method anyone uses. */
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
-const MAX_TARGET_LENGTH = 8192;
 /** More Outpost hops than this in `Via` means an origin points back at an edge. */
 const MAX_OUTPOST_HOPS = 4;
+
+/** The 405 of a method never forwarded. */
+export function methodRefused(method: string): HttpError {
+  return new HttpError(405, `Method not forwarded: ${method.slice(0, 20)}`, {
+    code: "method_not_allowed",
+    headers: { allow: ALLOW },
+  });
+}
 
 /** Options for {@linkcode forwardToOrigin}. */
 export interface ForwardRouteOptions {
   forwarder: Forwarder;
   region: string;
+  /** Method-override headers passed to the origin on POST (lower case; default none). */
+  methodOverrideHeaders?: ReadonlySet<string>;
+  /** Largest request body forwarded (413 past it). */
+  maxBodyBytes?: number;
 }
 
 /**
  * Forwards the request and returns the origin's response with `X-Upstream-Region`. The cache
  * passes `override` to send a request of its own (a conditional GET, a fill that outlives the
- * client) and to say when the body has been consumed.
+ * client) and to say when the body has been consumed. The path and query sent are the canonical
+ * target's (`ctx.target`), byte for byte what routing and authorization saw.
  */
 export async function forwardToOrigin(
   c: Context<AppEnv>,
@@ -39,35 +51,32 @@ export async function forwardToOrigin(
       code: "invalid_method",
     });
   }
-  if (REFUSED_METHODS.has(req.method.toUpperCase())) {
-    throw new HttpError(405, `Method not forwarded: ${req.method}`, {
-      code: "method_not_allowed",
-      headers: { allow: ALLOW },
-    });
-  }
-  const url = new URL(req.url);
-  const pathAndQuery = url.pathname + url.search;
-  if (pathAndQuery.length > MAX_TARGET_LENGTH) {
-    throw new HttpError(414, `Request target longer than ${MAX_TARGET_LENGTH} characters`, {
-      code: "uri_too_long",
-    });
-  }
-  const via = req.headers.get("via");
-  if (outpostHops(via) >= MAX_OUTPOST_HOPS) {
+  if (REFUSED_METHODS.has(req.method.toUpperCase())) throw methodRefused(req.method);
+  const ctx = c.env.ctx;
+  const target = ctx.target;
+  if (outpostHops(req.headers.get("via"), MAX_OUTPOST_HOPS) >= MAX_OUTPOST_HOPS) {
     throw new HttpError(508, "The request looped through Outpost; check the origin URLs", {
       code: "loop_detected",
     });
   }
-  const ctx = c.env.ctx;
+  const maxBody = options.maxBodyBytes;
+  if (maxBody !== undefined && req.body !== null) {
+    const declared = req.headers.get("content-length");
+    if (declared !== null && Number(declared) > maxBody) throw bodyTooLarge(maxBody);
+  }
   const headers = upstreamHeaders(req.headers, {
     peerIp: ctx.peerIp,
     peerTrusted: ctx.peerTrusted,
-    host: req.headers.get("host"),
+    // The canonical authority: an absolute-form target's, never a Host header it overrides.
+    host: target.authority,
     proto: ctx.clientProto,
     via: `outpost-${options.region}`,
     requestId: ctx.requestId,
     extra: ctx.originHeaders,
+    overrides: options.methodOverrideHeaders,
+    method: req.method,
   });
+  const pathAndQuery = target.path + target.query;
   const sent = performance.now();
   let result;
   try {
@@ -75,6 +84,8 @@ export async function forwardToOrigin(
       pathAndQuery,
       headers,
       completed: override ? override.completed : c.env.completed,
+      maxBodyBytes: maxBody,
+      requestId: ctx.requestId,
     });
   } finally {
     ctx.originWaitMs += performance.now() - sent;
@@ -84,6 +95,10 @@ export async function forwardToOrigin(
   ctx.timings.push(`origin;dur=${result.upstreamMs.toFixed(2)};desc="${result.region}"`);
   ctx.upstream = { region: result.region, ms: result.upstreamMs };
   return result.response;
+}
+
+function bodyTooLarge(max: number): HttpError {
+  return new HttpError(413, `Request body larger than ${max} bytes`, { code: "body_too_large" });
 }
 
 /** A Hono handler forwarding everything it sees. */

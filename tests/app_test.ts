@@ -228,24 +228,73 @@ Deno.test("the edge fails over to the next-nearest origin", async (t) => {
   });
 });
 
-Deno.test("the circuit breaker keeps a failing origin out for its cool-down", async () => {
-  await using ap = startOrigin("ap");
+Deno.test("the circuit breaker keeps an unreachable origin out for its cool-down", async () => {
   await using west = startOrigin("west");
-  ap.demo.setDown(true);
-  await using e = await startEdge(makeConfig({ "ap-southeast": ap.url, "us-west": west.url }));
+  const ap = deadOrigin();
+  await using e = await startEdge(makeConfig({ "ap-southeast": ap, "us-west": west.url }));
   for (let i = 0; i < 5; i++) {
-    const { res } = await get(`${e.url}/api/echo`, { headers: TOKYO });
+    const { res, body } = await get(`${e.url}/api/echo?i=${i}`, { headers: TOKYO });
     assert.equal(res.headers.get("x-upstream-region"), "us-west");
+    assert.equal((body as { origin: string }).origin, "west");
   }
-  assert.equal(ap.count("/api/echo"), 3, "opened after 3 failures");
+  const attempts = e.edge.metrics.counter("outpost_origin_attempts_total", "");
+  assert.equal(
+    attempts.get({ region: "ap-southeast", outcome: "network_error" }),
+    3,
+    "opened after 3 refused connections; not tried again during the cool-down",
+  );
   const { body } = await get(`${e.url}/_edge/health`);
   const origins = (body as { origins: Record<string, { state: string }> }).origins;
-  assert.equal(origins[ap.url].state, "open");
-  ap.demo.setDown(false);
+  assert.equal(origins["ap-southeast"].state, "open", "named by its region, not its address");
+  assert.doesNotMatch(JSON.stringify(origins), /127\.0\.0\.1|lastError/);
   e.clock.advance(10_000);
-  const trial = await get(`${e.url}/api/echo`, { headers: TOKYO });
-  assert.equal(trial.res.headers.get("x-upstream-region"), "ap-southeast");
-  assert.equal(ap.count("/api/echo"), 4);
+  await get(`${e.url}/api/echo`, { headers: TOKYO });
+  assert.equal(
+    attempts.get({ region: "ap-southeast", outcome: "network_error" }),
+    4,
+    "one trial after the cool-down",
+  );
+});
+
+Deno.test("an origin answering 503 stays in rotation unless statuses are counted", async (t) => {
+  await t.step("default: every request goes to the nearest origin first", async () => {
+    await using ap = startOrigin("ap");
+    await using west = startOrigin("west");
+    ap.demo.setDown(true);
+    await using e = await startEdge(makeConfig({ "ap-southeast": ap.url, "us-west": west.url }));
+    for (let i = 0; i < 5; i++) {
+      const { res } = await get(`${e.url}/api/echo`, { headers: TOKYO });
+      assert.equal(res.headers.get("x-upstream-region"), "us-west", "the retry served it");
+    }
+    assert.equal(ap.count("/api/echo"), 5, "tried every time: answering is not failing");
+  });
+  await t.step(
+    "countStatuses: out for that path group after 3, other groups still go",
+    async () => {
+      await using ap = startOrigin("ap");
+      await using west = startOrigin("west");
+      ap.demo.setDown(true);
+      await using e = await startEdge(
+        makeConfig({ "ap-southeast": ap.url, "us-west": west.url }, {
+          proxy: { breaker: { countStatuses: [503] } },
+        }),
+      );
+      for (let i = 0; i < 5; i++) await get(`${e.url}/api/echo`, { headers: TOKYO });
+      assert.equal(ap.count("/api/echo"), 3, "the /api group opened after 3");
+      const { body } = await get(`${e.url}/_edge/health`);
+      const ap1 = (body as { origins: Record<string, { state: string; paths: object }> })
+        .origins["ap-southeast"];
+      assert.equal(ap1.state, "closed");
+      assert.deepEqual(Object.keys(ap1.paths), ["/api"]);
+      ap.demo.setDown(false);
+      const other = await get(`${e.url}/cacheable/other`, { headers: TOKYO });
+      assert.equal(other.res.headers.get("x-upstream-region"), "ap-southeast");
+      e.clock.advance(10_000);
+      const trial = await get(`${e.url}/api/echo`, { headers: TOKYO });
+      assert.equal(trial.res.headers.get("x-upstream-region"), "ap-southeast");
+      assert.equal(ap.count("/api/echo"), 4);
+    },
+  );
 });
 
 Deno.test("the edge answers problem+json when no origin can serve", async (t) => {
@@ -259,15 +308,14 @@ Deno.test("the edge answers problem+json when no origin can serve", async (t) =>
     assert.equal(p.attempts.length, 3);
     assert.equal(p.request_id, res.headers.get("x-request-id"));
   });
-  await t.step("all breakers open: 503 with Retry-After, without trying", async () => {
+  await t.step("all breakers open: still tried (never refused by the edge itself)", async () => {
     await using e = await startEdge(
       makeConfig({}, { proxy: { maxAttempts: 4, breaker: { failureThreshold: 1 } } }),
     );
     await get(`${e.url}/api/echo`);
     const { res, body } = await get(`${e.url}/api/echo`);
-    assert.equal(res.status, 503);
-    assert.equal((body as { code: string }).code, "origins_unavailable");
-    assert.equal(res.headers.get("retry-after"), "10");
+    assert.equal(res.status, 502);
+    assert.equal((body as { attempts: unknown[] }).attempts.length, 4);
   });
   await t.step("an origin that hangs: 504 after the timeout", async () => {
     await using origin = startOrigin();
@@ -314,8 +362,9 @@ Deno.test("the edge refuses what it must not forward", async (t) => {
       e.url,
       "CONNECT 169.254.169.254:443 HTTP/1.1\r\nHost: 169.254.169.254:443\r\nConnection: close\r\n\r\n",
     );
-    assert.match(raw, /^HTTP\/1\.1 4\d\d /);
-    assert.equal(origin.count("/api/echo"), 0);
+    assert.match(raw, /^HTTP\/1\.1 405 /);
+    assert.match(raw, /application\/problem\+json/);
+    assert.match(raw, /allow: GET, HEAD/i);
   });
   await t.step("an extension method is forwarded to the origin", async () => {
     const { res, body } = await get(`${e.url}/api/echo`, { method: "M-SEARCH" });

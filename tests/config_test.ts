@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
 import { ConfigError, defaultRegionOf, loadConfig } from "../lib/config.ts";
 
-Deno.test("loadConfig() gives working zero-config dev defaults", () => {
+Deno.test("loadConfig() is production unless development is asked for", () => {
   const config = loadConfig({ env: {} });
+  assert.equal(config.mode, "production");
+  assert.deepEqual(config.trustedProxies, [], "no proxy is trusted by default in production");
+  assert.equal(loadConfig({ env: { OUTPOST_MODE: "development" } }).mode, "development");
+});
+
+Deno.test("loadConfig() gives working zero-config dev defaults", () => {
+  const config = loadConfig({ env: { OUTPOST_MODE: "development" } });
   assert.equal(config.mode, "development");
   assert.equal(config.port, 8000);
   assert.equal(config.region, "us-east");

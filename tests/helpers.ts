@@ -23,8 +23,13 @@ export function makeConfig(
     { name: "eu-west", city: "London", lat: 51.5074, lon: -0.1278 },
     { name: "ap-southeast", city: "Singapore", lat: 1.3521, lon: 103.8198 },
   ].map((r) => ({ ...r, origin: byRegion[r.name as keyof typeof byRegion] ?? deadOrigin() }));
+  // Tests of other areas run in development mode unless they say otherwise (production is the
+  // default outside `deno task dev`; tests/security covers it).
+  const mode = overrides.mode === undefined && env.OUTPOST_MODE === undefined
+    ? { OUTPOST_MODE: "development" }
+    : {};
   return loadConfig({
-    env: { KV_PATH: ":memory:", ...env },
+    env: { KV_PATH: ":memory:", ...mode, ...env },
     module: { regions, demoOrigin: { mode: "off" }, authz: { enabled: false }, ...overrides },
   });
 }

@@ -6,6 +6,9 @@
 
 import { z } from "zod";
 
+/** The collector token in development when `CENTRAL_TOKEN` is unset (documented, not secret). */
+export const DEV_CENTRAL_TOKEN = "outpost-dev-central-token";
+
 /** Which halves of analytics a node runs: the edge (ingest, sync), the collector, or both. */
 export const RoleSchema = z.enum(["edge", "central", "both"]);
 export type Role = z.infer<typeof RoleSchema>;
@@ -130,21 +133,13 @@ export function checkAnalyticsConfig(
   ctx: z.RefinementCtx,
 ): void {
   const a = cfg.analytics;
-  if (cfg.role !== "both" && a.centralToken === undefined) {
+  // A missing CENTRAL_TOKEN is not an error (the collector and sending wait for it, see
+  // `centralTokenOf`); the published development token is one in production.
+  if (cfg.mode === "production" && a.centralToken === DEV_CENTRAL_TOKEN) {
     ctx.addIssue({
       code: "custom",
       path: ["analytics", "centralToken"],
-      message: `Required when role is ${cfg.role} (set CENTRAL_TOKEN)`,
-    });
-  }
-  if (
-    cfg.role === "both" && a.centralToken === undefined && a.centralUrl !== undefined &&
-    a.centralUrl !== "internal://self"
-  ) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["analytics", "centralToken"],
-      message: "Required when centralUrl points at another node (set CENTRAL_TOKEN)",
+      message: "The published development token cannot be used in production",
     });
   }
   if (cfg.role === "edge" && a.enabled && a.centralUrl === undefined) {

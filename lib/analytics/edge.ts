@@ -31,7 +31,8 @@ export interface AnalyticsEdgeOptions {
   jobs: Jobs;
   /** How summaries travel (real fetch, or one that also serves `internal://self`). */
   fetch: typeof fetch;
-  token: string;
+  /** The collector's token; null when CENTRAL_TOKEN is needed but unset (nothing is sent). */
+  token: string | null;
   /** The collector's base URL; read on every send. */
   centralUrl: () => string;
   random?: () => number;

@@ -9,6 +9,7 @@
 import { ulid } from "ulid";
 import { z } from "zod";
 import type { Clock } from "../clock.ts";
+import { CasConflictError, casRetry, CONFLICT } from "../kv/cas_retry.ts";
 import {
   aggregatePrefix,
   closedIntervalKey,
@@ -55,7 +56,6 @@ export interface OutboxOptions {
   closedMarkMs?: number;
 }
 
-const MAX_CLOSE_ATTEMPTS = 5;
 const DELETE_BATCH = 500;
 
 /** Open intervals, the outbox and the clean-up of delivered aggregates. */
@@ -88,7 +88,7 @@ export class Outbox {
     const kv = this.#kv;
     const openKey = openIntervalKey(this.#edge, interval);
     const closedKey = closedIntervalKey(this.#edge, interval);
-    for (let attempt = 0; attempt < MAX_CLOSE_ATTEMPTS; attempt++) {
+    const attempt = async (): Promise<CloseOutcome | typeof CONFLICT> => {
       const [open, closed] = await kv.getMany<[Deno.KvU64, unknown]>([openKey, closedKey]);
       if (closed.versionstamp !== null) return "already_closed";
       if (open.versionstamp === null) return "empty";
@@ -112,9 +112,14 @@ export class Outbox {
         .delete(openKey)
         .set(outboxKey(this.#edge, interval), record)
         .commit();
-      if (result.ok) return "closed";
+      return result.ok ? "closed" : CONFLICT;
+    };
+    try {
+      return await casRetry(`analytics interval ${interval}`, attempt);
+    } catch (error) {
+      if (error instanceof CasConflictError) return "conflict";
+      throw error;
     }
-    return "conflict";
   }
 
   /** Every record, oldest interval first (at most `limit`). */

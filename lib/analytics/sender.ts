@@ -19,7 +19,8 @@ export interface SenderOptions {
   log: Logger;
   /** The collector's base URL, resolved per send (it may be learnt after start). */
   centralUrl: () => string;
-  token: string;
+  /** The collector's token; null (CENTRAL_TOKEN unset) keeps every record in the outbox. */
+  token: string | null;
   fetch: typeof fetch;
   timeoutMs: number;
   baseBackoffMs: number;
@@ -56,6 +57,10 @@ export class SummarySender {
     options: { signal?: AbortSignal; deadline?: number; ignoreBackoff?: boolean } = {},
   ): Promise<SendReport> {
     const entries = await this.#o.outbox.list();
+    if (this.#o.token === null) {
+      // Fail closed, lose nothing: records wait in the outbox until a token is configured.
+      return { delivered: 0, failed: 0, pending: entries.length };
+    }
     const report: SendReport = { delivered: 0, failed: 0, pending: entries.length };
     for (const entry of entries) {
       if (options.signal?.aborted) break;

@@ -9,6 +9,7 @@
 import { ulid } from "ulid";
 import { z } from "zod";
 import type { Clock } from "../clock.ts";
+import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
 import type { AnalyticsEvent, JsonValue } from "./event_schema.ts";
 import { intervalStart, minuteStart, ulidLowerBound } from "./interval.ts";
 import {
@@ -52,8 +53,6 @@ export interface EventStoreOptions {
   maxCountEntries?: number;
 }
 
-/** How many commits an ingest tries when intervals close under it. */
-const MAX_RECORD_ATTEMPTS = 5;
 /** Limits of one merged commit, under KV's 1000 mutations and ~800 KiB. */
 const MAX_MUTATIONS = 1000;
 const MAX_COMMIT_BYTES = 600 * 1024;
@@ -227,7 +226,11 @@ export class EventStore {
       minutes.set(mk, [m, e.event_type, (minutes.get(mk)?.[2] ?? 0) + 1]);
     }
     let interval = intervalStart(now, intervalMs);
-    for (let attempt = 0; attempt < MAX_RECORD_ATTEMPTS; attempt++) {
+    // A lost race means the interval was closed meanwhile (or the claim was taken): the next
+    // attempt writes into the following interval (or reports the earlier batch).
+    return await casRetry(`analytics of ${events.length} events`, async (): Promise<
+      Committed | typeof CONFLICT
+    > => {
       const op = kv.atomic().check({ key: closedIntervalKey(edge, interval), versionstamp: null });
       if (claim !== null) {
         const record: IngestRecord = {
@@ -272,8 +275,8 @@ export class EventStore {
         }
       }
       interval += intervalMs;
-    }
-    throw new Error(`Could not record ${events.length} events: intervals kept closing`);
+      return CONFLICT;
+    });
   }
 
   /**

@@ -18,6 +18,7 @@ import { centralRoutes } from "../../routes/central.ts";
 import { eventsRoutes } from "../../routes/events.ts";
 import { CentralCollector } from "./central/collector.ts";
 import { AnalyticsEdge } from "./edge.ts";
+import { DEV_CENTRAL_TOKEN } from "./config.ts";
 import { autoTracking } from "./tracker.ts";
 
 /** What {@linkcode createAnalytics} needs. */
@@ -53,11 +54,25 @@ export interface Analytics {
   centralUrl(): string;
 }
 
-/** The collector token in development when `CENTRAL_TOKEN` is unset (documented, not secret). */
-export const DEV_CENTRAL_TOKEN = "outpost-dev-central-token";
+export { DEV_CENTRAL_TOKEN };
 
 function randomToken(): string {
   return crypto.randomUUID().replaceAll("-", "") + crypto.randomUUID().replaceAll("-", "");
+}
+
+/**
+ * The collector token: `CENTRAL_TOKEN`; in one process (role both, collector = self) without it,
+ * a well-known one in development (so `/_central/stats` can be tried with curl), else a random one
+ * shared in memory. Null when separate processes need a shared token that is not set: the
+ * collector then refuses everything (503) and an edge keeps its summaries in the outbox.
+ */
+export function centralTokenOf(config: EdgeConfig): string | null {
+  const cfg = config.analytics;
+  if (cfg.centralToken !== undefined) return cfg.centralToken;
+  const self = config.role === "both" &&
+    (cfg.centralUrl === undefined || cfg.centralUrl === "internal://self");
+  if (!self) return null;
+  return config.mode === "development" ? DEV_CENTRAL_TOKEN : randomToken();
 }
 
 /** Builds the analytics parts of a node from its config. */
@@ -65,11 +80,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   const { config, kv, clock, metrics } = deps;
   const cfg = config.analytics;
   const log = deps.log.child({ area: "analytics" });
-  // Config requires a token whenever edge and collector are separate processes; in one process
-  // (role both, collector = self) a well-known one in development, so `/_central/stats` can be
-  // tried with curl, else a random one shared in memory.
-  const token = cfg.centralToken ??
-    (config.mode === "development" ? DEV_CENTRAL_TOKEN : randomToken());
+  const token = centralTokenOf(config);
   let selfUrl: string | null = null;
   const centralUrl = () => cfg.centralUrl ?? selfUrl ?? "internal://self";
   const send = internalFetch({ self: deps.selfFetch }, deps.fetch ?? globalThis.fetch);

@@ -90,16 +90,24 @@ export class Authorizer {
     return headers;
   }
 
-  /** Authorizes a request; throws `HttpError` for every refusal. */
-  check(req: Request, path: string, ctx: EdgeRequestContext): Grant | Promise<Grant> {
+  /**
+   * Authorizes a request for `path` (the form protection patterns match) and `method` (the
+   * request's, or the method it overrides to); throws `HttpError` for every refusal.
+   */
+  check(
+    req: Request,
+    path: string,
+    ctx: EdgeRequestContext,
+    method: string = req.method,
+  ): Grant | Promise<Grant> {
     if (path.length > MAX_PATH_LENGTH) {
       throw new HttpError(414, `Path longer than ${MAX_PATH_LENGTH} characters`, {
         code: "uri_too_long",
       });
     }
-    const action = this.#o.resolveAction(req.method, path);
+    const action = this.#o.resolveAction(method, path);
     if (action === null) {
-      throw new HttpError(405, `No action for method: ${req.method.slice(0, 20)}`, {
+      throw new HttpError(405, `No action for method: ${method.slice(0, 20)}`, {
         code: "method_not_allowed",
       });
     }

@@ -4,20 +4,27 @@
  * sent to the origin as `X-User-Id`, and `RateLimit-Policy` / `RateLimit` on the response.
  */
 
-import type { MiddlewareHandler } from "hono";
+import type { Context, Next } from "hono";
 import type { AppEnv } from "../app_env.ts";
 import type { Authorizer, Grant } from "./authorizer.ts";
 
 /** The header that tells the origin who the (verified) user is; empty when anonymous. */
 export const USER_ID_HEADER = "X-User-Id";
 
+/** The middleware: `method` and `path` are what is decided on (see `register` in setup.ts). */
+export type AuthorizationMiddleware = (
+  c: Context<AppEnv>,
+  next: Next,
+  method: string,
+  path: string,
+) => Promise<void>;
+
 /** Builds the middleware around an authorizer. */
-export function authorization(authorizer: Authorizer): MiddlewareHandler<AppEnv> {
-  return async function authorization(c, next) {
+export function authorization(authorizer: Authorizer): AuthorizationMiddleware {
+  return async function authorization(c, next, method, path) {
     const ctx = c.env.ctx;
-    // Overlapping patterns (`/api/*` and `/api/admin/*`) decide once.
     if (ctx.authz !== undefined) return await next();
-    const pending = authorizer.check(c.req.raw, c.req.path, ctx);
+    const pending = authorizer.check(c.req.raw, path, ctx, method);
     const grant: Grant = pending instanceof Promise ? await pending : pending;
     ctx.authz = {
       action: grant.action,

@@ -1,6 +1,6 @@
 /**
- * GCRA rate limiting with its state in Deno KV, updated atomically (versionstamp check, bounded
- * retries), plus a per-isolate local allowance: when a subject is busy, an isolate takes several
+ * GCRA rate limiting with its state in Deno KV, updated atomically (versionstamp check, retried
+ * until a deadline), plus a per-isolate local allowance: when a subject is busy, an isolate takes several
  * requests from KV at once and admits them locally for up to `leaseMs`, so a hot path does not
  * pay a KV round trip per request. Taken requests are charged in KV when taken, so the global
  * limit is never exceeded; what is taken but unused when the lease ends is lost (under-admission,
@@ -11,6 +11,7 @@
  */
 
 import type { Clock } from "../clock.ts";
+import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
 import { available, gcra, type GcraRate } from "./gcra.ts";
 import { rateLimitKey, type RateSubject } from "./keys.ts";
 
@@ -41,8 +42,8 @@ export interface RateLimiterOptions {
   localAllowance: number;
   leaseMs: number;
   maxLocalKeys?: number;
-  /** Atomic commit attempts before giving up. */
-  maxAttempts?: number;
+  /** Time a contended update may keep retrying before it fails (default: the CAS helper's). */
+  deadlineMs?: number;
   /** Called when a stored state was not of the expected shape (then treated as empty). */
   onBadState?: (key: Deno.KvKey) => void;
   /** Called when a background refill fails (the requests that need it fail with it). */
@@ -77,7 +78,7 @@ export class RateLimiter {
   readonly #allowance: number;
   readonly #leaseMs: number;
   readonly #maxKeys: number;
-  readonly #maxAttempts: number;
+  readonly #deadlineMs: number | undefined;
   readonly #onBadState: (key: Deno.KvKey) => void;
   readonly #onRefillError: (error: unknown) => void;
   readonly #local = new Map<string, Local>();
@@ -90,7 +91,7 @@ export class RateLimiter {
     this.#allowance = options.localAllowance;
     this.#leaseMs = options.leaseMs;
     this.#maxKeys = options.maxLocalKeys ?? 10_000;
-    this.#maxAttempts = options.maxAttempts ?? 8;
+    this.#deadlineMs = options.deadlineMs;
     this.#onBadState = options.onBadState ?? (() => {});
     this.#onRefillError = options.onRefillError ?? (() => {});
   }
@@ -227,9 +228,9 @@ export class RateLimiter {
       : used >= local.leased
       ? Math.min(this.#allowance, local.leased * 2)
       : Math.max(1, used);
-    for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
+    return await casRetry(`rate limit ${rate.name} of ${subject.kind} ${subject.id}`, async (n) => {
       // An eventual read is enough for the first try: the versionstamp check catches staleness.
-      const entry = await this.#kv.get(key, { consistency: attempt === 0 ? "eventual" : "strong" });
+      const entry = await this.#kv.get(key, { consistency: n === 1 ? "eventual" : "strong" });
       let tat: number | null = null;
       if (entry.value !== null) {
         if (isState(entry.value)) tat = entry.value.tat;
@@ -252,7 +253,7 @@ export class RateLimiter {
       const expireIn = Math.max(1000, Math.ceil(r.tat - now) + 1000);
       const res = await this.#kv.atomic().check(entry).set(key, { tat: r.tat }, { expireIn })
         .commit();
-      if (!res.ok) continue;
+      if (!res.ok) return CONFLICT;
       this.kvCommits++;
       const keep = fresh && forRequest ? 0 : local.tokens; // an expired lease's rest is lost
       local.tokens = keep + quantity - (forRequest ? 1 : 0);
@@ -270,7 +271,6 @@ export class RateLimiter {
         retryAfterS: 0,
         kv: true,
       };
-    }
-    throw new Error(`Rate-limit state stayed contended after ${this.#maxAttempts} attempts`);
+    }, { lane: this.#kv, deadlineMs: this.#deadlineMs });
   }
 }

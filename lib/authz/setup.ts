@@ -10,6 +10,9 @@ import type { AppEnv } from "../app_env.ts";
 import type { Clock } from "../clock.ts";
 import { ConfigError, type EdgeConfig } from "../config.ts";
 import { compilePathPatterns, compileRoutePath } from "../http/path_pattern.ts";
+import { HttpError } from "../http/errors.ts";
+import { matchPath } from "../http/target.ts";
+import { effectiveMethod } from "../proxy/headers.ts";
 import type { Jobs } from "../jobs.ts";
 import type { Logger } from "../log.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
@@ -21,6 +24,9 @@ import { DEFAULT_POLICY, PolicyError } from "./policy.ts";
 import { PolicyStore, type PolicyUpdate } from "./policy_store.ts";
 import { type RateClass, RateLimiter } from "./rate_limiter.ts";
 import { PolicyModule } from "./wasm_module.ts";
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+const KNOWN_METHODS = new Set(["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]);
 
 /** The development HS256 secret used when `JWT_SECRET` is unset outside production. */
 export const DEV_JWT_SECRET = "outpost-development-secret-not-for-production-use";
@@ -51,6 +57,8 @@ export interface Authz {
   limiter: RateLimiter;
   /** Registers the middleware on every protected pattern of `app` (call before the routes). */
   register(app: Hono<AppEnv>): void;
+  /** The secret authorization lacks (protected routes answer 503), or null. */
+  missing: string | null;
   /** Whether a request with this method and path is protected (for stages before routing). */
   protects(method: string, path: string): boolean;
   /** Validates and applies a new policy; a bad one is refused and the old one kept. */
@@ -88,17 +96,27 @@ export function createAuthz(deps: AuthzDeps): Authz | null {
   const { config, log, metrics } = deps;
   const cfg = config.authz;
   if (!cfg.enabled) return null;
+  const overrides: ReadonlySet<string> = new Set(config.proxy.methodOverrideHeaders);
 
   let secret = deps.jwtSecret;
+  // What is missing for authorization to work; protected routes then answer 503 (fail closed).
+  let missing: string | null = null;
   if (cfg.jwt.algorithm === "HS256") {
-    if (!secret && config.mode === "production") {
-      throw new ConfigError("Invalid config: authz.jwt (from JWT_SECRET): Required for HS256");
+    if (secret === DEV_JWT_SECRET && config.mode === "production") {
+      throw new ConfigError(
+        "Invalid config: authz.jwt (from JWT_SECRET): The published development secret cannot be used in production",
+      );
     }
-    if (!secret) {
+    if (!secret && config.mode === "production") {
+      missing = "JWT_SECRET";
+      log.error("JWT_SECRET is not set: protected routes answer 503 until it is", {
+        mode: config.mode,
+      });
+    } else if (!secret) {
       log.warn("JWT_SECRET is not set; using the development secret", { mode: config.mode });
       secret = DEV_JWT_SECRET;
     }
-    if (secret.length < 32) {
+    if (secret && secret.length < 32) {
       throw new ConfigError(
         "Invalid config: authz.jwt (from JWT_SECRET): Must be at least 32 characters",
       );
@@ -148,7 +166,9 @@ export function createAuthz(deps: AuthzDeps): Authz | null {
     clock: deps.clock,
     fetch: deps.fetch,
   });
-  verifier.ready().catch((error) => log.error("authz token keys failed to load", { error }));
+  if (missing === null) {
+    verifier.ready().catch((error) => log.error("authz token keys failed to load", { error }));
+  }
   const badState = metrics.counter(
     "outpost_authz_ratelimit_bad_state_total",
     "Rate-limit states in KV that were not of the expected shape (treated as empty)",
@@ -221,9 +241,21 @@ export function createAuthz(deps: AuthzDeps): Authz | null {
 
   const middleware = authorization(authorizer);
   const protectedRoutes = cfg.protect.map((route) => ({
-    matches: compileRoutePath(route.path),
+    // Patterns match the lower-cased, parameter-free form of the path (`matchPath`): spelling a
+    // path another way can only make it protected, never unprotected.
+    matches: compileRoutePath(route.path.toLowerCase()),
     methods: route.methods ? new Set<string>(route.methods) : null,
+    // A rule for writes also covers methods the edge does not know (WebDAV, extensions).
+    unknownToo: route.methods?.some((m) => !SAFE_METHODS.has(m)) ?? false,
   }));
+  function protects(method: string, path: string): boolean {
+    const loose = matchPath(path);
+    return protectedRoutes.some((r) =>
+      (r.methods === null || r.methods.has(method) ||
+        (r.unknownToo && !KNOWN_METHODS.has(method))) &&
+      r.matches(loose)
+    );
+  }
   return {
     authorizer,
     store,
@@ -231,16 +263,27 @@ export function createAuthz(deps: AuthzDeps): Authz | null {
     verifier,
     limiter,
     register(app) {
-      for (const route of cfg.protect) {
-        if (route.methods) app.on(route.methods, route.path, middleware);
-        else app.use(route.path, middleware);
-      }
+      // One gate for every path, deciding on the canonical target (the same path the cache keys
+      // and the proxy forwards), rather than router patterns that see another spelling.
+      app.use("*", function authorizationGate(c, next) {
+        const ctx = c.env.ctx;
+        let method = c.req.raw.method;
+        try {
+          method = effectiveMethod(method, c.req.raw.headers, overrides);
+        } catch (error) {
+          throw new HttpError(400, (error as Error).message, { code: "invalid_method_override" });
+        }
+        if (!protects(method, ctx.target.path)) return next();
+        if (missing !== null) {
+          throw new HttpError(503, `Authorization is not configured: set ${missing}`, {
+            code: "authz_not_configured",
+          });
+        }
+        return middleware(c, next, method, matchPath(ctx.target.path));
+      });
     },
-    protects(method, path) {
-      return protectedRoutes.some((r) =>
-        (r.methods === null || r.methods.has(method)) && r.matches(path)
-      );
-    },
+    protects,
+    missing,
     updatePolicy: (value, source = "update") => store.update(value, source),
   };
 }

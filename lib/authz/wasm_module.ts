@@ -139,6 +139,11 @@ export class PolicyModule {
     return this.#exports?.load_policy !== undefined || this.#exports === null;
   }
 
+  /** False after a trap whose restart failed (calls fail until a restart succeeds). */
+  get running(): boolean {
+    return this.#exports !== null;
+  }
+
   /** Memory in use, in bytes. */
   get memoryBytes(): number {
     return this.#exports?.memory.buffer.byteLength ?? 0;

@@ -23,7 +23,6 @@ import { kvSlot } from "./keys.ts";
 import { KvStore } from "./kv_store.ts";
 import { Lookups } from "./lookup.ts";
 import { MemoryTier, variantKey } from "./memory.ts";
-import { pathOf } from "../http/url_path.ts";
 import { PassMarks } from "./pass.ts";
 import { CachePolicy } from "./policy.ts";
 import { Representations } from "./represent.ts";
@@ -138,12 +137,11 @@ export class EdgeCache {
    */
   fastHit(req: Request, ctx: EdgeRequestContext): Response | null {
     if (this.memory.count === 0) return null;
-    const url = req.url;
-    const path = pathOf(url);
+    const path = ctx.target.path;
     if (!this.policy.handles(path) || this.#o.experimentHeaders(path).length > 0) return null;
     const route = this.policy.route(path);
     if (route.bypass || !route.plainKey) return null;
-    const key = route.key(url, req);
+    const key = route.key(ctx.href, req);
     if (key === null) return null;
     let found = this.memory.get(key);
     if (found === undefined) return null;
@@ -182,7 +180,7 @@ export class EdgeCache {
         await invalidateAfterUnsafe(c, policy, invalidate);
         return;
       }
-      const path = pathOf(req.url);
+      const path = c.env.ctx.target.path;
       if (!policy.handles(path)) return await next();
       return await handler.handle(c, next, path);
     };

@@ -116,7 +116,7 @@ export class CacheHandler {
       edgeVary = experiment.map((name) => name.toLowerCase());
     }
     const headers = req.headers;
-    const urlKey = route.bypass ? null : route.key(req.url, req);
+    const urlKey = route.bypass ? null : route.key(ctx.href, req);
     // A custom key function returns null for requests it does not want cached.
     if (urlKey === null) return await this.#bypass(c, next, route.bypass ? "route" : "key");
     const dirs = parseRequestDirectives(headers.get("cache-control"), headers.get("pragma"));

@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "../app_env.ts";
 import { markPassThrough } from "./respond.ts";
 import { pathOf } from "../http/url_path.ts";
+import { bothSchemes } from "./key.ts";
 import type { CachePolicy } from "./policy.ts";
 
 /**
@@ -44,15 +45,19 @@ export async function invalidateAfterUnsafe(
   invalidate: (urlKeys: string[]) => Promise<void>,
 ): Promise<void> {
   const req = c.req.raw;
-  const handled = policy.handles(pathOf(req.url));
+  const ctx = c.env.ctx;
+  const handled = policy.handles(ctx.target.path);
   if (!SAFE.has(req.method) && c.res.status >= 200 && c.res.status < 400) {
     const keys: string[] = [];
-    for (const url of invalidatedUrls(req.url, c.res)) {
+    for (const url of invalidatedUrls(ctx.href, c.res)) {
       const path = pathOf(url);
       if (!policy.handles(path)) continue;
       const route = policy.route(path);
-      const key = route.key(url, url === req.url ? req : new Request(url));
-      if (key !== null) keys.push(key);
+      // Both schemes: a write over https makes the http entry as stale as the https one.
+      for (const variant of bothSchemes(url)) {
+        const key = route.key(variant, variant === ctx.href ? req : new Request(variant));
+        if (key !== null && !keys.includes(key)) keys.push(key);
+      }
     }
     if (keys.length > 0) await invalidate(keys);
   }

@@ -47,9 +47,11 @@ export function compileKey(options: KeyOptions): (rawUrl: string, req: Request) 
       } catch {
         return null;
       }
+      // The scheme stays part of the key: a page made for http (a redirect to https, say) is
+      // never served to https clients.
       return typeof out === "string" && out.length > 0 && out.length <= MAX_KEY_LENGTH &&
           !out.includes("\u0000")
-        ? `~${out}`
+        ? `~${rawUrl.startsWith("https:") ? "https" : "http"}:${out}`
         : null;
     }
     const key = normalizeUrl(rawUrl, touchesQuery ? filter : null, options.sortQuery, ignoreHost);
@@ -58,11 +60,21 @@ export function compileKey(options: KeyOptions): (rawUrl: string, req: Request) 
 }
 
 const NEEDS_PARSE = /[A-Z]|:(80|443)$/;
+
+/**
+ * The URL under both schemes: purges and invalidations reach the http and the https entries of
+ * a resource alike (the scheme is part of every key).
+ */
+export function bothSchemes(url: string): [string, string] {
+  const rest = url.slice(url.indexOf(":"));
+  return [`http${rest}`, `https${rest}`];
+}
 const UNRESERVED = /%(2[dDeE]|3\d|[46][1-9a-fA-F]|[57][0-9aA]|5[fF]|7[eE])/g;
 
 /**
- * `host/path?query` with the scheme dropped, the host lower-cased, default ports removed, dot
- * segments resolved and percent-escapes of unreserved characters decoded (RFC 3986 §6.2.2).
+ * `scheme://host/path?query` with the host lower-cased, default ports removed, dot segments
+ * resolved and percent-escapes of unreserved characters decoded (RFC 3986 §6.2.2). The request
+ * path gets here already canonical (`ctx.href`); purge URLs given by operators may not be.
  */
 export function normalizeUrl(
   rawUrl: string,
@@ -80,8 +92,10 @@ export function normalizeUrl(
   const simple = !NEEDS_PARSE.test(host) && !path.includes("%") && !path.includes("/.") &&
     !rawUrl.includes("#");
   if (simple && filter === null && !sortQuery) {
-    const start = ignoreHost ? pathStart : hostStart;
-    return q === rawUrl.length - 1 ? rawUrl.slice(start, q) : rawUrl.slice(start);
+    const end = q === rawUrl.length - 1 ? q : rawUrl.length;
+    return ignoreHost
+      ? rawUrl.slice(0, hostStart) + rawUrl.slice(pathStart, end)
+      : rawUrl.slice(0, end);
   }
   let url: URL;
   try {
@@ -111,7 +125,8 @@ export function normalizeUrl(
     if (sortQuery) pairs.sort();
     query = pairs.length > 0 ? `?${pairs.join("&")}` : "";
   }
-  return `${ignoreHost ? "" : url.host}${cleanPath}${query === "?" ? "" : query}`;
+  const origin = `${url.protocol}//${ignoreHost ? "" : url.host}`;
+  return `${origin}${cleanPath}${query === "?" ? "" : query}`;
 }
 
 /** A header value as it enters a variant key: trimmed, inner whitespace collapsed. */

@@ -4,6 +4,7 @@
  * reader sees the old entry, the new one, or none, never a torn body.
  */
 
+import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
 import { type MetaValue, MetaValueSchema, type StoredEntry } from "./entry.ts";
 import { type EntryTiming, retentionMs } from "./freshness.ts";
 import { type IndexValue, KvBudget, type RemoveOutcome, type RemoveReason } from "./kv_budget.ts";
@@ -401,8 +402,8 @@ export class KvStore {
    * `soft` marks the entry stale from `now` on (kept for stale-if-error, expiring accordingly).
    * Returns true when an entry was there. Retries on conflicts.
    */
-  async purgeSlot(slot: KvSlot, options: { soft: boolean; now: number }): Promise<boolean> {
-    for (let attempt = 0; attempt < 5; attempt++) {
+  purgeSlot(slot: KvSlot, options: { soft: boolean; now: number }): Promise<boolean> {
+    return casRetry(`the cache entry of ${slot.url}`, async () => {
       const res = await this.#kv.get(cacheMetaKey(slot));
       if (res.value === null) return false;
       const parsed = MetaValueSchema.safeParse(res.value);
@@ -432,12 +433,10 @@ export class KvStore {
           op.delete(index).sum(cacheUsageKey("removed"), BigInt(entry.kv.bytes));
         }
       }
-      if ((await op.commit()).ok) {
-        if (!options.soft && entry && entry.chunks > 0) await this.deleteBody(entry.version);
-        return entry !== null;
-      }
-    }
-    throw new Error(`Purge of ${slot.url} kept conflicting with writers`);
+      if (!(await op.commit()).ok) return CONFLICT;
+      if (!options.soft && entry && entry.chunks > 0) await this.deleteBody(entry.version);
+      return entry !== null;
+    }, { lane: this.#kv });
   }
 
   /** Removes a tag index entry (after its slot was purged). */

@@ -1,6 +1,7 @@
 /** The cache config compiled once: which paths are cached, how keys are built, which rules apply. */
 
 import { compilePathPatterns, type PathMatcher } from "../http/path_pattern.ts";
+import { matchPath } from "../http/target.ts";
 import type { CacheConfig, CacheRoute } from "./config.ts";
 import type { FreshnessRules } from "./freshness.ts";
 import { compileKey } from "./key.ts";
@@ -15,8 +16,18 @@ export interface CompiledRoute {
   plainKey: boolean;
 }
 
-/** Paths the cache never handles: the API and the node's own endpoints. */
-const NEVER = compilePathPatterns(["/api/*", "/_edge/*"]);
+/**
+ * Paths the cache never handles: the API and the node's own endpoints, matched on the lower-cased,
+ * parameter-free path, so no spelling of `/items/42` can be stored or served from the shared cache.
+ */
+const NEVER = compilePathPatterns([
+  "/api/*",
+  "/_edge/*",
+  "/_central/*",
+  "/items/*",
+  "/crdt/*",
+  "/events/*",
+]);
 
 /** Compiled cache settings. */
 export class CachePolicy {
@@ -35,7 +46,7 @@ export class CachePolicy {
 
   /** True when the cache handles this path at all. */
   handles(path: string): boolean {
-    return this.config.enabled && !NEVER(path);
+    return this.config.enabled && !NEVER(matchPath(path));
   }
 
   /** The settings for a path (the first matching route, else the defaults). */

@@ -5,6 +5,7 @@
  */
 
 import { z } from "zod";
+import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
 import { cachePurgeHeadKey, cachePurgeLogKey, cachePurgeLogPrefix } from "./keys.ts";
 
 /** One purge as recorded. */
@@ -51,8 +52,8 @@ export function splitRecord(record: PurgeRecord): PurgeRecord[] {
 }
 
 /** Appends records under consecutive sequence numbers and moves the head; returns the last. */
-export async function appendPurges(kv: Deno.Kv, records: PurgeRecord[]): Promise<bigint> {
-  for (let attempt = 0; attempt < 10; attempt++) {
+export function appendPurges(kv: Deno.Kv, records: PurgeRecord[]): Promise<bigint> {
+  return casRetry("the purge log", async () => {
     const head = await kv.get<Deno.KvU64>(cachePurgeHeadKey());
     let seq = head.value instanceof Deno.KvU64 ? head.value.value : 0n;
     const op = kv.atomic().check(head);
@@ -61,10 +62,8 @@ export async function appendPurges(kv: Deno.Kv, records: PurgeRecord[]): Promise
       op.set(cachePurgeLogKey(seq), record, { expireIn: PURGE_LOG_TTL_MS });
     }
     op.set(cachePurgeHeadKey(), new Deno.KvU64(seq));
-    if ((await op.commit()).ok) return seq;
-    await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
-  }
-  throw new Error("Could not record the purge: the purge log kept changing");
+    return (await op.commit()).ok ? seq : CONFLICT;
+  }, { lane: kv });
 }
 
 /** The head of the log (0 when nothing was ever purged). */

@@ -83,6 +83,8 @@ export async function mergeCounter(
   let changes = 0;
   for (const half of ["p", "n"] as const) {
     for (const [replica, count] of remote[half].counts) {
+      // This replica's own slots change only by its own increments, never by a peer's claim.
+      if (replica === ctx.replica || count > SLOT_LIMIT) continue;
       if (count > (local[half].counts.get(replica) ?? 0)) {
         op.max(counterSlotKey(name, half, replica), BigInt(count));
         changes++;

@@ -155,3 +155,47 @@ export function orsetEquals(a: OrSet, b: OrSet): boolean {
   }
   return true;
 }
+
+/**
+ * `remote` without what it cannot honestly know about `self`'s own adds: dots of `self` that
+ * `local` (self's context) has not minted are dropped from the entries, and the context keeps only
+ * `self`'s dots that `local` has. A peer thus cannot plant dots in this replica's name (which
+ * would collide with its future adds) nor claim to have seen adds it never made. For an honest
+ * peer this changes nothing: every dot of `self` it holds came from `self`.
+ */
+export function withoutForgedDots(remote: OrSet, self: ReplicaId, local: CausalContext): OrSet {
+  const rvv = remote.context.vv.get(self) ?? 0;
+  const rcloud = remote.context.cloud.get(self);
+  const lvv = local.vv.get(self) ?? 0;
+  const lcloud = local.cloud.get(self);
+  const forgedContext = rvv > lvv ||
+    [...(rcloud ?? [])].some((c) => !contextHas(local, { replica: self, counter: c }));
+  let forgedEntry = false;
+  for (const dots of remote.entries.values()) {
+    if (dots.some((d) => d.replica === self && !contextHas(local, d))) {
+      forgedEntry = true;
+      break;
+    }
+  }
+  if (!forgedContext && !forgedEntry) return remote;
+  const entries = new Map<string, readonly Dot[]>();
+  for (const [element, dots] of remote.entries) {
+    entries.set(element, dots.filter((d) => d.replica !== self || contextHas(local, d)));
+  }
+  // Self's part of the context: the dots both sides know.
+  const known: Dot[] = [];
+  const top = Math.min(rvv, lvv);
+  for (const c of lcloud ?? []) {
+    if (c <= rvv || rcloud?.has(c)) known.push({ replica: self, counter: c });
+  }
+  for (const c of rcloud ?? []) {
+    if (c > top && (c <= lvv || lcloud?.has(c))) known.push({ replica: self, counter: c });
+  }
+  const vv = new Map(remote.context.vv);
+  const cloud = new Map(remote.context.cloud);
+  if (top > 0) vv.set(self, top);
+  else vv.delete(self);
+  cloud.delete(self);
+  const context = addDots({ vv, cloud }, known);
+  return { entries, context };
+}

@@ -53,7 +53,7 @@ export function writeRegister(
     if (!(await op.commit()).ok) return CONFLICT;
     ctx.metrics.ops.inc({ type: "register", op: "set" });
     return next;
-  }, { onConflict: () => ctx.metrics.conflicts.inc({ type: "register" }) });
+  }, { onConflict: () => ctx.metrics.conflicts.inc({ type: "register" }), lane: ctx.kv });
 }
 
 /** Merges a remote register (the later write wins). True when it won here (relayed if asked). */
@@ -79,5 +79,5 @@ export function mergeRegister(
     ctx.hlc.observe(remote.ts);
     ctx.metrics.merges.inc({ type: "register", changed: "true" });
     return true;
-  }, { onConflict: () => ctx.metrics.conflicts.inc({ type: "register" }) });
+  }, { onConflict: () => ctx.metrics.conflicts.inc({ type: "register" }), lane: ctx.kv });
 }

@@ -5,6 +5,7 @@
  * database id is random, created once and kept in KV.
  */
 
+import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
 import { kvIdKey } from "./keys.ts";
 
 const KV_ID = /^[0-9a-f]{12}$/;
@@ -18,8 +19,8 @@ export interface ReplicaIdentity {
 }
 
 /** Reads (or creates once, atomically) the KV database's random id. */
-export async function kvDatabaseId(kv: Deno.Kv): Promise<string> {
-  for (let attempt = 0; attempt < 5; attempt++) {
+export function kvDatabaseId(kv: Deno.Kv): Promise<string> {
+  return casRetry("the KV database id", async () => {
     const entry = await kv.get<unknown>(kvIdKey());
     if (entry.value !== null) {
       if (typeof entry.value === "string" && KV_ID.test(entry.value)) return entry.value;
@@ -27,9 +28,8 @@ export async function kvDatabaseId(kv: Deno.Kv): Promise<string> {
     }
     const id = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
     const res = await kv.atomic().check(entry).set(kvIdKey(), id).commit();
-    if (res.ok) return id;
-  }
-  throw new Error("Could not create the KV database id");
+    return res.ok ? id : CONFLICT;
+  }, { lane: kv });
 }
 
 /** Resolves this node's replica id (configured, or derived from the region and database). */

@@ -9,7 +9,7 @@ import { addDots, type CausalContext, contextsEqual, type Dot } from "./dots.ts"
 import { indexKey, setContextKey, setElementKey } from "./keys.ts";
 import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
 import { logOperation } from "./oplog.ts";
-import { type OrSet, orsetMerge } from "./orset.ts";
+import { type OrSet, orsetMerge, withoutForgedDots } from "./orset.ts";
 import type { StoreContext } from "./store_context.ts";
 import {
   dotsToWire,
@@ -85,9 +85,11 @@ function applyMerge(
   return casRetry(`set ${name}`, async () => {
     const head = await readHead(ctx, name);
     const local = await loadLocal();
-    const merged = orsetMerge({ entries: local, context: head.context }, remote);
+    // Only other replicas' adds come from peers; this replica's own are its to mint.
+    const clean = withoutForgedDots(remote, ctx.replica, head.context);
+    const merged = orsetMerge({ entries: local, context: head.context }, clean);
     const changes: [string, readonly Dot[]][] = [];
-    for (const element of new Set([...local.keys(), ...remote.entries.keys()])) {
+    for (const element of new Set([...local.keys(), ...clean.entries.keys()])) {
       const before = local.get(element) ?? [];
       const after = merged.entries.get(element) ?? [];
       if (!sameDots(before, after)) changes.push([element, after]);
@@ -134,5 +136,5 @@ function applyMerge(
     } while (i < changes.length);
     ctx.metrics.merges.inc({ type: "set", changed: "true" });
     return true;
-  }, { onConflict: () => ctx.metrics.conflicts.inc({ type: "set" }), maxAttempts: 8 });
+  }, { onConflict: () => ctx.metrics.conflicts.inc({ type: "set" }), lane: ctx.kv });
 }

@@ -44,7 +44,7 @@ export function addElement(ctx: StoreContext, name: string, element: string): Pr
     if (!(await op.commit()).ok) return CONFLICT;
     ctx.metrics.ops.inc({ type: "set", op: "add" });
     return dots.length === 0;
-  }, { onConflict: () => ctx.metrics.conflicts.inc({ type: "set" }) });
+  }, { onConflict: () => ctx.metrics.conflicts.inc({ type: "set" }), lane: ctx.kv });
 }
 
 /** Removes an element (the adds this replica has seen). True when it was there. */
@@ -67,7 +67,7 @@ export function removeElement(ctx: StoreContext, name: string, element: string):
     if (!(await op.commit()).ok) return CONFLICT;
     ctx.metrics.ops.inc({ type: "set", op: "remove" });
     return true;
-  }, { onConflict: () => ctx.metrics.conflicts.inc({ type: "set" }) });
+  }, { onConflict: () => ctx.metrics.conflicts.inc({ type: "set" }), lane: ctx.kv });
 }
 
 /** The live elements, in key order (by code point). */

@@ -10,6 +10,7 @@ import type { ClientGeo } from "../geo/types.ts";
 import { LazyClientGeo } from "../geo/lazy.ts";
 import { CidrSet } from "../net/ip.ts";
 import { clientAddress } from "./client.ts";
+import type { CanonicalTarget } from "./target.ts";
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -45,6 +46,7 @@ interface ClientFacts {
 class RequestContext implements EdgeRequestContext {
   readonly requestId: string;
   readonly startedAt: number;
+  readonly target: CanonicalTarget;
   variants: Record<string, string> = {};
   originHeaders: Record<string, string> = {};
   timings: string[] = [];
@@ -58,12 +60,14 @@ class RequestContext implements EdgeRequestContext {
   readonly #geoOptions: ClientGeoOptions;
   #client: ClientFacts | null = null;
   #geo: ClientGeo | null = null;
+  #href: string | null = null;
 
   constructor(
     req: Request,
     info: ServeInfo | undefined,
     requestId: string,
     startedAt: number,
+    target: CanonicalTarget,
     trusted: CidrSet,
     geo: ClientGeoOptions,
   ) {
@@ -71,6 +75,7 @@ class RequestContext implements EdgeRequestContext {
     this.#info = info;
     this.requestId = requestId;
     this.startedAt = startedAt;
+    this.target = target;
     this.#trusted = trusted;
     this.#geoOptions = geo;
   }
@@ -84,7 +89,8 @@ class RequestContext implements EdgeRequestContext {
     const clientIp = peerTrusted
       ? clientAddress(peerIp, headers.get("x-forwarded-for"), this.#trusted)
       : peerIp;
-    let clientProto: "http" | "https" = this.#req.url.startsWith("https:") ? "https" : "http";
+    // The connection's scheme, never an absolute-form target's claim (see lib/http/target.ts).
+    let clientProto = this.target.connectionScheme;
     if (peerTrusted) {
       const forwarded = headers.get("x-forwarded-proto")?.split(",", 1)[0].trim().toLowerCase();
       if (forwarded === "https" || forwarded === "http") clientProto = forwarded;
@@ -103,6 +109,14 @@ class RequestContext implements EdgeRequestContext {
   }
   get clientProto(): "http" | "https" {
     return this.#facts().clientProto;
+  }
+  get href(): string {
+    if (this.#href !== null) return this.#href;
+    const t = this.target;
+    const scheme = this.clientProto;
+    return this.#href = scheme === t.connectionScheme
+      ? t.url
+      : `${scheme}://${t.authority}${t.path}${t.query}`;
   }
   get geo(): ClientGeo {
     if (this.#geo === null) {
@@ -129,11 +143,18 @@ export class EdgeContexts {
     this.#geo = options.geo;
   }
 
-  /** The context of a request that just arrived (`info` from `Deno.serve`). */
-  create(req: Request, info: ServeInfo | undefined): EdgeRequestContext {
-    const startedAt = performance.now();
+  /**
+   * The context of a request that just arrived (`info` from `Deno.serve`), with its canonical
+   * target (see `canonicalTarget`; `req` is the request routing sees).
+   */
+  create(
+    req: Request,
+    info: ServeInfo | undefined,
+    target: CanonicalTarget,
+    startedAt = performance.now(),
+  ): EdgeRequestContext {
     const requestId = this.#nextId(req.headers.get("x-request-id"));
-    return new RequestContext(req, info, requestId, startedAt, this.#trusted, this.#geo);
+    return new RequestContext(req, info, requestId, startedAt, target, this.#trusted, this.#geo);
   }
   /** Adds `X-Request-Id`, `X-Served-By` and `Server-Timing` to the response. */
   stamp(res: Response, ctx: EdgeRequestContext): Response {

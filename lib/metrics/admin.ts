@@ -1,15 +1,16 @@
 /**
- * Access to the operator endpoints (dashboard, stats, metrics): a bearer token or `?token=`,
+ * Access to every operator endpoint (dashboard, stats, metrics, cache stats, purge): one guard for
+ * the one validated `ADMIN_TOKEN` (config `metrics.adminToken`), a bearer token or `?token=`,
  * compared in constant time (HMACs of both under a per-process random key, then a fixed-length
  * comparison, so neither the content nor the length of the token leaks through timing).
  */
 
 import { HttpError } from "../http/errors.ts";
-import { SharedSecret } from "../http/secret.ts";
+import { bearerToken, SharedSecret } from "../http/secret.ts";
 
 /** Options for {@linkcode adminGuard}. */
 export interface AdminGuardOptions {
-  /** The expected token; unset means open in development and closed in production. */
+  /** The expected token; unset means open in development and closed (503) in production. */
   token?: string;
   mode: "development" | "production";
 }
@@ -17,12 +18,10 @@ export interface AdminGuardOptions {
 /** A check that throws 401/403 problems unless the request carries the admin token. */
 export type AdminCheck = (req: Request) => void;
 
+/** The presented token; null when none (or not a bearer token) was presented. */
 function tokenOf(req: Request): string | null {
   const auth = req.headers.get("authorization");
-  if (auth !== null) {
-    const m = /^Bearer\s+(\S{1,1024})\s*$/i.exec(auth);
-    return m ? m[1] : "";
-  }
+  if (auth !== null) return bearerToken(auth);
   const url = req.url;
   const q = url.indexOf("?");
   if (q < 0 || !url.includes("token=", q)) return null;
@@ -35,8 +34,8 @@ export function adminGuard(options: AdminGuardOptions): AdminCheck {
   if (token === undefined) {
     if (mode === "development") return function open() {};
     return function closed() {
-      throw new HttpError(403, "Operator endpoints are closed: set ADMIN_TOKEN to use them", {
-        code: "admin_token_not_configured",
+      throw new HttpError(503, "Operator endpoints are not configured: set ADMIN_TOKEN", {
+        code: "admin_not_configured",
       });
     };
   }

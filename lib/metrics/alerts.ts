@@ -1,12 +1,13 @@
 /**
- * Health transitions and their alerts: each healthy ↔ unhealthy change is logged once and put
+ * Health transitions and their alerts: each change between ok, degraded and unhealthy is logged
+ * once and put
  * in an in-memory outbox; a background job POSTs the outbox to the webhook in order, with a
  * timeout per attempt and the job runner's back-off while it fails. Requests only ever push to
  * the outbox, so a dead webhook cannot slow them.
  */
 
 import type { Logger } from "../log.ts";
-import type { HealthThresholds, HealthVerdict, WindowSummary } from "./health.ts";
+import type { HealthStatus, HealthThresholds, HealthVerdict, WindowSummary } from "./health.ts";
 import type { Counter, Gauge, MetricsRegistry } from "./registry.ts";
 
 /** The JSON body POSTed for one transition. */
@@ -16,8 +17,8 @@ export interface HealthAlert {
   type: "outpost.health";
   node_id: string;
   region: string;
-  from: "ok" | "unhealthy";
-  to: "ok" | "unhealthy";
+  from: HealthStatus;
+  to: HealthStatus;
   at: string;
   reasons: string[];
   error_rate: number | null;
@@ -48,7 +49,7 @@ export class HealthAlerts {
   readonly #outcomes: Counter;
   readonly #pendingGauge: Gauge;
   readonly #transitions: Counter;
-  #status: "ok" | "unhealthy" = "ok";
+  #status: HealthStatus = "ok";
   #seq = 0;
 
   constructor(options: HealthAlertsOptions) {
@@ -66,7 +67,7 @@ export class HealthAlerts {
   }
 
   /** The last status seen. */
-  get status(): "ok" | "unhealthy" {
+  get status(): HealthStatus {
     return this.#status;
   }
 
@@ -83,10 +84,10 @@ export class HealthAlerts {
     this.#status = to;
     this.#transitions.inc({ to });
     const { region, nodeId } = this.#o;
-    const text = to === "unhealthy"
-      ? `Outpost ${region} (${nodeId}) is unhealthy: ${verdict.reasons.join("; ")}`
-      : `Outpost ${region} (${nodeId}) is healthy again`;
-    const level = to === "unhealthy" ? "warn" : "info";
+    const text = to === "ok"
+      ? `Outpost ${region} (${nodeId}) is healthy again`
+      : `Outpost ${region} (${nodeId}) is ${to}: ${verdict.reasons.join("; ")}`;
+    const level = to === "ok" ? "info" : "warn";
     this.#o.log[level]("health changed", { from, to, reasons: verdict.reasons, node_id: nodeId });
     if (!this.#o.webhookUrl) return;
     this.#pending.push({

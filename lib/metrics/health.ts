@@ -1,6 +1,7 @@
 /**
- * Turning the sliding window into a verdict: the figures "now" (error rate, percentiles, cache
- * hit rate) and healthy or not against configured thresholds, with the reasons in words.
+ * Turning the sliding window into a verdict: the figures "now" (error rates, percentiles, cache
+ * hit rate) and healthy or not against configured thresholds, with the reasons in words. The
+ * error rate judged is the edge's own 5xx; an origin's 5xx passed through are the origin's.
  */
 
 import { Field, type WindowCell } from "./window.ts";
@@ -12,6 +13,8 @@ export interface HealthThresholds {
   minRequests: number;
   /** What the window's latency is (`metrics.health.latency`); `total` when absent. */
   latency?: "total" | "edge";
+  /** Judge every 5xx, passed-through ones too (`metrics.health.countOriginErrors`). */
+  countOriginErrors?: boolean;
 }
 
 /** The window's figures. Rates are fractions (0–1); `null` when there is nothing to divide. */
@@ -23,6 +26,7 @@ export interface WindowSummary {
   origin_errors: number;
   error_rate: number | null;
   edge_error_rate: number | null;
+  origin_error_rate: number | null;
   p50_ms: number | null;
   p95_ms: number | null;
   p99_ms: number | null;
@@ -39,9 +43,12 @@ export interface WindowSummary {
   denied: { "401": number; "403": number; "429": number };
 }
 
+/** A health status: `degraded` serves (200) with something off; `unhealthy` answers 503. */
+export type HealthStatus = "ok" | "degraded" | "unhealthy";
+
 /** A health verdict. */
 export interface HealthVerdict {
-  status: "ok" | "unhealthy";
+  status: HealthStatus;
   reasons: string[];
   /** True when the window held fewer than `minRequests` requests (judged healthy). */
   insufficient_data: boolean;
@@ -73,6 +80,7 @@ export function summarize(cell: WindowCell, windowMs: number): WindowSummary {
     origin_errors: c[Field.originErrors],
     error_rate: requests === 0 ? null : round(c[Field.errors] / requests, 6),
     edge_error_rate: requests === 0 ? null : round(c[Field.edgeErrors] / requests, 6),
+    origin_error_rate: requests === 0 ? null : round(c[Field.originErrors] / requests, 6),
     p50_ms: round(h.percentile(50), 3),
     p95_ms: round(h.percentile(95), 3),
     p99_ms: round(h.percentile(99), 3),
@@ -90,16 +98,24 @@ export function summarize(cell: WindowCell, windowMs: number): WindowSummary {
   };
 }
 
-/** Healthy unless the error rate or p99 reaches its threshold (with enough requests to judge). */
+/**
+ * Healthy unless the error rate or p99 reaches its threshold (with enough requests to judge).
+ * The error rate is of 5xx made by the edge, or of every 5xx with `countOriginErrors`.
+ */
 export function judge(s: WindowSummary, t: HealthThresholds): HealthVerdict {
   if (s.requests < t.minRequests || s.requests === 0) {
     return { status: "ok", reasons: [], insufficient_data: true };
   }
   const reasons: string[] = [];
-  if (s.error_rate !== null && s.error_rate >= t.maxErrorRate) {
+  const rate = t.countOriginErrors ? s.error_rate : s.edge_error_rate;
+  if (rate !== null && rate >= t.maxErrorRate) {
     reasons.push(
-      `error rate ${pct(s.error_rate)} ≥ ${pct(t.maxErrorRate)} ` +
-        `(${s.errors} of ${s.requests} requests in the last ${s.window_s} s)`,
+      t.countOriginErrors
+        ? `error rate ${pct(rate)} ≥ ${pct(t.maxErrorRate)} ` +
+          `(${s.errors} of ${s.requests} requests in the last ${s.window_s} s)`
+        : `edge error rate ${pct(rate)} ≥ ${pct(t.maxErrorRate)} ` +
+          `(${s.edge_errors} 5xx made by the edge of ${s.requests} requests in the last ` +
+          `${s.window_s} s)`,
     );
   }
   if (s.p99_ms !== null && s.p99_ms >= t.maxP99Ms) {

@@ -9,3 +9,8 @@ export function snapshotKey(region: string, nodeId: string): [string, string, st
 export function snapshotPrefix(): [string] {
   return ["metrics"];
 }
+
+/** A node's KV write probe (health): `["health", "kv-probe", region, nodeId]`. */
+export function kvProbeKey(region: string, nodeId: string): [string, string, string, string] {
+  return ["health", "kv-probe", region, nodeId];
+}

@@ -1,7 +1,8 @@
 /**
  * The node's monitoring, wired together: per-request recording and logging, health with
- * transitions and alerts, snapshots to KV for global statistics, and the Prometheus text.
- * Built once by `createApp`; background work runs as `edge.jobs`.
+ * transitions and alerts, conditions any stage can raise, a KV write probe, snapshots to KV for
+ * global statistics, and the Prometheus text. Built once by `createApp`; background work runs as
+ * `edge.jobs`.
  */
 
 import type { EdgeRequestContext } from "../app_env.ts";
@@ -11,6 +12,8 @@ import type { Jobs } from "../jobs.ts";
 import type { Logger } from "../log.ts";
 import { HttpError } from "../http/errors.ts";
 import { HealthAlerts } from "./alerts.ts";
+import { type HealthCondition, HealthConditions } from "./conditions.ts";
+import { kvProbeKey } from "./keys.ts";
 import {
   type HealthThresholds,
   type HealthVerdict,
@@ -43,6 +46,8 @@ export interface MonitorOptions {
   jobs: Jobs;
   fetch: typeof fetch;
   startedAt: number;
+  /** The registry health reads conditions from (a fresh one when absent). */
+  conditions?: HealthConditions;
 }
 
 /** The node's health right now. */
@@ -50,7 +55,12 @@ export interface HealthReport extends HealthVerdict {
   summary: WindowSummary;
   thresholds: HealthThresholds;
   monitoring: "on" | "off";
+  /** Conditions in force (their reasons are in `reasons` too). */
+  conditions: HealthCondition[];
 }
+
+/** Time a KV probe write may take before the store counts as not writable. */
+const KV_PROBE_TIMEOUT_MS = 5000;
 
 /** Per-node monitoring. */
 export class Monitor {
@@ -59,6 +69,8 @@ export class Monitor {
   /** This node's id in snapshots and alerts (random per process). */
   readonly nodeId: string = crypto.randomUUID().slice(0, 8);
   readonly enabled: boolean;
+  /** Conditions that make the node degraded or unhealthy regardless of its traffic. */
+  readonly conditions: HealthConditions;
   readonly window: SlidingWindow;
   readonly alerts: HealthAlerts;
   readonly #o: MonitorOptions;
@@ -77,8 +89,9 @@ export class Monitor {
     this.enabled = m.enabled;
     this.#logRequests = config.log.requests;
     this.#requestLog = options.log;
-    const { maxErrorRate, maxP99Ms, minRequests, latency } = m.health;
-    this.#thresholds = { maxErrorRate, maxP99Ms, minRequests, latency };
+    this.conditions = options.conditions ?? new HealthConditions();
+    const { maxErrorRate, maxP99Ms, minRequests, latency, countOriginErrors } = m.health;
+    this.#thresholds = { maxErrorRate, maxP99Ms, minRequests, latency, countOriginErrors };
     this.window = new SlidingWindow({ windowMs: m.windowMs, slotMs: m.slotMs });
     this.#recorder = new RequestRecorder({
       metrics,
@@ -112,6 +125,12 @@ export class Monitor {
       intervalMs: m.snapshotIntervalMs,
       maxBackoffMs: m.snapshotTtlMs,
       run: () => writeSnapshot(options.kv, this.snapshot()),
+    });
+    jobs.add({
+      name: "health.kv-write",
+      intervalMs: m.snapshotIntervalMs,
+      maxBackoffMs: m.snapshotIntervalMs * 3,
+      run: () => this.probeKv(),
     });
     jobs.add({
       name: "metrics.health",
@@ -177,16 +196,61 @@ export class Monitor {
       this.#summaryAt[0] = requests;
       this.#summaryAt[1] = slot;
     }
-    const verdict: HealthVerdict = this.enabled
+    let verdict: HealthVerdict = this.enabled
       ? judge(summary, this.#thresholds)
       : { status: "ok", reasons: [], insufficient_data: true };
+    const conditions = this.conditions.list();
+    if (conditions.length > 0) {
+      const unhealthy = verdict.status === "unhealthy" ||
+        conditions.some((c) => c.level === "unhealthy");
+      verdict = {
+        status: unhealthy ? "unhealthy" : "degraded",
+        reasons: [...verdict.reasons, ...conditions.map((c) => c.reason)],
+        insufficient_data: verdict.insufficient_data,
+      };
+    }
     this.alerts.observe(verdict, summary, now);
     return {
       ...verdict,
       summary,
       thresholds: this.#thresholds,
       monitoring: this.enabled ? "on" : "off",
+      conditions,
     };
+  }
+
+  /**
+   * Writes a small record to KV (the `health.kv-write` job): on failure, or when the write
+   * takes over 5 s, the node is unhealthy until a later write succeeds. Throws on failure so
+   * the job runner logs, counts and backs off.
+   */
+  async probeKv(): Promise<void> {
+    const { kv, clock, config } = this.#o;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${KV_PROBE_TIMEOUT_MS} ms`)),
+        KV_PROBE_TIMEOUT_MS,
+      );
+    });
+    try {
+      const write = kv.set(kvProbeKey(config.region, this.nodeId), { at: clock.now() }, {
+        expireIn: Math.max(60_000, config.metrics.snapshotIntervalMs * 6),
+      });
+      await Promise.race([write, late]);
+      this.conditions.clear("kv.write");
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.conditions.raise(
+        "kv.write",
+        "unhealthy",
+        `the KV store cannot be written (${message.slice(0, 120)}): data writes, rate limits ` +
+          "and analytics fail",
+      );
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** This node's snapshot now. */

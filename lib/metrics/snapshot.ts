@@ -30,7 +30,7 @@ export const SnapshotSchema = z.object({
   ttl_ms: z.number().int().min(1),
   started_at: z.number().int().min(0),
   health: z.object({
-    status: z.enum(["ok", "unhealthy"]),
+    status: z.enum(["ok", "degraded", "unhealthy"]),
     reasons: z.array(z.string().max(500)).max(10),
   }),
   totals: counts,

@@ -151,13 +151,13 @@ export function mergeSnapshots(read: SnapshotRead, now: number): GlobalStats {
     total_requests: total,
     ...all,
     edge_count: snapshots.length,
-    unhealthy_edges: snapshots.filter((x) => x.health.status !== "ok").length,
+    unhealthy_edges: snapshots.filter((x) => x.health.status === "unhealthy").length,
     per_region: regions.map((region) => {
       const members = overall.filter((o) => o.x.region === region);
       return {
         region,
         edges: members.length,
-        unhealthy: members.filter((o) => o.x.health.status !== "ok").length,
+        unhealthy: members.filter((o) => o.x.health.status === "unhealthy").length,
         ...groupOf(members),
       };
     }),

@@ -19,7 +19,7 @@ export interface GroupStats {
 export interface EdgeStats extends GroupStats {
   node_id: string;
   region: string;
-  status: "ok" | "unhealthy";
+  status: "ok" | "degraded" | "unhealthy";
   reasons: string[];
   total_requests: number;
   uptime_s: number;

@@ -53,12 +53,17 @@ export function edgeOperations(ctx: DocContext): Operation[] {
       operationId: "getHealth",
       tags: ["Node"],
       summary: "This node's health (for load balancers)",
-      description: `Healthy while the window's error rate is under ` +
-        `${config.metrics.health.maxErrorRate * 100}% and p99 under ` +
+      description:
+        `Healthy while the window's rate of 5xx ${
+          config.metrics.health.countOriginErrors ? "(edge and origin)" : "made by the edge"
+        } is under ${config.metrics.health.maxErrorRate * 100}% and p99 under ` +
         `${config.metrics.health.maxP99Ms} ms (with at least ` +
-        `${config.metrics.health.minRequests} requests to judge by). Public. The answer is ` +
-        "small by default (breakers and jobs only when they need attention); `?verbose=1` adds " +
-        "thresholds, percentiles, every breaker and job.",
+        `${config.metrics.health.minRequests} requests to judge by), and no condition is in ` +
+        "force: a policy module that did not load, every origin out of rotation or a KV store " +
+        "that cannot be written make the node unhealthy (503), lesser ones degraded (200), " +
+        "whatever the traffic. Public. The answer is small by default (breakers, conditions " +
+        "and jobs only when they need attention); `?verbose=1` adds thresholds, percentiles, " +
+        "every breaker, condition and job.",
       parameters: [{
         name: "verbose",
         in: "query",
@@ -67,7 +72,7 @@ export function edgeOperations(ctx: DocContext): Operation[] {
         schema: { type: "string", enum: ["0", "1"] },
       }],
       responses: {
-        200: json("Healthy", book.ref("Health", HealthSchema)),
+        200: json("Healthy or degraded", book.ref("Health", HealthSchema)),
         503: json("Unhealthy; `reasons` says why", book.ref("Health", HealthSchema)),
         default: DEFAULT_PROBLEM,
       },

@@ -22,16 +22,35 @@ export const WhereAmISchema = z.object({
   servedBy: z.string(),
 });
 
-/** `GET /_edge/health` (200 healthy, 503 unhealthy: same shape). */
+const CircuitSchema = z.object({
+  state: z.enum(["closed", "open", "half-open"]),
+  consecutiveFailures: Count,
+  lastError: z.string().nullable(),
+  retryAt: z.number().nullable(),
+});
+
+/**
+ * `GET /_edge/health` (200 ok or degraded, 503 unhealthy: same shape). Degraded: the node serves,
+ * but something is off, e.g. a missing secret keeps some routes closed (each named in `reasons`).
+ */
 export const HealthSchema = z.object({
-  status: z.enum(["ok", "unhealthy"]),
+  status: z.enum(["ok", "degraded", "unhealthy"]),
   region: z.string(),
   node_id: z.string(),
   uptime_s: Count,
-  error_rate: Rate,
+  edge_error_rate: Rate.describe("Share of requests in the window answered 5xx made by the edge"),
+  origin_error_rate: Rate.describe(
+    "Share of requests in the window answered 5xx passed through from an origin (not judged " +
+      "unless metrics.health.countOriginErrors)",
+  ),
   p99_ms: Ms,
   requests: Count,
-  reasons: z.array(z.string()).describe("Why the node is unhealthy (empty when ok)"),
+  reasons: z.array(z.string()).describe("Why the node is degraded or unhealthy (empty when ok)"),
+  conditions: z.record(z.string(), z.enum(["degraded", "unhealthy"])).optional().describe(
+    "Conditions in force by name (e.g. kv.write, origins, authz.module): always with " +
+      "?verbose=1, else only when some are",
+  ),
+  error_rate: Rate.optional().describe("With ?verbose=1: share of every 5xx, edge and origin"),
   p50_ms: Ms.optional().describe("With ?verbose=1"),
   p95_ms: Ms.optional().describe("With ?verbose=1"),
   window_s: z.number().optional().describe("With ?verbose=1"),
@@ -42,17 +61,19 @@ export const HealthSchema = z.object({
     latency: z.enum(["total", "edge"]).describe(
       "What p99 measures: what clients waited, or the edge's own time (origin wait excluded)",
     ),
+    count_origin_errors: z.boolean().describe(
+      "Whether 5xx passed through from origins count in the judged error rate",
+    ),
   })
     .optional().describe("With ?verbose=1"),
   insufficient_data: z.boolean().optional().describe("With ?verbose=1"),
   monitoring: z.enum(["on", "off"]).optional().describe("With ?verbose=1"),
   origins: z.record(
     z.string(),
-    z.object({
-      state: z.enum(["closed", "open", "half-open"]),
-      consecutiveFailures: Count,
-      lastError: z.string().nullable(),
-      retryAt: z.number().nullable(),
+    CircuitSchema.extend({
+      paths: z.record(z.string(), CircuitSchema).optional().describe(
+        "Path-group circuits (proxy.breaker.countStatuses), by group",
+      ),
     }),
   ).optional().describe(
     "Circuit breakers by origin URL: all with ?verbose=1, else only those not closed (absent when none)",
@@ -94,7 +115,7 @@ export const GlobalStatsSchema = z.object({
   per_edge: z.array(z.object({
     node_id: z.string(),
     region: z.string(),
-    status: z.enum(["ok", "unhealthy"]),
+    status: z.enum(["ok", "degraded", "unhealthy"]),
     reasons: z.array(z.string()),
     total_requests: Count,
     uptime_s: Count,

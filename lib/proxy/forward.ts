@@ -1,6 +1,7 @@
 /**
  * Forwarding to origins: streaming bodies, a timeout per attempt, failover to the next-nearest
- * healthy origin for idempotent requests, and a passive circuit breaker fed by every outcome.
+ * healthy origin for idempotent requests (never the same origin twice), and passive circuit
+ * breakers fed by every outcome: transport failures always, configured statuses per path group.
  */
 
 import type { Clock } from "../clock.ts";
@@ -8,6 +9,7 @@ import type { Logger } from "../log.ts";
 import { HttpError } from "../http/errors.ts";
 import type { OriginHealth } from "./breaker.ts";
 import { copyDownstreamHeaders } from "./headers.ts";
+import { firstSegment } from "./path_group.ts";
 
 /** A place a request can be forwarded to (a configured region). */
 export interface ForwardTarget {
@@ -41,6 +43,10 @@ export interface ForwarderOptions {
   log: Logger;
   /** Called after every attempt (metrics). */
   onAttempt?: (attempt: AttemptOutcome) => void;
+  /** Origin answers that count against the origin for the request's path group (default none). */
+  countStatuses?: readonly number[];
+  /** The path group of a request path, for `countStatuses` (default: its first segment). */
+  pathGroup?: (path: string) => string;
 }
 
 /** The response to send and where it came from. */
@@ -65,6 +71,10 @@ class UpstreamTimeout extends Error {
 /** Forwards requests to an ordered list of targets. */
 export class Forwarder {
   readonly #o: ForwarderOptions;
+  readonly #counted: ReadonlySet<number>;
+  readonly #pathGroup: (path: string) => string;
+  /** Base URL → `scheme://host:port`: two regions on one server are one origin to retries. */
+  readonly #servers = new Map<string, string>();
 
   constructor(options: ForwarderOptions) {
     if (!(options.timeoutMs > 0)) throw new RangeError(`Invalid timeout: ${options.timeoutMs}`);
@@ -72,6 +82,23 @@ export class Forwarder {
       throw new RangeError(`Invalid max attempts: ${options.maxAttempts}`);
     }
     this.#o = options;
+    this.#counted = new Set(options.countStatuses ?? []);
+    this.#pathGroup = options.pathGroup ?? firstSegment;
+  }
+
+  #server(origin: string): string {
+    let server = this.#servers.get(origin);
+    if (server === undefined) {
+      try {
+        server = new URL(origin).origin;
+      } catch {
+        server = origin;
+      }
+      // The URL's origin of `internal://demo` is "null": keep the base URL itself.
+      if (server === "null") server = origin;
+      if (this.#servers.size < 1000) this.#servers.set(origin, server);
+    }
+    return server;
   }
 
   /**
@@ -86,11 +113,25 @@ export class Forwarder {
       headers: Headers;
       /** Settles when the response has been delivered (`Deno.serve`'s `info.completed`). */
       completed?: Promise<void>;
+      /** Largest request body sent (413 past it; streamed bodies are cut when they pass it). */
+      maxBodyBytes?: number;
+      /** For the log lines of failed attempts. */
+      requestId?: string;
     },
   ): Promise<ForwardResult> {
     const method = req.method.toUpperCase();
-    const body = await prepareBody(req, method, this.#o.retryBodyLimitBytes);
+    const body = await prepareBody(req, method, this.#o.retryBodyLimitBytes, init.maxBodyBytes);
     const attempts: AttemptOutcome[] = [];
+    const health = this.#o.health;
+    const group = this.#counted.size === 0 ? null : this.#pathGroup(pathOnly(init.pathAndQuery));
+    // Nowhere in rotation: probe (or, in panic mode, just send) rather than refuse by ourselves.
+    let allOut = true;
+    for (const t of targets) {
+      if (health.isAvailable(t.origin, group)) {
+        allOut = false;
+        break;
+      }
+    }
     const tried = new Set<string>();
     let lastResponse: {
       response: Response;
@@ -102,9 +143,13 @@ export class Forwarder {
 
     for (const target of targets) {
       if (attempts.length >= this.#o.maxAttempts) break;
-      if (tried.has(target.origin)) continue;
-      if (!this.#o.health.tryAcquire(target.origin)) continue;
-      tried.add(target.origin);
+      const server = this.#server(target.origin);
+      if (tried.has(server)) continue;
+      const admitted = allOut
+        ? health.tryProbe(target.origin, group)
+        : health.tryAcquire(target.origin, group);
+      if (!admitted) continue;
+      tried.add(server);
       const canRetry = body.replayable && IDEMPOTENT.has(method);
       const started = performance.now();
       const url = target.origin + init.pathAndQuery;
@@ -129,12 +174,19 @@ export class Forwarder {
         req.signal.removeEventListener("abort", onClientAbort);
         const durationMs = performance.now() - started;
         if (req.signal.aborted) {
-          this.#o.health.release(target.origin);
+          health.release(target.origin, group);
           throw new HttpError(499, "The client closed the request", { code: "client_closed" });
+        }
+        if (body.exceeded()) {
+          // The client's body passed the limit while streaming: its fault, not the origin's.
+          this.#o.health.release(target.origin);
+          throw new HttpError(413, `Request body larger than ${init.maxBodyBytes} bytes`, {
+            code: "body_too_large",
+          });
         }
         const timedOut = controller.signal.reason instanceof UpstreamTimeout;
         const message = timedOut ? (controller.signal.reason as Error).message : describe(error);
-        this.#o.health.failure(target.origin, message);
+        health.failure(target.origin, message, group);
         const attempt: AttemptOutcome = {
           region: target.name,
           origin: target.origin,
@@ -144,7 +196,12 @@ export class Forwarder {
         };
         attempts.push(attempt);
         this.#o.onAttempt?.(attempt);
-        this.#o.log.warn("origin attempt failed", { region: target.name, error: message });
+        this.#o.log.warn("origin attempt failed", {
+          request_id: init.requestId,
+          region: target.name,
+          origin: target.origin,
+          error: message,
+        });
         lastError = timedOut ? controller.signal.reason : error;
         if (!canRetry) break;
         continue;
@@ -161,16 +218,19 @@ export class Forwarder {
       };
       attempts.push(attempt);
       this.#o.onAttempt?.(attempt);
+      // An answer is an answer: only configured statuses count, and only for this path group.
+      if (group !== null && this.#counted.has(response.status)) {
+        health.statusFailure(target.origin, group, `Answered ${response.status}`);
+      } else {
+        health.success(target.origin, group);
+      }
       if (retryStatus) {
-        this.#o.health.failure(target.origin, `Answered ${response.status}`);
         if (canRetry && attempts.length < this.#o.maxAttempts) {
           if (lastResponse) await lastResponse.response.body?.cancel().catch(() => {});
           lastResponse = { response, target, controller, upstreamMs };
           req.signal.removeEventListener("abort", onClientAbort);
           continue;
         }
-      } else {
-        this.#o.health.success(target.origin);
       }
       if (lastResponse) await lastResponse.response.body?.cancel().catch(() => {});
       return {
@@ -191,29 +251,22 @@ export class Forwarder {
       };
     }
     if (attempts.length === 0) {
-      const retryAt = this.#o.health.nextRetryAt(targets.map((t) => t.origin));
-      const now = this.#o.clock.now();
-      const wait = retryAt === null ? 1 : Math.max(1, Math.ceil((retryAt - now) / 1000));
+      // Only while a probe is in flight: the next request after it may go at once.
       throw new HttpError(503, "Every origin is out of rotation after repeated failures", {
         code: "origins_unavailable",
-        headers: { "retry-after": String(Math.min(wait, 3600)) },
+        headers: { "retry-after": "1" },
       });
     }
     const timedOut = lastError instanceof UpstreamTimeout;
+    // The public answer names regions and outcomes only: origin addresses and socket errors stay
+    // in the log lines above, found by the request id.
     throw new HttpError(
       timedOut ? 504 : 502,
-      timedOut
-        ? `No origin answered within ${this.#o.timeoutMs} ms`
-        : `No origin could be reached: ${attempts[attempts.length - 1].error}`,
+      timedOut ? `No origin answered within ${this.#o.timeoutMs} ms` : "No origin could be reached",
       {
         code: timedOut ? "origin_timeout" : "origin_unreachable",
         extensions: {
-          attempts: attempts.map(({ region, outcome, status, error }) => ({
-            region,
-            outcome,
-            status,
-            error,
-          })),
+          attempts: attempts.map(({ region, outcome, status }) => ({ region, outcome, status })),
         },
       },
     );
@@ -267,14 +320,29 @@ function withHeaders(res: Response, upstream: Headers, region: string): Response
 interface PreparedBody {
   replayable: boolean;
   take(): BodyInit | null;
+  /** True when a streamed body passed the size limit (the attempt failed because of it). */
+  exceeded(): boolean;
 }
 
-async function prepareBody(req: Request, method: string, limit: number): Promise<PreparedBody> {
+const NEVER_EXCEEDED = () => false;
+
+async function prepareBody(
+  req: Request,
+  method: string,
+  retryLimit: number,
+  maxBytes = Infinity,
+): Promise<PreparedBody> {
   if (method === "GET" || method === "HEAD" || req.body === null) {
-    return { replayable: true, take: () => null };
+    return { replayable: true, take: () => null, exceeded: NEVER_EXCEEDED };
   }
-  const declared = Number(req.headers.get("content-length") ?? NaN);
-  if (IDEMPOTENT.has(method) && declared >= 0 && declared <= limit) {
+  const length = req.headers.get("content-length");
+  const declared = length === null ? NaN : Number(length);
+  if (declared > maxBytes) {
+    throw new HttpError(413, `Request body larger than ${maxBytes} bytes`, {
+      code: "body_too_large",
+    });
+  }
+  if (IDEMPOTENT.has(method) && declared >= 0 && declared <= retryLimit) {
     let bytes: Uint8Array;
     try {
       bytes = new Uint8Array(await req.arrayBuffer());
@@ -283,7 +351,24 @@ async function prepareBody(req: Request, method: string, limit: number): Promise
         code: "unreadable_body",
       });
     }
-    return { replayable: true, take: () => bytes as BodyInit };
+    return { replayable: true, take: () => bytes as BodyInit, exceeded: NEVER_EXCEEDED };
+  }
+  // A declared length is enforced by HTTP framing; only a chunked body needs counting.
+  let stream: ReadableStream<Uint8Array> = req.body;
+  let over = false;
+  if (!(declared >= 0) && maxBytes !== Infinity) {
+    let seen = 0;
+    stream = req.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          seen += chunk.byteLength;
+          if (seen > maxBytes) {
+            over = true;
+            controller.error(new RangeError(`Request body larger than ${maxBytes} bytes`));
+          } else controller.enqueue(chunk);
+        },
+      }),
+    );
   }
   let used = false;
   return {
@@ -291,9 +376,15 @@ async function prepareBody(req: Request, method: string, limit: number): Promise
     take() {
       if (used) throw new Error("A streamed body cannot be sent twice");
       used = true;
-      return req.body;
+      return stream;
     },
+    exceeded: () => over,
   };
+}
+
+function pathOnly(pathAndQuery: string): string {
+  const q = pathAndQuery.indexOf("?");
+  return q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
 }
 
 function describe(error: unknown): string {

@@ -53,6 +53,57 @@ export interface ForwardingInfo {
   requestId: string;
   /** Extra headers from earlier stages (A/B variant, user id). */
   extra?: Record<string, string>;
+  /**
+   * Method-override headers the origin may receive (lower case; `proxy.methodOverrideHeaders`).
+   * Every other one is removed, and these too unless `method` is POST (see `effectiveMethod`).
+   */
+  overrides?: ReadonlySet<string>;
+  /** The request's method (override headers pass only on POST). */
+  method?: string;
+}
+
+/**
+ * Headers that make some frameworks treat a request as another method or path than the one the
+ * edge authorized and keyed (`GET` + `X-HTTP-Method-Override: DELETE`, `X-Original-URL: /admin`).
+ */
+export const OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+  "x-original-method",
+  "x-original-url",
+  "x-rewrite-url",
+]);
+
+/** Headers among {@linkcode OVERRIDE_HEADERS} that can carry a method. */
+const METHOD_OVERRIDES = new Set([
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+]);
+
+const METHOD_TOKEN = /^[A-Z][A-Z-]{0,19}$/;
+
+/**
+ * The method the origin will act on: a POST's allowed method-override header when one is
+ * configured and present, else the request's own. Authorization decides on this method, so a
+ * tunneled `DELETE` is authorized as a delete. Throws a `RangeError` for an invalid override.
+ */
+export function effectiveMethod(
+  method: string,
+  headers: Headers,
+  overrides: ReadonlySet<string>,
+): string {
+  if (method !== "POST" || overrides.size === 0) return method;
+  for (const name of overrides) {
+    if (!METHOD_OVERRIDES.has(name)) continue;
+    const value = headers.get(name);
+    if (value === null) continue;
+    const m = value.trim().toUpperCase();
+    if (!METHOD_TOKEN.test(m)) throw new RangeError(`Invalid ${name}: ${value.slice(0, 40)}`);
+    return m;
+  }
+  return method;
 }
 
 /** Request headers the edge sets itself (the client's values are replaced or extended). */
@@ -76,9 +127,12 @@ const SET_BY_EDGE = new Set([
  */
 export function upstreamHeaders(incoming: Headers, info: ForwardingInfo): Headers {
   const skip = connectionScoped(incoming);
+  const allowed = info.method === "POST" ? info.overrides : undefined;
   const out = new Headers();
   for (const [name, value] of incoming) {
-    if (!skip.has(name) && !SET_BY_EDGE.has(name)) out.append(name, value);
+    if (skip.has(name) || SET_BY_EDGE.has(name)) continue;
+    if (OVERRIDE_HEADERS.has(name) && !allowed?.has(name)) continue;
+    out.append(name, value);
   }
   const trusted = info.peerTrusted;
   const prior = trusted ? incoming.get("x-forwarded-for") : null;
@@ -102,11 +156,19 @@ export function upstreamHeaders(incoming: Headers, info: ForwardingInfo): Header
   return out;
 }
 
-/** Counts how many Outpost hops a `Via` header already lists (loop protection). */
-export function outpostHops(via: string | null): number {
-  if (!via || via.length > 4096) return 0;
+/**
+ * Counts how many Outpost hops a `Via` header already lists (loop protection), however long the
+ * header is; counting stops at `max` (a header cannot make this loop long).
+ */
+export function outpostHops(via: string | null, max = Infinity): number {
+  if (!via) return 0;
+  const lower = via.toLowerCase();
   let n = 0;
-  for (const hop of via.split(",")) if (/\boutpost-/.test(hop)) n++;
+  for (let i = lower.indexOf("outpost-"); i >= 0 && n < max; i = lower.indexOf("outpost-", i + 8)) {
+    // A hop's pseudonym starts a token: after a space, a comma or the start of the header.
+    const before = i === 0 ? 32 : lower.charCodeAt(i - 1);
+    if (before === 32 || before === 44 || before === 9) n++;
+  }
   return n;
 }
 

@@ -181,7 +181,7 @@ export class ItemStore {
       const res = await op.commit();
       if (!res.ok) return CONFLICT;
       return { etag, updatedAt, text, versionstamp: res.versionstamp, created: meta === null };
-    });
+    }, { lane: this.#kv });
   }
 
   /** Deletes an item; returns the commit's versionstamp, or null when there was nothing. */
@@ -195,7 +195,7 @@ export class ItemStore {
       this.#recordChange(op, id);
       const res = await op.commit();
       return res.ok ? res.versionstamp : CONFLICT;
-    });
+    }, { lane: this.#kv });
   }
 
   #dropChunks(op: Deno.AtomicOperation, id: string, meta: StoredMeta | null): void {

@@ -75,5 +75,5 @@ export function savePeer(
     };
     const res = await kv.atomic().check(entry).set(key, { v: 1, ...next }).commit();
     return res.ok ? next : CONFLICT;
-  });
+  }, { lane: kv });
 }

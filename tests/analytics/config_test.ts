@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig } from "../../lib/config.ts";
+import { DEV_CENTRAL_TOKEN } from "../../lib/analytics/config.ts";
+import { centralTokenOf } from "../../lib/analytics/wiring.ts";
 
 Deno.test("loadConfig() gives analytics defaults by mode", async (t) => {
   await t.step("development: role both, 10 s intervals, timer", () => {
-    const c = loadConfig({ env: {} });
+    const c = loadConfig({ env: { OUTPOST_MODE: "development" } });
     assert.equal(c.role, "both");
     assert.equal(c.analytics.flushSeconds, 10);
     assert.equal(c.analytics.scheduler, "timer");
@@ -48,14 +50,34 @@ Deno.test("loadConfig() refuses analytics settings that cannot work, naming the 
       () => loadConfig({ env, module }),
       (e) => e instanceof ConfigError && message.test(e.message),
     );
-  await t.step("separate processes need a token and a collector URL", () => {
-    fails({ OUTPOST_ROLE: "edge" }, /analytics\.centralToken: Required when role is edge/);
-    fails(
-      { OUTPOST_ROLE: "edge", CENTRAL_TOKEN: "0123456789abcdef" },
-      /analytics\.centralUrl: Required/,
+  await t.step(
+    "an edge needs a collector URL; the development token is refused in production",
+    () => {
+      fails(
+        { OUTPOST_ROLE: "edge", CENTRAL_TOKEN: "0123456789abcdef" },
+        /analytics\.centralUrl: Required/,
+      );
+      fails(
+        { OUTPOST_MODE: "production", CENTRAL_TOKEN: DEV_CENTRAL_TOKEN },
+        /analytics\.centralToken.*development token cannot be used in production/,
+      );
+    },
+  );
+  await t.step("a missing CENTRAL_TOKEN closes what needs it instead of stopping start-up", () => {
+    const central = loadConfig({ env: { OUTPOST_ROLE: "central" } });
+    assert.equal(centralTokenOf(central), null);
+    const edge = loadConfig({
+      env: { OUTPOST_ROLE: "edge", ANALYTICS_CENTRAL_URL: "http://other:8000" },
+    });
+    assert.equal(centralTokenOf(edge), null);
+    const remote = loadConfig({ env: { ANALYTICS_CENTRAL_URL: "http://other:8000" } });
+    assert.equal(centralTokenOf(remote), null);
+    const self = loadConfig({ env: { OUTPOST_MODE: "production" } });
+    assert.match(
+      centralTokenOf(self)!,
+      /^[0-9a-f]{64}$/,
+      "a random one when it is its own collector",
     );
-    fails({ OUTPOST_ROLE: "central" }, /analytics\.centralToken: Required when role is central/);
-    fails({ ANALYTICS_CENTRAL_URL: "http://other:8000" }, /centralToken: Required when centralUrl/);
   });
   await t.step("bad values", () => {
     fails({ OUTPOST_ROLE: "collector" }, /role \(from OUTPOST_ROLE\)/);

@@ -215,6 +215,13 @@ Deno.test("a module that cannot load leaves the node serving, protected routes a
   assert.equal((await get(`${e.url}/users/1`)).res.status, 200);
   const failures = e.edge.metrics.counter("outpost_authz_module_load_failures_total", "");
   assert.equal(failures.get({ reason: "ModuleLoadError" }), 1);
+  // Health says so at once, with two requests in the window (too few to judge by rates).
+  const health = await get(`${e.url}/_edge/health`);
+  assert.equal(health.res.status, 503);
+  const h = health.body as { status: string; conditions: object; reasons: string[] };
+  assert.equal(h.status, "unhealthy");
+  assert.deepEqual(h.conditions, { "authz.module": "unhealthy" });
+  assert.match(h.reasons[0], /^the authorization policy module did not load/);
 });
 
 Deno.test("a live policy update with errors is rejected and the old policy kept", async (t) => {

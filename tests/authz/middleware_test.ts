@@ -5,15 +5,20 @@ import { createAuthz } from "../../lib/authz/setup.ts";
 import { ManualClock } from "../../lib/clock.ts";
 import { loadConfig } from "../../lib/config.ts";
 import { problemHandler } from "../../lib/http/errors.ts";
+import { canonicalTarget, isRefusal } from "../../lib/http/target.ts";
 import { Jobs } from "../../lib/jobs.ts";
 import { silentLogger } from "../../lib/log.ts";
 import { MetricsRegistry } from "../../lib/metrics/registry.ts";
 import { POLICY, SECRET, token } from "./_fixtures.ts";
 
-function context(): EdgeRequestContext {
+function context(url: string): EdgeRequestContext {
+  const target = canonicalTarget(url, new URL(url).host);
+  if (isRefusal(target)) throw new Error(target.detail);
   return {
     requestId: "t",
     startedAt: 0,
+    target,
+    href: target.url,
     peerIp: "127.0.0.1",
     peerTrusted: true,
     clientIp: "127.0.0.1",
@@ -29,7 +34,7 @@ function context(): EdgeRequestContext {
 Deno.test("authorization() sets ctx.userId for later stages and stamps immutable responses", async () => {
   await using kv = await Deno.openKv(":memory:");
   const config = loadConfig({
-    env: { KV_PATH: ":memory:" },
+    env: { KV_PATH: ":memory:", OUTPOST_MODE: "development" },
     module: { authz: { policy: POLICY, protect: [{ path: "/api/*" }, { path: "/api/admin/*" }] } },
   });
   const authz = createAuthz({
@@ -51,7 +56,7 @@ Deno.test("authorization() sets ctx.userId for later stages and stamps immutable
     return fetchLike(c.env.ctx.userId ?? "");
   });
   const headers = { authorization: `Bearer ${await token({ sub: "alice", roles: ["viewer"] })}` };
-  const ctx = context();
+  const ctx = context("http://edge/api/admin/x");
   const res = await app.fetch(new Request("http://edge/api/admin/x", { headers }), { ctx });
   assert.equal(res.status, 200);
   assert.equal(await res.text(), "alice");

@@ -23,10 +23,10 @@ export async function cacheSetup(
   // Whole seconds, so ages computed from the origin's Date header come out exact.
   const clock = deps.clock ?? new ManualClock(Math.floor(Date.now() / 1000) * 1000);
   const origin = deps.origin ?? startOrigin("demo", clock);
-  const e = await startEdge(makeConfig(origin.url, { experiments: [], ...overrides }), {
+  const env: Record<string, string> = deps.adminToken ? { ADMIN_TOKEN: deps.adminToken } : {};
+  const e = await startEdge(makeConfig(origin.url, { experiments: [], ...overrides }, env), {
     clock,
     kv: deps.kv,
-    adminToken: deps.adminToken,
   });
   return {
     origin,

@@ -274,14 +274,14 @@ Deno.test("EdgeCache serves Vary variants from KV after memory is gone", async (
 });
 
 Deno.test("EdgeCache does not store a fill that raced a purge", async () => {
-  await using s = await cacheSetup({}, { adminToken: "t" });
+  await using s = await cacheSetup({}, { adminToken: "test-admin-token-1" });
   await s.e.edge.jobs.runNow("cache-purge-sync");
   const path = "/cacheable/race?delay_ms=300";
   const pending = s.get(path);
   await new Promise((r) => setTimeout(r, 100)); // the fill is waiting for the origin
   const purge = await fetch(`${s.e.url}/_edge/purge`, {
     method: "POST",
-    headers: { authorization: "Bearer t", "content-type": "application/json" },
+    headers: { authorization: "Bearer test-admin-token-1", "content-type": "application/json" },
     body: JSON.stringify({ urls: [path] }),
   });
   assert.equal(purge.status, 200);

@@ -4,7 +4,7 @@ import type { EdgeConfigInput } from "../../lib/config.ts";
 import { startOrigin } from "../helpers.ts";
 import { cacheSetup } from "./_setup.ts";
 
-const TOKEN = "s3cret-token";
+const TOKEN = "s3cret-admin-token";
 
 /** One 50/50 experiment on `/cacheable/ab*`, told to the origin in `X-Home-Variant`. */
 const EXPERIMENT: Partial<EdgeConfigInput> = {

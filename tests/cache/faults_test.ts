@@ -152,10 +152,10 @@ Deno.test("EdgeCache answers from the origin when KV fails", async (t) => {
   });
   await t.step("a purge that cannot be recorded is a 503", async () => {
     down = true;
-    await using s = await cacheSetup({}, { kv, adminToken: "secret" });
+    await using s = await cacheSetup({}, { kv, adminToken: "secret-admin-token-1" });
     const res = await fetch(`${s.e.url}/_edge/purge`, {
       method: "POST",
-      headers: { authorization: "Bearer secret", "content-type": "application/json" },
+      headers: { authorization: "Bearer secret-admin-token-1", "content-type": "application/json" },
       body: JSON.stringify({ urls: ["/cacheable/x"] }),
     });
     assert.equal(res.status, 503);

@@ -5,12 +5,12 @@ const req = new Request("http://x/");
 
 Deno.test("normalizeUrl() gives one key per equivalent URL", async (t) => {
   const cases: Array<[string, string]> = [
-    ["http://Example.COM:80/a/b?x=1", "example.com/a/b?x=1"],
-    ["https://example.com:443/", "example.com/"],
-    ["http://example.com/a/./b/../c", "example.com/a/c"],
-    ["http://example.com/%7euser/%2f%41", "example.com/~user/%2FA"],
-    ["http://example.com/a?", "example.com/a"],
-    ["http://h:8000/p?q=1&r=2", "h:8000/p?q=1&r=2"],
+    ["http://Example.COM:80/a/b?x=1", "http://example.com/a/b?x=1"],
+    ["https://example.com:443/", "https://example.com/"],
+    ["http://example.com/a/./b/../c", "http://example.com/a/c"],
+    ["http://example.com/%7euser/%2f%41", "http://example.com/~user/%2FA"],
+    ["http://example.com/a?", "http://example.com/a"],
+    ["http://h:8000/p?q=1&r=2", "http://h:8000/p?q=1&r=2"],
   ];
   for (const [input, expected] of cases) {
     await t.step(input, () => assert.equal(normalizeUrl(input), expected));
@@ -20,12 +20,12 @@ Deno.test("normalizeUrl() gives one key per equivalent URL", async (t) => {
 Deno.test("compileKey() applies ignored params, sorting and custom keys", async (t) => {
   await t.step("ignored names and prefixes", () => {
     const key = compileKey({ ignoreQueryParams: ["fbclid", "utm_*"], sortQuery: false });
-    assert.equal(key("http://h/p?a=1&utm_source=x&fbclid=y&b=2", req), "h/p?a=1&b=2");
-    assert.equal(key("http://h/p?utm_x=1", req), "h/p");
+    assert.equal(key("http://h/p?a=1&utm_source=x&fbclid=y&b=2", req), "http://h/p?a=1&b=2");
+    assert.equal(key("http://h/p?utm_x=1", req), "http://h/p");
   });
   await t.step("all params ignored", () => {
     const key = compileKey({ ignoreQueryParams: ["*"], sortQuery: false });
-    assert.equal(key("http://h/p?a=1", req), "h/p");
+    assert.equal(key("http://h/p?a=1", req), "http://h/p");
   });
   await t.step("sorted", () => {
     const key = compileKey({ ignoreQueryParams: [], sortQuery: true });
@@ -38,7 +38,8 @@ Deno.test("compileKey() applies ignored params, sorting and custom keys", async 
       custom: (r, url) => `${url.pathname}|${r.headers.get("x-tenant")}`,
     });
     const r = new Request("http://h/p?z=1", { headers: { "x-tenant": "t1" } });
-    assert.equal(key(r.url, r), "~/p|t1");
+    assert.equal(key(r.url, r), "~http:/p|t1");
+    assert.equal(key("https://h/p?z=1", r), "~https:/p|t1", "the scheme stays in a custom key");
     assert.equal(
       compileKey({
         ignoreQueryParams: [],

@@ -49,9 +49,13 @@ Deno.test("without ADMIN_TOKEN operator endpoints are open in development, close
   assert.equal((await get(`${dev.url}/_edge/stats`)).res.status, 200);
   await using prod = await startEdge(makeConfig(origin.url, {}, { OUTPOST_MODE: "production" }));
   const { res, body } = await get(`${prod.url}/_edge/metrics`);
-  assert.equal(res.status, 403);
-  assert.equal((body as { code: string }).code, "admin_token_not_configured");
-  assert.equal((await get(`${prod.url}/_edge/health`)).res.status, 200);
+  assert.equal(res.status, 503);
+  assert.equal((body as { code: string }).code, "admin_not_configured");
+  const health = await get(`${prod.url}/_edge/health`);
+  assert.equal(health.res.status, 200);
+  const h = health.body as { status: string; reasons: string[] };
+  assert.equal(h.status, "degraded");
+  assert.ok(h.reasons.some((r) => r.startsWith("ADMIN_TOKEN is not set")), h.reasons.join("; "));
 });
 
 Deno.test("loadConfig() takes the admin token only from the environment", async (t) => {

@@ -18,6 +18,9 @@ function startWebhook(statuses: number[] = []) {
   };
 }
 
+/** These tests break health with the origin's own 500s, so they count them. */
+const JUDGE_ALL = { metrics: { health: { countOriginErrors: true } } };
+
 async function breakAndHeal(e: { url: string; clock: { advance(ms: number): void } }) {
   for (let i = 0; i < 25; i++) await get(`${e.url}/status/500`);
   await get(`${e.url}/_edge/health`);
@@ -31,7 +34,7 @@ Deno.test("health transitions are logged and POSTed once each to the webhook", a
   await using hook = startWebhook();
   const log = memoryLogger("info");
   await using e = await startEdge(
-    makeConfig(origin.url, {}, { ALERT_WEBHOOK_URL: hook.url }),
+    makeConfig(origin.url, JUDGE_ALL, { ALERT_WEBHOOK_URL: hook.url }),
     { log },
   );
   await breakAndHeal(e);
@@ -58,7 +61,9 @@ Deno.test("a failing webhook is retried without duplicates; a 4xx drops the aler
   await using origin = startOrigin();
   await t.step("503 then 200: delivered once, in order", async () => {
     await using hook = startWebhook([503]);
-    await using e = await startEdge(makeConfig(origin.url, {}, { ALERT_WEBHOOK_URL: hook.url }));
+    await using e = await startEdge(
+      makeConfig(origin.url, JUDGE_ALL, { ALERT_WEBHOOK_URL: hook.url }),
+    );
     await breakAndHeal(e);
     await e.edge.jobs.runNow("metrics.alerts");
     assert.equal(e.edge.jobs.stats()["metrics.alerts"].consecutiveFailures, 1);
@@ -75,7 +80,9 @@ Deno.test("a failing webhook is retried without duplicates; a 4xx drops the aler
   });
   await t.step("400: dropped with an error log, not retried forever", async () => {
     await using hook = startWebhook([400]);
-    await using e = await startEdge(makeConfig(origin.url, {}, { ALERT_WEBHOOK_URL: hook.url }));
+    await using e = await startEdge(
+      makeConfig(origin.url, JUDGE_ALL, { ALERT_WEBHOOK_URL: hook.url }),
+    );
     await breakAndHeal(e);
     await e.edge.jobs.runNow("metrics.alerts");
     assert.equal(hook.received.length, 2);
@@ -90,7 +97,7 @@ Deno.test("a failing webhook is retried without duplicates; a 4xx drops the aler
 Deno.test("a dead webhook neither slows requests nor loses the alert", async () => {
   await using origin = startOrigin();
   const dead = `${deadOrigin()}/hook`;
-  await using e = await startEdge(makeConfig(origin.url, {}, { ALERT_WEBHOOK_URL: dead }));
+  await using e = await startEdge(makeConfig(origin.url, JUDGE_ALL, { ALERT_WEBHOOK_URL: dead }));
   for (let i = 0; i < 25; i++) await get(`${e.url}/status/500`);
   const started = performance.now();
   const { res } = await get(`${e.url}/_edge/health`);

@@ -19,6 +19,7 @@ Deno.test("loadConfig() reads the metrics section from module and environment", 
         minRequests: 20,
         checkIntervalMs: 5000,
         latency: "total",
+        countOriginErrors: false,
       },
     );
     assert.equal(m.alerts.webhookUrl, undefined);

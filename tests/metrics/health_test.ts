@@ -6,9 +6,17 @@ import { get, makeConfig, startEdge, startOrigin } from "../helpers.ts";
 const THRESHOLDS = { maxErrorRate: 0.01, maxP99Ms: 200, minRequests: 20 };
 const T0 = Date.UTC(2026, 0, 1);
 
-function windowWith(n: number, ms: (i: number) => number, errors = 0): SlidingWindow {
+const EDGE_5XX = (1 << Field.errors) | (1 << Field.edgeErrors);
+const ORIGIN_5XX = (1 << Field.errors) | (1 << Field.originErrors);
+
+function windowWith(
+  n: number,
+  ms: (i: number) => number,
+  errors = 0,
+  kind = EDGE_5XX,
+): SlidingWindow {
   const w = new SlidingWindow({ windowMs: 300_000, slotMs: 10_000 });
-  for (let i = 0; i < n; i++) w.record(T0, ms(i), i < errors ? 1 << Field.errors : 0);
+  for (let i = 0; i < n; i++) w.record(T0, ms(i), i < errors ? kind : 0);
   return w;
 }
 
@@ -22,7 +30,20 @@ Deno.test("judge() applies the error rate and p99 thresholds", async (t) => {
     const s = summarize(windowWith(200, () => 10, 2).total(T0), 300_000);
     const v = judge(s, THRESHOLDS);
     assert.equal(v.status, "unhealthy");
-    assert.match(v.reasons[0], /^error rate 1\.00% ≥ 1\.00% \(2 of 200 requests/);
+    assert.match(
+      v.reasons[0],
+      /^edge error rate 1\.00% ≥ 1\.00% \(2 5xx made by the edge of 200 requests/,
+    );
+  });
+  await t.step("5xx passed through from the origin are not judged by default", () => {
+    const s = summarize(windowWith(100, () => 10, 50, ORIGIN_5XX).total(T0), 300_000);
+    assert.equal(s.error_rate, 0.5);
+    assert.equal(s.origin_error_rate, 0.5);
+    assert.equal(s.edge_error_rate, 0);
+    assert.equal(judge(s, THRESHOLDS).status, "ok");
+    const all = judge(s, { ...THRESHOLDS, countOriginErrors: true });
+    assert.equal(all.status, "unhealthy");
+    assert.match(all.reasons[0], /^error rate 50\.0% ≥ 1\.00% \(50 of 100 requests/);
   });
   await t.step("a slow p99 is unhealthy with its own reason", () => {
     const s = summarize(windowWith(100, (i) => (i < 98 ? 5 : 450)).total(T0), 300_000);
@@ -44,13 +65,16 @@ Deno.test("judge() applies the error rate and p99 thresholds", async (t) => {
 
 Deno.test("GET /_edge/health turns 503 with reasons and recovers as the window slides", async () => {
   await using origin = startOrigin();
-  await using e = await startEdge(makeConfig(origin.url));
+  await using e = await startEdge(
+    makeConfig(origin.url, { proxy: { timeoutMs: 30, maxAttempts: 1 } }),
+  );
   const compact = await get(`${e.url}/_edge/health`);
   assert.equal(compact.res.status, 200);
   assert.ok(compact.text.length < 250, `a small answer: ${compact.text}`);
   assert.deepEqual(Object.keys(compact.body as object).sort(), [
-    "error_rate",
+    "edge_error_rate",
     "node_id",
+    "origin_error_rate",
     "p99_ms",
     "reasons",
     "region",
@@ -68,20 +92,34 @@ Deno.test("GET /_edge/health turns 503 with reasons and recovers as the window s
     p99_ms: 200,
     min_requests: 20,
     latency: "total",
+    count_origin_errors: false,
   });
-  for (const field of ["origins", "ip_database", "jobs", "uptime_s", "error_rate", "p99_ms"]) {
+  for (
+    const field of ["origins", "ip_database", "jobs", "uptime_s", "error_rate", "p99_ms"]
+  ) {
     assert.ok(field in ok, field);
   }
+  assert.deepEqual(ok.conditions, {}, "verbose always lists conditions");
   assert.equal(ok.ip_database, "off", "this app was built without an IP database");
 
+  // The origin's own 500s are shown, not held against the edge.
   for (let i = 0; i < 25; i++) await get(`${e.url}/api/echo`);
-  for (let i = 0; i < 5; i++) await get(`${e.url}/status/500`);
+  for (let i = 0; i < 25; i++) await get(`${e.url}/status/500`);
+  const passed = await get(`${e.url}/_edge/health`);
+  assert.equal(passed.res.status, 200);
+  const p = passed.body as { status: string; origin_error_rate: number; edge_error_rate: number };
+  assert.equal(p.status, "ok");
+  assert.equal(p.origin_error_rate, 0.5);
+  assert.equal(p.edge_error_rate, 0);
+
+  // 5xx the edge makes itself (here: the origin does not answer in time) are.
+  for (let i = 0; i < 5; i++) await get(`${e.url}/faults/hang`);
   const bad = await get(`${e.url}/_edge/health`);
   assert.equal(bad.res.status, 503);
-  const body = bad.body as { status: string; error_rate: number; reasons: string[] };
+  const body = bad.body as { status: string; edge_error_rate: number; reasons: string[] };
   assert.equal(body.status, "unhealthy");
-  assert.ok(Math.abs(body.error_rate - 5 / 30) < 1e-6, String(body.error_rate));
-  assert.match(body.reasons[0], /^error rate 16\.7% ≥ 1\.00%/);
+  assert.ok(Math.abs(body.edge_error_rate - 5 / 55) < 1e-6, String(body.edge_error_rate));
+  assert.match(body.reasons[0], /^edge error rate 9\.09% ≥ 1\.00% \(5 5xx made by the edge/);
 
   // Health checks themselves stay out of the window; five minutes later the errors are gone.
   e.clock.advance(300_000);

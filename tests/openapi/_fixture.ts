@@ -30,10 +30,10 @@ export async function docEdge(
   overrides: Partial<EdgeConfigInput> = {},
   env: Record<string, string> = {},
 ): Promise<DocEdge> {
-  const config = makeConfig(deadOrigin(), overrides, env);
+  const config = makeConfig(deadOrigin(), overrides, { ADMIN_TOKEN, ...env });
   const kv = await Deno.openKv(":memory:");
   const clock = new ManualClock(T0);
-  const edge = createApp({ config, kv, clock, adminToken: ADMIN_TOKEN });
+  const edge = createApp({ config, kv, clock });
   const call = async (path: string, init?: RequestInit) =>
     await edge.fetch(new Request(`http://edge.test${path}`, init));
   return {

@@ -19,7 +19,7 @@ import {
   textTable,
 } from "./report.ts";
 import { latencySvg } from "./svg.ts";
-import { startTopology, type Topology } from "./topology.ts";
+import { SECRETS, startTopology, type Topology } from "./topology.ts";
 
 interface NodeHealth {
   node: string;
@@ -34,7 +34,9 @@ interface NodeHealth {
 async function health(topo: Topology): Promise<NodeHealth[]> {
   const nodes = [...topo.edges.map((e) => [e.region, e.url]), ["central", topo.centralUrl]];
   return await Promise.all(nodes.map(async ([node, url]) => {
-    const h = await (await fetch(`${url}/_edge/health?verbose=1`)).json();
+    const h = await (await fetch(`${url}/_edge/health?verbose=1`, {
+      headers: { authorization: `Bearer ${SECRETS.admin}` },
+    })).json();
     return {
       node,
       status: h.status,

@@ -116,8 +116,10 @@ function line(region: string): LineSpec {
 function renderEdges(stats: GlobalStats): void {
   const rows = stats.per_edge.map((e) => {
     const ok = e.status === "ok";
-    return `<tr class="${ok ? "" : "unhealthy"}">
-      <td><span class="dot ${ok ? "good" : "bad"}"></span>${ok ? "healthy" : "unhealthy"}</td>
+    const bad = e.status === "unhealthy";
+    const dot = ok ? "good" : bad ? "bad" : "warn";
+    return `<tr class="${bad ? "unhealthy" : ""}">
+      <td><span class="dot ${dot}"></span>${ok ? "healthy" : esc(e.status)}</td>
       <td><span class="swatch" data-c="${colorOf(e.region)}"></span>${esc(e.region)}</td>
       <td class="mono">${esc(e.node_id)}</td>
       <td class="num">${formatCount(e.requests_per_s)}</td>
