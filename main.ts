@@ -9,6 +9,10 @@ import { ConfigError, type EdgeConfig, loadConfig } from "./lib/config.ts";
 import { LazyIpCountry } from "./lib/geo/ipdb.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 import { createDemoOrigin } from "./lib/origin/demo.ts";
+import { manifestOf } from "./lib/features/functions/feature.ts";
+import { installCrashGuard } from "./lib/features/functions/guard.ts";
+// Users' functions: a static import, so they are deployed, type-checked and watched with the app.
+import functionsManifest from "./functions/_manifest.ts";
 
 // Deno Deploy runs only crons registered at the top level of the entry module, before serving.
 // This one does work only when `analytics.scheduler` is "cron"; otherwise the flush is a job.
@@ -78,6 +82,7 @@ async function main(): Promise<void> {
       ipdb,
       log,
       jwtSecret: env.JWT_SECRET,
+      functions: await manifestOf(config.functions.dir, functionsManifest),
     });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -90,6 +95,8 @@ async function main(): Promise<void> {
       mode: config.mode,
     });
   }
+  // A function's stray timer or unawaited promise must not take the node down with it.
+  if (edge.functions) installCrashGuard(log, edge.metrics);
   const server = Deno.serve({
     port: config.port,
     onListen: ({ hostname, port }) =>

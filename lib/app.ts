@@ -42,6 +42,8 @@ import { forwardToOrigin, methodRefused, originProxy, REFUSED_METHODS } from "..
 import { EdgeCache } from "./cache/edge_cache.ts";
 import { cacheStatsHandler, purgeHandler } from "../routes/cache.ts";
 import { docsRoutes } from "../routes/docs.ts";
+import { createFunctions, type Functions } from "./features/functions/feature.ts";
+import type { FunctionManifest } from "./features/functions/types.ts";
 
 /** Everything the edge node needs from outside. */
 export interface AppDeps {
@@ -66,6 +68,8 @@ export interface AppDeps {
   itemSchema?: EdgeDataOptions["itemSchema"];
   /** Health conditions raised before the app is built; else a new one. */
   conditions?: HealthConditions;
+  /** Users' edge functions: the generated `functions/_manifest.ts` (docs/functions.md). */
+  functions?: FunctionManifest;
 }
 
 /** A built edge node. */
@@ -96,6 +100,8 @@ export interface Edge {
   cache: EdgeCache | null;
   /** Secrets the node runs without, and what each disables (also in health). */
   missingSecrets: readonly MissingSecret[];
+  /** Users' functions (null when there are none or `functions.enabled` is false). */
+  functions: Functions | null;
   /** The routers behind `fetch`: `/_edge/*` and everything else (route listings, tests). */
   routers: { edge: Hono<AppEnv>; main: Hono<AppEnv> };
   /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
@@ -210,6 +216,8 @@ export function createApp(deps: AppDeps): Edge {
   const clock = deps.clock ?? systemClock;
   const log = (deps.log ?? silentLogger).child({ region: config.region });
   const startedAt = clock.now();
+  // How clients reach this process (a trusted proxy's X-Forwarded-Proto may say otherwise).
+  const scheme = config.tls ? "https" : "http";
   const regions = new RegionIndex(config.regions, defaultRegionOf(config));
   const metrics = deps.metrics ?? new MetricsRegistry();
   const jobs = new Jobs(log, clock, metrics);
@@ -391,6 +399,28 @@ export function createApp(deps: AppDeps): Edge {
     );
   }
   mountDataRoutes({ main: mainApp, edge: edgeApp }, data, { config, log, metrics });
+  // Users' functions: after the edge's own routes, before the origin; authorization applies.
+  const functions = createFunctions(
+    {
+      kv: deps.kv,
+      clock,
+      log,
+      metrics,
+      cache,
+      analytics: analytics.edge,
+      region: config.region,
+      experiments: config.experiments,
+      forward: (c, request) => {
+        // A function's own path is made canonical like a client's before it is forwarded.
+        const target = canonicalTarget(request.url, null, scheme);
+        if (isRefusal(target)) throw new TypeError(`Invalid origin path: ${target.detail}`);
+        return forwardToOrigin(c, proxyOptions, { request, completed: c.env.completed, target });
+      },
+    },
+    config.functions,
+    deps.functions,
+  );
+  if (functions) mainApp.route("/", functions.routes);
   // API docs: the document is built from the routes' schemas on first request, never before.
   if (config.docs.enabled) {
     docsRoutes(edgeApp, {
@@ -421,7 +451,6 @@ export function createApp(deps: AppDeps): Edge {
     geo: { regions, ipdb: deps.ipdb, defaultLocation: config.geo.defaultLocation },
   });
 
-  const scheme = config.tls ? "https" : "http";
   function fetch(raw: Request, info?: ServeInfo): Response | Promise<Response> {
     const startedAt = performance.now();
     // CONNECT, TRACE and TRACK are never forwarded, and `new Request` refuses to rebuild them
@@ -499,6 +528,7 @@ export function createApp(deps: AppDeps): Edge {
     data,
     cache,
     missingSecrets,
+    functions,
     routers: { edge: edgeApp, main: mainApp },
     start: () => {
       jobs.start();

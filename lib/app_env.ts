@@ -48,10 +48,17 @@ export interface EdgeRequestContext {
   originWaitMs: number;
   /** Set by authorization: the verified user id (null when anonymous). */
   userId?: string | null;
+  /** Set by authorization: the verified user's roles (`anonymous` when anonymous). */
+  userRoles?: readonly string[];
   /** Set by authorization on protected routes: what was decided. */
   authz?: { action: string; rateClass: string; failedOpen: boolean };
   /** Set by the problem handler: the `code` of the problem+json the edge answered with. */
   problem?: string;
+  /**
+   * Set when a user's function failed (threw, timed out, returned no Response): its 5xx is the
+   * function's fault, counted as such and kept out of the node's health.
+   */
+  functionFault?: boolean;
   /** Set when the response is stamped: time to the response headers in milliseconds. */
   elapsedMs?: number;
 }

@@ -16,6 +16,11 @@ import { AuthzConfigSchema } from "./authz/config.ts";
 import { ReplicaIdSchema } from "./crdt/names.ts";
 import { CacheConfigSchema, parseByteSize } from "./cache/config.ts";
 import { DocsConfigSchema } from "./openapi/config.ts";
+import {
+  FUNCTIONS_ENV_VARS,
+  FunctionsConfigSchema,
+  functionsInput,
+} from "./features/functions/config.ts";
 
 /** A region name: lower-case letters, digits and dashes, as in `us-west` or `ap-southeast`. */
 export const RegionNameSchema = z.string().regex(
@@ -343,6 +348,8 @@ export const EdgeConfigSchema = z.object({
   metrics: MetricsConfigSchema,
   /** The OpenAPI document and Swagger UI (lib/openapi/config.ts). */
   docs: DocsConfigSchema,
+  /** Users' edge functions (lib/features/functions, docs/functions.md). */
+  functions: FunctionsConfigSchema,
 }).superRefine((cfg, ctx) => {
   checkAnalyticsConfig(cfg, ctx);
   const names = flagDuplicates(cfg.regions, ctx, {
@@ -447,6 +454,7 @@ export const ENV_VARS = {
   CACHE_MEMORY_BYTES: "cache.memoryBytes",
   CACHE_MAX_BODY_BYTES: "cache.maxBodyBytes",
   CACHE_KV_MAX_BYTES: "cache.kv.maxBytes",
+  ...FUNCTIONS_ENV_VARS,
 } as const;
 
 /** Inputs to {@linkcode loadConfig}. */
@@ -644,6 +652,7 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
       ...(logRequests !== undefined ? { requests: logRequests } : {}),
     },
     metrics: metricsSection(file, env, errors),
+    functions: functionsInput(file, env, errors),
   };
 
   merged.authz = authzFromEnv(env, file.authz, errors);

@@ -2,6 +2,7 @@
 
 import type { Context, Handler } from "hono";
 import type { AppEnv } from "../lib/app_env.ts";
+import type { CanonicalTarget } from "../lib/http/target.ts";
 import { HttpError } from "../lib/http/errors.ts";
 import type { Forwarder } from "../lib/proxy/forward.ts";
 import { outpostHops, upstreamHeaders } from "../lib/proxy/headers.ts";
@@ -42,7 +43,12 @@ export interface ForwardRouteOptions {
 export async function forwardToOrigin(
   c: Context<AppEnv>,
   options: ForwardRouteOptions,
-  override?: { request: Request; completed?: Promise<void> },
+  override?: {
+    request: Request;
+    completed?: Promise<void>;
+    /** Another target than the client's (an edge function's `ctx.origin.fetch(path)`). */
+    target?: CanonicalTarget;
+  },
 ): Promise<Response> {
   const req = override?.request ?? c.req.raw;
   // Unknown and extension methods (WebDAV, M-SEARCH …) are the origin's business: forwarded.
@@ -53,7 +59,7 @@ export async function forwardToOrigin(
   }
   if (REFUSED_METHODS.has(req.method.toUpperCase())) throw methodRefused(req.method);
   const ctx = c.env.ctx;
-  const target = ctx.target;
+  const target = override?.target ?? ctx.target;
   if (outpostHops(req.headers.get("via"), MAX_OUTPOST_HOPS) >= MAX_OUTPOST_HOPS) {
     throw new HttpError(508, "The request looped through Outpost; check the origin URLs", {
       code: "loop_detected",

@@ -32,6 +32,7 @@ export function authorization(authorizer: Authorizer): AuthorizationMiddleware {
       failedOpen: grant.failedOpen,
     };
     ctx.userId = grant.userId;
+    ctx.userRoles = grant.roles;
     ctx.originHeaders[USER_ID_HEADER] = grant.userId ?? "";
     ctx.timings.push(`authz;dur=${grant.moduleMs.toFixed(3)}`);
     await next();

@@ -27,6 +27,7 @@ import { PassMarks } from "./pass.ts";
 import { CachePolicy } from "./policy.ts";
 import { Representations } from "./represent.ts";
 import { Purger, type PurgeSummary } from "./purge.ts";
+import { ScopedCache } from "./scoped.ts";
 import { CacheStats } from "./stats.ts";
 
 /** URLs remembered for hit-for-pass at most (about 100 bytes each). */
@@ -64,6 +65,7 @@ export class EdgeCache {
   readonly #filler: Filler;
   readonly #flights = new Flights<FillResult>();
   readonly #handler: CacheHandler;
+  readonly #lookups: Lookups;
   readonly #background = new Set<Promise<unknown>>();
 
   constructor(options: EdgeCacheOptions) {
@@ -100,19 +102,20 @@ export class EdgeCache {
       kvSkipped: (reason) => this.stats.kvSkipped(reason),
       background: (task) => this.#track(task),
     });
+    this.#lookups = new Lookups({
+      memory: this.memory,
+      store: this.store,
+      filler: this.#filler,
+      clock,
+      stats: this.stats,
+    });
     this.#handler = new CacheHandler({
       policy: this.policy,
       stats: this.stats,
       clock,
       filler: this.#filler,
       flights: this.#flights,
-      lookups: new Lookups({
-        memory: this.memory,
-        store: this.store,
-        filler: this.#filler,
-        clock,
-        stats: this.stats,
-      }),
+      lookups: this.#lookups,
       forward: options.forward,
       reps: new Representations({ memory: this.memory, compression: config.compression }),
       passes: this.passes,
@@ -184,6 +187,24 @@ export class EdgeCache {
       if (!policy.handles(path)) return await next();
       return await handler.handle(c, next, path);
     };
+  }
+
+  /**
+   * The cache under keys of one scope, for code that stores responses itself (users' functions):
+   * the default route's freshness rules, this cache's tiers and limits.
+   */
+  scoped(scope: string): ScopedCache {
+    return new ScopedCache({
+      scope,
+      memory: this.memory,
+      store: this.store,
+      lookups: this.#lookups,
+      clock: this.#o.clock,
+      rules: this.policy.defaultRules,
+      maxBodyBytes: this.#o.config.maxBodyBytes,
+      kvError: (op, error) => this.stats.kvError(op, error),
+      invalidate: (keys) => this.invalidate(keys),
+    });
   }
 
   /** Purges URL keys and tags on every node (see `Purger.purge`); 503 when KV fails. */

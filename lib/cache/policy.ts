@@ -49,6 +49,11 @@ export class CachePolicy {
     return this.config.enabled && !NEVER(matchPath(path));
   }
 
+  /** The freshness rules of no route in particular (the section's own settings). */
+  get defaultRules(): FreshnessRules {
+    return this.#default.rules;
+  }
+
   /** The settings for a path (the first matching route, else the defaults). */
   route(path: string): CompiledRoute {
     for (const r of this.#routes) if (r.matches(path)) return r.route;

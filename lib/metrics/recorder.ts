@@ -43,6 +43,9 @@ const DENIED = ["401", "403", "429"] as const;
 const NC = CACHE_OUTCOMES.length;
 const NS = CLASSES.length;
 
+/** Where a 5xx came from, by index: the edge itself, an origin, or a user's function. */
+const ERROR_SOURCES = ["edge", "origin", "function"] as const;
+
 /** True when a 5xx was made by the edge rather than passed through from an origin or cache. */
 export function edgeCaused(ctx: EdgeRequestContext): boolean {
   return ctx.problem !== undefined ||
@@ -89,7 +92,8 @@ export class RequestRecorder {
     );
     this.#errors = metrics.counter(
       "outpost_http_server_errors_total",
-      "5xx answers, by route group and source (edge: made by the edge; origin: passed through)",
+      "5xx answers, by route group and source (edge: made by the edge; origin: passed " +
+        "through; function: a user's function failed)",
     );
     this.#denied = metrics.counter(
       "outpost_http_denied_total",
@@ -105,7 +109,7 @@ export class RequestRecorder {
     );
     const routes = ROUTE_GROUPS.length;
     this.#requestCells = new Array(routes * NC * NS);
-    this.#errorCells = new Array(routes * 2);
+    this.#errorCells = new Array(routes * ERROR_SOURCES.length);
     this.#deniedCells = new Array(routes * DENIED.length);
     this.#latencyCells = new Array(routes * NC);
   }
@@ -122,10 +126,14 @@ export class RequestRecorder {
     (this.#latencyCells[rc] ?? this.#latencyCell(rc, route, cache)).record(ms);
     let fields = CACHE_FIELD[cache];
     if (cls === 4) {
-      const edge = edgeCaused(ctx);
-      const ei = route * 2 + (edge ? 0 : 1);
-      (this.#errorCells[ei] ?? this.#errorCell(ei, route, edge)).inc();
-      fields |= (1 << Field.errors) | (edge ? 1 << Field.edgeErrors : 1 << Field.originErrors);
+      const source = ctx.functionFault === true ? 2 : edgeCaused(ctx) ? 0 : 1;
+      const ei = route * ERROR_SOURCES.length + source;
+      (this.#errorCells[ei] ?? this.#errorCell(ei, route, source)).inc();
+      // A user's function failing is not the node failing: health does not count it.
+      if (source !== 2) {
+        fields |= (1 << Field.errors) |
+          (source === 0 ? 1 << Field.edgeErrors : 1 << Field.originErrors);
+      }
     } else if (cls === 3) {
       fields |= 1 << Field.status4xx;
       const d = status === 401 ? 0 : status === 403 ? 1 : status === 429 ? 2 : -1;
@@ -166,11 +174,11 @@ export class RequestRecorder {
     });
   }
 
-  #errorCell(i: number, route: number, edge: boolean): BoundCounter {
+  #errorCell(i: number, route: number, source: number): BoundCounter {
     return this.#errorCells[i] = this.#errors.bind({
       region: this.#region,
       route: ROUTE_GROUPS[route],
-      source: edge ? "edge" : "origin",
+      source: ERROR_SOURCES[source],
     });
   }
 
