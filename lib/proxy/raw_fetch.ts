@@ -20,6 +20,9 @@ const encoder = new TextEncoder();
 /** Statuses whose responses have no body. */
 const NULL_BODY = new Set([204, 205, 304]);
 
+/** Methods sent again after a stale keep-alive connection (never one that may not repeat). */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+
 /** Network errors worth one retry on a fresh connection when a reused one was found closed. */
 const STALE_SOCKET = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
 
@@ -148,7 +151,15 @@ export function rawFetch(options: RawFetchOptions = {}): typeof fetch {
         return reject(new TypeError((error as Error).message, { cause: error }));
       }
       let answered = false;
+      let aborted = false;
+      // Deno's node:http sends a request destroyed on a reused keep-alive connection again on a
+      // new one (checked on 2.9.6): that socket is closed as soon as it is assigned, or the
+      // origin would go on working for nobody.
+      request.on("socket", (socket: { destroy(): void }) => {
+        if (aborted) socket.destroy();
+      });
       const onAbort = () => {
+        aborted = true;
         const reason = signal!.reason;
         request.destroy(reason instanceof Error ? reason : new Error(String(reason)));
         if (!answered) reject(reason);
@@ -163,7 +174,7 @@ export function rawFetch(options: RawFetchOptions = {}): typeof fetch {
         // the request can be sent again.
         if (
           !retried && request.reusedSocket && STALE_SOCKET.has(error.code ?? "") &&
-          !(bytes instanceof ReadableStream)
+          IDEMPOTENT.has(method) && !(bytes instanceof ReadableStream)
         ) {
           resolve(send(parts, bytes, true));
           return;

@@ -116,3 +116,44 @@ Deno.test("encodedFetch() sends identity requests through the fallback, others r
   assert.deepEqual(new Uint8Array(await gzip.arrayBuffer()), GZ);
   assert.deepEqual(used, ["fallback", "raw"]);
 });
+
+Deno.test("rawFetch() aborting a request on a kept-alive connection ends it at the origin", async () => {
+  // Each hanging request at the origin ends when the edge gives up on it: no origin work is left
+  // running for nobody (Deno's node:http sends such a request again on a new socket).
+  const ended: Array<() => void> = [];
+  const endedAll = (n: number) =>
+    Promise.all(Array.from({ length: n }, (_, i) => new Promise<void>((r) => (ended[i] = r))));
+  let hangs = 0;
+  const closing = new AbortController();
+  const options = { port: 0, hostname: "127.0.0.1", signal: closing.signal, onListen() {} };
+  const server = Deno.serve(options, async (req) => {
+    if (new URL(req.url).pathname === "/fast") return new Response("ok");
+    const i = hangs++;
+    await new Promise<void>((resolve) => req.signal.addEventListener("abort", () => resolve()));
+    ended[i]?.();
+    return new Response("late");
+  });
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  const f = rawFetch();
+  const all = endedAll(3);
+  await (await f(`${url}/fast`)).text(); // leaves a kept-alive connection to reuse
+  for (let i = 0; i < 3; i++) {
+    const controller = new AbortController();
+    const pending = f(`${url}/hang`, { signal: controller.signal });
+    await new Promise((r) => setTimeout(r, 20));
+    controller.abort(new Error("gave up"));
+    await assert.rejects(() => pending, /gave up/);
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stuck = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error("a request kept running at the origin")), 10_000);
+  });
+  try {
+    await Promise.race([all, stuck]);
+    assert.equal(hangs, 3, "each request reached the origin once");
+  } finally {
+    clearTimeout(timer);
+    closing.abort(); // closes every connection, a stuck one included
+    await server.finished;
+  }
+});
