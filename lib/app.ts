@@ -332,6 +332,7 @@ export function createApp(deps: AppDeps): Edge {
     region: config.region,
     methodOverrideHeaders: new Set<string>(config.proxy.methodOverrideHeaders),
     maxBodyBytes: config.proxy.maxBodyBytes,
+    acceptEncoding: config.proxy.acceptEncoding,
   };
   const cache = config.cache.enabled
     ? new EdgeCache({

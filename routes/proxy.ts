@@ -32,6 +32,8 @@ export interface ForwardRouteOptions {
   methodOverrideHeaders?: ReadonlySet<string>;
   /** Largest request body forwarded (413 past it). */
   maxBodyBytes?: number;
+  /** `proxy.acceptEncoding` (default `client`). */
+  acceptEncoding?: "client" | "identity";
 }
 
 /**
@@ -81,6 +83,7 @@ export async function forwardToOrigin(
     extra: ctx.originHeaders,
     overrides: options.methodOverrideHeaders,
     method: req.method,
+    acceptEncoding: options.acceptEncoding,
   });
   const pathAndQuery = target.path + target.query;
   const sent = performance.now();

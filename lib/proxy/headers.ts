@@ -60,6 +60,8 @@ export interface ForwardingInfo {
   overrides?: ReadonlySet<string>;
   /** The request's method (override headers pass only on POST). */
   method?: string;
+  /** `identity`: ask the origin for plain bodies whatever the client takes (`proxy.acceptEncoding`). */
+  acceptEncoding?: "client" | "identity";
 }
 
 /**
@@ -151,7 +153,12 @@ export function upstreamHeaders(incoming: Headers, info: ForwardingInfo): Header
   out.set("x-request-id", info.requestId);
   // The client's intent, normalised (`br, gzip`, `gzip` or `identity`): fewer variants at the
   // origin and in caches. The transport must hand encoded bodies over as they are (`raw_fetch.ts`).
-  out.set("accept-encoding", upstreamAcceptEncoding(incoming.get("accept-encoding")));
+  out.set(
+    "accept-encoding",
+    info.acceptEncoding === "identity"
+      ? "identity"
+      : upstreamAcceptEncoding(incoming.get("accept-encoding")),
+  );
   if (info.extra) { for (const name in info.extra) out.set(name, info.extra[name]); }
   return out;
 }

@@ -17,6 +17,9 @@ import https from "node:https";
 const IDLE_MS = 4000;
 const encoder = new TextEncoder();
 
+/** Bodies of a known length up to this are read whole before the response is handed over. */
+const BUFFER_MAX = 64 * 1024;
+
 /** Statuses whose responses have no body. */
 const NULL_BODY = new Set([204, 205, 304]);
 
@@ -155,8 +158,10 @@ export function rawFetch(options: RawFetchOptions = {}): typeof fetch {
       // Deno's node:http sends a request destroyed on a reused keep-alive connection again on a
       // new one (checked on 2.9.6): that socket is closed as soon as it is assigned, or the
       // origin would go on working for nobody.
-      request.on("socket", (socket: { destroy(): void }) => {
+      request.on("socket", (socket: { destroy(): void; setNoDelay(on: boolean): void }) => {
         if (aborted) socket.destroy();
+        // Requests are written whole: waiting for more to send (Nagle) only adds latency.
+        else socket.setNoDelay(true);
       });
       const onAbort = () => {
         aborted = true;
@@ -188,28 +193,67 @@ export function rawFetch(options: RawFetchOptions = {}): typeof fetch {
       request.on("response", (res: http.IncomingMessage) => {
         answered = true;
         const status = res.statusCode ?? 0;
-        let response: Response;
+        let headers: Headers;
         try {
-          const h = new Headers();
+          headers = new Headers();
           const raw = res.rawHeaders;
-          for (let i = 0; i + 1 < raw.length; i += 2) h.append(raw[i], raw[i + 1]);
-          const noBody = method === "HEAD" || NULL_BODY.has(status);
-          if (noBody) {
-            res.resume();
-            release();
-          }
-          response = new Response(noBody ? null : webBody(res, release), {
-            status,
-            statusText: res.statusMessage ?? "",
-            headers: h,
-          });
+          for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
         } catch (error) {
           res.destroy();
           release();
           reject(new TypeError(`Invalid response from ${url.origin}: ${(error as Error).message}`));
           return;
         }
-        resolve(response);
+        const init = { status, statusText: res.statusMessage ?? "", headers };
+        const make = (body: BodyInit | null) => {
+          try {
+            resolve(new Response(body, init));
+          } catch (error) {
+            res.destroy();
+            reject(
+              new TypeError(`Invalid response from ${url.origin}: ${(error as Error).message}`),
+            );
+          }
+        };
+        if (method === "HEAD" || NULL_BODY.has(status)) {
+          res.resume();
+          release();
+          return make(null);
+        }
+        // A small body of known length is read whole: handed to Deno.serve as bytes it is sent
+        // without a JS stream pump, which costs more than the wait for a few kilobytes.
+        const length = Number(headers.get("content-length") ?? NaN);
+        if (!(length >= 0 && length <= BUFFER_MAX)) return make(webBody(res, release));
+        const parts: Uint8Array[] = [];
+        let size = 0;
+        res.on("data", (chunk: Uint8Array) => {
+          parts.push(chunk);
+          size += chunk.byteLength;
+        });
+        res.on("end", () => {
+          release();
+          const body = new Uint8Array(size);
+          let offset = 0;
+          for (const p of parts) {
+            body.set(p, offset);
+            offset += p.byteLength;
+          }
+          if (size !== length) {
+            reject(new TypeError(`The origin sent ${size} of ${length} bytes`));
+            return;
+          }
+          make(body);
+        });
+        res.on("error", (error: Error) => {
+          release();
+          reject(new TypeError(`The origin's body failed: ${error.message}`, { cause: error }));
+        });
+        res.on("close", () => {
+          if (!res.complete) {
+            release();
+            reject(new TypeError("The origin closed the connection before the body ended"));
+          }
+        });
       });
       if (bytes instanceof ReadableStream) void pump(bytes, request);
       else request.end(bytes ?? undefined);

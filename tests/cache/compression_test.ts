@@ -249,3 +249,17 @@ Deno.test("an origin that always sends gzip is cached once and decoded for who n
   });
   assert.equal(origin.requests(), 4, "one fill per URL, plus the no-transform pass");
 });
+
+Deno.test("proxy.acceptEncoding identity: origins send plain bodies, the edge compresses", async () => {
+  const clock = wholeSecondClock();
+  await using origin = nginxLikeOrigin(clock);
+  await using e = await startEdge(
+    makeConfig(origin.url, { experiments: [], proxy: { acceptEncoding: "identity" } }),
+    { clock },
+  );
+  const page = origin.identity("/page.html");
+  const first = await get(`${e.url}/page.html`, { "accept-encoding": "gzip, deflate, br" });
+  assert.equal(first.res.headers.get("content-encoding"), "br");
+  assert.deepEqual(decoded(first.res, first.bytes), page);
+  assert.deepEqual([...origin.byEncoding.keys()], ["identity"]);
+});

@@ -59,6 +59,11 @@ Deno.test("upstreamHeaders() forwards the client's Accept-Encoding in normalised
     const h = upstreamHeaders(new Headers(sent === null ? {} : { "accept-encoding": sent }), info);
     assert.equal(h.get("accept-encoding"), upstream, String(sent));
   }
+  const plain = upstreamHeaders(new Headers({ "accept-encoding": "gzip, br" }), {
+    ...info,
+    acceptEncoding: "identity",
+  });
+  assert.equal(plain.get("accept-encoding"), "identity", "proxy.acceptEncoding: identity");
 });
 
 Deno.test("upstreamHeaders() sets forwarding headers and drops untrusted claims", () => {

@@ -18,6 +18,11 @@ function origin(): { url: string; seen: string[] } & AsyncDisposable {
       });
     }
     if (path === "/empty") return new Response(null, { status: 204 });
+    if (path === "/large") {
+      const body = new Uint8Array(300_000);
+      for (let i = 0; i < body.length; i++) body[i] = i % 251;
+      return new Response(body);
+    }
     if (path === "/cut") {
       // Declares more than it sends, then the connection goes.
       const body = new ReadableStream({
@@ -79,6 +84,30 @@ Deno.test("rawFetch() hands the encoded body over as the origin sent it", async 
     const res = await f(`${o.url}/page`, { method: "M-SEARCH" });
     await res.body?.cancel();
     assert.ok(o.seen.some((s) => s.startsWith("M-SEARCH /page")));
+  });
+  await t.step("a large body streams through whole", async () => {
+    const res = await f(`${o.url}/large`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    assert.equal(bytes.byteLength, 300_000);
+    assert.equal(bytes[299_999], 299_999 % 251);
+  });
+  await t.step("a small body cut short of its Content-Length rejects", async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const served = (async () => {
+      const conn = await listener.accept();
+      await conn.read(new Uint8Array(4096));
+      await conn.write(
+        new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"),
+      );
+      conn.close();
+    })();
+    const port = (listener.addr as Deno.NetAddr).port;
+    await assert.rejects(async () => {
+      const res = await f(`http://127.0.0.1:${port}/`);
+      await res.arrayBuffer();
+    });
+    await served;
+    listener.close();
   });
   await t.step("a body that breaks off is an error, not a short success", async () => {
     const res = await f(`${o.url}/cut`);
