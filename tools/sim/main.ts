@@ -21,6 +21,7 @@ import {
 } from "./report.ts";
 import { latencySvg } from "./svg.ts";
 import { SECRETS, startTopology, type Topology } from "./topology.ts";
+import { exitUnlessInterrupted } from "../../bench/lib/process.ts";
 
 interface NodeHealth {
   node: string;
@@ -246,5 +247,6 @@ if (import.meta.main) {
     console.log(USAGE);
     Deno.exit(0);
   }
-  Deno.exit(await runSim(options));
+  // Interrupted, the run fails as its nodes stop: the interrupt's exit (130) wins over that.
+  exitUnlessInterrupted(await runSim(options));
 }
