@@ -1,0 +1,290 @@
+/**
+ * Opening the node's Deno KV wherever it runs: a file or `:memory:` (`KV_PATH`), a remote KV
+ * (`KV_URL`: a `denokv` server or a Deno Deploy database), or the platform's default (Deno
+ * Deploy's assigned database). A store that cannot be opened never stops the node: it serves
+ * through a stand-in whose every operation fails with 503 `kv_unavailable`, health says why, and
+ * opening is retried with back-off until it works.
+ */
+
+import { HttpError } from "../../http/errors.ts";
+import type { Logger } from "../../log.ts";
+import type { ConditionCheck } from "../../metrics/conditions.ts";
+
+/** What a KV operation throws while no store is open (a 503 problem wherever it surfaces). */
+export class KvUnavailableError extends HttpError {
+  constructor() {
+    super(503, "No Deno KV database is available to this node yet; try again later", {
+      code: "kv_unavailable",
+      headers: { "retry-after": "5" },
+    });
+    this.name = "KvUnavailableError";
+  }
+}
+
+function fail(): Promise<never> {
+  return Promise.reject(new KvUnavailableError());
+}
+
+/** An atomic operation that builds like any other and fails on commit. */
+function unavailableAtomic(): Deno.AtomicOperation {
+  const op = {
+    check: () => op,
+    mutate: () => op,
+    sum: () => op,
+    min: () => op,
+    max: () => op,
+    set: () => op,
+    delete: () => op,
+    enqueue: () => op,
+    commit: fail,
+  };
+  return op as unknown as Deno.AtomicOperation;
+}
+
+/** A list whose first step fails. */
+function unavailableList(): Deno.KvListIterator<never> {
+  const iterator = {
+    get cursor(): string {
+      throw new KvUnavailableError();
+    },
+    next: fail,
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator as unknown as Deno.KvListIterator<never>;
+}
+
+/** A `Deno.Kv` whose every operation fails with {@linkcode KvUnavailableError}. */
+export function unavailableKv(): Deno.Kv {
+  const kv = {
+    get: fail,
+    getMany: fail,
+    set: fail,
+    delete: fail,
+    list: unavailableList,
+    enqueue: fail,
+    listenQueue: fail,
+    atomic: unavailableAtomic,
+    watch: () =>
+      new ReadableStream({
+        start(controller) {
+          controller.error(new KvUnavailableError());
+        },
+      }),
+    close() {},
+    commitVersionstamp: () => Symbol("kv_unavailable"),
+    [Symbol.dispose]() {},
+  };
+  return kv as unknown as Deno.Kv;
+}
+
+/**
+ * A `Deno.Kv` that forwards every call to the store it holds now, so a store opened late (after
+ * a failed start) replaces the stand-in for everything that was handed the handle.
+ */
+export class KvHandle {
+  #current: Deno.Kv;
+
+  constructor(initial: Deno.Kv) {
+    this.#current = initial;
+  }
+
+  /** The handle as the `Deno.Kv` the rest of the node takes. */
+  asKv(): Deno.Kv {
+    return this as unknown as Deno.Kv;
+  }
+
+  /** Replaces the store; the previous one is closed. */
+  swap(next: Deno.Kv): void {
+    const previous = this.#current;
+    this.#current = next;
+    previous.close();
+  }
+
+  get: Deno.Kv["get"] = (key, options) => this.#current.get(key, options);
+  getMany: Deno.Kv["getMany"] = (keys, options) => this.#current.getMany(keys, options);
+  set: Deno.Kv["set"] = (key, value, options) => this.#current.set(key, value, options);
+  delete: Deno.Kv["delete"] = (key) => this.#current.delete(key);
+  list: Deno.Kv["list"] = (selector, options) => this.#current.list(selector, options);
+  enqueue: Deno.Kv["enqueue"] = (value, options) => this.#current.enqueue(value, options);
+  listenQueue: Deno.Kv["listenQueue"] = (handler) => this.#current.listenQueue(handler);
+  atomic: Deno.Kv["atomic"] = () => this.#current.atomic();
+  watch: Deno.Kv["watch"] = (keys, options) => this.#current.watch(keys, options);
+  commitVersionstamp: Deno.Kv["commitVersionstamp"] = () => this.#current.commitVersionstamp();
+  close(): void {
+    this.#current.close();
+  }
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Where the store comes from. */
+export type KvSource = "path" | "url" | "platform";
+
+/** Inputs to {@linkcode openEdgeKv}. */
+export interface OpenEdgeKvOptions {
+  /** `kvPath` (a file or `:memory:`). */
+  path?: string;
+  /** `kvUrl` (remote KV). */
+  url?: string;
+  /** The environment (the remote KV's token). */
+  env: Record<string, string | undefined>;
+  /** Sets `DENO_KV_ACCESS_TOKEN` for the runtime (default: `Deno.env.set`). */
+  setEnv?: (name: string, value: string) => void;
+  /**
+   * Opens a store: `Deno.openKv` by default, undefined when the runtime has none (no
+   * `--unstable-kv`, or a host without KV).
+   */
+  open?: ((path?: string) => Promise<Deno.Kv>) | undefined;
+  log: Logger;
+  /** Back-off between attempts to open after a failure (ms; doubled up to `max`). */
+  retry?: { minMs: number; maxMs: number };
+}
+
+/** The node's KV: the handle everything uses, where it comes from, and whether it is open. */
+export class EdgeKv {
+  readonly kv: Deno.Kv;
+  readonly source: KvSource;
+  readonly #handle: KvHandle;
+  readonly #o: OpenEdgeKvOptions;
+  #reason: string | null = null;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  #attempts = 0;
+
+  private constructor(handle: KvHandle, source: KvSource, options: OpenEdgeKvOptions) {
+    this.#handle = handle;
+    this.kv = handle.asKv();
+    this.source = source;
+    this.#o = options;
+  }
+
+  /** True while a real store is open. */
+  get open(): boolean {
+    return this.#reason === null;
+  }
+
+  /** Why no store is open (null when one is). */
+  get reason(): string | null {
+    return this.#reason;
+  }
+
+  /**
+   * Opens the store, or (on failure) the stand-in with a retry loop behind it. Never throws.
+   */
+  static async open(options: OpenEdgeKvOptions): Promise<EdgeKv> {
+    const source: KvSource = options.url ? "url" : options.path ? "path" : "platform";
+    const edge = new EdgeKv(new KvHandle(unavailableKv()), source, options);
+    await edge.#attempt();
+    return edge;
+  }
+
+  /** A health check: unhealthy, with the reason, while no store is open. */
+  check(): ConditionCheck {
+    return () =>
+      this.#reason === null ? null : {
+        level: "unhealthy",
+        reason: `${this.#reason}: items, CRDTs, analytics, purges and the shared cache answer ` +
+          "503 kv_unavailable until it opens (retrying)",
+      };
+  }
+
+  /** Stops retrying and closes the store. */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#handle.close();
+  }
+
+  async #attempt(): Promise<void> {
+    const { log } = this.#o;
+    try {
+      const kv = await this.#openOnce();
+      this.#handle.swap(kv);
+      if (this.#reason !== null) log.info("kv opened after all", { attempts: this.#attempts + 1 });
+      this.#reason = null;
+      log.info("kv opened", { source: this.source, ...this.#where() });
+    } catch (error) {
+      this.#reason = reasonOf(error, this.source);
+      this.#attempts++;
+      log.error("kv could not be opened; serving without it", {
+        source: this.source,
+        ...this.#where(),
+        reason: this.#reason,
+        attempts: this.#attempts,
+      });
+      const retry = this.#o.retry ?? { minMs: 1_000, maxMs: 60_000 };
+      const wait = Math.min(retry.maxMs, retry.minMs * 2 ** Math.min(this.#attempts - 1, 16));
+      if (!this.#closed) {
+        this.#timer = setTimeout(() => void this.#attempt(), wait);
+        Deno.unrefTimer(this.#timer);
+      }
+    }
+  }
+
+  /** Where the store is, for logs (a remote URL without its path, which may name a database). */
+  #where(): Record<string, string> {
+    if (this.source === "path") return { path: this.#o.path! };
+    if (this.source === "url") return { host: new URL(this.#o.url!).host };
+    return {};
+  }
+
+  async #openOnce(): Promise<Deno.Kv> {
+    const open = "open" in this.#o ? this.#o.open : defaultOpener();
+    if (open === undefined) throw new NoKvApiError();
+    if (this.source === "url") {
+      // Deno Deploy reserves `DENO_` names, so the token may come as KV_ACCESS_TOKEN instead.
+      const token = this.#o.env.DENO_KV_ACCESS_TOKEN || this.#o.env.KV_ACCESS_TOKEN;
+      if (!token) throw new MissingTokenError();
+      if (!this.#o.env.DENO_KV_ACCESS_TOKEN) {
+        (this.#o.setEnv ?? ((n, v) => Deno.env.set(n, v)))("DENO_KV_ACCESS_TOKEN", token);
+      }
+      return await open(this.#o.url);
+    }
+    if (this.source === "path") {
+      const path = this.#o.path!;
+      if (path !== ":memory:" && path.includes("/")) {
+        await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+      }
+      return await open(path);
+    }
+    return await open();
+  }
+}
+
+class NoKvApiError extends Error {}
+class MissingTokenError extends Error {}
+
+/** `Deno.openKv`, or undefined when the runtime does not expose it. */
+function defaultOpener(): ((path?: string) => Promise<Deno.Kv>) | undefined {
+  const open = (Deno as { openKv?: (path?: string) => Promise<Deno.Kv> }).openKv;
+  return typeof open === "function" ? open.bind(Deno) : undefined;
+}
+
+/** A reason for health and logs: what went wrong and what to do, without addresses. */
+function reasonOf(error: unknown, source: KvSource): string {
+  if (error instanceof NoKvApiError) {
+    return "no Deno KV: this runtime has no Deno.openKv (on Deno Deploy, assign a KV database " +
+      "to the app; elsewhere, run with deno.json's unstable kv)";
+  }
+  if (error instanceof MissingTokenError) {
+    return "KV_URL is set but neither DENO_KV_ACCESS_TOKEN nor KV_ACCESS_TOKEN is";
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (/no KV database is attached/i.test(message)) {
+    return "no KV database is assigned to this app on Deno Deploy (assign one in the " +
+      "dashboard's Databases page, then redeploy)";
+  }
+  const what = source === "url"
+    ? "the remote KV (KV_URL)"
+    : source === "path"
+    ? "KV_PATH"
+    : "the platform's KV";
+  // Connection errors name hosts and ports: health is public, so only their kind is kept.
+  const kind = /connect|dns|refused|timed? ?out|unreachable/i.test(message)
+    ? "cannot be reached"
+    : /token|unauthori[sz]ed|forbidden|401|403/i.test(message)
+    ? "refused the access token"
+    : "could not be opened";
+  return `${what} ${kind}`;
+}
