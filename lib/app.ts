@@ -366,7 +366,7 @@ export function createApp(deps: AppDeps): Edge {
     jobs.add({
       name: "cache-purge-sync",
       intervalMs: config.cache.purgePollMs,
-      run: () => cache.purger.sync(),
+      run: () => cache.purger.poll(config.cache.purgeWatchedPollMs),
     });
     edgeApp.post("/purge", purgeHandler({ cache, admin, platform: platform.purger }));
     edgeApp.get("/cache", cacheStatsHandler(cache, admin));

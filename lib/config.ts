@@ -272,8 +272,10 @@ export const DataConfigSchema = z.object({
   maxBodyBytes: z.number().int().min(16).max(512 * 1024).default(64 * 1024),
   /** No node serves a cached item older than the last write for longer than this. */
   maxStalenessMs: z.number().int().min(100).max(3_600_000).default(2000),
-  /** The polling fallback behind `kv.watch`; at most half of `maxStalenessMs`. */
+  /** The polling fallback while `kv.watch` is not delivering; at most half of `maxStalenessMs`. */
   pollIntervalMs: z.number().int().min(20).max(1_800_000).default(500),
+  /** How often changes are polled anyway while `kv.watch` delivers (a safety net). */
+  watchedPollIntervalMs: z.number().int().min(20).max(3_600_000).default(30_000),
   cacheMaxEntries: z.number().int().min(1).max(10_000_000).default(10_000),
   cacheMaxBytes: z.number().int().min(1024).max(4 * 1024 ** 3).default(32 * 1024 ** 2),
   /** How long change records are kept (they are a trigger, not the data). */

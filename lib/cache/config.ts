@@ -68,6 +68,8 @@ export const CacheConfigSchema = z.object({
   leaseMs: z.number().int().min(100).max(120_000).default(5000),
   /** Fallback interval for replaying purges from KV when `kv.watch` is not delivering. */
   purgePollMs: z.number().int().min(100).max(3_600_000).default(5000),
+  /** How often purges are replayed anyway while `kv.watch` delivers (a safety net). */
+  purgeWatchedPollMs: z.number().int().min(100).max(3_600_000).default(60_000),
   /** Emit `Deno-CDN-Cache-Control` for Deno Deploy's cache in front. */
   denoCdnCacheControl: DenoCdnCacheControlSchema.default("off"),
   routes: z.array(CacheRouteSchema).max(100).default([]),
