@@ -115,7 +115,12 @@ async function main(): Promise<void> {
   }
   const analytics = edge.analytics.edge;
   if (analytics && config.analytics.scheduler === "cron") {
-    analyticsCronTick = () => analytics.tick();
+    // Logged here with context; rethrown so the platform records the run as failed.
+    analyticsCronTick = () =>
+      analytics.tick().catch((error) => {
+        log.error("analytics cron flush failed", { error });
+        throw error;
+      });
   }
   edge.start();
 

@@ -45,7 +45,9 @@ export async function moduleGraph(entry = "main.ts"): Promise<ModuleGraph> {
 /** Every npm package id (`name@version[_peers]`) the graph reaches, its dependencies included. */
 export function reachedPackages(graph: ModuleGraph): Set<string> {
   const reached = new Set<string>();
-  const queue = graph.modules.flatMap((m) => m.kind === "npm" && m.npmPackage ? [m.npmPackage] : []);
+  const queue = graph.modules.flatMap((m) =>
+    m.kind === "npm" && m.npmPackage ? [m.npmPackage] : []
+  );
   while (queue.length > 0) {
     const id = queue.pop()!;
     if (reached.has(id)) continue;

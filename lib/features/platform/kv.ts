@@ -189,6 +189,13 @@ export class EdgeKv {
       };
   }
 
+  /** Tries to open now instead of at the next scheduled retry (no-op when a store is open). */
+  async retry(): Promise<void> {
+    if (this.#reason === null || this.#closed) return;
+    clearTimeout(this.#timer);
+    await this.#attempt();
+  }
+
   /** Stops retrying and closes the store. */
   close(): void {
     this.#closed = true;
