@@ -11,8 +11,9 @@ import { itemsHeadKey } from "../../lib/sync/keys.ts";
 function makeFeed(kv: Deno.Kv, clock: ManualClock) {
   let lists = 0;
   const store = {
-    async *changes() {
+    changes(): AsyncIterable<never> {
       lists++;
+      return (async function* () {})();
     },
   } as unknown as ItemStore;
   const cache = { invalidate: () => false } as unknown as ItemCache;
