@@ -9,7 +9,7 @@
 import { createApp, type Edge } from "./lib/app.ts";
 import { ConfigError, type EdgeConfig, loadConfig } from "./lib/config.ts";
 import { LazyIpCountry } from "./lib/geo/ipdb.ts";
-import { createLogger } from "./lib/log.ts";
+import { createLogger, type Logger } from "./lib/log.ts";
 import { createDemoOrigin } from "./lib/origin/demo.ts";
 import { manifestOf } from "./lib/features/functions/feature.ts";
 import { installCrashGuard } from "./lib/features/functions/guard.ts";
@@ -34,26 +34,97 @@ async function readConfigModule(path: string | undefined): Promise<unknown> {
   return mod.default ?? mod.config;
 }
 
-async function main(): Promise<void> {
-  const env = Deno.env.toObject();
-  let config: EdgeConfig;
-  try {
-    config = loadConfig({ env, module: await readConfigModule(env.OUTPOST_CONFIG) });
-  } catch (error) {
-    const message = error instanceof ConfigError
-      ? error.message
-      : `Invalid config: could not read ${env.OUTPOST_CONFIG}: ${(error as Error).message}`;
-    console.error(message);
-    Deno.exit(1);
-  }
-  const log = createLogger({ level: config.log.level, fields: { region: config.region } });
-  // A KV that cannot be opened leaves the node up: KV-backed features answer 503, health says why.
+/** A start-up failure the operator can fix: printed as one line, then exit 1. */
+class StartupError extends Error {}
+
+/**
+ * Opens the node's KV. A local file that cannot be opened is the operator's to fix: start-up
+ * stops naming KV_PATH. The platform's database (Deno Deploy) or a remote one (`KV_URL`) that
+ * cannot be opened leaves the node up: KV-backed features answer 503, health says why, and the
+ * open is retried (a crash before serving would make the platform answer 502 to everything).
+ */
+async function openKv(config: EdgeConfig, env: Record<string, string>, log: Logger) {
   const edgeKv = await EdgeKv.open({
     path: config.kvPath,
     url: config.kvUrl,
     env,
     log: log.child({ area: "kv" }),
   });
+  if (!edgeKv.open && edgeKv.source === "path") {
+    edgeKv.close();
+    throw new StartupError(
+      `Cannot open the KV store at ${config.kvPath} (KV_PATH): ${edgeKv.error}`,
+    );
+  }
+  return edgeKv;
+}
+
+/** Why a port cannot be listened on, in one line naming the variable that moves it. */
+function listenError(error: unknown, port: number, variable: string): Error {
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new StartupError(
+      `Cannot listen on port ${port}: another process is using it ` +
+        `(stop it, or set ${variable} to another port)`,
+    );
+  }
+  if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable) {
+    return new StartupError(`Cannot listen on port ${port} (${variable}): ${error.message}`);
+  }
+  return error as Error;
+}
+
+/** `Deno.serve`, with a busy or forbidden port turned into a {@linkcode StartupError}. */
+function serve(
+  options: Deno.ServeTcpOptions,
+  variable: string,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+): Deno.HttpServer<Deno.NetAddr> {
+  try {
+    return Deno.serve(options, handler);
+  } catch (error) {
+    throw listenError(error, options.port ?? 8000, variable);
+  }
+}
+
+/** Reads the config from the environment and the config module; exits 1 with one line if bad. */
+async function configFrom(env: Record<string, string>): Promise<EdgeConfig> {
+  try {
+    return loadConfig({ env, module: await readConfigModule(env.OUTPOST_CONFIG) });
+  } catch (error) {
+    throw new StartupError(
+      error instanceof ConfigError
+        ? error.message
+        : `Invalid config: could not read ${env.OUTPOST_CONFIG}: ${(error as Error).message}`,
+    );
+  }
+}
+
+/**
+ * `main.ts --check`: what start-up would refuse (the config, busy ports), without starting.
+ * `deno task dev` runs it before `deno run --watch`, whose watcher would otherwise wait for a
+ * file change instead of exiting when start-up fails.
+ */
+async function check(): Promise<void> {
+  const config = await configFrom(Deno.env.toObject());
+  const ports: Array<[number, string, string | undefined]> = [[config.port, "PORT", undefined]];
+  if (config.demoOrigin.mode === "port" && config.demoOrigin.port) {
+    ports.push([config.demoOrigin.port, "ORIGIN_PORT", "127.0.0.1"]);
+  }
+  for (const [port, variable, hostname] of ports) {
+    if (port === 0) continue;
+    try {
+      Deno.listen({ port, hostname }).close();
+    } catch (error) {
+      throw listenError(error, port, variable);
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const env = Deno.env.toObject();
+  const config = await configFrom(env);
+  const log = createLogger({ level: config.log.level, fields: { region: config.region } });
+  const edgeKv = await openKv(config, env, log);
   const kv = edgeKv.kv;
 
   const ipdb = new LazyIpCountry();
@@ -76,10 +147,52 @@ async function main(): Promise<void> {
       edgeKv,
     });
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
     edgeKv.close();
-    Deno.exit(1);
+    if (error instanceof ConfigError) throw new StartupError(error.message);
+    throw error;
+  }
+  // The edge's server first: the platform's listen address goes to the first Deno.serve only.
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  let demoServer: Deno.HttpServer<Deno.NetAddr> | null = null;
+  try {
+    server = serve(
+      {
+        port: config.port,
+        onListen: ({ hostname, port }) =>
+          log.info("edge listening", {
+            url: `http://${hostname === "0.0.0.0" ? "localhost" : hostname}:${port}`,
+            mode: config.mode,
+            platform: config.platform.kind,
+            regions: config.regions.map((r) => `${r.name}→${r.origin}`),
+          }),
+      },
+      "PORT",
+      edge.fetch,
+    );
+  } catch (error) {
+    await edge.close();
+    edgeKv.close();
+    throw error;
+  }
+  if (config.demoOrigin.mode === "port") {
+    const demo = createDemoOrigin({ name: "demo" });
+    try {
+      demoServer = serve(
+        {
+          port: config.demoOrigin.port ?? 0,
+          hostname: "127.0.0.1",
+          onListen: ({ port }) =>
+            log.info("demo origin listening", { url: `http://127.0.0.1:${port}` }),
+        },
+        "ORIGIN_PORT",
+        (req) => demo.fetch(req),
+      );
+    } catch (error) {
+      await server.shutdown();
+      await edge.close();
+      edgeKv.close();
+      throw error;
+    }
   }
   for (const secret of edge.missingSecrets) {
     log.warn(`${secret.name} is not set: ${secret.disables} answer 503 until it is`, {
@@ -88,27 +201,6 @@ async function main(): Promise<void> {
   }
   // A function's stray timer or unawaited promise must not take the node down with it.
   if (edge.functions) installCrashGuard(log, edge.metrics);
-  // The edge's server first: the platform's listen address goes to the first Deno.serve only.
-  const server = Deno.serve({
-    port: config.port,
-    onListen: ({ hostname, port }) =>
-      log.info("edge listening", {
-        url: `http://${hostname === "0.0.0.0" ? "localhost" : hostname}:${port}`,
-        mode: config.mode,
-        platform: config.platform.kind,
-        regions: config.regions.map((r) => `${r.name}→${r.origin}`),
-      }),
-  }, edge.fetch);
-  let demoServer: Deno.HttpServer | null = null;
-  if (config.demoOrigin.mode === "port") {
-    const demo = createDemoOrigin({ name: "demo" });
-    demoServer = Deno.serve({
-      port: config.demoOrigin.port ?? 0,
-      hostname: "127.0.0.1",
-      onListen: ({ port }) =>
-        log.info("demo origin listening", { url: `http://127.0.0.1:${port}` }),
-    }, (req) => demo.fetch(req));
-  }
   // Analytics summaries go to this node's own /_central/* over real HTTP in development.
   if (config.mode === "development") {
     edge.analytics.setSelfUrl(`http://127.0.0.1:${server.addr.port}`);
@@ -126,7 +218,7 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const abort = new AbortController();
-  async function shutdown(signal: string): Promise<void> {
+  async function shutdown(signal: Deno.Signal): Promise<void> {
     if (stopping) return;
     stopping = true;
     const began = performance.now();
@@ -169,4 +261,16 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  try {
+    if (Deno.args.includes("--check")) {
+      await check();
+      Deno.exit(0); // the cron registered above would keep the process alive
+    }
+    await main();
+  } catch (error) {
+    if (!(error instanceof StartupError)) throw error;
+    console.error(error.message);
+    Deno.exit(1);
+  }
+}

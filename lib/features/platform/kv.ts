@@ -148,6 +148,7 @@ export class EdgeKv {
   readonly #handle: KvHandle;
   readonly #o: OpenEdgeKvOptions;
   #reason: string | null = null;
+  #error: string | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   #attempts = 0;
@@ -164,9 +165,14 @@ export class EdgeKv {
     return this.#reason === null;
   }
 
-  /** Why no store is open (null when one is). */
+  /** Why no store is open (null when one is), in words fit for public health. */
   get reason(): string | null {
     return this.#reason;
+  }
+
+  /** The last failure's own message (may name paths or hosts: for the operator's console). */
+  get error(): string | null {
+    return this.#error;
   }
 
   /**
@@ -210,9 +216,11 @@ export class EdgeKv {
       this.#handle.swap(kv);
       if (this.#reason !== null) log.info("kv opened after all", { attempts: this.#attempts + 1 });
       this.#reason = null;
+      this.#error = null;
       log.info("kv opened", { source: this.source, ...this.#where() });
     } catch (error) {
       this.#reason = reasonOf(error, this.source);
+      this.#error = error instanceof Error ? error.message : String(error);
       this.#attempts++;
       log.error("kv could not be opened; serving without it", {
         source: this.source,
