@@ -152,6 +152,8 @@ export class EdgeKv {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   #attempts = 0;
+  /** False once a failure is one no retry can mend (no KV API; no database for this deployment). */
+  #retrying = true;
 
   private constructor(handle: KvHandle, source: KvSource, options: OpenEdgeKvOptions) {
     this.#handle = handle;
@@ -191,7 +193,7 @@ export class EdgeKv {
       this.#reason === null ? null : {
         level: "unhealthy",
         reason: `${this.#reason}: items, CRDTs, analytics, purges and the shared cache answer ` +
-          "503 kv_unavailable until it opens (retrying)",
+          (this.#retrying ? "503 kv_unavailable until it opens (retrying)" : "503 kv_unavailable"),
       };
   }
 
@@ -222,15 +224,18 @@ export class EdgeKv {
       this.#reason = reasonOf(error, this.source);
       this.#error = error instanceof Error ? error.message : String(error);
       this.#attempts++;
+      // A runtime without KV, or a deployment without a database, stays so until redeployed.
+      this.#retrying = !(error instanceof NoKvApiError || NO_DATABASE.test(this.#error));
       log.error("kv could not be opened; serving without it", {
         source: this.source,
         ...this.#where(),
         reason: this.#reason,
         attempts: this.#attempts,
+        retrying: this.#retrying,
       });
       const retry = this.#o.retry ?? { minMs: 1_000, maxMs: 60_000 };
       const wait = Math.min(retry.maxMs, retry.minMs * 2 ** Math.min(this.#attempts - 1, 16));
-      if (!this.#closed) {
+      if (!this.#closed && this.#retrying) {
         this.#timer = setTimeout(() => void this.#attempt(), wait);
         Deno.unrefTimer(this.#timer);
       }
@@ -268,6 +273,8 @@ export class EdgeKv {
 }
 
 class NoKvApiError extends Error {}
+/** The runtime's refusal when the platform attached no database (denoland/deno#35671). */
+const NO_DATABASE = /no KV database is attached/i;
 class MissingTokenError extends Error {}
 
 /** `Deno.openKv`, or undefined when the runtime does not expose it. */
@@ -286,7 +293,7 @@ function reasonOf(error: unknown, source: KvSource): string {
     return "KV_URL is set but neither DENO_KV_ACCESS_TOKEN nor KV_ACCESS_TOKEN is";
   }
   const message = error instanceof Error ? error.message : String(error);
-  if (/no KV database is attached/i.test(message)) {
+  if (NO_DATABASE.test(message)) {
     return "no KV database is assigned to this app on Deno Deploy (assign one in the " +
       "dashboard's Databases page, then redeploy)";
   }

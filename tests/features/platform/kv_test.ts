@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../../lib/clock.ts";
-import { silentLogger } from "../../../lib/log.ts";
+import { createLogger, silentLogger } from "../../../lib/log.ts";
 import { HealthConditions } from "../../../lib/metrics/conditions.ts";
 import { kvProbeKey } from "../../../lib/metrics/keys.ts";
 import { EdgeKv, KvUnavailableError, unavailableKv } from "../../../lib/features/platform/kv.ts";
@@ -44,16 +44,15 @@ Deno.test("EdgeKv.open() retries a failed open and swaps the store in for every 
     env: {},
     open: (path) => {
       calls++;
-      if (calls === 1) {
-        return Promise.reject(new TypeError("Deno.openKv() failed: no KV database is attached"));
-      }
+      if (calls === 1) return Promise.reject(new Error("database is locked"));
       return Deno.openKv(path ?? ":memory:");
     },
     log: silentLogger,
     retry: { minMs: 3_600_000, maxMs: 3_600_000 }, // the test retries by hand
   });
   try {
-    assert.match(edgeKv.reason!, /no KV database is assigned to this app on Deno Deploy/);
+    assert.equal(edgeKv.reason, "the platform's KV could not be opened");
+    assert.match(edgeKv.check()()!.reason, /until it opens \(retrying\)/);
     const held = edgeKv.kv; // what the app was handed at start-up
     await rejectsUnavailable(() => held.get(["k"]));
     await edgeKv.retry();
@@ -62,6 +61,25 @@ Deno.test("EdgeKv.open() retries a failed open and swaps the store in for every 
     assert.equal(edgeKv.check()(), null);
     await held.set(["k"], "v");
     assert.equal((await held.get(["k"])).value, "v");
+  } finally {
+    edgeKv.close();
+  }
+});
+
+Deno.test("EdgeKv.open() does not retry what only a redeploy can mend", async () => {
+  const lines: string[] = [];
+  const edgeKv = await EdgeKv.open({
+    env: {},
+    open: () =>
+      Promise.reject(
+        new TypeError("Deno.openKv() failed: no KV database is attached to this app."),
+      ),
+    log: createLogger({ sink: (_, line) => lines.push(line) }),
+  });
+  try {
+    assert.match(edgeKv.reason!, /no KV database is assigned to this app on Deno Deploy/);
+    assert.doesNotMatch(edgeKv.check()()!.reason, /retrying/);
+    assert.equal(JSON.parse(lines.at(-1)!).retrying, false);
   } finally {
     edgeKv.close();
   }
