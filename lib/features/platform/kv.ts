@@ -1,9 +1,10 @@
 /**
  * Opening the node's Deno KV wherever it runs: a file or `:memory:` (`KV_PATH`), a remote KV
  * (`KV_URL`: a `denokv` server or a Deno Deploy database), or the platform's default (Deno
- * Deploy's assigned database). A store that cannot be opened never stops the node: it serves
+ * Deploy's assigned database). A store that cannot be opened does not stop the node here: it serves
  * through a stand-in whose every operation fails with 503 `kv_unavailable`, health says why, and
- * opening is retried with back-off until it works.
+ * opening is retried with back-off (main.ts still stops start-up for a local file that will not
+ * open: that is the operator's to fix).
  */
 
 import { KvHandle, KvUnavailableError, unavailableKv } from "./kv_handle.ts";
@@ -15,7 +16,7 @@ export { KvHandle, KvUnavailableError, unavailableKv };
 /** Where the store comes from. */
 export type KvSource = "path" | "url" | "platform";
 
-/** Inputs to {@linkcode openEdgeKv}. */
+/** Inputs to {@linkcode EdgeKv.open}. */
 export interface OpenEdgeKvOptions {
   /** `kvPath` (a file or `:memory:`). */
   path?: string;
