@@ -48,6 +48,7 @@ import { cacheStatsHandler, purgeHandler } from "../routes/cache.ts";
 import { docsRoutes } from "../routes/docs.ts";
 import { createFunctions, type Functions } from "./features/functions/feature.ts";
 import type { FunctionManifest } from "./features/functions/types.ts";
+import { createWebSockets, type WebSockets } from "./features/websocket/feature.ts";
 
 /** Everything the edge node needs from outside. */
 export interface AppDeps {
@@ -103,6 +104,8 @@ export interface Edge {
   missingSecrets: readonly MissingSecret[];
   /** Users' functions (null when there are none or `functions.enabled` is false). */
   functions: Functions | null;
+  /** WebSockets relayed to origins (null when `websocket.enabled` is false). */
+  websocket: WebSockets | null;
   /** The routers behind `fetch`: `/_edge/*` and everything else (route listings, tests). */
   routers: { edge: Hono<AppEnv>; main: Hono<AppEnv> };
   /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
@@ -124,11 +127,13 @@ const REFUSED_TARGET: CanonicalTarget = {
 /** Hono's `c.env` for one request: the context, and `Deno.serve`'s info read on demand. */
 class RequestEnv implements AppBindings {
   readonly ctx: EdgeRequestContext;
+  readonly raw: Request;
   readonly #info: ServeInfo | undefined;
 
-  constructor(ctx: EdgeRequestContext, info: ServeInfo | undefined) {
+  constructor(ctx: EdgeRequestContext, info: ServeInfo | undefined, raw: Request) {
     this.ctx = ctx;
     this.#info = info;
+    this.raw = raw;
   }
 
   get completed(): Promise<void> | undefined {
@@ -271,6 +276,18 @@ export function createApp(deps: AppDeps): Edge {
     onAttempt: (a) => attempts.inc({ region: a.region, outcome: a.outcome }),
   });
 
+  // WebSockets on proxied routes: the same origins, ranking and breakers as forwarding.
+  const websocket = createWebSockets({
+    clock,
+    log,
+    metrics,
+    jobs,
+    health,
+    region: config.region,
+    maxAttempts: config.proxy.maxAttempts,
+    onAttempt: (a) => attempts.inc({ region: a.region, outcome: a.outcome }),
+  }, config.websocket);
+
   const onError = problemHandler((error, c: Context<AppEnv>) => {
     log.error("unhandled error", {
       request_id: c.env.ctx.requestId,
@@ -353,6 +370,8 @@ export function createApp(deps: AppDeps): Edge {
   const mainApp = new Hono<AppEnv>();
   mainApp.onError(onError);
   mainApp.notFound(problemNotFound);
+  // A browser's token offered as a subprotocol is authorized like one in the header.
+  if (websocket) mainApp.use("*", websocket.credentials);
   // Authorization runs first, and only on protected patterns: other routes pay nothing.
   const authz = createAuthz({
     config,
@@ -434,6 +453,7 @@ export function createApp(deps: AppDeps): Edge {
   mainApp.all(
     "*",
     abTesting(config.experiments),
+    ...(websocket ? [websocket.proxy] : []),
     ...(cache ? [cache.middleware()] : []),
     originProxy(proxyOptions),
   );
@@ -465,7 +485,7 @@ export function createApp(deps: AppDeps): Edge {
       if (hit !== null) return finish(req, hit, ctx);
     }
     // `info.completed` and `info.remoteAddr` are getters with a cost: read them only when used.
-    const env = new RequestEnv(ctx, info);
+    const env = new RequestEnv(ctx, info, raw);
     const res = (edgePath ? edgeApp : mainApp).fetch(req, env);
     return res instanceof Promise ? res.then((r) => finish(req, r, ctx)) : finish(req, res, ctx);
   }
@@ -515,6 +535,7 @@ export function createApp(deps: AppDeps): Edge {
     cache,
     missingSecrets,
     functions,
+    websocket,
     routers: { edge: edgeApp, main: mainApp },
     start: () => {
       jobs.start();
@@ -522,6 +543,7 @@ export function createApp(deps: AppDeps): Edge {
       cache?.start();
     },
     async close() {
+      await websocket?.close();
       data.stop();
       await cache?.close();
       await jobs.stop();

@@ -21,6 +21,11 @@ import {
   FunctionsConfigSchema,
   functionsInput,
 } from "./features/functions/config.ts";
+import {
+  WEBSOCKET_ENV_VARS,
+  WebSocketConfigSchema,
+  websocketInput,
+} from "./features/websocket/config.ts";
 
 /** A region name: lower-case letters, digits and dashes, as in `us-west` or `ap-southeast`. */
 export const RegionNameSchema = z.string().regex(
@@ -350,6 +355,8 @@ export const EdgeConfigSchema = z.object({
   docs: DocsConfigSchema,
   /** Users' edge functions (lib/features/functions, docs/functions.md). */
   functions: FunctionsConfigSchema,
+  /** WebSockets through the edge (lib/features/websocket, docs/http-api.md#websockets). */
+  websocket: WebSocketConfigSchema,
 }).superRefine((cfg, ctx) => {
   checkAnalyticsConfig(cfg, ctx);
   const names = flagDuplicates(cfg.regions, ctx, {
@@ -454,6 +461,7 @@ export const ENV_VARS = {
   CACHE_MEMORY_BYTES: "cache.memoryBytes",
   CACHE_MAX_BODY_BYTES: "cache.maxBodyBytes",
   ...FUNCTIONS_ENV_VARS,
+  ...WEBSOCKET_ENV_VARS,
 } as const;
 
 /** Inputs to {@linkcode loadConfig}. */
@@ -649,6 +657,7 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
     },
     metrics: metricsSection(file, env, errors),
     functions: functionsInput(file, env, errors),
+    websocket: websocketInput(file, env, errors),
   };
 
   merged.authz = authzFromEnv(env, file.authz, errors);
