@@ -31,6 +31,8 @@ export interface BridgeEnd {
 export interface BridgeMeters {
   message(direction: "client_to_origin" | "origin_to_client", binary: boolean, bytes: number): void;
   paused(): void;
+  /** A pair held `bytes` for one direction, the most it has held so far. */
+  held(direction: "client_to_origin" | "origin_to_client", bytes: number): void;
 }
 
 /** Settings and collaborators of a {@linkcode Bridge}. */
@@ -59,6 +61,8 @@ export interface BridgeSnapshot {
   originBufferedMax: number;
   /** Whether reading from the origin is paused for a slow client. */
   paused: boolean;
+  /** Whether a keep-alive ping to the origin awaits an answer. */
+  awaitingPong: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -126,6 +130,7 @@ export class Bridge {
       originBuffered: this.upstream.bufferedAmount,
       originBufferedMax: this.#originMax,
       paused: this.#paused,
+      awaitingPong: this.#pingSentAt !== null,
     };
   }
 
@@ -197,7 +202,10 @@ export class Bridge {
     if (binary) this.upstream.sendBinary(payload);
     else this.upstream.sendText(payload);
     const queued = this.upstream.bufferedAmount;
-    if (queued > this.#originMax) this.#originMax = queued;
+    if (queued > this.#originMax) {
+      this.#originMax = queued;
+      this.#o.meters.held("client_to_origin", queued);
+    }
     this.#lastActivity = this.#o.clock.now();
     this.#o.meters.message("client_to_origin", binary, payload.length);
   }
@@ -251,7 +259,10 @@ export class Bridge {
             continue; // the client is closing: its close event ends the pair
           }
           const held = this.client.bufferedAmount;
-          if (held > this.#clientMax) this.#clientMax = held;
+          if (held > this.#clientMax) {
+            this.#clientMax = held;
+            this.#o.meters.held("origin_to_client", held);
+          }
           this.#lastActivity = this.#lastHeard;
           const size = msg.type === "binary" ? msg.data.length : msg.bytes;
           this.#o.meters.message("origin_to_client", binary, size);

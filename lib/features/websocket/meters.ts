@@ -62,6 +62,11 @@ export function createMeters(metrics: MetricsRegistry): WebSocketMeters {
     "outpost_websocket_buffered_bytes",
     "Bytes held at the edge for slow readers, by direction (updated every second)",
   );
+  const heldMax = metrics.gauge(
+    "outpost_websocket_buffered_max_bytes",
+    "The most bytes one WebSocket held at the edge for a slow reader since start, by direction",
+  );
+  const most = { client_to_origin: 0, origin_to_client: 0 };
   const series = {
     client_to_origin: {
       text: messages.bind({ direction: "client_to_origin", type: "text" }),
@@ -81,6 +86,11 @@ export function createMeters(metrics: MetricsRegistry): WebSocketMeters {
       s.bytes.inc(size);
     },
     paused: () => pauses.inc(),
+    held(direction, bytes) {
+      if (bytes <= most[direction]) return;
+      most[direction] = bytes;
+      heldMax.set(bytes, { direction });
+    },
     upgrade: (outcome) => upgrades.inc({ outcome }),
     open: (count) => open.set(count),
     ended(end) {

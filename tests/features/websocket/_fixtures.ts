@@ -6,6 +6,7 @@
 
 import { acceptFor } from "../../../lib/features/websocket/handshake.ts";
 import { ByteReader } from "../../../lib/features/websocket/reader.ts";
+import { UpstreamSocket } from "../../../lib/features/websocket/upstream.ts";
 
 /** One request as the origin received it. */
 export interface SeenRequest {
@@ -47,7 +48,7 @@ export function closeOf(socket: WebSocket): Promise<{ code: number; reason: stri
 }
 
 /**
- * Starts an origin: `/refuse` answers 403 with a body, `/events` streams server-sent events, a
+ * Starts an origin: `/refuse` answers 403 with a body, `…/events` streams server-sent events, a
  * request without an upgrade gets a cacheable `plain`; every other upgrade is accepted (choosing
  * the first offered subprotocol, setting a cookie) and runs `parts[path]` or an echo.
  */
@@ -65,7 +66,7 @@ export function startWsOrigin(parts: Record<string, SocketPart> = {}): WsOrigin 
         headers: { "content-type": "text/plain", "x-origin": "refused" },
       });
     }
-    if (url.pathname === "/events") {
+    if (url.pathname.endsWith("/events")) {
       return sse(url);
     }
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
@@ -203,15 +204,22 @@ export async function rawUpgrade(
   return { status: Number(lines[0].split(" ")[1]), headers: out, conn, reader };
 }
 
-/** A raw origin that completes every handshake, then never reads (a stalled origin). */
-export interface StalledOrigin extends AsyncDisposable {
+/** A raw origin: it completes every handshake by hand, then plays `part` (default: nothing). */
+export interface RawOrigin extends AsyncDisposable {
   url: string;
   /** Resolves when a handshake has been answered. */
   accepted: Promise<void>;
 }
 
-/** Starts a {@linkcode StalledOrigin}. */
-export function startStalledOrigin(): StalledOrigin {
+/**
+ * What a raw origin does after its 101: `socket` is the server's side of the framing (frames
+ * unmasked unless `maskFrames`), over the same connection. Without a part it never reads: a
+ * stalled origin.
+ */
+export type RawPart = (socket: UpstreamSocket) => void | Promise<void>;
+
+/** Starts a {@linkcode RawOrigin}. */
+export function startRawOrigin(part?: RawPart, options: { maskFrames?: boolean } = {}): RawOrigin {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns: Deno.Conn[] = [];
   let accept!: () => void;
@@ -230,6 +238,12 @@ export function startStalledOrigin(): StalledOrigin {
         ),
       );
       accept();
+      const socket = new UpstreamSocket(conn, reader, {
+        maxMessageBytes: 64 * 1024 * 1024,
+        allowMasked: true,
+        mask: options.maskFrames ?? false,
+      });
+      Promise.resolve(part?.(socket)).catch(() => {});
     }
   })().catch(() => {});
   return {

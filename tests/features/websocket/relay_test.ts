@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { deadOrigin, makeConfig, startEdge } from "../../helpers.ts";
-import { closeOf, connect, rawUpgrade, startWsOrigin, until } from "./_fixtures.ts";
+import { closeOf, connect, rawUpgrade, releaseEvents, startWsOrigin, until } from "./_fixtures.ts";
 
 const MiB = 1024 * 1024;
 
@@ -237,4 +237,45 @@ Deno.test("many WebSockets at once each get their own messages", async () => {
   await Promise.all(clients.map((c) => c.closed));
   await until(() => e.edge.websocket!.stats().open === 0, "every pair to end");
   assert.equal(e.edge.metrics.gauge("outpost_websocket_connections", "").get(), 0);
+});
+
+Deno.test("with WebSockets off, an upgrade goes to the origin as a plain GET, never to the cache", async () => {
+  await using origin = startWsOrigin();
+  await using e = await startEdge(makeConfig(origin.url, {
+    experiments: [],
+    websocket: { enabled: false },
+  }));
+  assert.equal(e.edge.websocket, null);
+  const res = await fetch(`${e.url}/page`);
+  await res.body?.cancel();
+  assert.equal(res.headers.get("x-cache"), "MISS");
+  await e.edge.cache!.settled();
+  // Only the shared tier holds the page now: the request goes through the cache middleware.
+  e.edge.cache!.memory.clear();
+  const raw = await rawUpgrade(e.url, "/page");
+  raw.conn.close();
+  assert.equal(raw.status, 200);
+  assert.equal(raw.headers.get("x-cache"), null, "the cache did not answer");
+  assert.equal(origin.seen.length, 2);
+  assert.equal(origin.seen[1].headers["upgrade"], undefined, "hop-by-hop: not forwarded");
+});
+
+Deno.test("server-sent events still stream through the edge, event by event", async (t) => {
+  await using origin = startWsOrigin();
+  await using e = await startEdge(makeConfig(origin.url, { experiments: [] }));
+  for (const path of ["/live/events", "/api/events"]) {
+    await t.step(path, async () => {
+      const id = crypto.randomUUID();
+      const res = await fetch(`${e.url}${path}?id=${id}`);
+      assert.equal(res.headers.get("content-type"), "text/event-stream");
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      // The first event arrives while the origin still holds the second back.
+      while (!text.includes("data: first\n\n")) text += (await reader.read()).value ?? "";
+      assert.ok(!text.includes("second"));
+      releaseEvents(id);
+      for (let r = await reader.read(); !r.done; r = await reader.read()) text += r.value;
+      assert.ok(text.endsWith("data: second\n\n"), text);
+    });
+  }
 });
