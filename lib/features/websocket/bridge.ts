@@ -172,7 +172,7 @@ export class Bridge {
     this.#closeOrigin(code, reason);
     this.#armCloseTimer();
     // Before the client opened nothing reads the origin: nothing will answer the close.
-    if (!this.#clientOpen) this.#dropUpstream();
+    if (!this.#clientOpen) this.upstream.flushed().finally(() => this.#dropUpstream());
   }
 
   #onClientOpen(): void {
@@ -224,7 +224,7 @@ export class Bridge {
       this.#ending = { initiator: "client", code: e.code, reason: e.reason, edgeReason: null };
       this.#closeOrigin(code, reason);
       this.#armCloseTimer();
-      if (!this.#clientOpen) this.#dropUpstream();
+      if (!this.#clientOpen) this.upstream.flushed().finally(() => this.#dropUpstream());
     }
     this.#maybeFinish();
   }

@@ -134,13 +134,47 @@ class Timeout extends Error {
   }
 }
 
-/** One attempt: connect, send the upgrade, read the answer (and a refusal's body). */
+/**
+ * One attempt's time limit. Past it the attempt fails with `Timeout`, and its connection (now, or
+ * when a slow connect completes) is closed, which also ends a read in progress.
+ */
+class Deadline {
+  expired = false;
+  readonly promise: Promise<never>;
+  #conn: OriginConn | null = null;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(ms: number) {
+    this.promise = new Promise<never>((_, reject) => {
+      this.#timer = setTimeout(() => {
+        this.expired = true;
+        this.#conn?.close();
+        reject(new Timeout(ms));
+      }, ms);
+    });
+    this.promise.catch(() => {});
+  }
+
+  /** Puts `conn` under the deadline (closed at once when it has passed). */
+  hold(conn: OriginConn): void {
+    if (this.expired) conn.close();
+    else this.#conn = conn;
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer);
+  }
+}
+
+/** One attempt: connect, send the upgrade, read the answer's head (skipping interim ones). */
 async function attempt(
   ep: Endpoint,
   o: OpenOptions,
   key: string,
+  deadline: Deadline,
 ): Promise<{ conn: OriginConn; reader: ByteReader; head: ResponseHead }> {
   const conn = await o.dial(ep);
+  deadline.hold(conn);
   try {
     await writeAll(conn, upgradeRequest(ep.prefix + o.pathAndQuery, ep.host, o.headers, key));
     const reader = new ByteReader(conn);
@@ -153,7 +187,11 @@ async function attempt(
     }
     throw new BadResponse("Too many interim responses");
   } catch (error) {
-    conn.close();
+    try {
+      conn.close();
+    } catch {
+      // closed by the deadline already
+    }
     throw error;
   }
 }
@@ -163,16 +201,11 @@ async function writeAll(conn: OriginConn, bytes: Uint8Array): Promise<void> {
   while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }
 
-function withTimeout<T>(work: Promise<T>, ms: number, onLate: (value: T) => void): Promise<T> {
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let timedOut = false;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      timedOut = true;
-      reject(new Timeout(ms));
-    }, ms);
+    timer = setTimeout(() => reject(new Timeout(ms)), ms);
   });
-  work.then((v) => timedOut && onLate(v), () => {});
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -184,11 +217,8 @@ async function refusal(
   o: OpenOptions,
 ): Promise<Refused> {
   try {
-    const body = await withTimeout(
-      readBody(reader, answer.head, o.maxRefusalBytes),
-      o.timeoutMs,
-      () => {},
-    );
+    // On a timeout the connection is closed below, which ends the read.
+    const body = await withTimeout(readBody(reader, answer.head, o.maxRefusalBytes), o.timeoutMs);
     return { kind: "refused", body, ...answer };
   } catch (error) {
     o.log.warn("websocket origin refusal could not be read", {
@@ -244,11 +274,12 @@ export async function openUpstream(
     const key = newKey();
     const started = performance.now();
     let result;
+    const deadline = new Deadline(o.timeoutMs);
     try {
-      result = await withTimeout(attempt(ep, o, key), o.timeoutMs, (late) => late.conn.close());
+      result = await Promise.race([attempt(ep, o, key, deadline), deadline.promise]);
     } catch (error) {
       const durationMs = performance.now() - started;
-      const timedOut = error instanceof Timeout;
+      const timedOut = deadline.expired;
       const message = describe(error);
       health.failure(target.origin, message);
       const a: AttemptOutcome = {
@@ -268,6 +299,8 @@ export async function openUpstream(
       });
       lastTimedOut = timedOut;
       continue;
+    } finally {
+      deadline.clear();
     }
     const ms = performance.now() - started;
     const { conn, reader, head } = result;

@@ -50,9 +50,13 @@ export function closeOf(socket: WebSocket): Promise<{ code: number; reason: stri
 /**
  * Starts an origin: `/refuse` answers 403 with a body, `…/events` streams server-sent events, a
  * request without an upgrade gets a cacheable `plain`; every other upgrade is accepted (choosing
- * the first offered subprotocol, setting a cookie) and runs `parts[path]` or an echo.
+ * the first offered subprotocol, setting a cookie) and runs `parts[path]` or an echo. With
+ * `options.status`, every request is answered with that status instead.
  */
-export function startWsOrigin(parts: Record<string, SocketPart> = {}): WsOrigin {
+export function startWsOrigin(
+  parts: Record<string, SocketPart> = {},
+  options: { status?: number } = {},
+): WsOrigin {
   const seen: SeenRequest[] = [];
   const sockets: WebSocket[] = [];
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
@@ -60,6 +64,9 @@ export function startWsOrigin(parts: Record<string, SocketPart> = {}): WsOrigin 
     const headers: Record<string, string> = {};
     for (const [k, v] of req.headers) headers[k] = v;
     seen.push({ path: url.pathname + url.search, headers });
+    if (options.status !== undefined) {
+      return new Response(`status ${options.status}`, { status: options.status });
+    }
     if (url.pathname === "/refuse") {
       return new Response("no sockets for you", {
         status: 403,

@@ -279,3 +279,71 @@ Deno.test("server-sent events still stream through the edge, event by event", as
     });
   }
 });
+
+Deno.test("an origin's 503 to the upgrade fails over; a silent origin times out with 504", async (t) => {
+  await t.step("503, then the next origin accepts", async () => {
+    await using busy = startWsOrigin({}, { status: 503 });
+    await using origin = startWsOrigin();
+    await using e = await startEdge(
+      makeConfig({ "us-east": busy.url, "us-west": origin.url }, { experiments: [] }),
+    );
+    const res = await rawUpgrade(e.url, "/chat", { "x-user-lat": "40.7", "x-user-lon": "-74" });
+    res.conn.close();
+    assert.equal(res.status, 101);
+    assert.equal(res.headers.get("x-upstream-region"), "us-west");
+    assert.equal(busy.seen.length, 1);
+  });
+  await t.step("every origin silent: 504 origin_timeout", async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    (async () => {
+      for await (const conn of listener) held.push(conn); // accepts, never answers
+    })().catch(() => {});
+    const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+    try {
+      await using e = await startEdge(makeConfig(url, {
+        experiments: [],
+        websocket: { connectTimeoutMs: 50 },
+      }));
+      const res = await rawUpgrade(e.url, "/chat");
+      res.conn.close();
+      assert.equal(res.status, 504);
+      assert.equal(res.headers.get("content-type"), "application/problem+json");
+    } finally {
+      listener.close();
+      for (const c of held) c.close();
+    }
+  });
+});
+
+Deno.test("a client that never completes its upgrade releases the origin's socket", async () => {
+  await using origin = startWsOrigin();
+  await using e = await startEdge(makeConfig(origin.url, {
+    experiments: [],
+    websocket: { connectTimeoutMs: 1000, closeTimeoutMs: 50 },
+  }));
+  // In process there is no connection to upgrade: the client side never opens.
+  const res = await e.edge.fetch(
+    new Request(`${e.url}/never`, {
+      headers: {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "sec-websocket-version": "13",
+      },
+    }),
+  );
+  assert.equal(res.status, 101);
+  await until(() => origin.sockets.length === 1, "the origin's socket");
+  const atOrigin = closeOf(origin.sockets[0]);
+  e.edge.websocket!.sweep();
+  assert.equal(e.edge.websocket!.stats().open, 1, "not before its time");
+  e.clock.advance(1050);
+  e.edge.websocket!.sweep();
+  assert.deepEqual(await atOrigin, {
+    code: 1001,
+    reason: "The client did not complete the upgrade",
+  });
+  await until(() => e.edge.websocket!.stats().open === 0, "the pair to end");
+  assert.deepEqual(e.edge.websocket!.stats().perUser, {});
+});
