@@ -128,6 +128,8 @@ async function main(): Promise<void> {
     // While the server still answers (it may be its own collector): close the running interval
     // and send what can be sent in bounded time; the rest stays in the outbox for next start.
     await edge.analytics.edge?.shutdown();
+    // WebSockets get a 1001 close on both sides before the server drops their connections.
+    await edge.websocket?.close();
     await server.shutdown().catch((error) => log.error("server shutdown failed", { error }));
     await demoServer?.shutdown().catch((error) => log.error("demo shutdown failed", { error }));
     await edge.close();

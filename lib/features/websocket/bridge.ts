@@ -334,7 +334,7 @@ export class Bridge {
       );
       this.#armCloseTimer();
     }
-    this.#closeOrigin(error.code, error.message);
+    this.#closeOrigin(error.code, tooBig ? "Message too big" : error.message);
     this.upstream.flushed().finally(() => this.#dropUpstream());
   }
 

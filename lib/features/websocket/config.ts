@@ -7,7 +7,7 @@ const MiB = 1024 * 1024;
 
 /** WebSockets through the edge (docs/http-api.md#websockets). */
 export const WebSocketConfigSchema = z.object({
-  /** Relay WebSocket upgrades to origins (off: an upgrade is refused with 501). */
+  /** Relay WebSocket upgrades to origins (off: an upgrade is forwarded as a plain GET). */
   enabled: z.boolean().default(true),
   /**
    * The subprotocol prefix that carries a bearer token for browsers (`bearer.<token>`); the

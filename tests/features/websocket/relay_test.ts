@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { deadOrigin, makeConfig, startEdge } from "../../helpers.ts";
+import { deadOrigin, makeConfig, startEdge, startOrigin } from "../../helpers.ts";
 import { closeOf, connect, rawUpgrade, releaseEvents, startWsOrigin, until } from "./_fixtures.ts";
 
 const MiB = 1024 * 1024;
@@ -346,4 +346,18 @@ Deno.test("a client that never completes its upgrade releases the origin's socke
   });
   await until(() => e.edge.websocket!.stats().open === 0, "the pair to end");
   assert.deepEqual(e.edge.websocket!.stats().perUser, {});
+});
+
+Deno.test("the demo origin's WebSocket echo works through the edge", async () => {
+  await using origin = startOrigin();
+  await using e = await startEdge(makeConfig(origin.url, { experiments: [] }));
+  const client = connect(`${e.url}/ws/echo`);
+  await client.opened;
+  client.socket.send("ping?");
+  assert.equal(await client.next(), "ping?");
+  client.socket.close();
+  await client.closed;
+  const plain = await fetch(`${e.url}/ws/echo`);
+  await plain.body?.cancel();
+  assert.equal(plain.status, 426);
 });
