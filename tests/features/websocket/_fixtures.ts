@@ -143,13 +143,22 @@ export interface TestClient {
   closed: Promise<{ code: number; reason: string }>;
 }
 
+/**
+ * Deno's `WebSocket` constructor with its options object (headers included); the type checker
+ * may see the DOM's narrower one when a browser file is in the same check.
+ */
+const DenoWebSocket = WebSocket as unknown as new (
+  url: string,
+  options: { protocols?: string[]; headers?: Record<string, string> },
+) => WebSocket;
+
 /** Opens a WebSocket to `url` (http URLs are turned into ws), with extra handshake headers. */
 export function connect(
   url: string,
   protocols?: string[],
   headers?: Record<string, string>,
 ): TestClient {
-  const socket = new WebSocket(url.replace(/^http/, "ws"), { protocols, headers });
+  const socket = new DenoWebSocket(url.replace(/^http/, "ws"), { protocols, headers });
   socket.binaryType = "arraybuffer";
   const queue: Array<string | ArrayBuffer> = [];
   const waiting: Array<(v: string | ArrayBuffer) => void> = [];
