@@ -1,5 +1,5 @@
 /**
- * Bandwidth reduction of edge aggregation (issue 6): 100,000 events from 1,000 users over 10
+ * Bandwidth reduction of edge aggregation: 100,000 events from 1,000 users over 10
  * event types are POSTed to an edge in batches of 100 (in process, `:memory:` KV, manual clock),
  * the intervals are closed and their gzip summaries delivered to the node's own collector; the
  * node's metrics give raw bytes received and summary bytes sent. Two workloads: every event in
@@ -115,7 +115,7 @@ export async function measureBandwidth(events = 100_000, intervals = 1): Promise
 /** The results as Markdown. */
 export function bandwidthMarkdown(rows: BandwidthRow[]): string {
   return [
-    "### Analytics bandwidth reduction (issue 6)",
+    "### Analytics bandwidth reduction: raw event bytes in vs gzip summary bytes out",
     "",
     "| workload | events accepted | raw bytes received | summary bytes sent (gzip) | reduction | central total |",
     "| --- | ---: | ---: | ---: | ---: | ---: |",

@@ -4,9 +4,10 @@
  * measurements, in one run, into `bench/results/latest.{json,md}`, with every load ratio side by
  * side in one summary table.
  * Peers that are not installed (wrk, nginx, taskset) are named in the report, not fatal.
- * Flags: --quick (short runs), --only <substring> (run matching files only).
+ * Options: see `deno task bench --help` (bench/lib/args.ts).
  */
 
+import { BENCH_USAGE, BenchUsageError, parseBenchArgs } from "./lib/args.ts";
 import { measureStaleness, type ModeResult, stalenessMarkdown } from "./items_staleness.ts";
 import {
   measureOriginFaults,
@@ -16,12 +17,7 @@ import {
 import { measureWebSocket, websocketMarkdown, type WebSocketResult } from "./websocket.ts";
 import { findNginx } from "./lib/nginx.ts";
 import { hasTaskset } from "./lib/process.ts";
-import {
-  loadOptionsFromArgs,
-  type LoadSuite,
-  loadSuiteMarkdown,
-  writeResult,
-} from "./lib/report.ts";
+import { type LoadSuite, loadSuiteMarkdown, writeResult } from "./lib/report.ts";
 import { hasWrk } from "./lib/wrk.ts";
 
 interface MicroRow {
@@ -34,11 +30,21 @@ interface MicroRow {
   minNs: number;
 }
 
+// Before anything runs: --help and bad options must not start an 8-minute suite.
+let args;
+try {
+  args = parseBenchArgs(Deno.args);
+} catch (error) {
+  if (!(error instanceof BenchUsageError)) throw error;
+  console.error(`${error.message}\n${BENCH_USAGE}`);
+  Deno.exit(2);
+}
+if (args === null) {
+  console.log(BENCH_USAGE);
+  Deno.exit(0);
+}
+const { only, quick } = args;
 const here = new URL("./", import.meta.url);
-const only = (() => {
-  const i = Deno.args.indexOf("--only");
-  return i >= 0 ? Deno.args[i + 1] : undefined;
-})();
 
 async function files(dir: URL, suffix: string): Promise<string[]> {
   const out: string[] = [];
@@ -92,7 +98,6 @@ function ns(n: number): string {
 }
 
 const startedAt = new Date().toISOString();
-const quick = Deno.args.includes("--quick");
 const peers = {
   wrk: await hasWrk(),
   nginx: (await findNginx()) !== null,
@@ -108,7 +113,7 @@ for (const file of await files(here, "_bench.ts")) {
 }
 
 const load: LoadSuite[] = [];
-const opts = loadOptionsFromArgs(Deno.args);
+const opts = args.load;
 for (const file of await files(new URL("load/", here), ".ts")) {
   console.log(`load ${file} …`);
   try {

@@ -46,6 +46,7 @@ import { forwardToOrigin, originProxy } from "../routes/proxy.ts";
 import { EdgeCache } from "./cache/edge_cache.ts";
 import { cacheStatsHandler, purgeHandler } from "../routes/cache.ts";
 import { docsRoutes } from "../routes/docs.ts";
+import { analyticsFlushHandler } from "../routes/events.ts";
 import { createFunctions, type Functions } from "./features/functions/feature.ts";
 import type { FunctionManifest } from "./features/functions/types.ts";
 import { createWebSockets, type WebSockets } from "./features/websocket/feature.ts";
@@ -83,7 +84,7 @@ export interface Edge {
   health: OriginHealth;
   jobs: Jobs;
   metrics: MetricsRegistry;
-  /** Recording, health, snapshots and alerts (issue 7). */
+  /** Recording, health, snapshots and alerts. */
   monitor: Monitor;
   /**
    * What makes the node degraded or unhealthy regardless of traffic: stages raise or clear a
@@ -201,7 +202,10 @@ function secretsMissing(config: EdgeConfig, authz: Authz | null): MissingSecret[
   const out: MissingSecret[] = [];
   if (authz?.missing) out.push({ name: authz.missing, disables: "protected routes" });
   if (config.mode === "production" && config.metrics.adminToken === undefined) {
-    out.push({ name: "ADMIN_TOKEN", disables: "operator endpoints (metrics, stats, purge)" });
+    out.push({
+      name: "ADMIN_TOKEN",
+      disables: "operator endpoints (metrics, stats, purge, analytics flush)",
+    });
   }
   if (centralTokenOf(config) === null) {
     const parts = [
@@ -398,6 +402,9 @@ export function createApp(deps: AppDeps): Edge {
   });
   if (analytics.tracking) mainApp.use("*", analytics.tracking);
   mainApp.route("/", analytics.routes);
+  if (analytics.edge) {
+    edgeApp.post("/analytics/flush", analyticsFlushHandler(analytics.edge, admin));
+  }
   // Edge data: /items (read at the edge, write to the center), /crdt and /_edge/sync.
   const fetchFn = deps.fetch ?? globalThis.fetch;
   const data = createEdgeData({ ...deps, config, clock, fetch: fetchFn, log, metrics, jobs });

@@ -11,7 +11,7 @@ import { type PNCounter, pncounterReplicas, pncounterValue } from "../lib/crdt/p
 import { jsonBytes } from "../lib/crdt/register_store.ts";
 import { CrdtLimitError } from "../lib/crdt/store_context.ts";
 import type { CrdtStore } from "../lib/crdt/store.ts";
-import { HttpError, readJsonBody } from "../lib/http/errors.ts";
+import { HttpError, readJsonBody, type ReadJsonOptions } from "../lib/http/errors.ts";
 import { jsonResponse } from "../lib/http/respond.ts";
 import { parseInput } from "../lib/http/validate.ts";
 import { CasConflictError } from "../lib/kv/cas_retry.ts";
@@ -67,8 +67,8 @@ export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
   const { StepSchema, ElementBodySchema, RegisterBodySchema, SetQuery } = crdtBodySchemas(options);
 
   const nameOf = (c: Context<AppEnv>) => parseInput(CrdtNameSchema, c.req.param("name"), "name");
-  const body = async (c: Context<AppEnv>, max = BODY_SLACK) => {
-    const value = await readJsonBody(c.req.raw, max);
+  const body = async (c: Context<AppEnv>, max = BODY_SLACK, options: ReadJsonOptions = {}) => {
+    const value = await readJsonBody(c.req.raw, max, options);
     // zod walks JSON recursively: refuse pathological nesting before it does.
     if (!withinDepth(value, MAX_DEPTH + 1)) {
       throw new HttpError(400, `Body nests deeper than ${MAX_DEPTH} levels`, { code: "too_deep" });
@@ -79,7 +79,9 @@ export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
   for (const op of ["increment", "decrement"] as const) {
     app.post(`/counters/:name/${op}`, async (c) => {
       const name = nameOf(c);
-      const { by } = parseInput(StepSchema, await body(c), "step");
+      // No body at all is a step of the default size (`curl -X POST …/increment`).
+      const step = await body(c, BODY_SLACK, { empty: {} });
+      const { by } = parseInput(StepSchema, step, "step");
       const store = await options.store();
       const state = await guarded(() =>
         op === "increment" ? store.increment(name, by) : store.decrement(name, by)

@@ -1,14 +1,15 @@
 /**
  * `GET /_edge/openapi.json` (the API document, built on the first request and then served as
- * the same text with an `ETag`) and Swagger UI at `GET /_edge/docs`, whose script and stylesheet
- * the browser loads from `docs.swaggerUiBaseUrl` (a public CDN by default).
+ * the same text with an `ETag`) and Swagger UI at `GET /_edge/docs`. Every file the page loads
+ * comes from this node: Swagger UI from the pinned `swagger-ui-dist` package, and a small start
+ * script, so the page works offline and its policy allows no other host.
  */
 
-import { SwaggerUI } from "@hono/swagger-ui";
 import type { Hono } from "hono";
 import type { AppEnv } from "../lib/app_env.ts";
-import type { DocsConfig } from "../lib/openapi/config.ts";
 import { sha256Hex } from "../lib/hash.ts";
+import type { DocsConfig } from "../lib/openapi/config.ts";
+import { type DocsAsset, SWAGGER_UI_VERSION, swaggerUiAssets } from "../lib/openapi/swagger_ui.ts";
 
 /** What the docs routes need. */
 export interface DocsRoutesOptions {
@@ -19,15 +20,20 @@ export interface DocsRoutesOptions {
 
 const DOCUMENT_URL = "/_edge/openapi.json";
 
-/** The Swagger UI page (no user input reaches it: the inline script is fixed at start-up). */
-export function docsPage(config: DocsConfig): string {
-  const ui = SwaggerUI({
-    url: DOCUMENT_URL,
-    baseUrl: config.swaggerUiBaseUrl,
-    version: config.swaggerUiVersion,
-    // The public validator badge would send the document's URL to a third party.
-    validatorUrl: "none",
-  });
+/** Starts Swagger UI; a file rather than an inline script, so the policy needs no exception. */
+const INIT_SCRIPT = `"use strict";
+window.ui = SwaggerUIBundle({
+  url: ${JSON.stringify(DOCUMENT_URL)},
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  // The public validator badge would send the document's URL to a third party.
+  validatorUrl: null,
+});
+`;
+
+/** The Swagger UI page; `initHash` versions the start script's URL. */
+export function docsPage(initHash: string): string {
+  const v = encodeURIComponent(SWAGGER_UI_VERSION);
   return `<!doctype html>
 <html lang="en">
   <head>
@@ -35,34 +41,60 @@ export function docsPage(config: DocsConfig): string {
     <meta name="viewport" content="width=device-width, initial-scale=1" />
     <meta name="referrer" content="no-referrer" />
     <title>Outpost edge API</title>
+    <link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='6' fill='%232563eb'/%3E%3C/svg%3E" />
+    <link rel="stylesheet" href="/_edge/docs/swagger-ui.css?v=${v}" />
   </head>
-  <body>${ui}</body>
+  <body>
+    <div id="swagger-ui"></div>
+    <noscript>Swagger UI needs JavaScript; the document itself is at <a href="${DOCUMENT_URL}">${DOCUMENT_URL}</a>.</noscript>
+    <script src="/_edge/docs/swagger-ui-bundle.js?v=${v}"></script>
+    <script src="/_edge/docs/init.js?v=${initHash}"></script>
+  </body>
 </html>
 `;
 }
 
-/** The page's policy: its own origin, plus the asset host for the script and styles. */
-function pagePolicy(config: DocsConfig): string {
-  const assets = new URL(config.swaggerUiBaseUrl).origin;
-  return [
-    "default-src 'self'",
-    // @hono/swagger-ui starts Swagger UI from an inline script; the page holds nothing else.
-    `script-src 'self' 'unsafe-inline' ${assets}`,
-    `style-src 'self' 'unsafe-inline' ${assets}`,
-    `img-src 'self' data: ${assets}`,
-    `font-src 'self' data: ${assets}`,
-    "connect-src 'self'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join("; ");
-}
+/** The page's policy: this origin only (Swagger UI sets inline styles on its elements). */
+const PAGE_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
 
 async function etagOf(text: string): Promise<string> {
   return `"${await sha256Hex(text, 12)}"`;
 }
 
-/** Adds `/openapi.json` and `/docs` to the `/_edge` app. */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  return header?.split(",").some((t) => t.trim() === etag || t.trim() === "*") ?? false;
+}
+
+/**
+ * A static asset: immutable for a year when asked for by its current version (`?v=`), else
+ * revalidated by ETag, so an old page never gets a new file cached under its old name.
+ */
+function assetResponse(asset: DocsAsset, req: Request, version: string): Response {
+  const current = new URL(req.url).searchParams.get("v") === version;
+  const res = matchesEtag(req.headers.get("if-none-match") ?? undefined, asset.etag)
+    ? new Response(null, { status: 304 })
+    : new Response(asset.body);
+  if (res.status === 200) res.headers.set("content-type", asset.type);
+  res.headers.set("etag", asset.etag);
+  res.headers.set(
+    "cache-control",
+    current ? "public, max-age=31536000, immutable" : "no-cache",
+  );
+  res.headers.set("x-content-type-options", "nosniff");
+  return res;
+}
+
+/** Adds `/openapi.json`, `/docs` and the page's assets to the `/_edge` app. */
 export function docsRoutes(app: Hono<AppEnv>, options: DocsRoutesOptions): void {
   let built: Promise<{ text: string; etag: string }> | null = null;
   function documentText() {
@@ -78,7 +110,7 @@ export function docsRoutes(app: Hono<AppEnv>, options: DocsRoutesOptions): void 
 
   app.get("/openapi.json", async (c) => {
     const { text, etag } = await documentText();
-    const matches = c.req.header("if-none-match")?.split(",").some((t) => t.trim() === etag);
+    const matches = matchesEtag(c.req.header("if-none-match"), etag);
     const res = matches ? new Response(null, { status: 304 }) : new Response(text);
     if (!matches) res.headers.set("content-type", "application/json; charset=utf-8");
     res.headers.set("etag", etag);
@@ -87,15 +119,32 @@ export function docsRoutes(app: Hono<AppEnv>, options: DocsRoutesOptions): void 
     return res;
   });
 
-  const page = docsPage(options.config);
-  const policy = pagePolicy(options.config);
-  app.get("/docs", () => {
-    const res = new Response(page);
+  const initHash = sha256Hex(INIT_SCRIPT, 8);
+  const init = initHash.then(async (hash) => ({
+    hash,
+    asset: {
+      body: INIT_SCRIPT,
+      type: "text/javascript; charset=utf-8",
+      etag: await etagOf(INIT_SCRIPT),
+    },
+  }));
+  app.get("/docs", async () => {
+    const res = new Response(docsPage((await init).hash));
     res.headers.set("content-type", "text/html; charset=utf-8");
     res.headers.set("cache-control", "no-cache");
-    res.headers.set("content-security-policy", policy);
+    res.headers.set("content-security-policy", PAGE_POLICY);
     res.headers.set("x-content-type-options", "nosniff");
     res.headers.set("x-frame-options", "DENY");
     return res;
+  });
+  app.get("/docs/init.js", async (c) => {
+    const { hash, asset } = await init;
+    return assetResponse(asset, c.req.raw, hash);
+  });
+  app.get("/docs/swagger-ui-bundle.js", async (c) => {
+    return assetResponse((await swaggerUiAssets()).script, c.req.raw, SWAGGER_UI_VERSION);
+  });
+  app.get("/docs/swagger-ui.css", async (c) => {
+    return assetResponse((await swaggerUiAssets()).style, c.req.raw, SWAGGER_UI_VERSION);
   });
 }

@@ -1,6 +1,6 @@
 /** `/events`: ingest, a user's recent events, local counts and the bandwidth report. */
 
-import { Hono } from "hono";
+import { type Handler, Hono } from "hono";
 import { z } from "zod";
 import type { AnalyticsEdge } from "../lib/analytics/edge.ts";
 import { UserIdSchema, validateEvents } from "../lib/analytics/event_schema.ts";
@@ -10,6 +10,7 @@ import {
   UnreadableIngestKeyError,
 } from "../lib/analytics/store.ts";
 import type { AppEnv } from "../lib/app_env.ts";
+import type { AdminCheck } from "../lib/metrics/admin.ts";
 import { HttpError, readTextLimited } from "../lib/http/errors.ts";
 import { jsonResponse } from "../lib/http/respond.ts";
 import { parseInput } from "../lib/http/validate.ts";
@@ -199,4 +200,28 @@ export function eventsRoutes(analytics: AnalyticsEdge | null): Hono<AppEnv> {
     });
   });
   return app;
+}
+
+/**
+ * `POST /_edge/analytics/flush` for operators: closes the running interval and sends every
+ * summary now instead of at the next flush, so `/_central/stats` shows events at once.
+ */
+export function analyticsFlushHandler(
+  analytics: AnalyticsEdge,
+  admin: AdminCheck,
+): Handler<AppEnv> {
+  return async function analyticsFlush(c) {
+    admin(c.req.raw);
+    let report;
+    try {
+      report = await analytics.flushNow();
+    } catch (error) {
+      throw new HttpError(503, "The flush could not read or write the KV store; retry", {
+        code: "store_unavailable",
+        headers: { "retry-after": "1" },
+        cause: error,
+      });
+    }
+    return jsonResponse(report, 200, NO_STORE);
+  };
 }

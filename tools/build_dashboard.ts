@@ -2,7 +2,7 @@
  * Bundles the dashboard's browser code (lib/metrics/dashboard/app.ts with uPlot and its CSS)
  * with esbuild-wasm into lib/metrics/dashboard/bundle.json, which the edge serves. The bundle is
  * committed so the edge never runs esbuild itself; a test rebuilds it and fails when it is stale.
- * Usage: deno run -A tools/build_dashboard.ts [--check]
+ * Usage: deno task dashboard [--check] (`--help` for details)
  */
 
 import * as esbuild from "esbuild-wasm";
@@ -65,7 +65,22 @@ export function bundleText(bundle: DashboardBundle): string {
   return JSON.stringify(bundle) + "\n";
 }
 
+const USAGE = `Usage: deno task dashboard [--check]
+  Bundles lib/metrics/dashboard/app.ts (with uPlot) into lib/metrics/dashboard/bundle.json.
+  --check     build in memory and exit 1 if the committed bundle differs (writes nothing)
+  --help, -h  this text`;
+
 if (import.meta.main) {
+  const known = new Set(["--check", "--help", "-h", "--"]);
+  const unknown = Deno.args.find((a) => !known.has(a));
+  if (unknown !== undefined) {
+    console.error(`Unknown option '${unknown}'\n${USAGE}`);
+    Deno.exit(2);
+  }
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
   const bundle = await buildDashboard();
   const text = bundleText(bundle);
   if (Deno.args.includes("--check")) {

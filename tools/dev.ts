@@ -1,5 +1,6 @@
 /**
- * `deno task dev`: the edge under `deno run --watch`, with the functions manifest kept current.
+ * `deno task dev`: the edge under `deno run --watch`, with the functions manifest kept current,
+ * after `main.ts --check` (a bad config or a busy port exits 1 at once).
  * The manifest is regenerated first, then on every change under the functions folder; the
  * watched edge restarts when the manifest (or any file it imports) changes. The watcher lives in
  * this parent process, so it keeps working while the edge is down on a syntax error.
@@ -36,6 +37,15 @@ async function main(): Promise<number> {
   } catch (error) {
     log.error("functions manifest not generated; fix the file names and save", { dir, error });
   }
+  // What start-up would refuse (a bad config, a busy port) ends `deno task dev` here, with its
+  // one-line reason and exit 1: under --watch the edge would fail and the watcher wait instead.
+  const check = await new Deno.Command(Deno.execPath(), {
+    args: [...EDGE_ARGS.filter((a) => a !== "--watch"), ...Deno.args, "--check"],
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (check.code !== 0) return check.code;
   const watcher = watchManifest(dir, { log });
   const child = new Deno.Command(Deno.execPath(), {
     args: [...EDGE_ARGS, ...Deno.args],

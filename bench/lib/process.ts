@@ -96,9 +96,17 @@ function hook(): void {
   if (hooked) return;
   hooked = true;
   globalThis.addEventListener("unload", () => killAll());
-  // A crash of this process must not leave its servers running.
-  globalThis.addEventListener("error", () => killAll());
-  globalThis.addEventListener("unhandledrejection", () => killAll());
+  // A crash of this process must not leave its servers running. Once interrupted, the work in
+  // flight fails as its servers go away: that must not end the process before `interrupt` has
+  // cleaned up and exited with 130.
+  globalThis.addEventListener("error", (event) => {
+    killAll();
+    if (interrupted) event.preventDefault();
+  });
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    killAll();
+    if (interrupted) event.preventDefault();
+  });
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     try {
       Deno.addSignalListener(signal, () => void interrupt());
@@ -106,6 +114,14 @@ function hook(): void {
       // not supported here
     }
   }
+}
+
+/**
+ * Exits with `code`, unless the process was interrupted: then the interrupt handler's own exit
+ * (130, after its cleanups) is the one that happens.
+ */
+export function exitUnlessInterrupted(code: number): void {
+  if (!interrupted) Deno.exit(code);
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Issue 6's load figures: `POST /events` ingest throughput with wrk (batches of 10 and 100
+ * Analytics ingest under load: `POST /events` throughput with wrk (batches of 10 and 100
  * events, bodies from a Lua script), reported as events/s, plus the bandwidth reduction of
  * `bench/analytics_bandwidth.ts` as notes. The edge runs as `main.ts` (role both, file KV in a
  * temp dir, the flush job running) pinned to CPU 1, wrk to CPU 0 when `taskset` exists.
@@ -38,7 +38,7 @@ async function luaScript(dir: string, size: number): Promise<string> {
 
 /** Runs the suite and returns it. */
 export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
-  const title = "Analytics ingest, POST /events (issue 6)";
+  const title = "Analytics ingest: POST /events throughput in events/s";
   const bandwidth = [await measureBandwidth(100_000, 1), await measureBandwidth(100_000, 10)];
   const bandwidthNotes = bandwidth.map((r) =>
     `Bandwidth, ${r.workload}: ${r.receivedBytes} raw bytes received, ${r.sentBytes} summary bytes sent, ${

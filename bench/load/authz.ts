@@ -1,5 +1,5 @@
 /**
- * Issue 5's load comparison: the same proxied `/api/echo` on two edge processes, one with
+ * Authorization overhead under load: the same proxied `/api/echo` on two edge processes, one with
  * authorization off and one protected (a valid token, a cached verification, the local rate
  * allowance, one module decision per request), side by side; reports the throughput ratio.
  * Servers are pinned to CPU 1 and wrk to CPU 0 when `taskset` exists.
@@ -16,7 +16,8 @@ const BIG = { limit: 1_000_000, windowS: 1 };
 
 /** Runs the suite and returns it. */
 export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
-  const title = "Authorization overhead (issue 5)";
+  const title =
+    "Authorization overhead: /api/echo protected (JWT, rate limit, WASM policy) vs open";
   const baseline = "/api/echo unprotected";
   if (!(await hasWrk())) return withRatios(title, baseline, [], [], ["wrk"]);
   const pin = await hasTaskset();

@@ -1,5 +1,5 @@
 /**
- * Issue 3's cache comparison, side by side in one run: bare `Deno.serve` hello world, nginx
+ * The SWR edge cache under load, side by side in one run: bare `Deno.serve` hello world, nginx
  * `proxy_cache` hits (Debian nginx-light, one worker, bench/nginx/proxy_cache.conf), Outpost's
  * memory-tier hit through the full chain, its KV-tier hit (memory tier off) and its miss path
  * (every request a new key: fill, store, evict), all for the same small demo-origin object.
@@ -48,7 +48,8 @@ function mib(bytes: number): string {
 
 /** Runs the suite and returns it. */
 export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
-  const title = "SWR edge cache (issue 3)";
+  const title =
+    "SWR edge cache: memory hit, KV hit and miss vs nginx proxy_cache and bare Deno.serve";
   if (!(await hasWrk())) return withRatios(title, "bare Deno.serve", [], [], ["wrk"]);
   const pin = await hasTaskset();
   const cpus = pin ? "1" : undefined;

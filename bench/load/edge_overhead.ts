@@ -1,5 +1,5 @@
 /**
- * Issue 2's load comparison, side by side in one run: bare `Deno.serve` hello world, the edge's
+ * The edge node's own overhead under load, side by side in one run: bare `Deno.serve` hello world, the edge's
  * `/_edge/health` (its own overhead) and a proxied `/api/echo` (edge + demo origin).
  * Servers are pinned to CPU 1 and wrk to CPU 0 when `taskset` exists; each target is measured in
  * alternating rounds and the median round is reported.
@@ -12,7 +12,7 @@ import { cpuLine, cpuShare, hasWrk, runWrkRounds } from "../lib/wrk.ts";
 
 /** Runs the suite and returns it. */
 export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
-  const title = "Edge node overhead (issue 2)";
+  const title = "Edge node overhead: /_edge/health and proxied /api/echo vs bare Deno.serve";
   if (!(await hasWrk())) return withRatios(title, "bare Deno.serve", [], [], ["wrk"]);
   const pin = await hasTaskset();
   const serverCpus = pin ? "1" : undefined;
@@ -34,7 +34,7 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
       KV_PATH: ":memory:",
       LOG_LEVEL: "error",
       OUTPOST_MODE: "development",
-      AUTHZ_ENABLED: "false", // issue 2's overhead, without authorization (see bench/load/authz.ts)
+      AUTHZ_ENABLED: "false", // the node's own overhead, without authorization (see bench/load/authz.ts)
     },
     readyUrl: `http://127.0.0.1:${edgePort}/_edge/health?verbose=1`,
     ready: edgeSettled,

@@ -1,5 +1,5 @@
 /**
- * Issue 7's load comparison: the same routes on two edge processes, one recording metrics
+ * The cost of metrics recording under load: the same routes on two edge processes, one recording metrics
  * (`METRICS_ENABLED=true`, the default) and one not, side by side in alternating rounds.
  * Routes: `/_edge/health` (the node's own overhead) and a proxied `/api/echo`; after the cache
  * lands, a cached GET belongs here too. Target: metrics on ≥ 95% of metrics off.
@@ -32,7 +32,7 @@ async function startEdge(metrics: boolean, cpus: string | undefined): Promise<Se
 
 /** Runs the suite and returns it. */
 export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
-  const title = "Metrics recording on vs off (issue 7)";
+  const title = "Metrics recording: on vs off, same routes";
   const baseline = "/_edge/health, metrics off";
   if (!(await hasWrk())) return withRatios(title, baseline, [], [], ["wrk"]);
   const pin = await hasTaskset();

@@ -48,6 +48,12 @@ export interface BandwidthReport {
   reduction: number | null;
 }
 
+/** What an operator's flush did. */
+export interface FlushReport extends SendReport {
+  /** Intervals closed into the outbox, the running one included. */
+  closed: number;
+}
+
 /** One edge's analytics. */
 export class AnalyticsEdge {
   readonly edgeId: string;
@@ -61,6 +67,7 @@ export class AnalyticsEdge {
   readonly #o: AnalyticsEdgeOptions;
   readonly #intervalMs: number;
   readonly #m;
+  #flushing: Promise<FlushReport> | null = null;
 
   constructor(options: AnalyticsEdgeOptions) {
     const { config: cfg, kv, clock, metrics } = options;
@@ -263,6 +270,26 @@ export class AnalyticsEdge {
     await this.store.sweepMinuteCounts();
     await this.updateGauges();
     return report;
+  }
+
+  /**
+   * An operator's flush: closes every open interval, the running one included, and sends the
+   * outbox now, past any back-off. What cannot be delivered stays in the outbox for the job.
+   * Calls made while one runs share its result.
+   */
+  flushNow(): Promise<FlushReport> {
+    this.#flushing ??= (async () => {
+      try {
+        await this.tracker.flush();
+        const closed = await this.closeDue(true);
+        const sent = await this.sender.sendDue({ ignoreBackoff: true });
+        await this.updateGauges();
+        return { closed: closed.length, ...sent };
+      } finally {
+        this.#flushing = null;
+      }
+    })();
+    return this.#flushing;
   }
 
   /** Refreshes the outbox gauges. */

@@ -140,15 +140,27 @@ function safePath(c: Context): string {
   return path.length > 256 ? path.slice(0, 256) + "…" : path;
 }
 
+/** Options for {@linkcode readJsonBody}. */
+export interface ReadJsonOptions {
+  /**
+   * What a request without a body (zero bytes, whatever its content type) stands for; without
+   * this option such a body is invalid JSON (400).
+   */
+  empty?: unknown;
+}
+
 /** Throws a 400 unless `body` parses as JSON of at most `maxBytes`. */
-export async function readJsonBody(req: Request, maxBytes: number): Promise<unknown> {
+export async function readJsonBody(
+  req: Request,
+  maxBytes: number,
+  options: ReadJsonOptions = {},
+): Promise<unknown> {
   const type = req.headers.get("content-type") ?? "";
-  if (type && !/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type)) {
-    throw new HttpError(415, `Expected application/json, got: ${type.slice(0, 100)}`, {
-      code: "unsupported_media_type",
-    });
-  }
+  const wrongType = type !== "" && !/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type);
+  if (wrongType && !("empty" in options)) throw unsupportedType(type);
   const text = await readTextLimited(req, maxBytes);
+  if (text === "" && "empty" in options) return options.empty;
+  if (wrongType) throw unsupportedType(type);
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -156,6 +168,12 @@ export async function readJsonBody(req: Request, maxBytes: number): Promise<unkn
       code: "invalid_json",
     });
   }
+}
+
+function unsupportedType(type: string): HttpError {
+  return new HttpError(415, `Expected application/json, got: ${type.slice(0, 100)}`, {
+    code: "unsupported_media_type",
+  });
 }
 
 /** Reads a request body as text, refusing (413) anything over `maxBytes`. */

@@ -1,7 +1,7 @@
 /**
- * Access to every operator endpoint (dashboard, stats, metrics, cache stats, purge): one guard for
- * the one validated `ADMIN_TOKEN` (config `metrics.adminToken`), a bearer token or `?token=`,
- * compared in constant time (HMACs of both under a per-process random key, then a fixed-length
+ * Access to every operator endpoint (stats, metrics, cache stats, purge, analytics flush): one
+ * guard for the one validated `ADMIN_TOKEN` (config `metrics.adminToken`), as a bearer header only,
+ * never in the URL (where it would reach logs, traces and referrers), compared in constant time (HMACs of both under a per-process random key, then a fixed-length
  * comparison, so neither the content nor the length of the token leaks through timing).
  */
 
@@ -21,11 +21,7 @@ export type AdminCheck = (req: Request) => void;
 /** The presented token; null when none (or not a bearer token) was presented. */
 function tokenOf(req: Request): string | null {
   const auth = req.headers.get("authorization");
-  if (auth !== null) return bearerToken(auth);
-  const url = req.url;
-  const q = url.indexOf("?");
-  if (q < 0 || !url.includes("token=", q)) return null;
-  return new URL(url).searchParams.get("token");
+  return auth === null ? null : bearerToken(auth);
 }
 
 /** Builds the admin check once (the HMAC key and the expected digest are made here). */
@@ -43,7 +39,7 @@ export function adminGuard(options: AdminGuardOptions): AdminCheck {
   return function adminCheck(req) {
     const given = tokenOf(req);
     if (given === null) {
-      throw new HttpError(401, "This endpoint needs the admin token (Bearer or ?token=)", {
+      throw new HttpError(401, "This endpoint needs the admin token (Authorization: Bearer)", {
         code: "admin_token_required",
         headers: { "www-authenticate": 'Bearer realm="outpost"' },
       });

@@ -26,7 +26,8 @@ import { CACHE_OUTCOMES, RequestRecorder } from "./recorder.ts";
 import type { Counter, Gauge, MetricsRegistry } from "./registry.ts";
 import { pathStart } from "../http/url_path.ts";
 import { ROUTE_GROUPS, routeGroupOf } from "./route_group.ts";
-import { buildSnapshot, type NodeSnapshot } from "./snapshot.ts";
+import { CounterSlots } from "./counter_slots.ts";
+import { buildSnapshot, EVENT_COUNTER, type NodeSnapshot } from "./snapshot.ts";
 import {
   deleteSnapshot,
   type GlobalStats,
@@ -81,6 +82,9 @@ export class Monitor {
   readonly #skipped: Counter;
   readonly #up: Gauge;
   readonly #windowGauge: Gauge;
+  readonly #events: CounterSlots;
+  /** The slot the event counters were last sampled in. */
+  #eventsSlot = -1;
 
   constructor(options: MonitorOptions) {
     const { config, clock, metrics, jobs } = options;
@@ -93,6 +97,7 @@ export class Monitor {
     const { maxErrorRate, maxP99Ms, minRequests, latency, countOriginErrors } = m.health;
     this.#thresholds = { maxErrorRate, maxP99Ms, minRequests, latency, countOriginErrors };
     this.window = new SlidingWindow({ windowMs: m.windowMs, slotMs: m.slotMs });
+    this.#events = new CounterSlots({ slots: m.windowMs / m.slotMs });
     this.#recorder = new RequestRecorder({
       metrics,
       region: config.region,
@@ -150,6 +155,12 @@ export class Monitor {
   /** Records and logs one answered request (called after the response is stamped). */
   finish(req: Request, status: number, ctx: EdgeRequestContext): void {
     if (!this.enabled && !this.#logRequests) return;
+    if (this.enabled) {
+      // Once per slot: what the event counters gained belongs to the slot that just ended.
+      const now = this.#o.clock.now();
+      const slot = Math.floor(now / this.window.slotMs);
+      if (slot !== this.#eventsSlot) this.#sampleEvents(slot - 1, now);
+    }
     const url = req.url;
     const route = routeGroupOf(url, req.method);
     const ms = ctx.elapsedMs ?? performance.now() - ctx.startedAt;
@@ -180,6 +191,17 @@ export class Monitor {
       upstream_ms: ctx.upstream ? Math.round(ctx.upstream.ms * 1000) / 1000 : null,
       ...(ctx.problem ? { problem: ctx.problem } : {}),
     });
+  }
+
+  /** Samples the analytics event counters: what they gained since the last sample goes to `into`. */
+  #sampleEvents(into: number, now: number): void {
+    const totals = new Map<string, number>();
+    for (const family of this.#o.metrics.families()) {
+      if (family.type !== "counter" || !EVENT_COUNTER.test(family.name)) continue;
+      totals.set(family.name, family.series.reduce((sum, s) => sum + s.value, 0));
+    }
+    this.#events.sample(into, totals);
+    this.#eventsSlot = Math.floor(now / this.window.slotMs);
   }
 
   /** Evaluates health now (feeding transitions and alerts); synchronous and cheap. */
@@ -256,15 +278,18 @@ export class Monitor {
   /** This node's snapshot now. */
   snapshot(): NodeSnapshot {
     const { config, clock, metrics, startedAt } = this.#o;
+    const now = clock.now();
+    this.#sampleEvents(Math.floor(now / config.metrics.slotMs), now);
     return buildSnapshot({
       nodeId: this.nodeId,
       region: config.region,
-      now: clock.now(),
+      now,
       ttlMs: config.metrics.snapshotTtlMs,
       startedAt,
       window: this.window,
       health: this.health(),
       metrics,
+      eventSlots: (first, count) => this.#events.series(first, count),
     });
   }
 

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { BUCKET_COUNT, LatencyHistogram } from "./histogram.ts";
 import type { HealthVerdict } from "./health.ts";
 import type { MetricsRegistry } from "./registry.ts";
+import { checkCoarse, COARSE_BUCKETS } from "./slot_latency.ts";
 import { FIELD_COUNT, type SlidingWindow } from "./window.ts";
 
 /** The format version written now; others are skipped as old. */
@@ -46,12 +47,29 @@ export const SnapshotSchema = z.object({
       slot_ms: z.number().int().min(1),
       requests: z.array(count).max(3600),
       errors: z.array(count).max(3600),
+      // Optional: nodes of an older version leave them out, and their charts stay empty.
+      /** Cache hits and lookups that could hit, per slot. */
+      hits: z.array(count).max(3600).optional(),
+      lookups: z.array(count).max(3600).optional(),
+      /** Each slot's coarse latency histogram, packed like `latency` ("" when empty or left out). */
+      latency: z.array(z.string().max(COARSE_BUCKETS * 17)).max(3600).optional(),
+      /** Analytics events per slot, by counter name. */
+      events: z.record(z.string().max(200), z.array(count).max(3600)).optional(),
     }),
   }),
   counters: z.record(z.string().max(200), count),
 });
 /** A node's snapshot. */
 export type NodeSnapshot = z.infer<typeof SnapshotSchema>;
+
+/**
+ * The latency histograms of the newest slots are kept while their packed text fits this budget;
+ * older slots go without (a long window's history is trimmed, the snapshot stays one KV value).
+ */
+export const SLOT_LATENCY_BUDGET = 24 * 1024;
+
+/** Analytics counters whose per-slot increments travel in snapshots (events, not bytes). */
+export const EVENT_COUNTER = /^outpost_analytics_(?:[a-z0-9]+_)*events(?:_[a-z0-9]+)*_total$/;
 
 /** What a snapshot is built from. */
 export interface SnapshotSource {
@@ -63,6 +81,21 @@ export interface SnapshotSource {
   window: SlidingWindow;
   health: HealthVerdict;
   metrics: MetricsRegistry;
+  /** Analytics events per slot for slots `first … first + count - 1`, by counter name. */
+  eventSlots?: (first: number, count: number) => Record<string, number[]>;
+}
+
+/** Packs the newest slots' histograms while they fit {@linkcode SLOT_LATENCY_BUDGET}. */
+function packSlotLatency(latency: readonly number[][]): string[] {
+  const out = new Array<string>(latency.length).fill("");
+  let used = 0;
+  for (let i = latency.length - 1; i >= 0; i--) {
+    const packed = packHistogram(latency[i]);
+    used += packed.length + 3;
+    if (used > SLOT_LATENCY_BUDGET) break;
+    out[i] = packed;
+  }
+  return out;
 }
 
 /** Builds this node's snapshot at `source.now`. */
@@ -95,6 +128,10 @@ export function buildSnapshot(source: SnapshotSource): NodeSnapshot {
         slot_ms: series.slotMs,
         requests: series.requests,
         errors: series.errors,
+        hits: series.hits,
+        lookups: series.lookups,
+        latency: packSlotLatency(series.latency),
+        events: source.eventSlots?.(series.firstEpoch, series.requests.length) ?? {},
       },
     },
     counters,
@@ -141,8 +178,18 @@ export function decodeSnapshot(
   const parsed = SnapshotSchema.safeParse(value);
   if (!parsed.success) return { skip: "corrupt" };
   const snapshot = parsed.data;
+  const slots = snapshot.window.slots;
+  const length = slots.requests.length;
+  const sameLength = (a: readonly unknown[] | undefined) => a === undefined || a.length === length;
+  if (
+    slots.errors.length !== length || !sameLength(slots.hits) || !sameLength(slots.lookups) ||
+    !sameLength(slots.latency) || !Object.values(slots.events ?? {}).every(sameLength)
+  ) {
+    return { skip: "corrupt" };
+  }
   try {
     new LatencyHistogram().addEncoded(unpackHistogram(snapshot.window.latency), 0);
+    for (const packed of slots.latency ?? []) checkCoarse(unpackHistogram(packed));
   } catch {
     return { skip: "corrupt" };
   }

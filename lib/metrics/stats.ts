@@ -15,6 +15,7 @@ import {
   unpackHistogram,
 } from "./snapshot.ts";
 import type { EdgeStats, GlobalStats, GroupStats, StatsSeries } from "./stats_types.ts";
+import { coarsePercentiles } from "./slot_latency.ts";
 import { Field, FIELD_COUNT } from "./window.ts";
 
 export type { EdgeStats, GlobalStats, GroupStats, StatsSeries };
@@ -102,29 +103,73 @@ function group(snapshots: readonly NodeSnapshot[]): Omit<GroupStats, "requests_p
   };
 }
 
+function round6(n: number): number {
+  return Math.round(n * 1e6) / 1e6;
+}
+
 function series(snapshots: readonly NodeSnapshot[]): StatsSeries | null {
   if (snapshots.length === 0) return null;
   const slotMs = snapshots[0].window.slots.slot_ms;
+  const perS = 1000 / slotMs;
   const same = snapshots.filter((s) => s.window.slots.slot_ms === slotMs);
   const last = Math.max(...same.map((s) => s.window.slots.first + s.window.slots.requests.length));
   const length = Math.max(...same.map((s) => s.window.slots.requests.length));
   const first = last - length;
   const complete = Math.min(...same.map((s) => Math.floor(s.at / slotMs) - 1)) - first;
-  const regions: StatsSeries["regions"] = {};
+  const zeros = () => new Array<number>(length).fill(0);
+  const sums = new Map<string, {
+    requests: number[];
+    errors: number[];
+    hits: number[];
+    lookups: number[];
+    latency: number[][][];
+  }>();
+  const events: Record<string, number[]> = {};
   for (const s of same) {
-    const r = regions[s.region] ??= {
-      requests_per_s: new Array(length).fill(0),
-      errors_per_s: new Array(length).fill(0),
-    };
-    s.window.slots.requests.forEach((n, i) => {
-      const k = s.window.slots.first + i - first;
-      if (k >= 0 && k < length) {
-        r.requests_per_s[k] += n / (slotMs / 1000);
-        r.errors_per_s[k] += (s.window.slots.errors[i] ?? 0) / (slotMs / 1000);
+    const slots = s.window.slots;
+    let r = sums.get(s.region);
+    if (r === undefined) {
+      r = {
+        requests: zeros(),
+        errors: zeros(),
+        hits: zeros(),
+        lookups: zeros(),
+        latency: Array.from({ length }, () => []),
+      };
+      sums.set(s.region, r);
+    }
+    for (let i = 0; i < slots.requests.length; i++) {
+      const k = slots.first + i - first;
+      if (k < 0 || k >= length) continue;
+      r.requests[k] += slots.requests[i];
+      r.errors[k] += slots.errors[i] ?? 0;
+      r.hits[k] += slots.hits?.[i] ?? 0;
+      r.lookups[k] += slots.lookups?.[i] ?? 0;
+      const packed = slots.latency?.[i];
+      if (packed) r.latency[k].push(unpackHistogram(packed));
+      for (const [name, values] of Object.entries(slots.events ?? {})) {
+        (events[name] ??= zeros())[k] += (values[i] ?? 0) * perS;
       }
-    });
+    }
   }
-  return { slot_ms: slotMs, start: first * slotMs, complete, regions };
+  const regions: StatsSeries["regions"] = {};
+  for (const [region, r] of sums) {
+    const p50: Array<number | null> = [];
+    const p99: Array<number | null> = [];
+    for (const histograms of r.latency) {
+      const [a, b] = coarsePercentiles(histograms, [50, 99]);
+      p50.push(a);
+      p99.push(b);
+    }
+    regions[region] = {
+      requests_per_s: r.requests.map((n) => n * perS),
+      errors_per_s: r.errors.map((n) => n * perS),
+      cache_hit_rate: r.hits.map((h, k) => (r.lookups[k] > 0 ? round6(h / r.lookups[k]) : null)),
+      p50_ms: p50,
+      p99_ms: p99,
+    };
+  }
+  return { slot_ms: slotMs, start: first * slotMs, complete, regions, events_per_s: events };
 }
 
 /** Merges live snapshots into the global picture at `now`. */

@@ -26,14 +26,27 @@ export interface EdgeStats extends GroupStats {
   age_s: number;
 }
 
-/** Requests per second per slot and region, for charts. */
+/** One region's figures per slot, oldest first (`null`: nothing to measure in that slot). */
+export interface RegionSeries {
+  requests_per_s: number[];
+  errors_per_s: number[];
+  /** Hits over lookups that could hit, per slot. */
+  cache_hit_rate: Array<number | null>;
+  /** Percentiles of the slot's requests from merged coarse histograms (within 6.25%). */
+  p50_ms: Array<number | null>;
+  p99_ms: Array<number | null>;
+}
+
+/** The window slot by slot, for charts: what every node kept, merged per region. */
 export interface StatsSeries {
   slot_ms: number;
   /** Time (ms since the epoch) at which the first slot starts. */
   start: number;
   /** Slots up to and including this index are complete in every snapshot. */
   complete: number;
-  regions: Record<string, { requests_per_s: number[]; errors_per_s: number[] }>;
+  regions: Record<string, RegionSeries>;
+  /** Analytics events per second per slot, all edges, by counter name. */
+  events_per_s: Record<string, number[]>;
 }
 
 /** The answer of `GET /_edge/stats`. */

@@ -6,6 +6,7 @@
  */
 
 import { LatencyHistogram } from "./histogram.ts";
+import { coarsen } from "./slot_latency.ts";
 
 /** What a window slot counts, by index into its `counts`. */
 export const Field = {
@@ -73,6 +74,12 @@ export interface SlotSeries {
   slotMs: number;
   requests: number[];
   errors: number[];
+  /** Cache hits (fresh, stale or revalidated) per slot. */
+  hits: number[];
+  /** Cache lookups that could hit (hits, misses, expired) per slot. */
+  lookups: number[];
+  /** Each slot's latencies, coarsened (see slot_latency.ts); empty for an empty slot. */
+  latency: number[][];
 }
 
 /** A ring of slots with a running total. */
@@ -139,13 +146,21 @@ export class SlidingWindow {
     const first = this.#latest - n + 1;
     const requests: number[] = [];
     const errors: number[] = [];
+    const hits: number[] = [];
+    const lookups: number[] = [];
+    const latency: number[][] = [];
     for (let e = first; e <= this.#latest; e++) {
       const slot = this.#slots[((e % n) + n) % n];
       const live = slot.epoch === e;
-      requests.push(live ? slot.counts[Field.requests] : 0);
-      errors.push(live ? slot.counts[Field.errors] : 0);
+      const c = slot.counts;
+      const hit = live ? c[Field.cacheHit] + c[Field.cacheStale] + c[Field.cacheRevalidated] : 0;
+      requests.push(live ? c[Field.requests] : 0);
+      errors.push(live ? c[Field.errors] : 0);
+      hits.push(hit);
+      lookups.push(live ? hit + c[Field.cacheMiss] + c[Field.cacheExpired] : 0);
+      latency.push(live ? coarsen(slot.latency) : []);
     }
-    return { firstEpoch: first, slotMs: this.slotMs, requests, errors };
+    return { firstEpoch: first, slotMs: this.slotMs, requests, errors, hits, lookups, latency };
   }
 
   /** The slot for `now`, expiring the ones that left the window. */

@@ -40,12 +40,10 @@ const SECURITY_SCHEMES = {
     description: "A user's JWT on routes matched by `authz.protect`; allowed answers carry " +
       "`RateLimit-Policy` and `RateLimit` headers.",
   },
-  adminToken: { type: "http", scheme: "bearer", description: "`ADMIN_TOKEN`" },
-  adminTokenQuery: {
-    type: "apiKey",
-    in: "query",
-    name: "token",
-    description: "`ADMIN_TOKEN` as `?token=` (dashboard, stats, metrics)",
+  adminToken: {
+    type: "http",
+    scheme: "bearer",
+    description: "`ADMIN_TOKEN`, as a bearer header only (never in the URL)",
   },
   syncToken: { type: "http", scheme: "bearer", description: "`SYNC_TOKEN`, shared by peers" },
   collectorToken: {

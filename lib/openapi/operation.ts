@@ -54,10 +54,14 @@ export function json(
   };
 }
 
-/** A required JSON request body. */
-export function jsonBody(schema: JsonSchema, description?: string): Operation["requestBody"] {
+/** A JSON request body, required unless `options.required` is false. */
+export function jsonBody(
+  schema: JsonSchema,
+  description?: string,
+  options: { required?: boolean } = {},
+): Operation["requestBody"] {
   return {
-    required: true,
+    required: options.required ?? true,
     ...(description ? { description } : {}),
     content: { "application/json": { schema } },
   };

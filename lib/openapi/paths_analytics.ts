@@ -14,6 +14,7 @@ import {
   CentralUserSchema,
   EventCountsSchema,
   EventsAcceptedSchema,
+  FlushReportSchema,
   SummaryAppliedSchema,
   UserEventsSchema,
 } from "./responses_data.ts";
@@ -115,6 +116,28 @@ function eventsOperations(ctx: DocContext, limits: EventLimits): Operation[] {
       responses: {
         200: json("Counts", book.ref("EventCounts", EventCountsSchema)),
         ...problems({ 400: "`validation_failed`" }),
+        default: DEFAULT_PROBLEM,
+      },
+    },
+    {
+      method: "post",
+      path: "/_edge/analytics/flush",
+      operationId: "flushAnalytics",
+      tags: ["Analytics"],
+      summary: "Close the running interval and send every summary now (operators)",
+      description: `Without it, events reach the collector after their interval ends ` +
+        `(\`analytics.flushSeconds\`: ${cfg.flushSeconds} s here) and the next flush. What ` +
+        "cannot be delivered stays in the outbox for the flush job. Open in development without " +
+        "`ADMIN_TOKEN`, closed (503) in production without it.",
+      security: [{ adminToken: [] }],
+      responses: {
+        200: json("What the flush did", book.ref("FlushReport", FlushReportSchema)),
+        ...problems({
+          401: "`admin_token_required`: no token given (when `ADMIN_TOKEN` is set)",
+          403: "`admin_token_invalid`: wrong token",
+          503: "`admin_not_configured`: production without `ADMIN_TOKEN`; `store_unavailable`: " +
+            "KV could not be read or written; retry",
+        }),
         default: DEFAULT_PROBLEM,
       },
     },

@@ -144,8 +144,9 @@ function crdtOperations({ book, config }: DocContext): Operation[] {
         path: `/crdt/counters/{name}/${verb}`,
         operationId: `${verb}Counter`,
         summary: `${verb === "increment" ? "Increment" : "Decrement"} a PN-counter`,
-        description: `\`by\`: 1 to \`crdt.maxStep\` (${config.crdt.maxStep}), default 1.`,
-        requestBody: jsonBody(step),
+        description: `\`by\`: 1 to \`crdt.maxStep\` (${config.crdt.maxStep}), default 1. ` +
+          "The body is optional: none at all is a step of 1.",
+        requestBody: jsonBody(step, undefined, { required: false }),
         responses: { 200: json("The counter", counter), ...writeProblems() },
       })
     ),

@@ -14,12 +14,12 @@ import {
   WhereAmISchema,
 } from "./responses_edge.ts";
 
-/** Dashboard, stats and metrics: the admin token as a bearer token or `?token=`. */
-const ADMIN: Array<Record<string, string[]>> = [{ adminToken: [] }, { adminTokenQuery: [] }];
+/** Stats, metrics and the cache snapshot: the admin token as a bearer header. */
+const ADMIN: Array<Record<string, string[]>> = [{ adminToken: [] }];
 const ADMIN_CODES = {
   401: "`admin_token_required`: no token given (when `ADMIN_TOKEN` is set)",
-  403: "`admin_token_invalid`: wrong token; `admin_token_not_configured`: production without " +
-    "`ADMIN_TOKEN`",
+  403: "`admin_token_invalid`: wrong token",
+  503: "`admin_not_configured`: production without `ADMIN_TOKEN`",
 };
 const SYNC_CODES = {
   401: "`unauthorized`: no or wrong sync token",
@@ -108,7 +108,8 @@ export function edgeOperations(ctx: DocContext): Operation[] {
         ...problems({
           400: "`validation_failed`: malformed `region`",
           ...ADMIN_CODES,
-          503: "`stats_unavailable`: KV cannot be read",
+          503: "`admin_not_configured`: production without `ADMIN_TOKEN`; `stats_unavailable`: " +
+            "KV cannot be read",
         }),
         default: DEFAULT_PROBLEM,
       },
@@ -118,10 +119,10 @@ export function edgeOperations(ctx: DocContext): Operation[] {
       path: "/_edge/dashboard",
       operationId: "getDashboard",
       tags: ["Monitoring"],
-      summary: "The operator dashboard (HTML)",
-      description: "Charts of every region; its script polls `/_edge/stats`. The page reads " +
-        "`token` once, keeps it for the tab and drops it from the address bar.",
-      security: ADMIN,
+      summary: "The operator dashboard (HTML, public; it holds no data)",
+      description: "Charts of every region from `/_edge/stats`, whose history it backfills on " +
+        "load. Where the node needs the admin token the page asks for it in a sign-in form, " +
+        "keeps it in the tab's session storage and sends it as a bearer header, never in a URL.",
       parameters: [{
         name: "interval_ms",
         in: "query",
@@ -131,7 +132,6 @@ export function edgeOperations(ctx: DocContext): Operation[] {
       }],
       responses: {
         200: text("The page", "text/html; charset=utf-8"),
-        ...problems(ADMIN_CODES),
         default: DEFAULT_PROBLEM,
       },
     },
@@ -260,8 +260,33 @@ function docsOperations(): Operation[] {
       path: "/_edge/docs",
       operationId: "getApiDocs",
       tags: ["Docs"],
-      summary: "Swagger UI for this document (assets from a CDN)",
+      summary: "Swagger UI for this document (every asset served by this node)",
       responses: { 200: text("The page", "text/html; charset=utf-8") },
+    },
+    {
+      method: "get",
+      path: "/_edge/docs/swagger-ui-bundle.js",
+      operationId: "getApiDocsScript",
+      tags: ["Docs"],
+      summary: "Swagger UI's script, from the pinned swagger-ui-dist package (public)",
+      description: "Immutable when asked for with the page's `?v=`; otherwise revalidated by ETag.",
+      responses: { 200: text("The script", "text/javascript; charset=utf-8") },
+    },
+    {
+      method: "get",
+      path: "/_edge/docs/swagger-ui.css",
+      operationId: "getApiDocsStyles",
+      tags: ["Docs"],
+      summary: "Swagger UI's stylesheet, from the pinned swagger-ui-dist package (public)",
+      responses: { 200: text("The stylesheet", "text/css; charset=utf-8") },
+    },
+    {
+      method: "get",
+      path: "/_edge/docs/init.js",
+      operationId: "getApiDocsInit",
+      tags: ["Docs"],
+      summary: "The script that starts Swagger UI on this document (public)",
+      responses: { 200: text("The script", "text/javascript; charset=utf-8") },
     },
   ];
 }

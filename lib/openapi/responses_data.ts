@@ -94,6 +94,14 @@ export const BandwidthSchema = z.object({
   reduction: z.number().nullable().describe("received / sent; null before anything was sent"),
 });
 
+/** `POST /_edge/analytics/flush`. */
+export const FlushReportSchema = z.object({
+  closed: Count.describe("Intervals closed into the outbox, the running one included"),
+  delivered: Count.describe("Summaries the collector accepted"),
+  failed: Count.describe("Summaries that failed (kept, retried by the flush job)"),
+  pending: Count.describe("Summaries still in the outbox after this flush"),
+});
+
 /** `POST /_central/summary`. */
 export const SummaryAppliedSchema = z.object({
   status: z.enum(["applied", "duplicate"]),

@@ -128,7 +128,16 @@ export const GlobalStatsSchema = z.object({
     complete: z.number().int().describe("Slots up to this index are complete in every snapshot"),
     regions: z.record(
       z.string(),
-      z.object({ requests_per_s: z.array(z.number()), errors_per_s: z.array(z.number()) }),
+      z.object({
+        requests_per_s: z.array(z.number()),
+        errors_per_s: z.array(z.number()),
+        cache_hit_rate: z.array(Rate).describe("Hits over lookups that could hit, per slot"),
+        p50_ms: z.array(Ms).describe("From merged per-slot histograms, within 6.25%"),
+        p99_ms: z.array(Ms),
+      }),
+    ).describe("Per region, one entry per slot; null where the slot had nothing to measure"),
+    events_per_s: z.record(z.string(), z.array(z.number())).describe(
+      "Analytics events per second per slot over every edge, by counter name",
     ),
   }).nullable(),
   analytics: z.record(z.string(), z.number()).describe("Every outpost_analytics_* counter, summed"),

@@ -279,3 +279,49 @@ Deno.test("analytics: tracked requests reach the node's own collector over HTTP 
     1,
   );
 });
+
+Deno.test("POST /_edge/analytics/flush makes /_central/stats exact at once", async (t) => {
+  const ADMIN = "admin-token-for-flush-tests";
+  await using edge = await startEdge(makeConfig("http://127.0.0.1:1", {}, { ADMIN_TOKEN: ADMIN }));
+  edge.edge.analytics.setSelfUrl(edge.url);
+  const central = () =>
+    get(`${edge.url}/_central/stats`, {
+      headers: { authorization: `Bearer ${DEV_CENTRAL_TOKEN}` },
+    });
+  const flush = (headers: Record<string, string> = { authorization: `Bearer ${ADMIN}` }) =>
+    get(`${edge.url}/_edge/analytics/flush`, { method: "POST", headers });
+
+  await t.step("without it, the running interval is not sent yet", async () => {
+    assert.equal(await ingest(edge, 5, 1), 5);
+    assert.equal(((await central()).body as { total_events: number }).total_events, 0);
+  });
+  await t.step("operators only: the admin token is required", async () => {
+    assert.equal((await flush({})).res.status, 401);
+    assert.equal((await flush({ authorization: "Bearer wrong-token-0123456" })).res.status, 403);
+  });
+  await t.step("a flush closes the running interval and delivers it", async () => {
+    const { res, body } = await flush();
+    assert.equal(res.status, 200);
+    assert.deepEqual(body, { closed: 1, delivered: 1, failed: 0, pending: 0 });
+    assert.equal(((await central()).body as { total_events: number }).total_events, 5);
+  });
+  await t.step("later events join the next interval: nothing lost, nothing twice", async () => {
+    assert.equal(await ingest(edge, 3, 2), 3);
+    const again = await flush();
+    assert.equal((again.body as { delivered: number }).delivered, 1);
+    const empty = await flush();
+    assert.deepEqual(empty.body, { closed: 0, delivered: 0, failed: 0, pending: 0 });
+    edge.clock.advance(120_000);
+    await edge.edge.jobs.runNow(FLUSH_JOB);
+    assert.equal(((await central()).body as { total_events: number }).total_events, 8);
+  });
+});
+
+Deno.test("POST /_edge/analytics/flush is closed in production without ADMIN_TOKEN", async () => {
+  await using edge = await startEdge(
+    makeConfig("http://127.0.0.1:1", { mode: "production", analytics: { centralToken: TOKEN } }),
+  );
+  const { res, body } = await get(`${edge.url}/_edge/analytics/flush`, { method: "POST" });
+  assert.equal(res.status, 503);
+  assert.equal((body as { code: string }).code, "admin_not_configured");
+});

@@ -53,6 +53,21 @@ Deno.test("/crdt/counters answers value and per-replica counts", async (t) => {
     const { body } = await post(`${e.url}/crdt/counters/c/increment`, {});
     assert.equal((body as { value: number }).value, 4);
   });
+  await t.step("no body at all is a step of 1, whatever the content type says", async () => {
+    for (
+      const init of [
+        { method: "POST" },
+        { method: "POST", headers: { "content-type": "application/json" } },
+        { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" } },
+        { method: "POST", body: "" },
+      ]
+    ) {
+      const { res } = await get(`${e.url}/crdt/counters/d/increment`, init);
+      assert.equal(res.status, 200, JSON.stringify(init));
+    }
+    const { body } = await post(`${e.url}/crdt/counters/d/decrement`, "", { body: undefined });
+    assert.equal((body as { value: number }).value, 3);
+  });
   const bad: [string, string, unknown, number][] = [
     ["zero", "c", { by: 0 }, 400],
     ["negative", "c", { by: -3 }, 400],
@@ -63,6 +78,8 @@ Deno.test("/crdt/counters answers value and per-replica counts", async (t) => {
     ["bad name", "bad%20name", { by: 1 }, 400],
     ["too long name", "x".repeat(65), { by: 1 }, 400],
     ["not JSON", "c", "nope", 400],
+    ["only whitespace", "c", " ", 400],
+    ["null", "c", "null", 400],
   ];
   for (const [name, counter, body, status] of bad) {
     await t.step(`rejects ${name}`, async () => {
@@ -75,6 +92,14 @@ Deno.test("/crdt/counters answers value and per-replica counts", async (t) => {
       assert.ok((problem as { detail: string }).detail);
     });
   }
+  await t.step("a body of another type is still refused", async () => {
+    const { res } = await get(`${e.url}/crdt/counters/c/increment`, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: "by=1",
+    });
+    assert.equal(res.status, 415);
+  });
   await t.step("nothing changed", async () => {
     assert.equal(((await get(`${e.url}/crdt/counters/c`)).body as { value: number }).value, 4);
   });

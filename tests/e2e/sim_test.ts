@@ -131,11 +131,22 @@ Deno.test("tools/sim --quick runs every scenario and its results have the expect
 
     await t.step("the Markdown and the SVG chart are written", async () => {
       const md = await Deno.readTextFile(`${out}/results.md`);
-      assert.match(md, /\| city \| nearest edge \| direct p50 \|/);
+      assert.match(md, /\| city \| edge \| direct p50 \|/);
+      assert.match(md, /Edges by the product's geo routing .*Sydney → ap-southeast/);
+      assert.match(md, /Sydney: geo routing names ap-southeast .* the lowest RTT is us-west/);
       assert.match(md, /Tokyo, warm cacheable page/);
       const svg = await Deno.readTextFile(`${out}/latency.svg`);
       assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
       assert.equal((svg.match(/<rect x=/g) ?? []).length >= 9 * 4 * 2, true);
+    });
+
+    await t.step("every city used the edge the product's geo routing names", () => {
+      const routes = results.topology.routes as Array<{ city: string; edge: string }>;
+      const rows = results.latency.rows as Row[];
+      for (const r of rows) {
+        assert.equal(r.edge, routes.find((x) => x.city === r.city)!.edge, r.city);
+      }
+      assert.equal(routes.find((x) => x.city === "Sydney")!.edge, "ap-southeast");
     });
 
     await t.step("no process outlives the simulator", async () => {

@@ -160,9 +160,8 @@ Deno.test("The document states this node's limits and security", async (t) => {
     assert.deepEqual(paths["/items/{id}"].put.security, [{ bearerJwt: [] }]);
     assert.equal(paths["/items/{id}"].get.security, undefined, "reads are not protected");
     assert.ok("429" in (paths["/crdt/counters/{name}/increment"].post.responses as Obj));
-    assert.deepEqual(paths["/_edge/stats"].get.security, [{ adminToken: [] }, {
-      adminTokenQuery: [],
-    }]);
+    assert.deepEqual(paths["/_edge/stats"].get.security, [{ adminToken: [] }]);
+    assert.equal(paths["/_edge/dashboard"].get.security, undefined, "the page is public");
     assert.deepEqual(paths["/_edge/purge"].post.security, [{ adminToken: [] }]);
     assert.deepEqual(paths["/_edge/sync"].post.security, [{ syncToken: [] }]);
     assert.deepEqual(paths["/_central/summary"].post.security, [{ collectorToken: [] }]);

@@ -220,6 +220,16 @@ Deno.test("Live answers match the documented responses", async (t) => {
       data.EventCountsSchema,
     );
     await check(s, doc, c("get", "/events/bandwidth"), data.BandwidthSchema);
+    const flushed = await check(
+      s,
+      doc,
+      c("post", "/_edge/analytics/flush", "/_edge/analytics/flush", {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      }),
+      data.FlushReportSchema,
+    );
+    await check(s, doc, c("post", "/_edge/analytics/flush"), ProblemSchema);
+    assert.equal((flushed.body as { closed: number }).closed, 1);
 
     const auth = { authorization: `Bearer ${DEV_CENTRAL_TOKEN}` };
     const summary = {

@@ -54,7 +54,7 @@ Deno.test("main.ts without OUTPOST_MODE is production and fails closed without s
     const where = await (await fetch(`${base}/_edge/whereami`, {
       headers: { "x-user-lat": "35.68", "x-user-lon": "139.69" },
     })).json();
-    assert.notEqual(where.source, "header");
+    assert.notEqual(where.source, "user-headers");
   } finally {
     child.kill("SIGTERM");
   }

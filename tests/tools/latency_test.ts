@@ -75,7 +75,7 @@ Deno.test("nearestByRtt() picks the edge with the lowest measured RTT", async (t
   });
 });
 
-Deno.test("CITIES are the issue's nine, with approximations said", () => {
+Deno.test("CITIES are the nine simulated cities, with approximations said", () => {
   assert.deepEqual(CITIES.map((c) => c.name), [
     "Tokyo",
     "Singapore",

@@ -110,6 +110,8 @@ Deno.test("parseSimArgs() reads the modes and an extra region", () => {
   assert.equal(full.keepAlive, true);
   assert.equal(full.rtt.scale, 0.5);
   assert.deepEqual([...full.scenarios], ["latency", "analytics", "crdt"]);
+  assert.equal(full.routing, "geo", "the product's own routing by default");
+  assert.equal(parseSimArgs(["--routing", "rtt"])!.routing, "rtt");
 });
 
 Deno.test("parseSimArgs() refuses bad input with a reason", async (t) => {
@@ -122,6 +124,7 @@ Deno.test("parseSimArgs() refuses bad input with a reason", async (t) => {
       [["--partition", "mars"], /Unknown --partition: mars/],
       [["--scenarios", "latency,dance"], /Unknown scenario: dance/],
       [["--bogus"], /Unknown option/],
+      [["--routing", "dns"], /Invalid --routing \(geo or rtt\): dns/],
     ] as const
   ) {
     await t.step(args.join(" "), () => {

@@ -167,7 +167,7 @@ export interface City {
   approximation?: string;
 }
 
-/** The nine cities. */
+/** The nine cities users are simulated in. */
 export const CITIES: readonly City[] = [
   { name: "Tokyo", lat: 35.6762, lon: 139.6503, site: "Tokyo" },
   { name: "Singapore", lat: 1.3521, lon: 103.8198, site: "Singapore" },

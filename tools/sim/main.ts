@@ -15,11 +15,13 @@ import {
   crdtLines,
   latencyTable,
   mdTable,
+  routingLines,
   targetLines,
   textTable,
 } from "./report.ts";
 import { latencySvg } from "./svg.ts";
 import { SECRETS, startTopology, type Topology } from "./topology.ts";
+import { exitUnlessInterrupted } from "../../bench/lib/process.ts";
 
 interface NodeHealth {
   node: string;
@@ -62,10 +64,12 @@ export async function runSim(o: SimOptions): Promise<number> {
   await Deno.mkdir(o.out, { recursive: true });
   const topo = await startTopology({
     edges: o.edges,
+    routing: o.routing,
     rtt: o.rtt,
     settings: o.settings,
     logDir: `${o.out}/logs`,
   });
+  const md: string[] = [];
   const processes = [
     ["origin", topo.originUrl],
     ["central", topo.centralUrl],
@@ -75,11 +79,14 @@ export async function runSim(o: SimOptions): Promise<number> {
     `started ${processes.length} processes and ${topo.links.length} WAN links in ${topo.dir}\n` +
       `nodes: ${processes.map(([n, u]) => `${n} ${u}`).join(", ")}\n`,
   );
+  const routes = cities.map((c) => topo.router.route(c));
+  const routing = routingLines(routes, o.routing);
+  console.log(`${routing.join("\n")}\n`);
+  md.push("## Which edge each city reaches", "", ...routing.map((l) => `- ${l}`), "");
   let latency: LatencyResult | null = null;
   let analytics: AnalyticsResult | null = null;
   let crdt: CrdtResult | null = null;
   let nodes: NodeHealth[] = [];
-  const md: string[] = [];
   try {
     if (o.scenarios.has("latency")) {
       latency = await runLatency(topo, {
@@ -91,7 +98,7 @@ export async function runSim(o: SimOptions): Promise<number> {
         thinkMs: o.thinkMs,
         nonce,
       });
-      md.push("## Latency: direct to the origin vs through the nearest edge", "");
+      md.push("## Latency: direct to the origin vs through the city's edge", "");
       for (const s of SCENARIOS) {
         const t = latencyTable(latency.rows.filter((r) => r.scenario === s.id));
         console.log(`\n${s.label} (ms)\n${textTable(t.head, t.body, t.align)}`);
@@ -178,12 +185,14 @@ export async function runSim(o: SimOptions): Promise<number> {
       accessRttMs: o.rtt.accessMs,
       connection: o.keepAlive ? "keep-alive" : "fresh",
       partition: o.partition,
+      routing: o.routing,
       settings: o.settings,
     },
     sources: SOURCES,
     topology: {
       edges: o.edges,
       cities,
+      routes,
       links: topo.links,
       processes: processes.map(([name, url]) => ({ name, url })),
     },
@@ -238,5 +247,6 @@ if (import.meta.main) {
     console.log(USAGE);
     Deno.exit(0);
   }
-  Deno.exit(await runSim(options));
+  // Interrupted, the run fails as its nodes stop: the interrupt's exit (130) wins over that.
+  exitUnlessInterrupted(await runSim(options));
 }

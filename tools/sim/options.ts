@@ -3,6 +3,7 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_REGIONS } from "../../lib/config.ts";
 import { CITIES, findCity, REGION_SITES, type RttOptions, SOURCES } from "./latency.ts";
+import type { Routing } from "./routing.ts";
 import type { EdgeSpec, NodeSettings } from "./topology.ts";
 
 /** The command line's help text. */
@@ -15,6 +16,8 @@ export const USAGE = `Usage: deno task sim [--quick] [options]
   --access-ms N           the users' access-network RTT before scaling (default 10)
   --keep-alive            users reuse one connection per target (default: a new one per request)
   --extra-region R:City   add an edge in City's site named R, e.g. ap-northeast:Tokyo (repeatable)
+  --routing geo|rtt       which edge users reach: geo = the product's geo routing (nearest region by
+                          distance, the default); rtt = the lowest measured RTT (latency-based DNS)
   --partition REGION      the edge cut off in the CRDT scenario (default ap-southeast)
   --scenarios LIST        comma-separated: latency,analytics,crdt (default all)
   --out DIR               where results go (default sim-results/<time>[-quick])`;
@@ -28,6 +31,7 @@ export interface SimOptions {
   rtt: Required<RttOptions>;
   keepAlive: boolean;
   edges: EdgeSpec[];
+  routing: Routing;
   partition: string;
   scenarios: Set<string>;
   out: string;
@@ -69,6 +73,7 @@ export function parseSimArgs(args: string[]): SimOptions | null {
         "keep-alive": { type: "boolean", default: false },
         "extra-region": { type: "string", multiple: true, default: [] },
         partition: { type: "string", default: "ap-southeast" },
+        routing: { type: "string", default: "geo" },
         scenarios: { type: "string", default: "latency,analytics,crdt" },
         out: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
@@ -100,6 +105,8 @@ export function parseSimArgs(args: string[]): SimOptions | null {
   if (!edges.some((e) => e.region === values.partition)) {
     fail(`Unknown --partition: ${values.partition}`);
   }
+  const routing = values.routing;
+  if (routing !== "geo" && routing !== "rtt") fail(`Invalid --routing (geo or rtt): ${routing}`);
   const scenarios = new Set(values.scenarios.split(",").map((s) => s.trim()).filter(Boolean));
   for (const s of scenarios) {
     if (!["latency", "analytics", "crdt"].includes(s)) fail(`Unknown scenario: ${s}`);
@@ -120,6 +127,7 @@ export function parseSimArgs(args: string[]): SimOptions | null {
     },
     keepAlive: values["keep-alive"],
     edges,
+    routing,
     partition: values.partition,
     scenarios,
     out: values.out ?? `sim-results/${stamp}${quick ? "-quick" : ""}`,
@@ -144,7 +152,12 @@ export function describe(o: SimOptions): string[] {
   return [
     `Edges: ${o.edges.map((e) => `${e.region} (${e.city}; ${e.site} RTTs)`).join(", ")}. ` +
     "Origin (demo origin) and central collector in us-east (N. Virginia RTTs).",
-    `Users: ${CITIES.map((c) => c.name).join(", ")}; each reaches the edge with the lowest RTT.`,
+    `Users: ${CITIES.map((c) => c.name).join(", ")}; each reaches ${
+      o.routing === "geo"
+        ? "the edge the product's geo routing names (the nearest region by geodesic distance, " +
+          "as /_edge/whereami answers)"
+        : "the edge with the lowest measured RTT (as latency-based DNS or anycast would)"
+    }.`,
     `RTTs: published inter-region averages (${
       SOURCES.filter((s) => s.id !== "assumption").map((s) => s.url).join(" ; ")
     }), ` +

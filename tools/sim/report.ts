@@ -1,5 +1,6 @@
 /** The simulator's results as text: aligned tables for the terminal, Markdown for the file. */
 
+import type { CityRoute, Routing } from "./routing.ts";
 import type { AnalyticsResult } from "./scenario_analytics.ts";
 import type { CrdtResult } from "./scenario_crdt.ts";
 import { type LatencyResult, type LatencyRow, SCENARIOS } from "./scenario_latency.ts";
@@ -34,7 +35,7 @@ export function latencyTable(
 ): { head: string[]; body: string[][]; align: Align[] } {
   const head = [
     "city",
-    "nearest edge",
+    "edge",
     "direct p50",
     "direct p95",
     "edge p50",
@@ -57,6 +58,33 @@ export function latencyTable(
   return { head, body, align: ["l", "l", "r", "r", "r", "r", "r", "r", "l"] };
 }
 
+/**
+ * Which edge each city used, and where the other routing would differ, with why: the product
+ * routes by distance, latency-based DNS by measured RTT, and undersea routes are not great circles.
+ */
+export function routingLines(routes: readonly CityRoute[], routing: Routing): string[] {
+  const used = routing === "geo"
+    ? "the product's geo routing (nearest region by geodesic distance)"
+    : "the lowest measured RTT";
+  const lines = [
+    `Edges by ${used}: ${routes.map((r) => `${r.city} → ${r.edge}`).join(", ")}`,
+  ];
+  const differ = routes.filter((r) => r.geo.edge !== r.rtt.edge);
+  for (const r of differ) {
+    lines.push(
+      `${r.city}: geo routing names ${r.geo.edge} (${r.geo.km.toLocaleString("en")} km, ` +
+        `${r.geo.rttMs} ms RTT), the lowest RTT is ${r.rtt.edge} (${
+          r.rtt.km.toLocaleString("en")
+        } km, ${r.rtt.rttMs} ms): the measured route is faster than the nearer region's, ` +
+        `and distance is only a proxy for latency (${
+          routing === "geo" ? "--routing rtt" : "--routing geo"
+        } uses the other)`,
+    );
+  }
+  if (differ.length === 0) lines.push("Both routings choose the same edge for every city");
+  return lines;
+}
+
 /** Target lines: Tokyo's warm ratio and every city's warm edge ≤ direct. */
 export function targetLines(latency: LatencyResult, edges: readonly string[]): string[] {
   const warm = latency.rows.filter((r) => r.scenario === "warm");
@@ -70,10 +98,8 @@ export function targetLines(latency: LatencyResult, edges: readonly string[]): s
       } ms vs ` +
         `${ms(tokyo.direct.p50)} ms direct = ${pct(tokyo.ratio)} (target ≤ 15%): ` +
         (met ? "MET" : "NOT MET") +
-        (met
-          ? ""
-          : ` — with edges in ${edges.join(", ")}, Tokyo's nearest edge is ${tokyo.edge}; ` +
-            "the ratio is bounded by the RTT to it (see --extra-region ap-northeast:Tokyo)"),
+        (met ? "" : ` — with edges in ${edges.join(", ")}, Tokyo's edge is ${tokyo.edge}; ` +
+          "the ratio is bounded by the RTT to it (see --extra-region ap-northeast:Tokyo)"),
     );
   }
   const faster = warm.filter((r) => r.verdict === "faster");
@@ -88,7 +114,7 @@ export function targetLines(latency: LatencyResult, edges: readonly string[]): s
       (ties.length ? `; a tie within noise for ${list(ties)}` : "") +
       (slower.length ? `; SLOWER for ${list(slower)}` : "") +
       (ties.length || slower.length
-        ? " (a tie is expected where the nearest edge shares the origin's site: same RTT both ways)"
+        ? " (a tie is expected where the edge shares the origin's site: same RTT both ways)"
         : ""),
   );
   for (const { id, label } of SCENARIOS.filter((s) => s.id !== "warm")) {
@@ -112,7 +138,7 @@ export function crdtLines(c: CrdtResult): string[] {
   return [
     `${c.partitioned} cut off from every other node for ${(c.partitionMs / 1000).toFixed(1)} s; ` +
     `${c.writes.increments} increments (sum ${c.writes.total}) and ${c.writes.adds} set adds ` +
-    `(${c.writes.distinctElements} distinct elements) from every city through its nearest edge ` +
+    `(${c.writes.distinctElements} distinct elements) from every city through its edge ` +
     `(${Object.entries(c.writes.byNode).map(([n, k]) => `${n} ${k}`).join(", ")} writes)`,
     `Before the heal: ${
       c.beforeHeal.map((b) => `${b.node} ${b.value}/${b.elements}`).join(", ")

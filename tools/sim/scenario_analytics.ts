@@ -1,5 +1,5 @@
 /**
- * Analytics from every city: users post batches of events to their nearest edge; each edge
+ * Analytics from every city: users post batches of events to their edge; each edge
  * aggregates them per interval and sends gzip summaries to the central collector (in us-east,
  * over its WAN link). The scenario compares the bytes that reached the edges with the bytes sent
  * to central, both as the edges count them and as the links carried them, and checks that the
@@ -7,7 +7,7 @@
  */
 
 import { bodyText, SimClient } from "./http_client.ts";
-import { type City, nearestByRtt } from "./latency.ts";
+import type { City } from "./latency.ts";
 import { Progress } from "./progress.ts";
 import { geoHeaders, slug } from "./scenario_latency.ts";
 import { SECRETS, type Topology } from "./topology.ts";
@@ -90,7 +90,7 @@ export async function runAnalytics(topo: Topology, o: AnalyticsOptions): Promise
   let rawBytes = 0;
 
   await Promise.all(o.cities.map(async (city) => {
-    const edge = nearestByRtt(city, topo.edges);
+    const edge = topo.edgeFor(city);
     const port = edge.fromCity.get(city.name)!.port;
     const client = new SimClient();
     for (let b = 0; b < o.batchesPerCity; b++) {

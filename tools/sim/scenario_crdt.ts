@@ -1,13 +1,13 @@
 /**
  * CRDT convergence under a partition: one edge is cut off from every other node, users in every
- * city increment a counter and add to a set through their nearest edge (the cut-off one keeps
+ * city increment a counter and add to a set through their edge (the cut-off one keeps
  * taking its users' writes), the partition heals, and the simulator times how long until every
  * node holds the same counter value and set, equal to what was written.
  */
 
 import { mintToken } from "../token.ts";
 import { bodyText, SimClient } from "./http_client.ts";
-import { type City, nearestByRtt } from "./latency.ts";
+import type { City } from "./latency.ts";
 import { Progress } from "./progress.ts";
 import { geoHeaders, slug } from "./scenario_latency.ts";
 import { type NodeSettings, SECRETS, type Topology } from "./topology.ts";
@@ -106,7 +106,7 @@ export async function runCrdt(topo: Topology, o: CrdtOptions): Promise<CrdtResul
   const partition = topo.partition(o.partition);
   progress.tick(1, `${o.partition} cut off`);
   await Promise.all(o.cities.map(async (city) => {
-    const edge = nearestByRtt(city, topo.edges);
+    const edge = topo.edgeFor(city);
     const port = edge.fromCity.get(city.name)!.port;
     const s = slug(city.name);
     const token = await mintToken({ sub: `sim-${s}`, roles: ["editor"], ttlS: 3600 }, SECRETS.jwt);

@@ -1,5 +1,5 @@
 /**
- * Latency per city, direct to the origin vs through the city's nearest edge, for four kinds of
+ * Latency per city, direct to the origin vs through the city's edge, for four kinds of
  * request. Every user sends the same requests both ways with the same client behaviour (a fresh
  * TCP connection per request by default), alternating which goes first, so machine noise falls
  * on both sides alike.
@@ -7,14 +7,7 @@
 
 import { mintToken } from "../token.ts";
 import { SimClient, type SimResponse } from "./http_client.ts";
-import {
-  type City,
-  clientRttMs,
-  nearestByRtt,
-  nodeRttMs,
-  ORIGIN_SITE,
-  type RttOptions,
-} from "./latency.ts";
+import { type City, clientRttMs, nodeRttMs, ORIGIN_SITE, type RttOptions } from "./latency.ts";
 import { Progress, type Stats, summarize } from "./progress.ts";
 import { SECRETS, type Topology } from "./topology.ts";
 
@@ -104,7 +97,7 @@ export async function runLatency(topo: Topology, o: LatencyOptions): Promise<Lat
   const handshakes = o.keepAlive ? 1 : 2;
 
   async function runCity(city: City): Promise<void> {
-    const edge = nearestByRtt(city, topo.edges);
+    const edge = topo.edgeFor(city);
     const ports = {
       direct: topo.originFromCity.get(city.name)!.port,
       edge: edge.fromCity.get(city.name)!.port,

@@ -1,6 +1,6 @@
 /**
  * The latency table as a hand-written SVG: one panel per scenario, a pair of bars per city
- * (direct to origin, through the nearest edge) at the p50, with a whisker up to the p95.
+ * (direct to origin, through the city's edge) at the p50, with a whisker up to the p95.
  */
 
 import { type LatencyRow, SCENARIOS } from "./scenario_latency.ts";
@@ -120,12 +120,12 @@ export function latencySvg(rows: readonly LatencyRow[], subtitle: string): strin
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
-    `<text x="16" y="22" font-size="16" font-weight="bold">Outpost: latency per city, direct to the origin vs through the nearest edge</text>`,
+    `<text x="16" y="22" font-size="16" font-weight="bold">Outpost: latency per city, direct to the origin vs through the city's edge</text>`,
     `<text x="16" y="40" font-size="11" fill="#555">${esc(subtitle)}</text>`,
     `<rect x="${width - 250}" y="12" width="12" height="12" fill="${COLORS.direct}"/>`,
     `<text x="${width - 234}" y="22" font-size="11">direct to origin (us-east)</text>`,
     `<rect x="${width - 250}" y="30" width="12" height="12" fill="${COLORS.edge}"/>`,
-    `<text x="${width - 234}" y="40" font-size="11">through the nearest edge</text>`,
+    `<text x="${width - 234}" y="40" font-size="11">through the city's edge</text>`,
   ];
   const maxP50 = Math.max(
     ...rows.flatMap((r) => [r.direct.p50, r.viaEdge.p50]).filter(Number.isFinite),

@@ -17,6 +17,7 @@ import {
   type RttOptions,
   type Site,
 } from "./latency.ts";
+import { EdgeRouter, type Routing } from "./routing.ts";
 import { type DelayLink, startDelayLink } from "./wan.ts";
 
 /** Shared secrets of the simulated deployment (never real ones). */
@@ -47,6 +48,8 @@ export interface NodeSettings {
 /** Options for {@linkcode startTopology}. */
 export interface TopologyOptions {
   edges: readonly EdgeSpec[];
+  /** How users are sent to edges (default: the product's geo routing). */
+  routing?: Routing;
   rtt: RttOptions;
   settings: NodeSettings;
   /** Where node logs go (one file per process). */
@@ -83,6 +86,10 @@ export interface Topology {
   /** Links from each city to the origin, by city name. */
   originFromCity: Map<string, DelayLink>;
   links: LinkInfo[];
+  /** Chooses each city's edge (and says what the other routing would choose). */
+  router: EdgeRouter;
+  /** The edge `city`'s users reach. */
+  edgeFor(city: City): EdgeNode;
   /** Cuts every link between `region` and the other nodes (its users still reach it). */
   partition(region: string): { heal(): void };
   stop(): Promise<void>;
@@ -139,6 +146,7 @@ async function checkIdentities(origin: string, central: string, edges: EdgeNode[
 /** Starts links and processes; on any failure stops what started and throws. */
 export async function startTopology(o: TopologyOptions): Promise<Topology> {
   const cities = o.cities ?? CITIES;
+  const router = new EdgeRouter(o.edges, o.routing ?? "geo", o.rtt);
   const dir = await Deno.makeTempDir({ prefix: "outpost-sim-" });
   await Deno.mkdir(o.logDir, { recursive: true });
   const links: Array<{ info: LinkInfo; link: DelayLink }> = [];
@@ -270,6 +278,11 @@ export async function startTopology(o: TopologyOptions): Promise<Topology> {
       edges: nodes,
       originFromCity,
       links: links.map((l) => l.info),
+      router,
+      edgeFor(city) {
+        const region = router.edgeFor(city).region;
+        return nodes.find((n) => n.region === region)!;
+      },
       partition(region) {
         const cut = links.filter((l) =>
           l.info.from !== l.info.to && cities.every((c) => c.name !== l.info.from) &&

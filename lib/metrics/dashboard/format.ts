@@ -30,6 +30,32 @@ export function formatPct(x: number | null | undefined): string {
   return `${p === 0 ? "0" : p < 1 ? p.toFixed(2) : p.toFixed(1)}%`;
 }
 
+/** Decimals that tell ticks `step` apart (0 for whole steps, 1 for 0.5, 2 for 0.25 …). */
+function decimalsFor(step: number): number {
+  if (!(step > 0) || step >= 1) return 0;
+  return Math.min(4, Math.ceil(-Math.log10(step) - 1e-9));
+}
+
+/** An axis tick of counts or rates: every tick with the decimals its step needs. */
+export function tickCount(v: number, step: number): string {
+  const a = Math.abs(v);
+  if (a >= 1e6) return `${+(v / 1e6).toFixed(decimalsFor(step / 1e6))}M`;
+  if (a >= 1e4) return `${+(v / 1e3).toFixed(decimalsFor(step / 1e3))}k`;
+  return v.toFixed(decimalsFor(step));
+}
+
+/** An axis tick of a fraction, as a percentage with the decimals its step needs. */
+export function tickPct(v: number, step: number): string {
+  return `${(v * 100).toFixed(decimalsFor(step * 100))}%`;
+}
+
+/** An axis tick of milliseconds on a log axis: "500 µs", "2 ms", "1 s". */
+export function tickMs(ms: number): string {
+  if (ms < 1) return `${+(ms * 1000).toPrecision(3)} µs`;
+  if (ms < 1000) return `${+ms.toPrecision(3)} ms`;
+  return `${+(ms / 1000).toPrecision(3)} s`;
+}
+
 /** Seconds as a short duration: "45 s", "12 min", "3.5 h", "2.0 d". */
 export function formatDuration(s: number): string {
   if (s < 90) return `${Math.round(s)} s`;

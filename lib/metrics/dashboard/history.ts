@@ -1,102 +1,118 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="dom" />
 /// <reference lib="esnext" />
-/** The dashboard's memory: what `/_edge/stats` said over time, kept in the browser. */
+/**
+ * The dashboard's memory: the server's per-slot series (the whole window on every poll, so the
+ * charts start full on first load), kept slot by slot for up to `maxAgeS` while the tab is open.
+ */
 
-import type { GlobalStats } from "../stats_types.ts";
+import type { RegionSeries, StatsSeries } from "../stats_types.ts";
 
-type Region = GlobalStats["per_region"][number];
+/** One region's figures in one slot. */
+export interface RegionSlot {
+  requestsPerS: number;
+  errorsPerS: number;
+  hitRate: number | null;
+  p50Ms: number | null;
+  p99Ms: number | null;
+}
 
-/** Polled stats and per-slot rates, up to `maxAgeS` seconds back. */
+interface Slot {
+  regions: Map<string, RegionSlot>;
+  events: Map<string, number>;
+}
+
+/** X values (seconds) and one array of values per line. */
+export interface Lines {
+  xs: number[];
+  ys: Array<Array<number | null>>;
+}
+
+function regionSlot(r: RegionSeries, i: number): RegionSlot {
+  return {
+    requestsPerS: r.requests_per_s[i] ?? 0,
+    errorsPerS: r.errors_per_s[i] ?? 0,
+    hitRate: r.cache_hit_rate?.[i] ?? null,
+    p50Ms: r.p50_ms?.[i] ?? null,
+    p99Ms: r.p99_ms?.[i] ?? null,
+  };
+}
+
+/** Complete slots by start time (s), newest values winning. */
 export class History {
   readonly #maxAgeS: number;
-  readonly #polls: Array<{ t: number; stats: GlobalStats }> = [];
-  /** Slot start (s) → region → [requests/s, errors/s]. */
-  readonly #slots = new Map<number, Map<string, [number, number]>>();
+  readonly #slots = new Map<number, Slot>();
+  #slotMs = 0;
 
   constructor(maxAgeS: number) {
     this.#maxAgeS = maxAgeS;
   }
 
-  /** Adds one poll's answer taken at `t` (seconds). */
-  add(t: number, stats: GlobalStats): void {
-    this.#polls.push({ t, stats });
-    while (this.#polls.length && this.#polls[0].t < t - this.#maxAgeS) this.#polls.shift();
-    const s = stats.series;
-    if (s) {
-      const length = Object.values(s.regions)[0]?.requests_per_s.length ?? 0;
-      for (let i = 0; i <= Math.min(s.complete, length - 1); i++) {
-        const at = (s.start + i * s.slot_ms) / 1000;
-        const byRegion = this.#slots.get(at) ?? new Map();
-        for (const [region, r] of Object.entries(s.regions)) {
-          byRegion.set(region, [r.requests_per_s[i], r.errors_per_s[i]]);
-        }
-        this.#slots.set(at, byRegion);
-      }
-    }
-    for (const at of this.#slots.keys()) if (at < t - this.#maxAgeS) this.#slots.delete(at);
+  /** The slot length of the data held (ms; 0 before the first series). */
+  get slotMs(): number {
+    return this.#slotMs;
   }
 
-  /** Requests/s and error rate per complete slot and region. */
-  rates(regions: string[]): {
-    xs: number[];
-    ys: { requests: Array<Array<number | null>>; errorRate: Array<Array<number | null>> };
-  } {
-    let xs = [...this.#slots.keys()].sort((a, b) => a - b);
-    // Slots from before any edge had traffic say nothing: start at the first with requests.
-    const first = xs.findIndex((x) => [...this.#slots.get(x)!.values()].some((v) => v[0] > 0));
-    xs = first < 0 ? [] : xs.slice(first);
-    const requests = regions.map((r) => xs.map((x) => this.#slots.get(x)?.get(r)?.[0] ?? null));
-    const errorRate = regions.map((r) =>
+  /** Takes every complete slot of `series` (the server's answer at `nowS`). */
+  add(series: StatsSeries | null, nowS: number): void {
+    if (series === null) return;
+    if (series.slot_ms !== this.#slotMs) {
+      // Another slot length (the config changed): the old slots do not line up with the new.
+      this.#slots.clear();
+      this.#slotMs = series.slot_ms;
+    }
+    const regions = Object.entries(series.regions);
+    const events = Object.entries(series.events_per_s ?? {});
+    const length = regions[0]?.[1].requests_per_s.length ?? 0;
+    for (let i = 0; i <= Math.min(series.complete, length - 1); i++) {
+      const at = (series.start + i * series.slot_ms) / 1000;
+      this.#slots.set(at, {
+        regions: new Map(regions.map(([name, r]) => [name, regionSlot(r, i)])),
+        events: new Map(events.map(([name, values]) => [name, values[i] ?? 0])),
+      });
+    }
+    for (const at of this.#slots.keys()) if (at < nowS - this.#maxAgeS) this.#slots.delete(at);
+  }
+
+  /** Slot starts from the first slot with any requests or events, oldest first. */
+  #xs(): number[] {
+    const xs = [...this.#slots.keys()].sort((a, b) => a - b);
+    const busy = (s: Slot) =>
+      [...s.regions.values()].some((r) => r.requestsPerS > 0) ||
+      [...s.events.values()].some((v) => v > 0);
+    const first = xs.findIndex((x) => busy(this.#slots.get(x)!));
+    return first < 0 ? [] : xs.slice(first);
+  }
+
+  /** Every region seen, sorted. */
+  regions(): string[] {
+    const names = new Set<string>();
+    for (const s of this.#slots.values()) for (const r of s.regions.keys()) names.add(r);
+    return [...names].sort();
+  }
+
+  /** One line per region of what `pick` reads from each slot. */
+  perRegion(regions: string[], pick: (r: RegionSlot) => number | null): Lines {
+    const xs = this.#xs();
+    const ys = regions.map((name) =>
       xs.map((x) => {
-        const v = this.#slots.get(x)?.get(r);
-        return v && v[0] > 0 ? v[1] / v[0] : null;
+        const r = this.#slots.get(x)!.regions.get(name);
+        return r === undefined ? null : pick(r);
       })
     );
-    return { xs, ys: { requests, errorRate } };
-  }
-
-  /** Per-region values picked from each poll. */
-  samples(
-    regions: string[],
-    pick: (r: Region) => Array<number | null>,
-  ): { xs: number[]; ys: Array<Array<Array<number | null>>> } {
-    const xs = this.#polls.map((p) => p.t);
-    const ys = regions.map((name) => {
-      const perPoll = this.#polls.map((p) => {
-        const r = p.stats.per_region.find((x) => x.region === name);
-        return r ? pick(r) : null;
-      });
-      const width = perPoll.find((v) => v !== null)?.length ?? 1;
-      return Array.from({ length: width }, (_, k) => perPoll.map((v) => v?.[k] ?? null));
-    });
     return { xs, ys };
   }
 
-  /**
-   * Events per second of the `outpost_analytics_*` counters that count events (accepted,
-   * rejected, …), between consecutive polls; byte and interval counters stay off this chart.
-   */
-  analyticsRates(): { names: string[]; xs: number[]; ys: Array<Array<number | null>> } {
-    const names = [
-      ...new Set(this.#polls.flatMap((p) => Object.keys(p.stats.analytics ?? {}))),
-    ].filter((n) => /(^|_)events(_|$)/.test(n) && !n.includes("bytes")).sort();
-    const xs: number[] = [];
-    const ys: Array<Array<number | null>> = names.map(() => []);
-    for (let i = 1; i < this.#polls.length; i++) {
-      const a = this.#polls[i - 1], b = this.#polls[i];
-      xs.push(b.t);
-      names.forEach((n, k) => {
-        const before = a.stats.analytics?.[n], after = b.stats.analytics?.[n];
-        const dt = b.t - a.t;
-        // A counter that went down means a node restarted or dropped out: no rate for that step.
-        ys[k].push(
-          before === undefined || after === undefined || after < before || dt <= 0
-            ? null
-            : (after - before) / dt,
-        );
-      });
-    }
-    return { names, xs, ys };
+  /** Event counter names seen, sorted. */
+  eventNames(): string[] {
+    const names = new Set<string>();
+    for (const s of this.#slots.values()) for (const n of s.events.keys()) names.add(n);
+    return [...names].sort();
+  }
+
+  /** Events per second per slot, one line per counter name. */
+  events(names: string[]): Lines {
+    const xs = this.#xs();
+    return { xs, ys: names.map((n) => xs.map((x) => this.#slots.get(x)!.events.get(n) ?? 0)) };
   }
 }
