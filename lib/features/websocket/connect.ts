@@ -177,7 +177,8 @@ async function attempt(
   deadline.hold(conn);
   try {
     await writeAll(conn, upgradeRequest(ep.prefix + o.pathAndQuery, ep.host, o.headers, key));
-    const reader = new ByteReader(conn);
+    // Small enough for many idle sockets; payloads larger than it are read straight to their place.
+    const reader = new ByteReader(conn, 16 * 1024);
     // Interim answers other than 101 (a 100 Continue, a 103 Early Hints) come before the real one.
     for (let i = 0; i < 8; i++) {
       const bytes = await reader.readHead(MAX_HEAD_BYTES);

@@ -45,8 +45,8 @@ export class ByteReader {
     if (this.#eof) return false;
     if (this.#start === this.#end) {
       this.#start = this.#end = 0;
-    } else if (this.#end === this.#buf.length) {
-      // Move the unconsumed tail to the front, or grow when it fills the buffer.
+    } else if (this.#buf.length - this.#end < Math.min(4096, this.#buf.length >> 2)) {
+      // Little room left: move the unconsumed tail to the front, or grow when it fills the buffer.
       const live = this.#end - this.#start;
       const target = live * 2 > this.#buf.length ? new Uint8Array(this.#buf.length * 2) : this.#buf;
       target.set(this.#buf.subarray(this.#start, this.#end), 0);
