@@ -111,7 +111,7 @@ Deno.test("a binary message sent is received whole, however the bytes are split"
         });
       },
     ),
-    { numRuns: 60 },
+    { numRuns: 30 },
   );
 });
 

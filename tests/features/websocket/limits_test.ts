@@ -100,7 +100,7 @@ Deno.test("a client that stops reading stops the origin; the edge holds a bounde
       socket.onopen = async () => {
         // Sends as fast as the origin's own socket accepts: 256 MiB would take minutes to drain.
         while (socket.readyState === WebSocket.OPEN && sent < 256 * 1024 * 1024) {
-          if (socket.bufferedAmount < 8 * 1024 * 1024) {
+          if (socket.bufferedAmount < 2 * 1024 * 1024) {
             socket.send(new Uint8Array(chunk));
             sent += chunk;
           } else await new Promise((r) => setTimeout(r, 2));
@@ -119,7 +119,7 @@ Deno.test("a client that stops reading stops the origin; the edge holds a bounde
   try {
     // Back-pressure reached the origin: its socket holds what the edge no longer reads.
     await until(
-      () => (originSocket?.bufferedAmount ?? 0) >= 8 * 1024 * 1024,
+      () => (originSocket?.bufferedAmount ?? 0) >= 2 * 1024 * 1024,
       "the origin to feel back-pressure",
     );
     await until(() => e.edge.websocket!.stats().pairs[0]?.paused, "the edge to pause reading");
