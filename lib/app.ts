@@ -374,8 +374,9 @@ export function createApp(deps: AppDeps): Edge {
   const mainApp = new Hono<AppEnv>();
   mainApp.onError(onError);
   mainApp.notFound(problemNotFound);
-  // A browser's token offered as a subprotocol is authorized like one in the header.
-  if (websocket) mainApp.use("*", websocket.credentials);
+  // A browser's token offered as a subprotocol is authorized like one in the header (without
+  // authorization the relay itself keeps it from the origin's offer).
+  if (websocket && config.authz.enabled) mainApp.use("*", websocket.credentials);
   // Authorization runs first, and only on protected patterns: other routes pay nothing.
   const authz = createAuthz({
     config,

@@ -24,7 +24,7 @@ import type { WebSocketConfig } from "./config.ts";
 import { type Dial, type Opened, openUpstream, type Refused } from "./connect.ts";
 import { CLOSE } from "./frame.ts";
 import type { WebSocketMeters } from "./meters.ts";
-import { handshakeFault, parseProtocols } from "./protocols.ts";
+import { handshakeFault, type SplitOffer, splitOffer } from "./protocols.ts";
 
 /** More Outpost hops than this in `Via` means an origin points back at an edge. */
 const MAX_OUTPOST_HOPS = 4;
@@ -74,13 +74,15 @@ export async function relayUpgrade(c: Context<AppEnv>, o: RelayOptions): Promise
       code: "loop_detected",
     });
   }
-  let protocols: string[];
+  // Without authorization in front, the token subprotocol is taken out here (else it already is).
+  let offer: SplitOffer;
   try {
-    protocols = parseProtocols(req.headers.get("sec-websocket-protocol"));
+    offer = splitOffer(req.headers.get("sec-websocket-protocol"), o.cfg.tokenProtocolPrefix);
   } catch (error) {
     o.meters.upgrade("bad_request");
     throw new HttpError(400, (error as Error).message, { code: "bad_websocket_protocol" });
   }
+  const protocols = offer.protocols;
   const release = o.admit(ctx.userId ? `user:${ctx.userId}` : `ip:${ctx.clientIp ?? "unknown"}`);
   let handedOver = false;
   try {
@@ -96,6 +98,9 @@ export async function relayUpgrade(c: Context<AppEnv>, o: RelayOptions): Promise
     });
     headers.delete("sec-websocket-protocol");
     if (protocols.length > 0) headers.set("sec-websocket-protocol", protocols.join(", "));
+    if (offer.token !== null && !headers.has("authorization")) {
+      headers.set("authorization", `Bearer ${offer.token}`);
+    }
     const sent = performance.now();
     let result: Opened | Refused;
     try {

@@ -361,3 +361,15 @@ Deno.test("the demo origin's WebSocket echo works through the edge", async () =>
   await plain.body?.cancel();
   assert.equal(plain.status, 426);
 });
+
+Deno.test("without authorization the token subprotocol is still kept from the origin's offer", async () => {
+  await using origin = startWsOrigin();
+  await using e = await startEdge(makeConfig(origin.url, { experiments: [] })); // authz off
+  const client = connect(`${e.url}/chat`, ["bearer.abc.def", "chat.v1"]);
+  await client.opened;
+  assert.equal(client.socket.protocol, "chat.v1");
+  client.socket.close();
+  await client.closed;
+  assert.equal(origin.seen[0].headers["sec-websocket-protocol"], "chat.v1");
+  assert.equal(origin.seen[0].headers["authorization"], "Bearer abc.def");
+});
