@@ -28,21 +28,17 @@ import { adminGuard } from "./metrics/admin.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
 import { ROUTE_GROUPS, routeGroupOf } from "./metrics/route_group.ts";
 import { pathIs, segmentIs } from "./http/url_path.ts";
-import {
-  type CanonicalTarget,
-  canonicalTarget,
-  isRefusal,
-  type TargetRefusal,
-} from "./http/target.ts";
+import { type CanonicalTarget, canonicalTarget, isRefusal } from "./http/target.ts";
 import { createDemoOrigin, type DemoOrigin } from "./origin/demo.ts";
 import { internalFetch } from "./origin/internal_fetch.ts";
 import { OriginHealth } from "./proxy/breaker.ts";
 import { Forwarder } from "./proxy/forward.ts";
 import { pathGrouper } from "./proxy/path_group.ts";
+import { encodedFetch } from "./proxy/raw_fetch.ts";
 import { edgeRoutes, healthResponder } from "../routes/edge.ts";
 import { createEdgeData, type EdgeData, type EdgeDataOptions } from "./sync/edge_data.ts";
 import { mountDataRoutes } from "../routes/data.ts";
-import { forwardToOrigin, originProxy } from "../routes/proxy.ts";
+import { forwardToOrigin, methodRefused, originProxy, REFUSED_METHODS } from "../routes/proxy.ts";
 import { EdgeCache } from "./cache/edge_cache.ts";
 import { cacheStatsHandler, purgeHandler } from "../routes/cache.ts";
 import { docsRoutes } from "../routes/docs.ts";
@@ -56,7 +52,10 @@ export interface AppDeps {
   config: EdgeConfig;
   kv: Deno.Kv;
   clock?: Clock;
-  /** How origins are reached (default: the global `fetch`). */
+  /**
+   * How origins are reached (default: the global `fetch`, and `node:http` for requests that ask
+   * for a content coding). It must hand encoded bodies over as they are.
+   */
   fetch?: typeof fetch;
   /** IP → country lookups; without one, location falls through to the default. */
   ipdb?: IpCountryLookup & { state?: IpDatabaseState };
@@ -233,9 +232,11 @@ export function createApp(deps: AppDeps): Edge {
   const jobs = new Jobs(log, clock, metrics);
 
   const demo = config.demoOrigin.mode === "internal" ? createDemoOrigin({ clock }) : null;
+  // Origins are asked for the client's (normalised) encodings, and their encoded bodies pass
+  // through as they are: not through the global fetch, which would decode them.
   const upstreamFetch = internalFetch(
     demo ? { demo: (req) => demo.fetch(req) } : {},
-    deps.fetch ?? globalThis.fetch,
+    deps.fetch ?? encodedFetch(globalThis.fetch),
   );
 
   const breakerTransitions = metrics.counter(
@@ -348,6 +349,7 @@ export function createApp(deps: AppDeps): Edge {
     region: config.region,
     methodOverrideHeaders: new Set<string>(config.proxy.methodOverrideHeaders),
     maxBodyBytes: config.proxy.maxBodyBytes,
+    acceptEncoding: config.proxy.acceptEncoding,
   };
   const cache = config.cache.enabled
     ? new EdgeCache({
@@ -366,6 +368,12 @@ export function createApp(deps: AppDeps): Edge {
       name: "cache-purge-sync",
       intervalMs: config.cache.purgePollMs,
       run: () => cache.purger.sync(),
+    });
+    let sweeps = 0;
+    jobs.add({
+      name: "cache-kv-sweep",
+      intervalMs: config.cache.kv.sweepSeconds * 1000,
+      run: () => cache.sweepKv(sweeps++),
     });
     edgeApp.post("/purge", purgeHandler({ cache, admin }));
     edgeApp.get("/cache", cacheStatsHandler(cache, admin));
@@ -474,8 +482,16 @@ export function createApp(deps: AppDeps): Edge {
 
   function fetch(raw: Request, info?: ServeInfo): Response | Promise<Response> {
     const startedAt = performance.now();
+    // CONNECT, TRACE and TRACK are never forwarded, and `new Request` refuses to rebuild them
+    // on a canonical URL: answered here.
+    if (REFUSED_METHODS.has(raw.method.toUpperCase())) {
+      return refuse(raw, info, methodRefused(raw.method), startedAt);
+    }
     const target = canonicalTarget(raw.url, raw.headers.get("host"), scheme);
-    if (isRefusal(target)) return refuse(raw, info, target, startedAt);
+    if (isRefusal(target)) {
+      const error = new HttpError(target.status, target.detail, { code: target.code });
+      return refuse(raw, info, error, startedAt);
+    }
     // Routing sees the canonical URL, so Hono's path, authorization, the cache key and the
     // forwarded path are one and the same (a request that needs no change is not copied).
     const req = target.url === raw.url ? raw : new Request(target.url, raw);
@@ -502,12 +518,11 @@ export function createApp(deps: AppDeps): Edge {
   function refuse(
     raw: Request,
     info: ServeInfo | undefined,
-    refusal: TargetRefusal,
+    error: HttpError,
     startedAt: number,
   ): Response {
     const ctx = contexts.create(raw, info, REFUSED_TARGET, startedAt);
-    ctx.problem = refusal.code;
-    const error = new HttpError(refusal.status, refusal.detail, { code: refusal.code });
+    ctx.problem = error.code;
     return finish(raw, problemResponse(error, { requestId: ctx.requestId }), ctx);
   }
 

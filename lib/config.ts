@@ -152,6 +152,13 @@ export const ProxyConfigSchema = z.object({
   /** Largest request body forwarded to an origin (413 problem+json past it). */
   maxBodyBytes: z.number().int().min(0).max(1024 ** 3).default(10 * 1024 * 1024),
   /**
+   * What origins are asked for: `client` forwards the client's `Accept-Encoding` normalised
+   * (`br, gzip`, `gzip`, `identity`) and passes encoded bodies through (HTTP/1.1 through
+   * node:http, about 0.3-0.5 ms more per request than the global fetch); `identity` asks for
+   * plain bodies (the global fetch, HTTP/2), and the cache compresses what it stores itself.
+   */
+  acceptEncoding: z.enum(["client", "identity"]).default("client"),
+  /**
    * Method-override headers (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`)
    * passed to the origin on POST requests, for origins that tunnel methods through POST; the edge
    * then authorizes the overridden method. Every override header not listed is removed.
@@ -460,6 +467,7 @@ export const ENV_VARS = {
   SYNC_INTERVAL_MS: "sync.intervalMs",
   CACHE_MEMORY_BYTES: "cache.memoryBytes",
   CACHE_MAX_BODY_BYTES: "cache.maxBodyBytes",
+  CACHE_KV_MAX_BYTES: "cache.kv.maxBytes",
   ...FUNCTIONS_ENV_VARS,
   ...WEBSOCKET_ENV_VARS,
 } as const;
@@ -623,6 +631,8 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
   const fileCache = isRecord(file.cache) ? file.cache : {};
   const cacheMemory = envBytes(env, "CACHE_MEMORY_BYTES", errors);
   const cacheMaxBody = envBytes(env, "CACHE_MAX_BODY_BYTES", errors);
+  const cacheKvMax = envBytes(env, "CACHE_KV_MAX_BYTES", errors);
+  const fileCacheKv = isRecord(fileCache.kv) ? fileCache.kv : {};
 
   const merged: Record<string, unknown> = {
     ...file,
@@ -649,6 +659,7 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
       ...fileCache,
       ...(cacheMemory !== undefined ? { memoryBytes: cacheMemory } : {}),
       ...(cacheMaxBody !== undefined ? { maxBodyBytes: cacheMaxBody } : {}),
+      ...(cacheKvMax !== undefined ? { kv: { ...fileCacheKv, maxBytes: cacheKvMax } } : {}),
     },
     log: {
       ...fileLog,

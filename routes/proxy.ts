@@ -7,9 +7,22 @@ import { HttpError } from "../lib/http/errors.ts";
 import type { Forwarder } from "../lib/proxy/forward.ts";
 import { outpostHops, upstreamHeaders } from "../lib/proxy/headers.ts";
 
-const ALLOWED_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+/** Methods never forwarded: tunnels and request echo have no business passing an edge. */
+export const REFUSED_METHODS: ReadonlySet<string> = new Set(["CONNECT", "TRACE", "TRACK"]);
+/** Listed in `Allow` when a method is refused (extension methods are forwarded too). */
+export const ALLOW = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+/** A method is a token (RFC 9110 §9.1); longer than this is not a method anyone uses. */
+const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
 /** More Outpost hops than this in `Via` means an origin points back at an edge. */
 const MAX_OUTPOST_HOPS = 4;
+
+/** The 405 of a method never forwarded. */
+export function methodRefused(method: string): HttpError {
+  return new HttpError(405, `Method not forwarded: ${method.slice(0, 20)}`, {
+    code: "method_not_allowed",
+    headers: { allow: ALLOW },
+  });
+}
 
 /** Options for {@linkcode forwardToOrigin}. */
 export interface ForwardRouteOptions {
@@ -19,6 +32,8 @@ export interface ForwardRouteOptions {
   methodOverrideHeaders?: ReadonlySet<string>;
   /** Largest request body forwarded (413 past it). */
   maxBodyBytes?: number;
+  /** `proxy.acceptEncoding` (default `client`). */
+  acceptEncoding?: "client" | "identity";
 }
 
 /**
@@ -38,12 +53,13 @@ export async function forwardToOrigin(
   },
 ): Promise<Response> {
   const req = override?.request ?? c.req.raw;
-  if (!ALLOWED_METHODS.has(req.method)) {
-    throw new HttpError(405, `Method not forwarded: ${req.method.slice(0, 20)}`, {
-      code: "method_not_allowed",
-      headers: { allow: [...ALLOWED_METHODS].join(", ") },
+  // Unknown and extension methods (WebDAV, M-SEARCH …) are the origin's business: forwarded.
+  if (!METHOD.test(req.method)) {
+    throw new HttpError(400, `Not a valid method: ${req.method.slice(0, 20)}`, {
+      code: "invalid_method",
     });
   }
+  if (REFUSED_METHODS.has(req.method.toUpperCase())) throw methodRefused(req.method);
   const ctx = c.env.ctx;
   const target = override?.target ?? ctx.target;
   if (outpostHops(req.headers.get("via"), MAX_OUTPOST_HOPS) >= MAX_OUTPOST_HOPS) {
@@ -67,6 +83,7 @@ export async function forwardToOrigin(
     extra: ctx.originHeaders,
     overrides: options.methodOverrideHeaders,
     method: req.method,
+    acceptEncoding: options.acceptEncoding,
   });
   const pathAndQuery = target.path + target.query;
   const sent = performance.now();

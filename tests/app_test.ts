@@ -357,6 +357,20 @@ Deno.test("the edge refuses what it must not forward", async (t) => {
     assert.match(raw, /application\/problem\+json/);
     assert.equal(origin.count("/api/echo"), 0);
   });
+  await t.step("CONNECT: never a tunnel", async () => {
+    const raw = await rawHttp(
+      e.url,
+      "CONNECT 169.254.169.254:443 HTTP/1.1\r\nHost: 169.254.169.254:443\r\nConnection: close\r\n\r\n",
+    );
+    assert.match(raw, /^HTTP\/1\.1 405 /);
+    assert.match(raw, /application\/problem\+json/);
+    assert.match(raw, /allow: GET, HEAD/i);
+  });
+  await t.step("an extension method is forwarded to the origin", async () => {
+    const { res, body } = await get(`${e.url}/api/echo`, { method: "M-SEARCH" });
+    assert.equal(res.status, 200);
+    assert.equal((body as { method: string }).method, "M-SEARCH");
+  });
   await t.step("a request that already looped through Outpost: 508", async () => {
     const via = Array.from({ length: 4 }, (_, i) => `1.1 outpost-r${i}`).join(", ");
     const { res } = await get(`${e.url}/api/echo`, { headers: { via } });

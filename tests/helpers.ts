@@ -50,9 +50,16 @@ export interface TestOrigin extends AsyncDisposable {
   count(path: string): number;
 }
 
-/** Starts a demo origin on port 0 (with `clock`, its `Date` and `Last-Modified` follow it). */
-export function startOrigin(name = "demo", clock?: Clock): TestOrigin {
-  const demo = createDemoOrigin({ name, clock });
+/**
+ * Starts a demo origin on port 0 (with `clock`, its `Date` and `Last-Modified` follow it; with
+ * `sleep`, `delay_ms` waits on it instead of real time).
+ */
+export function startOrigin(
+  name = "demo",
+  clock?: Clock,
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>,
+): TestOrigin {
+  const demo = createDemoOrigin({ name, clock, sleep });
   const server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen() {} },
     (req) => demo.fetch(req),

@@ -62,12 +62,39 @@ export const CacheConfigSchema = z.object({
   maxTtlSeconds: Seconds.default(365 * 86400),
   /** How long stale entries with a validator are kept for conditional revalidation. */
   keepStaleSeconds: Seconds.default(86400),
+  /**
+   * How long a URL that answered uncacheable (no-store, private, Set-Cookie …) goes straight to
+   * the origin, skipping lookups and leases (Varnish's hit-for-pass); 0 turns it off.
+   */
+  hitForPassSeconds: Seconds.max(3600).default(120),
+  /** The shared KV tier. */
+  kv: z.object({
+    /**
+     * Byte budget across every isolate and region (bodies, header fields and keys as counted by
+     * the cache). The default is a quarter of the 1 GB of KV storage Deno Deploy includes, so
+     * the app's other data keeps the rest.
+     */
+    maxBytes: z.number().int().min(MiB).max(1024 * 1024 * MiB).default(256 * MiB),
+    /** How long a stale entry with a validator stays in KV for conditional revalidation. */
+    keepStaleSeconds: Seconds.max(86400).default(300),
+    /** Interval of the `cache-kv-sweep` job (expired entries out; the counters rechecked). */
+    sweepSeconds: z.number().int().min(1).max(3600).default(60),
+  }).prefault({}),
   /** KV reads on a request's way (lookups, fill checks) give up after this; the origin answers. */
   kvTimeoutMs: z.number().int().min(10).max(60_000).default(2000),
   /** How long one node may hold the fill lease of a key (cross-isolate collapsing). */
   leaseMs: z.number().int().min(100).max(120_000).default(5000),
   /** Fallback interval for replaying purges from KV when `kv.watch` is not delivering. */
   purgePollMs: z.number().int().min(100).max(3_600_000).default(5000),
+  /**
+   * Compressing identity bodies for clients that accept br or gzip (kept once per item in the
+   * memory tier). Bodies the origin sent compressed are stored and served as they are.
+   */
+  compression: z.object({
+    enabled: z.boolean().default(true),
+    /** Bodies smaller than this are sent as they are. */
+    minBytes: z.number().int().min(0).max(16 * MiB).default(256),
+  }).prefault({}),
   /** Emit `Deno-CDN-Cache-Control` for Deno Deploy's cache in front. */
   denoCdnCacheControl: DenoCdnCacheControlSchema.default("off"),
   routes: z.array(CacheRouteSchema).max(100).default([]),

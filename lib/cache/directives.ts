@@ -3,6 +3,8 @@
  * Pure and forgiving: unknown directives are ignored, malformed numbers are marked invalid.
  */
 
+import { type Member, parseDictionary } from "../http/structured_fields.ts";
+
 /** Largest delta-seconds a cache must handle; bigger values mean "this" (RFC 9111 §1.2.2). */
 export const MAX_DELTA_SECONDS = 2147483648;
 
@@ -25,6 +27,8 @@ export interface ResponseDirectives {
   proxyRevalidate: boolean;
   mustUnderstand: boolean;
   immutable: boolean;
+  /** `no-transform`: intermediaries must not change the content (no compressing, no decoding). */
+  noTransform: boolean;
   staleWhileRevalidate?: DeltaSeconds;
   staleIfError?: DeltaSeconds;
 }
@@ -112,6 +116,7 @@ export function parseResponseDirectives(header: string | null | undefined): Resp
     proxyRevalidate: false,
     mustUnderstand: false,
     immutable: false,
+    noTransform: false,
   };
   for (const [name, value] of splitDirectives(header)) {
     switch (name) {
@@ -148,6 +153,9 @@ export function parseResponseDirectives(header: string | null | undefined): Resp
       case "immutable":
         d.immutable = true;
         break;
+      case "no-transform":
+        d.noTransform = true;
+        break;
       case "stale-while-revalidate":
         d.staleWhileRevalidate ??= parseDeltaSeconds(value);
         break;
@@ -159,9 +167,85 @@ export function parseResponseDirectives(header: string | null | undefined): Resp
   return d;
 }
 
-/** True when a targeted field (CDN-Cache-Control and the like) holds at least one directive. */
+/** True when a Cache-Control value holds at least one directive. */
 export function hasDirectives(header: string | null | undefined): boolean {
   return splitDirectives(header).length > 0;
+}
+
+const DELTA_DIRECTIVES = new Set([
+  "max-age",
+  "s-maxage",
+  "stale-while-revalidate",
+  "stale-if-error",
+]);
+const FLAG_DIRECTIVES = new Set([
+  "no-store",
+  "public",
+  "must-revalidate",
+  "proxy-revalidate",
+  "must-understand",
+  "immutable",
+  "no-transform",
+]);
+
+/** A field-name list of `private` / `no-cache` in a targeted field: a String, Token or list. */
+function targetedFieldNames(member: Member): string[] | null {
+  const names = member.kind === "list" ? member.items : [member.item];
+  if (member.kind === "item" && member.item.type === "boolean") {
+    return member.item.value ? [] : null;
+  }
+  const out: string[] = [];
+  for (const item of names) {
+    if (item.type !== "string" && item.type !== "token") return null;
+    out.push(...fieldList(item.value));
+  }
+  return out;
+}
+
+/**
+ * A targeted field (`CDN-Cache-Control`, `Outpost-Cache-Control`) as RFC 9213 §2.1 reads it: a
+ * Structured Field Dictionary whose known directives have the right types (delta-seconds as
+ * non-negative Integers, flags as Booleans). Null when the field is empty, does not parse, or
+ * gives a known directive a value of the wrong type: the cache then ignores the field as a whole
+ * and falls back to the next one.
+ */
+export function parseTargetedDirectives(
+  header: string | null | undefined,
+): ResponseDirectives | null {
+  if (!header || header.trim() === "") return null;
+  const dict = parseDictionary(header.trim());
+  if (dict === null) return null;
+  const d = parseResponseDirectives(null);
+  for (const [name, member] of dict) {
+    if (DELTA_DIRECTIVES.has(name)) {
+      if (member.kind !== "item" || member.item.type !== "integer" || member.item.value < 0) {
+        return null;
+      }
+      const v = Math.min(member.item.value, MAX_DELTA_SECONDS);
+      if (name === "max-age") d.maxAge = v;
+      else if (name === "s-maxage") d.sMaxAge = v;
+      else if (name === "stale-while-revalidate") d.staleWhileRevalidate = v;
+      else d.staleIfError = v;
+    } else if (FLAG_DIRECTIVES.has(name)) {
+      if (member.kind !== "item" || member.item.type !== "boolean") return null;
+      if (!member.item.value) continue;
+      if (name === "no-store") d.noStore = true;
+      else if (name === "public") d.public = true;
+      else if (name === "must-revalidate") d.mustRevalidate = true;
+      else if (name === "proxy-revalidate") d.proxyRevalidate = true;
+      else if (name === "must-understand") d.mustUnderstand = true;
+      else if (name === "immutable") d.immutable = true;
+      else d.noTransform = true;
+    } else if (name === "private" || name === "no-cache") {
+      const fields = targetedFieldNames(member);
+      if (fields === null) return null;
+      if (name === "no-cache") d.noCache = true;
+      else if (fields.length === 0) d.private = true;
+      else d.privateFields.push(...fields);
+    }
+    // Other directives are extensions: ignored, whatever their value (RFC 9111 §5.2.3).
+  }
+  return d;
 }
 
 /**

@@ -23,10 +23,15 @@ import { kvSlot } from "./keys.ts";
 import { KvStore } from "./kv_store.ts";
 import { Lookups } from "./lookup.ts";
 import { MemoryTier, variantKey } from "./memory.ts";
+import { PassMarks } from "./pass.ts";
 import { CachePolicy } from "./policy.ts";
+import { Representations } from "./represent.ts";
 import { Purger, type PurgeSummary } from "./purge.ts";
 import { ScopedCache } from "./scoped.ts";
 import { CacheStats } from "./stats.ts";
+
+/** URLs remembered for hit-for-pass at most (about 100 bytes each). */
+const HIT_FOR_PASS_ENTRIES = 10_000;
 
 /** Collaborators of the {@linkcode EdgeCache}. */
 export interface EdgeCacheOptions {
@@ -54,6 +59,8 @@ export class EdgeCache {
   readonly store: KvStore;
   readonly purger: Purger;
   readonly stats: CacheStats;
+  /** URLs that answered uncacheable lately (hit-for-pass). */
+  readonly passes: PassMarks;
   readonly #o: EdgeCacheOptions;
   readonly #filler: Filler;
   readonly #flights = new Flights<FillResult>();
@@ -65,6 +72,10 @@ export class EdgeCache {
     this.#o = options;
     const { config, kv, clock, log, metrics } = options;
     this.policy = new CachePolicy(config);
+    this.passes = new PassMarks({
+      ttlMs: config.hitForPassSeconds * 1000,
+      maxEntries: HIT_FOR_PASS_ENTRIES,
+    });
     this.memory = new MemoryTier({
       maxBytes: config.memoryBytes,
       // One object may take a quarter of the budget, so a few large ones cannot flush the rest.
@@ -74,7 +85,12 @@ export class EdgeCache {
     this.store = new KvStore(kv, {
       onInvalid: (key, reason) => this.stats.invalidKv(key, reason),
       timeoutMs: config.kvTimeoutMs,
+      maxBytes: config.kv.maxBytes,
+      keepStaleMs: config.kv.keepStaleSeconds * 1000,
+      onRemoved: (reason, entries, bytes) => this.stats.kvRemoved(reason, entries, bytes),
+      onRefused: () => this.stats.kvSkipped("budget"),
     });
+    this.stats.kvBudget(config.kv.maxBytes);
     this.#filler = new Filler({
       store: this.store,
       memory: this.memory,
@@ -83,6 +99,7 @@ export class EdgeCache {
       maxBodyBytes: config.maxBodyBytes,
       holder: `${options.region}-${crypto.randomUUID().slice(0, 8)}`,
       kvError: (op, error) => this.stats.kvError(op, error),
+      kvSkipped: (reason) => this.stats.kvSkipped(reason),
       background: (task) => this.#track(task),
     });
     this.#lookups = new Lookups({
@@ -100,6 +117,8 @@ export class EdgeCache {
       flights: this.#flights,
       lookups: this.#lookups,
       forward: options.forward,
+      reps: new Representations({ memory: this.memory, compression: config.compression }),
+      passes: this.passes,
       experimentHeaders: options.experimentHeaders,
       track: (task) => this.#track(task),
     });
@@ -146,9 +165,11 @@ export class EdgeCache {
       : parseRequestDirectives(cc, pragma);
     const decision = decide(timing, this.#o.clock.now(), dirs);
     if (decision.action !== "hit") return null;
+    const hit = this.#handler.serveHit(found, decision, route, req.method === "HEAD", headers);
+    if (hit === null) return null;
     ctx.cacheOutcome = "HIT";
     this.stats.served("HIT");
-    return this.#handler.serveHit(found, decision, route, req.method === "HEAD", headers);
+    return hit;
   }
 
   /** The Hono middleware for the main app (after A/B assignment, before the origin proxy). */
@@ -190,6 +211,7 @@ export class EdgeCache {
 
   /** Purges URL keys and tags on every node (see `Purger.purge`); 503 when KV fails. */
   async purge(urlKeys: string[], tags: string[], soft: boolean): Promise<PurgeSummary> {
+    for (const key of urlKeys) this.passes.forget(key);
     try {
       const summary = await this.purger.purge(urlKeys, tags, soft);
       this.stats.memoryChanged();
@@ -211,9 +233,30 @@ export class EdgeCache {
     }
   }
 
+  /**
+   * The `cache-kv-sweep` job: entries whose time is up leave KV (counted out of the budget), the
+   * budget is enforced in case writes went past it, and every `reconcileEvery` runs the usage
+   * counters are checked against the index.
+   */
+  async sweepKv(run: number, reconcileEvery = 60): Promise<void> {
+    const budget = this.store.budget;
+    await budget.sweep(this.#o.clock.now());
+    if (run % reconcileEvery === 0) {
+      const drift = await budget.reconcile();
+      if (drift !== null && drift !== 0) {
+        this.#o.log.warn("cache KV usage counters corrected", { drift_bytes: drift });
+      }
+    }
+    if ((await budget.used()) > budget.maxBytes) await budget.evict(budget.maxBytes * 0.9);
+    this.stats.kvUsed(budget.lastUsed);
+  }
+
   /** Drops URL keys here and, when KV holds them, everywhere (unsafe-method invalidation). */
   async invalidate(urlKeys: string[]): Promise<void> {
-    for (const key of urlKeys) this.memory.deleteUrl(key);
+    for (const key of urlKeys) {
+      this.memory.deleteUrl(key);
+      this.passes.forget(key);
+    }
     try {
       await this.store.within(async () => {
         const stored: string[] = [];
@@ -236,6 +279,8 @@ export class EdgeCache {
   /** This node's cache figures (for `GET /_edge/cache` and benchmarks). */
   snapshot(): {
     memory: { bytes: number; items: number; budgetBytes: number };
+    /** The KV tier's usage as this node last read it (null before the first write or sweep). */
+    kv: { usedBytes: number | null; budgetBytes: number };
     inFlight: number;
     background: number;
     rssBytes: number;
@@ -247,6 +292,7 @@ export class EdgeCache {
         items: this.memory.count,
         budgetBytes: this.memory.maxBytes,
       },
+      kv: { usedBytes: this.store.budget.lastUsed, budgetBytes: this.store.budget.maxBytes },
       inFlight: this.#flights.size,
       background: this.#background.size,
       rssBytes: rss(),

@@ -25,6 +25,11 @@ export interface StoredEntry {
   version: string;
   /** Number of KV chunks; 0 when the body is inline in the metadata value. */
   chunks: number;
+  /**
+   * How the KV tier counts this entry against its budget: the index key's instant (`until`) and
+   * the bytes added to the usage counter. Absent in memory-only copies and older KV values.
+   */
+  kv?: { until: number; bytes: number };
 }
 
 /** Response fields never stored: per-connection, per-hop or recomputed when serving. */
@@ -116,6 +121,10 @@ const EntrySchema = z.object({
   size: z.number().int().min(0),
   version: z.string().min(1).max(64),
   chunks: z.number().int().min(0).max(100_000),
+  kv: z.object({
+    until: z.number().finite(),
+    bytes: z.number().int().min(0),
+  }).optional(),
 });
 
 /** The value stored at a metadata key: an entry (maybe with its body inline) or a Vary marker. */

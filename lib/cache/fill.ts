@@ -94,6 +94,8 @@ export interface FillerOptions {
   /** This node's id in leases. */
   holder: string;
   kvError(op: string, error: unknown): void;
+  /** A fill stayed out of KV: too many writes were waiting. */
+  kvSkipped?(reason: "backlog"): void;
   /** Tracks work that outlives the request (KV writes). */
   background(task: Promise<unknown>): void;
 }

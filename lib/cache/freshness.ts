@@ -4,13 +4,17 @@
  * when a request arrives. Values in, values out; the I/O around them lives elsewhere.
  */
 
+import { parseHttpDate } from "../http/http_date.ts";
 import {
-  hasDirectives,
   MAX_DELTA_SECONDS,
   parseResponseDirectives,
+  parseTargetedDirectives,
   type RequestDirectives,
   type ResponseDirectives,
 } from "./directives.ts";
+import { contentCoding } from "./encoding.ts";
+
+export { parseHttpDate };
 
 /** Status codes a cache may store with heuristic freshness (RFC 9110 §15.1), minus 206. */
 export const HEURISTIC_STATUSES: ReadonlySet<number> = new Set([
@@ -25,6 +29,52 @@ export const HEURISTIC_STATUSES: ReadonlySet<number> = new Set([
   410,
   414,
   501,
+]);
+
+/**
+ * Status codes whose semantics this cache implements (RFC 9110 §15, minus 206 and 304): the ones
+ * `must-understand` lets a cache store despite `no-store` (RFC 9111 §5.2.2.3).
+ */
+export const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
+  200,
+  201,
+  202,
+  203,
+  204,
+  205,
+  300,
+  301,
+  302,
+  303,
+  307,
+  308,
+  400,
+  401,
+  402,
+  403,
+  404,
+  405,
+  406,
+  407,
+  408,
+  409,
+  410,
+  411,
+  412,
+  413,
+  414,
+  415,
+  416,
+  417,
+  421,
+  422,
+  426,
+  500,
+  501,
+  502,
+  503,
+  504,
+  505,
 ]);
 
 /** Freshness rules from config (per route, defaults merged). All values in seconds. */
@@ -72,7 +122,7 @@ export interface EntryTiming {
   sieMs: number;
   /** Every use needs revalidation (`no-cache`). */
   noCache: boolean;
-  /** Never served stale (`must-revalidate`, `proxy-revalidate`). */
+  /** `must-revalidate` or `proxy-revalidate`: never served stale (nor are `no-cache`, `s-maxage`). */
   mustRevalidate: boolean;
   /** `s-maxage` was used: clients' `max-stale` does not apply (implied proxy-revalidate). */
   sMaxAge: boolean;
@@ -96,28 +146,27 @@ export type StoragePolicy =
     strip: string[];
     /** Which header gave the directives: `outpost-cache-control`, `cdn-cache-control` … */
     source: string;
+    /** The response's content coding (`gzip`, `br` …), or null for identity. */
+    coding: string | null;
   };
 
 const TARGETED = ["outpost-cache-control", "cdn-cache-control"] as const;
 
-/** The directives the edge obeys: the most specific targeted field present, else Cache-Control. */
+/**
+ * The directives the edge obeys: the most specific valid targeted field, else Cache-Control. A
+ * targeted field that is empty or invalid (RFC 9213 §2.1) is ignored as if absent.
+ */
 export function edgeDirectives(
   headers: { get(name: string): string | null },
 ): { directives: ResponseDirectives; source: string } {
   for (const name of TARGETED) {
-    const value = headers.get(name);
-    if (hasDirectives(value)) return { directives: parseResponseDirectives(value), source: name };
+    const directives = parseTargetedDirectives(headers.get(name));
+    if (directives !== null) return { directives, source: name };
   }
   return {
     directives: parseResponseDirectives(headers.get("cache-control")),
     source: "cache-control",
   };
-}
-
-/** Parses an HTTP-date; `NaN` for anything invalid (RFC 9110 §5.6.7, leniently). */
-export function parseHttpDate(value: string | null): number {
-  if (value === null || value.length > 64 || !/[a-z]/i.test(value)) return NaN;
-  return Date.parse(value);
 }
 
 /** The `Age` header in seconds: a malformed or negative value counts as absent (0). */
@@ -136,7 +185,7 @@ function seconds(value: number | undefined, rules: FreshnessRules): number | und
 
 /** RFC 9111 §4.2.3: the corrected initial age of a response, in ms. */
 export function initialAge(facts: ExchangeFacts): number {
-  const date = parseHttpDate(facts.headers.get("date"));
+  const date = parseHttpDate(facts.headers.get("date"), facts.responseTime);
   const dateValue = Number.isNaN(date) ? facts.responseTime : date;
   const apparent = Math.max(0, facts.responseTime - dateValue);
   const delay = Math.max(0, facts.responseTime - facts.requestTime);
@@ -148,24 +197,26 @@ export function initialAge(facts: ExchangeFacts): number {
 export function storagePolicy(facts: ExchangeFacts, rules: FreshnessRules): StoragePolicy {
   const { status, headers } = facts;
   const { directives: d, source } = edgeDirectives(headers);
-  const understood = status >= 200 && status <= 599 && status !== 206 && status !== 304;
-  if (d.mustUnderstand && !understood) return { store: false, reason: "must-understand" };
-  if (!understood) return { store: false, reason: "status" };
+  // must-understand: store only responses whose status this cache implements; no-store then
+  // applies to every other cache (RFC 9111 §5.2.2.3).
+  if (d.mustUnderstand && !UNDERSTOOD_STATUSES.has(status)) {
+    return { store: false, reason: "must-understand" };
+  }
+  const final = status >= 200 && status <= 599 && status !== 206 && status !== 304;
+  if (!final) return { store: false, reason: "status" };
   if (d.noStore && !d.mustUnderstand) return { store: false, reason: "no-store" };
   if (d.private) return { store: false, reason: "private" };
   const vary = parseVary(headers.get("vary"));
   if (vary === null) return { store: false, reason: "vary-star" };
-  const encoding = headers.get("content-encoding");
-  if (encoding && encoding.trim().toLowerCase() !== "identity") {
-    return { store: false, reason: "content-encoding" };
-  }
+  const coding = contentCoding(headers.get("content-encoding"));
+  if (coding === undefined) return { store: false, reason: "content-encoding" };
   if (facts.authorization && !d.public && d.sMaxAge === undefined && !d.mustRevalidate) {
     return { store: false, reason: "authorization" };
   }
   const setCookie = headers.get("set-cookie") !== null;
   if (setCookie && !d.public) return { store: false, reason: "set-cookie" };
 
-  const date = parseHttpDate(headers.get("date"));
+  const date = parseHttpDate(headers.get("date"), facts.responseTime);
   const dateValue = Number.isNaN(date) ? facts.responseTime : date;
   const expiresHeader = headers.get("expires");
   const explicit = d.sMaxAge !== undefined || d.maxAge !== undefined || expiresHeader !== null;
@@ -178,11 +229,13 @@ export function storagePolicy(facts: ExchangeFacts, rules: FreshnessRules): Stor
   else if (d.sMaxAge !== undefined) lifetime = seconds(d.sMaxAge, rules)!;
   else if (d.maxAge !== undefined) lifetime = seconds(d.maxAge, rules)!;
   else if (expiresHeader !== null) {
-    const expires = parseHttpDate(expiresHeader);
+    // Not an HTTP-date (a missing comma, "UTC", dashes, a one-digit hour, "0"): already
+    // expired (RFC 9111 §5.3).
+    const expires = parseHttpDate(expiresHeader, facts.responseTime);
     lifetime = Number.isNaN(expires) ? 0 : Math.max(0, (expires - dateValue) / 1000);
   } else if (rules.defaultTtlSeconds !== undefined) lifetime = rules.defaultTtlSeconds;
   else {
-    const lastModified = parseHttpDate(headers.get("last-modified"));
+    const lastModified = parseHttpDate(headers.get("last-modified"), facts.responseTime);
     lifetime = HEURISTIC_STATUSES.has(status) && lastModified < dateValue
       ? Math.min(
         rules.heuristicMaxSeconds,
@@ -206,17 +259,21 @@ export function storagePolicy(facts: ExchangeFacts, rules: FreshnessRules): Stor
     return { store: false, reason: "no-freshness" };
   }
   const mustRevalidate = d.mustRevalidate || d.proxyRevalidate;
+  // RFC 9111 §4.2.4: no stale answers at all under must-revalidate, proxy-revalidate, no-cache
+  // or (for a shared cache) s-maxage, whatever stale-while-revalidate/-if-error or config say.
+  const neverStale = mustRevalidate || d.noCache || d.sMaxAge !== undefined;
   return {
     store: true,
     source,
+    coding,
     vary,
     strip: setCookie ? ["set-cookie", ...d.privateFields] : d.privateFields,
     timing: {
       responseTime: facts.responseTime,
       initialAgeMs: initialAge(facts),
       freshMs: Math.floor(lifetime * 1000),
-      swrMs: mustRevalidate ? 0 : swr * 1000,
-      sieMs: mustRevalidate ? 0 : sie * 1000,
+      swrMs: neverStale ? 0 : swr * 1000,
+      sieMs: neverStale ? 0 : sie * 1000,
       noCache: d.noCache,
       mustRevalidate,
       sMaxAge: d.sMaxAge !== undefined,
@@ -254,9 +311,14 @@ export function isRetained(t: EntryTiming, now: number): boolean {
   return now - staleAt(t) < Math.max(t.swrMs, t.sieMs, t.keepMs);
 }
 
-/** How long to keep a stored response from `now` (KV expiry, at least one second). */
-export function retentionMs(t: EntryTiming, now: number): number {
-  return Math.max(1000, staleAt(t) + Math.max(t.swrMs, t.sieMs, t.keepMs) - now);
+/**
+ * How long to keep a stored response from `now` (KV expiry, at least one second): while it can
+ * be served (fresh, then its stale windows), and while kept for conditional revalidation, at
+ * most `keepCapMs` of that (the KV tier keeps such entries for less than memory does).
+ */
+export function retentionMs(t: EntryTiming, now: number, keepCapMs = Infinity): number {
+  const keep = Math.min(t.keepMs, keepCapMs);
+  return Math.max(1000, staleAt(t) + Math.max(t.swrMs, t.sieMs, keep) - now);
 }
 
 /** What to do with a stored response for one request. */
@@ -287,9 +349,11 @@ export function decide(t: EntryTiming, now: number, req: RequestDirectives): Dec
   const stale = staleAt(t);
   const ttlMs = stale - now;
   const staleness = now - stale;
-  const clientStaleOk = req.maxStale !== undefined && !t.mustRevalidate && !t.sMaxAge &&
+  // Entries stored before these rules were zeroed in storagePolicy are held to them here too.
+  const neverStale = t.mustRevalidate || t.noCache || t.sMaxAge;
+  const clientStaleOk = req.maxStale !== undefined && !neverStale &&
     (req.maxStale === true || staleness <= req.maxStale * 1000);
-  const staleIfError = !t.mustRevalidate && (staleness < t.sieMs || clientStaleOk);
+  const staleIfError = !neverStale && (staleness < t.sieMs || clientStaleOk);
   const ageOk = req.maxAge === undefined || ageMs <= req.maxAge * 1000;
   const result = (action: Decision["action"], detail: Decision["detail"]): Decision => ({
     action,
@@ -312,6 +376,6 @@ export function decide(t: EntryTiming, now: number, req: RequestDirectives): Dec
   if (t.invalidatedAt !== undefined && t.invalidatedAt <= now) {
     return result("revalidate", "purged");
   }
-  if (!t.mustRevalidate && staleness < t.swrMs) return result("stale", "swr");
+  if (!neverStale && staleness < t.swrMs) return result("stale", "swr");
   return result("revalidate", "expired");
 }

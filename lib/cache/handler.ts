@@ -11,12 +11,14 @@ import { HttpError } from "../http/errors.ts";
 import { parseRequestDirectives, type RequestDirectives } from "./directives.ts";
 import { ERROR_STATUSES, type Filler, type FillResult, type FillTarget } from "./fill.ts";
 import type { Flights } from "./flight.ts";
-import { currentAge, decide, type Decision } from "./freshness.ts";
+import { currentAge, decide, type Decision, storagePolicy } from "./freshness.ts";
 import { varyValues } from "./key.ts";
 import type { Lookup, Lookups } from "./lookup.ts";
 import { type MemoryItem, variantKey } from "./memory.ts";
 import type { CachePolicy, CompiledRoute } from "./policy.ts";
-import { answer, type CacheOutcome, markPassThrough } from "./respond.ts";
+import { PassMarks } from "./pass.ts";
+import type { Representations } from "./represent.ts";
+import { answer, type BodyTransform, type CacheOutcome, markPassThrough } from "./respond.ts";
 import { denoCdnValue, fwdReason, fwdStatus, hitStatus, wholeSeconds } from "./serve.ts";
 import type { CacheStats } from "./stats.ts";
 
@@ -36,6 +38,10 @@ export interface CacheHandlerOptions {
   flights: Flights<FillResult>;
   lookups: Lookups;
   forward: CacheForward;
+  /** Which representation (content coding) each client gets. */
+  reps: Representations;
+  /** URLs that answered uncacheable a moment ago (hit-for-pass). */
+  passes: PassMarks;
   /** The variant headers of the A/B experiments at a path (see `EdgeCacheOptions`). */
   experimentHeaders: (path: string) => readonly string[];
   /** Tracks work that outlives the request. */
@@ -72,6 +78,14 @@ function withVariants(
   return new Request(req, { headers });
 }
 
+/** The 504 of an `only-if-cached` request with nothing to serve (RFC 9111 §5.2.1.7). */
+function notCached(): HttpError {
+  return new HttpError(504, "The response is not in the cache (only-if-cached)", {
+    code: "not_cached",
+    headers: { "x-cache": "MISS", "cache-status": "Outpost; detail=only-if-cached" },
+  });
+}
+
 /** True when the item's Vary covers every one of `names` (lower-case). */
 function variesOn(item: MemoryItem, names: readonly string[]): boolean {
   return names.every((name) => item.entry.vary.includes(name));
@@ -106,6 +120,10 @@ export class CacheHandler {
     // A custom key function returns null for requests it does not want cached.
     if (urlKey === null) return await this.#bypass(c, next, route.bypass ? "route" : "key");
     const dirs = parseRequestDirectives(headers.get("cache-control"), headers.get("pragma"));
+    if (this.#o.passes.has(urlKey, this.#o.clock.now())) {
+      if (dirs.onlyIfCached) throw notCached();
+      return await this.#hitForPass(c, next, urlKey, route);
+    }
     const alone = headers.has("authorization");
     let found = await this.#o.lookups.find(urlKey, headers);
     // An entry stored before the experiment began is not any variant's.
@@ -116,9 +134,12 @@ export class CacheHandler {
     if (found.item !== null && (!alone || found.item.entry.timing.authOk)) {
       decision = decide(found.item.entry.timing, this.#o.clock.now(), dirs);
       if (decision.action === "hit") {
+        const hit = this.serveHit(found.item, decision, route, head, headers, edgeVary === null);
+        // `no-transform` and a coding this client cannot take: only the origin can answer it.
+        if (hit === null) return await this.#bypass(c, next, "no-transform");
         ctx.cacheOutcome = "HIT";
         this.#o.stats.served("HIT");
-        return this.serveHit(found.item, decision, route, head, headers, edgeVary === null);
+        return hit;
       }
       if (decision.action === "stale") {
         this.#revalidateInBackground(c, req, urlKey, found, route, edgeVary);
@@ -128,12 +149,7 @@ export class CacheHandler {
     // A range of a stored response is cut from it (fresh or stale-while-revalidate); any other
     // range request goes to the origin as it is, rather than fetching a whole body to cut.
     if (headers.has("range")) return await this.#bypass(c, next, "range");
-    if (dirs.onlyIfCached) {
-      throw new HttpError(504, "The response is not in the cache (only-if-cached)", {
-        code: "not_cached",
-        headers: { "x-cache": "MISS", "cache-status": "Outpost; detail=only-if-cached" },
-      });
-    }
+    if (dirs.onlyIfCached) throw notCached();
     if (dirs.noStore) return await this.#bypass(c, next, "no-store");
     return await this.#fill(c, next, {
       req,
@@ -217,7 +233,13 @@ export class CacheHandler {
           collapsed: !leader || result.fwdStatus === null,
           ttlMs,
         });
-        const res = answer(item, head, req.headers, {
+        const picked = this.#o.reps.pick(
+          item,
+          req.headers.get("accept-encoding"),
+          req.headers.has("range"),
+        );
+        if (picked.kind === "unacceptable") return await this.#alone(c, next, fwd, "MISS");
+        const res = answer(picked.item, head, req.headers, {
           ageSeconds: wholeSeconds(currentAge(item.entry.timing, now)),
           cacheStatus: status,
           outcome,
@@ -225,6 +247,7 @@ export class CacheHandler {
           cdn: result.stored && f.edgeVary === null
             ? denoCdnValue(f.route.denoCdn, item, ttlMs)
             : null,
+          transforms: picked.kind === "stream" ? picked.transforms : undefined,
         });
         if (leader) {
           for (const cookie of result.cookies) res.headers.append("set-cookie", cookie);
@@ -238,6 +261,9 @@ export class CacheHandler {
       return await this.#alone(c, next, "vary-miss", "MISS");
     }
     if (result.kind === "pass") {
+      if (leader && PassMarks.marks(result.reason)) {
+        this.#o.passes.mark(f.urlKey, this.#o.clock.now());
+      }
       const stale = found.item && decision?.staleIfError && ERROR_STATUSES.has(result.status);
       if (stale) {
         if (leader) {
@@ -280,6 +306,40 @@ export class CacheHandler {
     return c.res;
   }
 
+  /**
+   * Straight to the origin for a URL marked hit-for-pass. The answer renews the mark while it
+   * stays uncacheable and lifts it as soon as it could be stored (the next request fills).
+   */
+  async #hitForPass(
+    c: Context<AppEnv>,
+    next: Next,
+    urlKey: string,
+    route: CompiledRoute,
+  ): Promise<Response> {
+    const clock = this.#o.clock;
+    const requestTime = clock.now();
+    await next();
+    const res = c.res;
+    const policy = storagePolicy({
+      status: res.status,
+      headers: res.headers,
+      authorization: c.req.raw.headers.has("authorization"),
+      requestTime,
+      responseTime: clock.now(),
+    }, route.rules);
+    if (policy.store) this.#o.passes.forget(urlKey);
+    else if (PassMarks.marks(policy.reason)) this.#o.passes.mark(urlKey, clock.now());
+    this.#o.stats.passed();
+    c.env.ctx.cacheOutcome = "BYPASS";
+    this.#o.stats.served("BYPASS");
+    c.res = markPassThrough(
+      res,
+      "BYPASS",
+      fwdStatus("bypass", { status: res.status, detail: "hit-for-pass" }),
+    );
+    return c.res;
+  }
+
   async #bypass(c: Context<AppEnv>, next: Next, detail: string): Promise<Response> {
     await next();
     c.env.ctx.cacheOutcome = "BYPASS";
@@ -288,7 +348,10 @@ export class CacheHandler {
     return c.res;
   }
 
-  /** A fresh hit (also used by the fast path). */
+  /**
+   * A fresh hit (also used by the fast path); null when the stored response cannot be made into
+   * anything this client accepts (`no-transform`).
+   */
   serveHit(
     item: MemoryItem,
     decision: Decision,
@@ -297,12 +360,15 @@ export class CacheHandler {
     headers: Headers,
     /** False for an experiment's variant (never offered to Deno's CDN). */
     shareable = true,
-  ): Response {
-    return answer(item, head, headers, {
+  ): Response | null {
+    const picked = this.#o.reps.pick(item, headers.get("accept-encoding"), headers.has("range"));
+    if (picked.kind === "unacceptable") return null;
+    return answer(picked.item, head, headers, {
       ageSeconds: wholeSeconds(decision.ageMs),
       cacheStatus: hitStatus(decision.ttlMs),
       outcome: "HIT",
       cdn: shareable ? denoCdnValue(route.denoCdn, item, decision.ttlMs) : null,
+      transforms: picked.kind === "stream" ? picked.transforms : undefined,
     });
   }
 
@@ -319,11 +385,19 @@ export class CacheHandler {
     const cacheStatus = detail === "stale-if-error"
       ? fwdStatus("stale", { status, ttlMs: decision.ttlMs, detail })
       : hitStatus(decision.ttlMs, detail === "swr" ? "stale-while-revalidate" : detail);
-    return answer(item, head, c.req.raw.headers, {
+    const headers = c.req.raw.headers;
+    const picked = this.#o.reps.pick(item, headers.get("accept-encoding"), headers.has("range"));
+    // A stale answer is a fallback: with nothing better, the stored body as it is.
+    const rep = picked.kind === "unacceptable" ? item : picked.item;
+    const transforms: BodyTransform[] | undefined = picked.kind === "stream"
+      ? picked.transforms
+      : undefined;
+    return answer(rep, head, headers, {
       ageSeconds: wholeSeconds(currentAge(item.entry.timing, this.#o.clock.now())),
       cacheStatus,
       outcome: "STALE",
       cdn: null,
+      transforms,
     });
   }
 
@@ -354,6 +428,7 @@ export class CacheHandler {
       run.then(async (result) => {
         this.#o.stats.filled("background", result);
         if (result.kind === "pass") {
+          if (PassMarks.marks(result.reason)) this.#o.passes.mark(urlKey, this.#o.clock.now());
           await result.response.body?.cancel().catch(() => {});
           result.release();
         }

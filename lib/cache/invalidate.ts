@@ -10,7 +10,11 @@ import { pathOf } from "../http/url_path.ts";
 import { bothSchemes } from "./key.ts";
 import type { CachePolicy } from "./policy.ts";
 
-const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+/**
+ * Methods registered as safe (IANA HTTP Method Registry). Every other method, unknown and
+ * extension ones included, invalidates (RFC 9111 §4.4: "methods whose safety is unknown").
+ */
+const SAFE = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PROPFIND", "REPORT", "SEARCH", "QUERY"]);
 
 /** The URLs a response to an unsafe request invalidates (same host only). */
 export function invalidatedUrls(requestUrl: string, res: Response): string[] {
@@ -32,8 +36,8 @@ export function invalidatedUrls(requestUrl: string, res: Response): string[] {
 }
 
 /**
- * After an unsafe request was forwarded: invalidates on success (2xx, 3xx) and marks responses on
- * cached paths `X-Cache: BYPASS`.
+ * After a request other than GET/HEAD was forwarded: invalidates on success (2xx, 3xx) unless
+ * the method is known to be safe, and marks responses on cached paths `X-Cache: BYPASS`.
  */
 export async function invalidateAfterUnsafe(
   c: Context<AppEnv>,
@@ -43,7 +47,7 @@ export async function invalidateAfterUnsafe(
   const req = c.req.raw;
   const ctx = c.env.ctx;
   const handled = policy.handles(ctx.target.path);
-  if (UNSAFE.has(req.method) && c.res.status >= 200 && c.res.status < 400) {
+  if (!SAFE.has(req.method) && c.res.status >= 200 && c.res.status < 400) {
     const keys: string[] = [];
     for (const url of invalidatedUrls(ctx.href, c.res)) {
       const path = pathOf(url);

@@ -4,6 +4,8 @@
  * memory hit path computes a key on every request.
  */
 
+import { normalizeAcceptEncoding } from "../http/content_coding.ts";
+
 /** How a route builds its keys. */
 export interface KeyOptions {
   /** Query parameters left out of the key: names, `prefix*` patterns, or `*` for all. */
@@ -134,12 +136,19 @@ function normalizeValue(value: string | null): string {
   return /\s\s|\t/.test(v) ? v.replace(/\s+/g, " ") : v;
 }
 
-/** The part of a variant key made of the request's values for the `Vary` names. */
+/**
+ * The part of a variant key made of the request's values for the `Vary` names. `Accept-Encoding`
+ * enters normalised (`br`, `gzip` or `identity`, see `encoding.ts`), so the dozens of values
+ * browsers send share at most three entries.
+ */
 export function varyValues(names: readonly string[], get: (name: string) => string | null): string {
   let out = "";
   for (let i = 0; i < names.length; i++) {
     if (i > 0) out += "\u0001";
-    out += normalizeValue(get(names[i]));
+    const name = names[i];
+    out += name === "accept-encoding"
+      ? normalizeAcceptEncoding(get(name))
+      : normalizeValue(get(name));
   }
   return out;
 }

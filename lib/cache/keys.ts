@@ -70,3 +70,26 @@ export function cachePurgeLogKey(seq: bigint): [string, string, string, bigint] 
 export function cachePurgeLogPrefix(): [string, string, string] {
   return ["cache", "purge", "log"];
 }
+
+/**
+ * `["cache", "idx", until, url, variant, version]`: one stored entry in the order it stops being
+ * servable (its KV expiry), with the bytes it was counted for: what the budget evicts first and
+ * what the sweep removes once `until` has passed.
+ */
+export function cacheIndexKey(
+  until: number,
+  slot: KvSlot,
+  version: string,
+): [string, string, number, string, string, string] {
+  return ["cache", "idx", until, slot.url, slot.variant, version];
+}
+
+/** `["cache", "idx"]`: the whole index, soonest-expiring first. */
+export function cacheIndexPrefix(): [string, string] {
+  return ["cache", "idx"];
+}
+
+/** `["cache", "usage", "added" | "removed"]`: bytes ever counted in and out (`Deno.KvU64`). */
+export function cacheUsageKey(which: "added" | "removed"): [string, string, string] {
+  return ["cache", "usage", which];
+}

@@ -6,15 +6,19 @@
 
 import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
 import { type MetaValue, MetaValueSchema, type StoredEntry } from "./entry.ts";
+import { type EntryTiming, retentionMs } from "./freshness.ts";
+import { type IndexValue, KvBudget, type RemoveOutcome, type RemoveReason } from "./kv_budget.ts";
 import {
   cacheBodyKey,
   cacheBodyPrefix,
+  cacheIndexKey,
   cacheLeaseKey,
   cacheMetaKey,
   cacheMetaPrefix,
   cachePurgeHeadKey,
   cacheTagKey,
   cacheTagPrefix,
+  cacheUsageKey,
   type KvSlot,
 } from "./keys.ts";
 
@@ -26,6 +30,32 @@ export const INLINE_BYTES = 48 * 1024;
 const MAX_META_HEADER_BYTES = 8 * 1024;
 /** Chunks per atomic commit (≤ 800 KiB per commit). */
 const CHUNKS_PER_COMMIT = 10;
+/** Index keys outlive their entry by this much, so the sweep can still count them out. */
+const INDEX_GRACE_MS = 3600_000;
+/** What an entry costs besides its body and header fields: its keys and fields as stored. */
+const ENTRY_OVERHEAD = 256;
+/** Per chunk key, per tag index key. */
+const KEY_OVERHEAD = 48;
+
+/**
+ * The bytes an entry is counted for in the KV budget: its body, header fields and keys (the
+ * metadata, each chunk, each tag index entry and its index entry). An estimate of what KV stores
+ * for it, without KV's own per-key overhead.
+ */
+export function accountedBytes(entry: StoredEntry, bodyBytes: number): number {
+  const url = entry.key.length > 512 ? 65 : entry.key.length;
+  const chunks = bodyBytes + headerBytes(entry) <= INLINE_BYTES
+    ? 0
+    : Math.ceil(bodyBytes / CHUNK_BYTES);
+  let tags = 0;
+  for (const tag of entry.tags) tags += tag.length + url + KEY_OVERHEAD;
+  return bodyBytes + headerBytes(entry) + ENTRY_OVERHEAD + 2 * url +
+    chunks * (entry.version.length + KEY_OVERHEAD) + tags + url + KEY_OVERHEAD;
+}
+
+function idx(slot: KvSlot, entry: StoredEntry): ReturnType<typeof cacheIndexKey> | null {
+  return entry.kv ? cacheIndexKey(entry.kv.until, slot, entry.version) : null;
+}
 
 /** A metadata value as read, with the versionstamp to check on write. */
 export interface MetaRead {
@@ -63,16 +93,42 @@ function headerBytes(entry: StoredEntry): number {
 export class KvStore {
   readonly #kv: Deno.Kv;
   readonly #onInvalid: InvalidDataReporter;
-
   readonly #timeoutMs: number;
+  /** The byte budget of the KV tier, enforced on every write and by the sweep. */
+  readonly budget: KvBudget;
+  readonly #keepStaleMs: number;
 
   constructor(
     kv: Deno.Kv,
-    options: { onInvalid?: InvalidDataReporter; timeoutMs?: number } = {},
+    options: {
+      onInvalid?: InvalidDataReporter;
+      timeoutMs?: number;
+      /** The KV tier's byte budget (default 256 MiB). */
+      maxBytes?: number;
+      /** How long a stale entry with a validator stays in KV at most (default 5 min). */
+      keepStaleMs?: number;
+      onRemoved?: (reason: RemoveReason, entries: number, bytes: number) => void;
+      onRefused?: (bytes: number) => void;
+    } = {},
   ) {
     this.#kv = kv;
     this.#onInvalid = options.onInvalid ?? (() => {});
     this.#timeoutMs = options.timeoutMs ?? 2000;
+    this.#keepStaleMs = options.keepStaleMs ?? 300_000;
+    this.budget = new KvBudget(kv, {
+      maxBytes: options.maxBytes ?? 256 * 1024 * 1024,
+      remove: (entry) => this.removeIndexed(entry),
+      onRemoved: options.onRemoved,
+      onRefused: options.onRefused,
+    });
+  }
+
+  /**
+   * How long an entry with this timing stays in KV from `now`: while it can be served (fresh,
+   * then its stale windows) and, with a validator, a short while for conditional revalidation.
+   */
+  expireIn(timing: EntryTiming, now: number): number {
+    return retentionMs(timing, now, this.#keepStaleMs);
   }
 
   /**
@@ -135,21 +191,47 @@ export class KvStore {
 
   /**
    * Publishes an entry: chunks (unless inline), then one atomic write of the metadata, the Vary
-   * marker and the tag index, checked against `guard`. Returns false when the check failed (a
-   * newer entry or a purge got there first); the unpublished chunks are then removed.
+   * marker, the tag index, the budget index and the usage counter, checked against `guard`.
+   * Returns false when the check failed (a newer entry or a purge got there first; the
+   * unpublished chunks are then removed) or the budget has no room for it.
    */
   async write(
     slot: KvSlot,
     entry: StoredEntry,
     body: Uint8Array,
-    options: { expireIn: number; guard: WriteGuard; previous?: StoredEntry | null },
+    options: {
+      expireIn: number;
+      now: number;
+      guard: WriteGuard;
+      previous?: StoredEntry | null;
+    },
   ): Promise<boolean> {
-    const { expireIn } = options;
     if (headerBytes(entry) > MAX_META_HEADER_BYTES) return false;
     const inline = body.byteLength + headerBytes(entry) <= INLINE_BYTES;
+    const bytes = accountedBytes(entry, body.byteLength);
+    if (!(await this.budget.reserve(bytes))) return false;
+    let ok = false;
+    try {
+      ok = await this.#publish(slot, entry, body, bytes, inline, options);
+    } finally {
+      if (!ok) await this.budget.release(bytes).catch(() => {});
+    }
+    return ok;
+  }
+
+  async #publish(
+    slot: KvSlot,
+    entry: StoredEntry,
+    body: Uint8Array,
+    bytes: number,
+    inline: boolean,
+    options: { expireIn: number; now: number; guard: WriteGuard; previous?: StoredEntry | null },
+  ): Promise<boolean> {
+    const { expireIn } = options;
     const stored: StoredEntry = {
       ...entry,
       chunks: inline ? 0 : Math.ceil(body.byteLength / CHUNK_BYTES),
+      kv: { until: options.now + expireIn, bytes },
     };
     if (!inline) await this.#writeChunks(stored.version, body, expireIn);
     const value: MetaValue = inline
@@ -158,7 +240,16 @@ export class KvStore {
     const op = this.#kv.atomic()
       .check({ key: cacheMetaKey(slot), versionstamp: options.guard.metaVersionstamp })
       .check({ key: cachePurgeHeadKey(), versionstamp: options.guard.purgeVersionstamp })
-      .set(cacheMetaKey(slot), value, { expireIn });
+      .set(cacheMetaKey(slot), value, { expireIn })
+      // The bytes went into the usage counter when they were reserved.
+      .set(idx(slot, stored)!, { bytes } satisfies IndexValue, {
+        expireIn: expireIn + INDEX_GRACE_MS,
+      });
+    const old = options.previous;
+    const oldIndex = old ? idx(slot, old) : null;
+    if (old?.kv && oldIndex) {
+      op.delete(oldIndex).sum(cacheUsageKey("removed"), BigInt(old.kv.bytes));
+    }
     if (slot.variant !== "") {
       const marker: MetaValue = { v: 1, kind: "vary", key: entry.key, vary: entry.vary };
       op.set(cacheMetaKey({ url: slot.url, variant: "" }), marker, { expireIn });
@@ -170,7 +261,6 @@ export class KvStore {
     } finally {
       if (!ok && !inline) await this.deleteBody(stored.version).catch(() => {});
     }
-    const old = options.previous;
     if (ok && old && old.chunks > 0 && old.version !== stored.version) {
       await this.deleteBody(old.version).catch(() => {});
     }
@@ -195,23 +285,84 @@ export class KvStore {
   }
 
   /**
-   * Replaces an entry's metadata, keeping its body (a 304 revalidation, a soft purge). Returns
-   * false when the entry changed since `versionstamp` was read.
+   * Replaces an entry's metadata, keeping its body (a 304 revalidation): moves its budget index
+   * entry to its new expiry. Returns false when the entry changed since `versionstamp` was read.
    */
   async updateMeta(
     slot: KvSlot,
     entry: StoredEntry,
     inline: Uint8Array | undefined,
-    options: { expireIn: number; versionstamp: string },
+    options: { expireIn: number; now: number; versionstamp: string },
   ): Promise<boolean> {
-    const value: MetaValue = entry.chunks === 0
-      ? { v: 1, kind: "entry", entry, body: ownBytes(inline) }
-      : { v: 1, kind: "entry", entry };
-    const res = await this.#kv.atomic()
+    const updated: StoredEntry = entry.kv
+      ? { ...entry, kv: { until: options.now + options.expireIn, bytes: entry.kv.bytes } }
+      : entry;
+    const value: MetaValue = updated.chunks === 0
+      ? { v: 1, kind: "entry", entry: updated, body: ownBytes(inline) }
+      : { v: 1, kind: "entry", entry: updated };
+    const op = this.#kv.atomic()
       .check({ key: cacheMetaKey(slot), versionstamp: options.versionstamp })
-      .set(cacheMetaKey(slot), value, { expireIn: options.expireIn })
-      .commit();
-    return res.ok;
+      .set(cacheMetaKey(slot), value, { expireIn: options.expireIn });
+    this.#moveIndex(op, slot, entry, updated, options.expireIn);
+    return (await op.commit()).ok;
+  }
+
+  /** Moves an entry's budget index key from its old expiry to its new one (same bytes). */
+  #moveIndex(
+    op: Deno.AtomicOperation,
+    slot: KvSlot,
+    before: StoredEntry,
+    after: StoredEntry,
+    expireIn: number,
+  ): void {
+    const from = idx(slot, before);
+    const to = idx(slot, after);
+    if (from === null || to === null || after.kv === undefined) return;
+    op.delete(from).set(to, { bytes: after.kv.bytes } satisfies IndexValue, {
+      expireIn: expireIn + INDEX_GRACE_MS,
+    });
+  }
+
+  /**
+   * Removes what one budget index entry stands for, checked against concurrent writers: the
+   * entry itself (metadata, tag index, body) when it is still the current one at its slot, else
+   * only the index entry. The usage counter goes down by the bytes it was counted for.
+   */
+  async removeIndexed(index: Deno.KvEntry<IndexValue>): Promise<RemoveOutcome> {
+    let current: Deno.KvEntryMaybe<IndexValue> = index;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (current.versionstamp === null) return "gone";
+      const [, , , url, variant, version] = current.key as [
+        string,
+        string,
+        number,
+        string,
+        string,
+        string,
+      ];
+      const slot: KvSlot = { url: String(url), variant: String(variant) };
+      const bytes = typeof current.value?.bytes === "number" ? current.value.bytes : 0;
+      const meta = await this.#kv.get(cacheMetaKey(slot));
+      const parsed = meta.value === null ? null : MetaValueSchema.safeParse(meta.value);
+      const entry =
+        parsed?.success && parsed.data.kind === "entry" && parsed.data.entry.version === version
+          ? parsed.data.entry
+          : null;
+      const op = this.#kv.atomic()
+        .check(current)
+        .delete(current.key)
+        .sum(cacheUsageKey("removed"), BigInt(bytes));
+      if (entry !== null) {
+        op.check(meta).delete(cacheMetaKey(slot));
+        for (const tag of entry.tags) op.delete(cacheTagKey(tag, slot));
+      }
+      if ((await op.commit()).ok) {
+        if (entry !== null && entry.chunks > 0) await this.deleteBody(entry.version);
+        return entry !== null ? "entry" : "orphan";
+      }
+      current = await this.#kv.get<IndexValue>(current.key);
+    }
+    return "gone";
   }
 
   /** Deletes the chunks of one body version. */
@@ -247,8 +398,9 @@ export class KvStore {
   }
 
   /**
-   * Purges one slot: deletes it (and its body and tag index entries), or with `soft` marks the
-   * entry stale from `now` on. Returns true when an entry was there. Retries on conflicts.
+   * Purges one slot: deletes it (and its body, tag index and budget index entries), or with
+   * `soft` marks the entry stale from `now` on (kept for stale-if-error, expiring accordingly).
+   * Returns true when an entry was there. Retries on conflicts.
    */
   purgeSlot(slot: KvSlot, options: { soft: boolean; now: number }): Promise<boolean> {
     return casRetry(`the cache entry of ${slot.url}`, async () => {
@@ -259,16 +411,27 @@ export class KvStore {
       const op = this.#kv.atomic().check(res);
       if (options.soft && entry) {
         if (entry.timing.invalidatedAt !== undefined) return true;
-        const marked = { ...entry, timing: { ...entry.timing, invalidatedAt: options.now } };
+        const timing = { ...entry.timing, invalidatedAt: options.now };
+        const expireIn = this.expireIn(timing, options.now);
+        const marked: StoredEntry = {
+          ...entry,
+          timing,
+          kv: entry.kv ? { until: options.now + expireIn, bytes: entry.kv.bytes } : undefined,
+        };
         const value = parsed.success && parsed.data.kind === "entry"
           ? { ...parsed.data, entry: marked }
           : res.value;
-        op.set(cacheMetaKey(slot), value);
+        op.set(cacheMetaKey(slot), value, { expireIn });
+        this.#moveIndex(op, slot, entry, marked, expireIn);
       } else if (options.soft) {
         return false; // a Vary marker: nothing to mark
       } else {
         op.delete(cacheMetaKey(slot));
         for (const tag of entry?.tags ?? []) op.delete(cacheTagKey(tag, slot));
+        const index = entry ? idx(slot, entry) : null;
+        if (entry?.kv && index) {
+          op.delete(index).sum(cacheUsageKey("removed"), BigInt(entry.kv.bytes));
+        }
       }
       if (!(await op.commit()).ok) return CONFLICT;
       if (!options.soft && entry && entry.chunks > 0) await this.deleteBody(entry.version);

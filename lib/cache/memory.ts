@@ -5,7 +5,10 @@
  */
 
 import { LRUCache } from "lru-cache";
-import type { StoredEntry } from "./entry.ts";
+import { parseResponseDirectives } from "./directives.ts";
+import { type Coding, contentCoding, isCompressible } from "./encoding.ts";
+import { headerView, type StoredEntry } from "./entry.ts";
+import { edgeDirectives } from "./freshness.ts";
 
 /** A stored response ready to be sent. */
 export interface MemoryItem {
@@ -20,6 +23,17 @@ export interface MemoryItem {
   upstreamStatus: string | null;
   etag: string | null;
   lastModified: string | null;
+  /** The stored body's content coding (null: identity). */
+  coding: Coding | null;
+  /** The content type is worth compressing (the size and config decide the rest). */
+  compressibleType: boolean;
+  /** `no-transform`: served only as stored. */
+  noTransform: boolean;
+  /**
+   * Representations derived from this one for clients that need another coding (by plan key:
+   * `identity`, `br`, `gzip`, `as-is`), made on first use; their bytes count in `size`.
+   */
+  reps?: Map<string, MemoryItem>;
   /** Bytes this item is accounted for. */
   size: number;
   /**
@@ -55,6 +69,53 @@ function isAscii(bytes: Uint8Array): boolean {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+/** The parts of an item that come from its stored header fields. */
+type HeaderParts =
+  & Pick<
+    MemoryItem,
+    | "contentType"
+    | "fields"
+    | "upstreamStatus"
+    | "etag"
+    | "lastModified"
+    | "coding"
+    | "compressibleType"
+    | "noTransform"
+  >
+  & { headerSize: number };
+
+function headerParts(headers: readonly [string, string][]): HeaderParts {
+  let contentType: string | null = null;
+  let upstreamStatus: string | null = null;
+  let etag: string | null = null;
+  let lastModified: string | null = null;
+  const fields: string[] = [];
+  let headerSize = 0;
+  for (const [name, value] of headers) {
+    headerSize += (name.length + value.length) * 2 + 32;
+    if (name === "content-type" && contentType === null) contentType = value;
+    else if (name === "cache-status") upstreamStatus = value;
+    else {
+      if (name === "etag") etag = value;
+      else if (name === "last-modified") lastModified = value;
+      fields.push(name, value);
+    }
+  }
+  const view = headerView(headers);
+  return {
+    contentType,
+    fields,
+    upstreamStatus,
+    etag,
+    lastModified,
+    coding: contentCoding(view.get("content-encoding")) ?? null,
+    compressibleType: isCompressible(contentType),
+    noTransform: parseResponseDirectives(view.get("cache-control")).noTransform ||
+      edgeDirectives(view).directives.noTransform,
+    headerSize,
+  };
+}
+
 /** Builds a memory item from an entry and its body bytes. */
 export function makeItem(entry: StoredEntry, body: Uint8Array): MemoryItem {
   let text: string | null = null;
@@ -66,39 +127,37 @@ export function makeItem(entry: StoredEntry, body: Uint8Array): MemoryItem {
   } catch {
     text = null;
   }
-  let contentType: string | null = null;
-  let upstreamStatus: string | null = null;
-  let etag: string | null = null;
-  let lastModified: string | null = null;
-  const fields: string[] = [];
-  let headerSize = 0;
-  for (const [name, value] of entry.headers) {
-    headerSize += (name.length + value.length) * 2 + 32;
-    if (name === "content-type" && contentType === null) contentType = value;
-    else if (name === "cache-status") upstreamStatus = value;
-    else {
-      if (name === "etag") etag = value;
-      else if (name === "last-modified") lastModified = value;
-      fields.push(name, value);
-    }
-  }
+  const { headerSize, ...parts } = headerParts(entry.headers);
   return {
     kind: "entry",
     entry,
     body: text ?? body,
-    contentType,
-    fields,
-    upstreamStatus,
-    etag,
-    lastModified,
+    ...parts,
     size: ITEM_OVERHEAD + TEMPLATE_OVERHEAD + bodySize + headerSize * 2 + entry.key.length * 4 +
       entry.variant.length * 2,
+  };
+}
+
+/**
+ * The same stored body under other header fields (a representation whose body is the item's own,
+ * or is produced from it as it is sent). Its `size` counts only what it adds.
+ */
+export function reheader(item: MemoryItem, headers: [string, string][]): MemoryItem {
+  const { headerSize, ...parts } = headerParts(headers);
+  return {
+    kind: "entry",
+    entry: { ...item.entry, headers },
+    body: item.body,
+    ...parts,
+    size: ITEM_OVERHEAD + TEMPLATE_OVERHEAD + headerSize * 2,
   };
 }
 
 /** The memory tier. A budget of 0 bytes disables it (every call is a no-op or a miss). */
 export class MemoryTier {
   readonly maxBytes: number;
+  /** Largest item kept (a few large ones cannot flush the rest). */
+  readonly maxEntryBytes: number;
   readonly #lru: LRUCache<string, Item> | null;
   readonly #byUrl = new Map<string, Set<string>>();
   readonly #byTag = new Map<string, Set<string>>();
@@ -108,10 +167,11 @@ export class MemoryTier {
 
   constructor(options: { maxBytes: number; maxEntryBytes?: number }) {
     this.maxBytes = options.maxBytes;
+    this.maxEntryBytes = Math.min(options.maxBytes, options.maxEntryBytes ?? options.maxBytes);
     this.#lru = options.maxBytes > 0
       ? new LRUCache<string, Item>({
         maxSize: options.maxBytes,
-        maxEntrySize: Math.min(options.maxBytes, options.maxEntryBytes ?? options.maxBytes),
+        maxEntrySize: this.maxEntryBytes,
         sizeCalculation: (item) => item.size,
         dispose: (item, key, reason) => {
           if (reason !== "set") this.#unindex(key, item);
@@ -154,6 +214,28 @@ export class MemoryTier {
     }
     this.#index(k, key, tags);
     return true;
+  }
+
+  /**
+   * Whether `item` is the one held for its key (a representation derived from it may then be
+   * kept with it).
+   */
+  holds(item: MemoryItem): boolean {
+    return this.#lru?.peek(variantKey(item.entry.key, item.entry.variant)) === item;
+  }
+
+  /**
+   * Accounts `extra` more bytes to an item held now (a derived representation was attached to
+   * it). False, and nothing changed, when it is not held or would outgrow the per-item limit.
+   */
+  grow(item: MemoryItem, extra: number): boolean {
+    const lru = this.#lru;
+    if (lru === null || !this.holds(item) || item.size + extra > this.maxEntryBytes) return false;
+    const k = variantKey(item.entry.key, item.entry.variant);
+    // lru-cache sizes a value when it is set, and not again when the same value is set anew.
+    lru.delete(k);
+    item.size += extra;
+    return this.setEntry(item);
   }
 
   /** Records that responses at `urlKey` vary on `vary`. */

@@ -2,10 +2,17 @@
 
 import type { Clock } from "../clock.ts";
 import type { StoredEntry } from "./entry.ts";
-import { retentionMs } from "./freshness.ts";
 import { kvSlot } from "./keys.ts";
 import type { KvStore, MetaRead } from "./kv_store.ts";
 import type { MemoryItem, MemoryTier } from "./memory.ts";
+
+/** KV writes of fills run at most this many at a time per isolate; the next ones wait. */
+const WRITE_CONCURRENCY = 4;
+/**
+ * Fills waiting for a KV write hold their bodies: beyond this many bytes waiting, a fill stays in
+ * memory only, so that a flood of new URLs cannot queue without bound.
+ */
+const WRITE_BACKLOG_BYTES = 32 * 1024 * 1024;
 
 /** Collaborators of a {@linkcode Publisher}. */
 export interface PublisherOptions {
@@ -13,14 +20,39 @@ export interface PublisherOptions {
   memory: MemoryTier;
   clock: Clock;
   kvError(op: string, error: unknown): void;
+  /** A fill was not written to KV because too many writes were waiting. */
+  kvSkipped?(reason: "backlog"): void;
 }
 
 /** Writes what fills produce; KV failures are reported, never thrown. */
 export class Publisher {
   readonly #o: PublisherOptions;
+  #writing = 0;
+  #waitingBytes = 0;
+  readonly #waiting: Array<() => void> = [];
 
   constructor(options: PublisherOptions) {
     this.#o = options;
+  }
+
+  /** A write slot for `bytes`; false when the backlog is full (the write is then skipped). */
+  async #acquire(bytes: number): Promise<boolean> {
+    if (this.#writing < WRITE_CONCURRENCY) {
+      this.#writing++;
+      return true;
+    }
+    if (this.#waitingBytes + bytes > WRITE_BACKLOG_BYTES) return false;
+    this.#waitingBytes += bytes;
+    // The slot is handed over by `#release`, still counted in `#writing`.
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#waitingBytes -= bytes;
+    return true;
+  }
+
+  #release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#writing--;
   }
 
   /** Writes a new entry to KV, guarded by what was read before the fill. */
@@ -32,6 +64,10 @@ export class Publisher {
     targetVariant: string | null,
   ): Promise<void> {
     const o = this.#o;
+    if (!(await this.#acquire(body.byteLength))) {
+      o.kvSkipped?.("backlog");
+      return;
+    }
     try {
       const slot = await kvSlot(entry.key, entry.variant);
       let metaVs = read.versionstamp;
@@ -41,13 +77,17 @@ export class Publisher {
         metaVs = current.versionstamp;
         previous = current.value?.kind === "entry" ? current.value.entry : null;
       }
+      const now = o.clock.now();
       await o.store.write(slot, entry, body, {
-        expireIn: retentionMs(entry.timing, o.clock.now()),
+        expireIn: o.store.expireIn(entry.timing, now),
+        now,
         guard: { metaVersionstamp: metaVs, purgeVersionstamp: purgeVs },
         previous,
       });
     } catch (error) {
       o.kvError("write", error);
+    } finally {
+      this.#release();
     }
   }
 
@@ -59,8 +99,12 @@ export class Publisher {
       const current = await o.store.readMeta(slot);
       if (current.value?.kind !== "entry" || current.versionstamp === null) return;
       if (current.value.entry.version !== entry.version) return; // replaced meanwhile
-      await o.store.updateMeta(slot, { ...entry, chunks: current.value.entry.chunks }, body, {
-        expireIn: retentionMs(entry.timing, o.clock.now()),
+      // The chunks and the budget index are KV's, whatever the memory copy says.
+      const stored = current.value.entry;
+      const now = o.clock.now();
+      await o.store.updateMeta(slot, { ...entry, chunks: stored.chunks, kv: stored.kv }, body, {
+        expireIn: o.store.expireIn(entry.timing, now),
+        now,
         versionstamp: current.versionstamp,
       });
     } catch (error) {

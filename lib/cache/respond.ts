@@ -5,7 +5,9 @@
  */
 
 import { HttpError } from "../http/errors.ts";
+import { parseHttpDate } from "../http/http_date.ts";
 import type { MemoryItem } from "./memory.ts";
+import type { ByteTransform } from "./transcode.ts";
 
 /** The short outcome sent as `X-Cache`. */
 export type CacheOutcome = "HIT" | "MISS" | "STALE" | "REVALIDATED" | "EXPIRED" | "BYPASS";
@@ -26,7 +28,12 @@ export interface ServeOptions {
   cdn?: string | null;
   /** Answer `304 Not Modified` (the client's validator matched). */
   notModified?: boolean;
+  /** The body's length is not the stored one (it is transformed as it is sent). */
+  lengthUnknown?: boolean;
 }
+
+/** Makes a transform a stored body goes through on its way out (see `represent.ts`). */
+export type BodyTransform = () => ByteTransform;
 
 /**
  * Builds the response for a stored item. Fields are appended (cheaper than `set`: a fresh
@@ -37,7 +44,12 @@ export function serveItem(item: MemoryItem, o: ServeOptions): Response {
   const status = o.notModified ? 304 : item.entry.status;
   if (status === 200 && !o.head) return fromTemplate(item, o);
   const noBody = o.head || NULL_BODY.has(status);
-  const body = noBody ? null : item.body as BodyInit;
+  // A HEAD whose length is unknown: an empty stream, so that no `Content-Length: 0` is claimed.
+  const body = !noBody
+    ? item.body as BodyInit
+    : o.head && o.lengthUnknown && !NULL_BODY.has(status)
+    ? new ReadableStream({ start: (c) => c.close() })
+    : null;
   const res = status === 200 ? new Response(body) : new Response(body, { status });
   const h = res.headers;
   if (item.contentType !== null) {
@@ -45,7 +57,28 @@ export function serveItem(item: MemoryItem, o: ServeOptions): Response {
   } else if (!noBody && typeof item.body === "string") h.delete("content-type");
   const f = item.fields;
   for (let i = 0; i < f.length; i += 2) h.append(f[i], f[i + 1]);
-  if (o.head && !NULL_BODY.has(status)) h.append("content-length", String(item.entry.size));
+  if (o.head && !NULL_BODY.has(status) && !o.lengthUnknown) {
+    h.append("content-length", String(item.entry.size));
+  }
+  appendServed(h, item, o);
+  return res;
+}
+
+/** A response whose stored body goes through `transforms` as it is sent (no Content-Length). */
+function serveTransformed(
+  item: MemoryItem,
+  transforms: readonly BodyTransform[],
+  o: { ageSeconds: number; cacheStatus: string; outcome: CacheOutcome; cdn?: string | null },
+): Response {
+  const bytes = typeof item.body === "string" ? encoder.encode(item.body) : item.body;
+  let body: ReadableStream<Uint8Array> = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream();
+  for (const make of transforms) body = body.pipeThrough(make());
+  const status = item.entry.status;
+  const res = status === 200 ? new Response(body) : new Response(body, { status });
+  const h = res.headers;
+  if (item.contentType !== null) h.set("content-type", item.contentType);
+  const f = item.fields;
+  for (let i = 0; i < f.length; i += 2) h.append(f[i], f[i + 1]);
   appendServed(h, item, o);
   return res;
 }
@@ -121,8 +154,9 @@ export function notModified(
   if (item.entry.status !== 200) return false;
   if (ifNoneMatch !== null) return etagMatches(ifNoneMatch, item.etag);
   if (ifModifiedSince === null || item.lastModified === null) return false;
-  const since = Date.parse(ifModifiedSince);
-  const modified = Date.parse(item.lastModified);
+  // An If-Modified-Since that is not an HTTP-date is ignored (RFC 9110 §13.1.3).
+  const since = parseHttpDate(ifModifiedSince);
+  const modified = parseHttpDate(item.lastModified);
   return Number.isFinite(since) && Number.isFinite(modified) && modified <= since;
 }
 
@@ -170,8 +204,8 @@ export function ifRangeHolds(ifRange: string | null, item: MemoryItem): boolean 
       value === item.etag.trim();
   }
   if (item.lastModified === null) return false;
-  const date = Date.parse(value);
-  return Number.isFinite(date) && date === Date.parse(item.lastModified);
+  const date = parseHttpDate(value);
+  return Number.isFinite(date) && date === parseHttpDate(item.lastModified);
 }
 
 /**
@@ -183,11 +217,33 @@ export function answer(
   item: MemoryItem,
   head: boolean,
   reqHeaders: Headers,
-  o: { ageSeconds: number; cacheStatus: string; outcome: CacheOutcome; cdn: string | null },
+  o: {
+    ageSeconds: number;
+    cacheStatus: string;
+    outcome: CacheOutcome;
+    cdn: string | null;
+    /** The body is produced from the stored one as it is sent (ranges are then not cut). */
+    transforms?: readonly BodyTransform[];
+  },
 ): Response {
   const inm = reqHeaders.get("if-none-match");
   const ims = inm === null ? reqHeaders.get("if-modified-since") : null;
   const unchanged = (inm !== null || ims !== null) && notModified(inm, ims, item);
+  const transforms = o.transforms;
+  if (transforms !== undefined && transforms.length > 0) {
+    if (!unchanged && !head && !NULL_BODY.has(item.entry.status)) {
+      return serveTransformed(item, transforms, o);
+    }
+    return serveItem(item, {
+      head,
+      ageSeconds: o.ageSeconds,
+      cacheStatus: o.cacheStatus,
+      outcome: o.outcome,
+      cdn: o.cdn,
+      notModified: unchanged,
+      lengthUnknown: true,
+    });
+  }
   if (!unchanged && !head && item.entry.status === 200) {
     const range = reqHeaders.get("range");
     if (range !== null && ifRangeHolds(reqHeaders.get("if-range"), item)) {

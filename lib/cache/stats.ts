@@ -22,6 +22,12 @@ export class CacheStats {
   readonly #background: Counter;
   readonly #purgeSync: Counter;
   readonly #replays: Counter;
+  readonly #passes: Counter;
+  readonly #kvRemoved: Counter;
+  readonly #kvRemovedBytes: Counter;
+  readonly #kvUsed: Gauge;
+  readonly #kvSkipped: Counter;
+  readonly #kvBudget: Gauge;
   readonly #memoryBytes: Gauge;
   readonly #memoryItems: Gauge;
   readonly #memory: MemoryTier;
@@ -65,6 +71,28 @@ export class CacheStats {
       "outpost_cache_purge_replays_total",
       "Purge log records replayed on this node",
     );
+    this.#passes = metrics.counter(
+      "outpost_cache_hit_for_pass_total",
+      "Requests sent straight to the origin because their URL answered uncacheable lately",
+    );
+    this.#kvRemoved = metrics.counter(
+      "outpost_cache_kv_evictions_total",
+      "Entries taken out of KV by this node: budget (to make room) or expired (time up)",
+    );
+    this.#kvRemovedBytes = metrics.counter(
+      "outpost_cache_kv_evicted_bytes_total",
+      "Bytes those entries were counted for, by reason",
+    );
+    this.#kvSkipped = metrics.counter(
+      "outpost_cache_kv_writes_skipped_total",
+      "Fills kept out of KV (memory only): budget (no room could be made), backlog (too many " +
+        "writes waiting)",
+    );
+    this.#kvUsed = metrics.gauge(
+      "outpost_cache_kv_bytes",
+      "Bytes the KV tier holds by its usage counters, as this node last read them",
+    );
+    this.#kvBudget = metrics.gauge("outpost_cache_kv_budget_bytes", "The KV tier's byte budget");
     this.#memoryBytes = metrics.gauge(
       "outpost_cache_memory_bytes",
       "Bytes held by the memory tier",
@@ -90,6 +118,32 @@ export class CacheStats {
       : result.kind;
     this.#fills.inc({ mode, result: kind });
     this.memoryChanged();
+  }
+
+  /** Entries left KV (evicted for room, or swept once expired). */
+  kvRemoved(reason: string, entries: number, bytes: number): void {
+    this.#kvRemoved.inc({ reason }, entries);
+    this.#kvRemovedBytes.inc({ reason }, bytes);
+  }
+
+  /** A fill was kept out of KV. */
+  kvSkipped(reason: "budget" | "backlog"): void {
+    this.#kvSkipped.inc({ reason });
+  }
+
+  /** The KV tier's usage as last read. */
+  kvUsed(bytes: number | null): void {
+    if (bytes !== null) this.#kvUsed.set(bytes);
+  }
+
+  /** The KV tier's budget. */
+  kvBudget(bytes: number): void {
+    this.#kvBudget.set(bytes);
+  }
+
+  /** One request passed to the origin by a hit-for-pass mark. */
+  passed(): void {
+    this.#passes.inc();
   }
 
   /** Refreshes the memory gauges. */

@@ -156,6 +156,12 @@ export const PurgeResultSchema = z.object({
 /** `GET /_edge/cache`. */
 export const CacheSnapshotSchema = z.object({
   memory: z.object({ bytes: Count, items: Count, budgetBytes: Count }),
+  kv: z.object({
+    usedBytes: Count.nullable().describe(
+      "Bytes the shared KV tier holds by its usage counters, as this node last read them",
+    ),
+    budgetBytes: Count.describe("cache.kv.maxBytes"),
+  }),
   inFlight: Count,
   background: Count,
   rssBytes: Count,

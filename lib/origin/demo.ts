@@ -204,7 +204,8 @@ export function createDemoOrigin(options: DemoOriginOptions = {}): DemoOrigin {
   });
 
   // An unsafe method on a cacheable page: bumps its version; `location` names another page.
-  app.on(["POST", "PUT", "PATCH", "DELETE"], "/cacheable/*", (c) => {
+  // M-SEARCH stands for the extension methods a cache knows nothing about.
+  app.on(["POST", "PUT", "PATCH", "DELETE", "M-SEARCH"], "/cacheable/*", (c) => {
     const path = new URL(c.req.url).pathname;
     const version = (versions.get(path) ?? 1) + 1;
     versions.set(path, version);

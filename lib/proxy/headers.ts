@@ -1,5 +1,7 @@
 /** Header hygiene for a forwarding proxy (RFC 9110 §7.6.1): hop-by-hop out, forwarding info in. */
 
+import { upstreamAcceptEncoding } from "../http/content_coding.ts";
+
 /** Headers that describe one connection, never forwarded. */
 export const HOP_BY_HOP = new Set([
   "connection",
@@ -58,6 +60,8 @@ export interface ForwardingInfo {
   overrides?: ReadonlySet<string>;
   /** The request's method (override headers pass only on POST). */
   method?: string;
+  /** `identity`: ask the origin for plain bodies whatever the client takes (`proxy.acceptEncoding`). */
+  acceptEncoding?: "client" | "identity";
 }
 
 /**
@@ -147,8 +151,14 @@ export function upstreamHeaders(incoming: Headers, info: ForwardingInfo): Header
   const via = incoming.get("via");
   out.set("via", via ? `${via}, 1.1 ${info.via}` : `1.1 ${info.via}`);
   out.set("x-request-id", info.requestId);
-  // Deno's fetch transparently decompresses; ask for identity so bytes pass through unchanged.
-  out.set("accept-encoding", "identity");
+  // The client's intent, normalised (`br, gzip`, `gzip` or `identity`): fewer variants at the
+  // origin and in caches. The transport must hand encoded bodies over as they are (`raw_fetch.ts`).
+  out.set(
+    "accept-encoding",
+    info.acceptEncoding === "identity"
+      ? "identity"
+      : upstreamAcceptEncoding(incoming.get("accept-encoding")),
+  );
   if (info.extra) { for (const name in info.extra) out.set(name, info.extra[name]); }
   return out;
 }

@@ -13,6 +13,25 @@ Deno.test("loadConfig() gives the cache section defaults and reads its env vars"
     assert.equal(cache.purgePollMs, 5000);
     assert.equal(cache.denoCdnCacheControl, "off");
     assert.deepEqual(cache.routes, []);
+    assert.deepEqual(cache.kv, {
+      maxBytes: 256 * 1024 * 1024,
+      keepStaleSeconds: 300,
+      sweepSeconds: 60,
+    });
+    assert.deepEqual(cache.compression, { enabled: true, minBytes: 256 });
+    assert.equal(cache.hitForPassSeconds, 120);
+  });
+  await t.step("CACHE_KV_MAX_BYTES sets the KV budget, over the module's", () => {
+    const { cache } = loadConfig({
+      env: { CACHE_KV_MAX_BYTES: "8MiB" },
+      module: { cache: { kv: { maxBytes: 1024 ** 3, keepStaleSeconds: 60 } } },
+    });
+    assert.equal(cache.kv.maxBytes, 8 * 1024 * 1024);
+    assert.equal(cache.kv.keepStaleSeconds, 60);
+    assert.throws(
+      () => loadConfig({ env: { CACHE_KV_MAX_BYTES: "1k" } }),
+      (e: Error) => /cache\.kv\.maxBytes \(from CACHE_KV_MAX_BYTES\)/.test(e.message),
+    );
   });
   await t.step("CACHE_MEMORY_BYTES and CACHE_MAX_BODY_BYTES with units", () => {
     const { cache } = loadConfig({

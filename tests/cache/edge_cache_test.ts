@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { cacheSetup } from "./_setup.ts";
+import { ManualClock } from "../../lib/clock.ts";
+import { startOrigin } from "../helpers.ts";
 
 Deno.test("EdgeCache serves a miss, then hits from memory with Age and Cache-Status", async (t) => {
   await using s = await cacheSetup();
@@ -64,12 +66,19 @@ Deno.test("EdgeCache serves a miss, then hits from memory with Age and Cache-Sta
 });
 
 Deno.test("EdgeCache serves stale while revalidating with exactly one background fetch", async () => {
-  await using s = await cacheSetup();
-  const path = "/cacheable/swr?max_age=10&swr=60";
+  // The origin holds the revalidation until every stale answer is out (`delay_ms` waits on it).
+  let open = Promise.resolve();
+  let release = () => {};
+  const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000);
+  await using origin = startOrigin("demo", clock, () => open);
+  await using s = await cacheSetup({}, { clock, origin });
+  const path = "/cacheable/swr?max_age=10&swr=60&delay_ms=1";
   await s.get(path);
   await s.settled();
   s.clock.advance(15_000);
+  open = new Promise((resolve) => (release = resolve));
   const stale = await Promise.all(Array.from({ length: 20 }, () => s.get(path)));
+  release();
   for (const { res } of stale) {
     assert.equal(res.headers.get("x-cache"), "STALE");
     assert.equal(

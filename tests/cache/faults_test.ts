@@ -37,6 +37,82 @@ function rawOrigin(response: string): { url: string; hits: () => number } & Asyn
   };
 }
 
+/**
+ * An origin that answers each connection with `respond()`'s raw bytes, or, when it returns null,
+ * accepts the connection and hangs up at once.
+ */
+function switchableOrigin(respond: () => string | null): { url: string } & AsyncDisposable {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const loop = (async () => {
+    for await (const conn of listener) {
+      (async () => {
+        const raw = respond();
+        if (raw !== null) {
+          await conn.read(new Uint8Array(16 * 1024)).catch(() => null);
+          await conn.write(new TextEncoder().encode(raw)).catch(() => {});
+        }
+        try {
+          conn.close();
+        } catch {
+          // closed by the peer
+        }
+      })();
+    }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await loop;
+    },
+  };
+}
+
+Deno.test("RFC 9111 §4.2.4: no stale answer under must-revalidate, proxy-revalidate, no-cache or s-maxage, even when the origin hangs up", async (t) => {
+  const clock = wholeSecondClock();
+  const windows = "stale-if-error=600, stale-while-revalidate=600";
+  const cases: Array<[string, boolean]> = [
+    // The controls: the same failure does give a stale answer when nothing forbids it.
+    [`max-age=1, ${windows}`, true],
+    ["max-age=1, stale-if-error=600", true],
+    [`max-age=1, must-revalidate, ${windows}`, false],
+    [`max-age=1, proxy-revalidate, ${windows}`, false],
+    [`max-age=1, no-cache, ${windows}`, false],
+    [`s-maxage=1, ${windows}`, false],
+  ];
+  for (const [cc, staleOk] of cases) {
+    await t.step(cc, async () => {
+      let hangUp = false;
+      const date = new Date(clock.now()).toUTCString();
+      await using origin = switchableOrigin(() =>
+        hangUp
+          ? null
+          : `HTTP/1.1 200 OK\r\nDate: ${date}\r\nContent-Length: 2\r\nCache-Control: ${cc}\r\nETag: "v"\r\n\r\nok`
+      );
+      await using e = await startEdge(
+        makeConfig(origin.url, { experiments: [], proxy: { maxAttempts: 1 } }),
+        { clock },
+      );
+      const first = await fetch(`${e.url}/page`);
+      assert.equal(await first.text(), "ok");
+      await e.edge.cache!.settled();
+      hangUp = true;
+      clock.advance(10_000);
+      const requests: Record<string, string>[] = [{}, { "cache-control": "max-stale=600" }];
+      for (const headers of requests) {
+        const res = await fetch(`${e.url}/page`, { headers });
+        await res.body?.cancel();
+        if (staleOk) assert.equal(res.headers.get("x-cache"), "STALE");
+        else {
+          assert.equal(res.status, 502, JSON.stringify(headers));
+          assert.notEqual(res.headers.get("x-cache"), "STALE");
+        }
+        await e.edge.cache!.settled();
+      }
+    });
+  }
+});
+
 Deno.test("EdgeCache answers from the origin when KV fails", async (t) => {
   await using kvReal = await Deno.openKv(":memory:");
   let down = true;

@@ -63,6 +63,36 @@ Deno.test("storagePolicy() decides what a shared cache stores (RFC 9111 §3)", a
     ],
     ["Expires minus Date", { expires: http(NOW + 30_000) }, {}, 30],
     ["invalid Expires is already expired", { expires: "0", etag: '"a"' }, {}, 0],
+    // RFC 9111 §5.3: an Expires that is not an HTTP-date is in the past, however close it looks.
+    ...[
+      ["missing comma", "Thu 01 Jan 2026 12:01:00 GMT"],
+      ["UTC instead of GMT", "Thu, 01 Jan 2026 12:01:00 UTC"],
+      ["dashes", "Thu, 01-Jan-2026 12:01:00 GMT"],
+      ["one-digit hour", "Thu, 01 Jan 2026 2:01:00 GMT"],
+      ["double spaces", "Thu, 01  Jan  2026 12:01:00 GMT"],
+      ["lower-case month", "Thu, 01 jan 2026 12:01:00 GMT"],
+      ["two-digit year", "Thu, 01 Jan 26 12:01:00 GMT"],
+      ["numeric offset", "Thu, 01 Jan 2026 12:01:00 +0000"],
+    ].map((
+      [what, expires],
+    ): [string, Record<string, string>, Parameters<typeof facts>[1], number] => [
+      `invalid Expires (${what}) is already expired`,
+      { expires, etag: '"a"' },
+      {},
+      0,
+    ]),
+    [
+      "Expires in the obsolete rfc850 format counts",
+      { expires: "Thursday, 01-Jan-26 12:01:00 GMT" },
+      {},
+      60,
+    ],
+    [
+      "Expires in the obsolete asctime format counts",
+      { expires: "Thu Jan  1 12:01:00 2026" },
+      {},
+      60,
+    ],
     ["no-store", { "cache-control": "no-store, max-age=60" }, {}, "no-store"],
     ["private", { "cache-control": "private, max-age=60" }, {}, "private"],
     ["no-cache stored (revalidated on use)", { "cache-control": "no-cache, max-age=60" }, {}, 60],
@@ -115,8 +145,40 @@ Deno.test("storagePolicy() decides what a shared cache stores (RFC 9111 §3)", a
       "must-understand",
     ],
     [
-      "content-encoding other than identity",
+      "must-understand with an unrecognised status and no-store",
+      { "cache-control": "must-understand, no-store, max-age=5" },
+      { status: 299 },
+      "must-understand",
+    ],
+    [
+      "must-understand with an unrecognised 5xx",
+      { "cache-control": "must-understand, max-age=5" },
+      { status: 599 },
+      "must-understand",
+    ],
+    [
+      "unrecognised status with explicit freshness, without must-understand",
+      { "cache-control": "max-age=5" },
+      { status: 299 },
+      5,
+    ],
+    [
+      "gzip stored as it came",
       { "cache-control": "max-age=5", "content-encoding": "gzip" },
+      {},
+      5,
+    ],
+    ["br stored", { "cache-control": "max-age=5", "content-encoding": "br" }, {}, 5],
+    ["zstd stored", { "cache-control": "max-age=5", "content-encoding": "zstd" }, {}, 5],
+    [
+      "an unknown content coding is not stored",
+      { "cache-control": "max-age=5", "content-encoding": "compress" },
+      {},
+      "content-encoding",
+    ],
+    [
+      "stacked content codings are not stored",
+      { "cache-control": "max-age=5", "content-encoding": "gzip, br" },
       {},
       "content-encoding",
     ],
@@ -137,6 +199,64 @@ Deno.test("storagePolicy() decides what a shared cache stores (RFC 9111 §3)", a
       { "cache-control": "max-age=60", "outpost-cache-control": "no-store" },
       {},
       "no-store",
+    ],
+    // RFC 9213 §2.1: a targeted field that is not a valid Dictionary, or gives a directive a
+    // value of the wrong type, is ignored as a whole: Cache-Control applies.
+    ...[
+      ["a quoted max-age", 'max-age="20"'],
+      ["a decimal max-age", "max-age=20.5"],
+      ["a negative max-age", "max-age=-20"],
+      ["a token max-age", "max-age=abc"],
+      ["a valued flag", "no-store=1, max-age=20"],
+      ["an upper-case key", "Max-Age=20"],
+      ["a trailing comma", "max-age=20,"],
+      ["a missing comma", "max-age=20 no-store"],
+      ["an unterminated string", 'max-age=20, x="a'],
+      ["a space before a parameter", "max-age=20 ;x"],
+    ].map((
+      [what, value],
+    ): [string, Record<string, string>, Parameters<typeof facts>[1], number] => [
+      `CDN-Cache-Control with ${what} is ignored whole`,
+      { "cache-control": "max-age=7", "cdn-cache-control": value },
+      {},
+      7,
+    ]),
+    [
+      "an invalid Outpost-Cache-Control falls back to a valid CDN-Cache-Control",
+      {
+        "cache-control": "max-age=7",
+        "cdn-cache-control": "max-age=20",
+        "outpost-cache-control": "max-age=3,,",
+      },
+      {},
+      20,
+    ],
+    [
+      "an empty CDN-Cache-Control is ignored",
+      { "cache-control": "no-store", "cdn-cache-control": "" },
+      {},
+      "no-store",
+    ],
+    [
+      "a valid CDN-Cache-Control with extension members and parameters is obeyed",
+      {
+        "cache-control": "no-store",
+        "cdn-cache-control": 'max-age=20;x=1, ext="a", other=(a b), flag=?0',
+      },
+      {},
+      20,
+    ],
+    [
+      "CDN-Cache-Control no-store=?0 is not no-store",
+      { "cache-control": "no-store", "cdn-cache-control": "no-store=?0, max-age=4" },
+      {},
+      4,
+    ],
+    [
+      "CDN-Cache-Control private with field names as strings",
+      { "cdn-cache-control": 'max-age=4, private="x-user"' },
+      {},
+      4,
     ],
   ];
   for (const [name, headers, o, expected] of table) {
@@ -190,6 +310,18 @@ Deno.test("storagePolicy() decides what a shared cache stores (RFC 9111 §3)", a
     ) {
       const p = policy({ "cache-control": cc });
       assert.ok(p.store && p.timing.mustRevalidate && p.timing.swrMs === 0 && p.timing.sieMs === 0);
+    }
+  });
+  await t.step("no-cache and s-maxage forbid stale windows too, config or origin", () => {
+    const rules = { ...RULES, staleWhileRevalidateSeconds: 30, staleIfErrorSeconds: 30 };
+    for (
+      const cc of [
+        "max-age=1, no-cache, stale-while-revalidate=9, stale-if-error=9",
+        "s-maxage=1, stale-while-revalidate=9, stale-if-error=9",
+      ]
+    ) {
+      const p = policy({ "cache-control": cc }, {}, rules);
+      assert.ok(p.store && p.timing.swrMs === 0 && p.timing.sieMs === 0, cc);
     }
   });
   await t.step("Vary names are normalised; private fields and Set-Cookie are stripped", () => {
@@ -320,6 +452,15 @@ Deno.test("decide() picks hit, stale or revalidate (RFC 9111 §4, RFC 5861)", as
     );
     assert.equal(decide(timing({ invalidatedAt: NOW }), NOW + 1000, none).staleIfError, true);
   });
+  await t.step("no-cache and s-maxage: never stale, even with windows stored earlier", () => {
+    for (const o of [{ noCache: true }, { sMaxAge: true }, { proxy: true }]) {
+      const t = timing("proxy" in o ? { mustRevalidate: true } : o);
+      assert.equal(decide(t, NOW + 70_000, none).staleIfError, false, JSON.stringify(o));
+      assert.equal(decide(t, NOW + 70_000, none).action, "revalidate", JSON.stringify(o));
+      const maxStale = parseRequestDirectives("max-stale");
+      assert.equal(decide(t, NOW + 70_000, maxStale).action, "revalidate", JSON.stringify(o));
+    }
+  });
   await t.step("age and ttl", () => {
     const d = decide(timing({ initialAgeMs: 5000 }), NOW + 10_000, none);
     assert.equal(d.ageMs, 15_000);
@@ -391,7 +532,10 @@ Deno.test("decide() serves a hit only while fresh and acceptable to the request"
         assert.ok(d.ttlMs > 0 && !t.noCache && !req.noCache);
         if (req.maxAge !== undefined) assert.ok(d.ageMs <= req.maxAge * 1000);
       }
-      if (d.action === "stale") assert.ok(!t.mustRevalidate && !req.noCache && !t.noCache);
+      // RFC 9111 §4.2.4: never stale under must-/proxy-revalidate, no-cache or s-maxage.
+      const forbidden = t.mustRevalidate || t.noCache || t.sMaxAge;
+      if (d.action === "stale") assert.ok(!forbidden && !req.noCache);
+      if (forbidden) assert.equal(d.staleIfError, false);
     }),
     { numRuns: 2000 },
   );

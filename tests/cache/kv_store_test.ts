@@ -20,7 +20,11 @@ Deno.test("KvStore.write() round-trips inline and chunked bodies", async (t) => 
       const body = makeBody(size, size);
       const entry = makeEntry(slot.url, size);
       assert.equal(
-        await store.write(slot, entry, body, { expireIn: 60_000, guard: NO_GUARD }),
+        await store.write(slot, entry, body, {
+          expireIn: 60_000,
+          now: Date.now(),
+          guard: NO_GUARD,
+        }),
         true,
       );
       const read = await store.readMeta(slot);
@@ -39,7 +43,11 @@ Deno.test("KvStore.write() never exposes a torn body", async (t) => {
   const store = new KvStore(kv);
   const oldBody = makeBody(500_000, 1);
   const oldEntry = makeEntry(slot.url, oldBody.length);
-  await store.write(slot, oldEntry, oldBody, { expireIn: 60_000, guard: NO_GUARD });
+  await store.write(slot, oldEntry, oldBody, {
+    expireIn: 60_000,
+    now: Date.now(),
+    guard: NO_GUARD,
+  });
   const before = await store.readMeta(slot);
 
   // 700 KB is two chunk commits (10 + 2 chunks), then the metadata publish: crash at each.
@@ -52,6 +60,7 @@ Deno.test("KvStore.write() never exposes a torn body", async (t) => {
       await assert.rejects(() =>
         new KvStore(crashing).write(slot, makeEntry(slot.url, newBody.length), newBody, {
           expireIn: 60_000,
+          now: Date.now(),
           guard: { metaVersionstamp: before.versionstamp, purgeVersionstamp: null },
         })
       );
@@ -74,6 +83,7 @@ Deno.test("KvStore.write() never exposes a torn body", async (t) => {
     const entry = makeEntry(slot.url, newBody.length);
     const ok = await store.write(slot, entry, newBody, {
       expireIn: 60_000,
+      now: Date.now(),
       guard: { metaVersionstamp: "00000000000000000000", purgeVersionstamp: null },
     });
     assert.equal(ok, false);
@@ -87,6 +97,7 @@ Deno.test("KvStore.write() never exposes a torn body", async (t) => {
     const newBody = makeBody(130_000, 4);
     const ok = await store.write(slot, makeEntry(slot.url, newBody.length), newBody, {
       expireIn: 60_000,
+      now: Date.now(),
       guard: { metaVersionstamp: current.versionstamp, purgeVersionstamp: null },
       previous,
     });

@@ -44,6 +44,28 @@ Deno.test("upstreamHeaders() strips hop-by-hop headers, including those Connecti
   assert.equal(h.get("x-request-id"), "req-1");
 });
 
+Deno.test("upstreamHeaders() forwards the client's Accept-Encoding in normalised form", () => {
+  const cases: Array<[string | null, string]> = [
+    [null, "identity"],
+    ["", "identity"],
+    ["gzip, deflate, br, zstd", "br, gzip"],
+    ["gzip;q=1.0, identity; q=0.5, *;q=0", "gzip"],
+    ["br;q=0, gzip", "gzip"],
+    ["deflate", "identity"],
+    ["*", "br, gzip"],
+    ["x-gzip", "gzip"],
+  ];
+  for (const [sent, upstream] of cases) {
+    const h = upstreamHeaders(new Headers(sent === null ? {} : { "accept-encoding": sent }), info);
+    assert.equal(h.get("accept-encoding"), upstream, String(sent));
+  }
+  const plain = upstreamHeaders(new Headers({ "accept-encoding": "gzip, br" }), {
+    ...info,
+    acceptEncoding: "identity",
+  });
+  assert.equal(plain.get("accept-encoding"), "identity", "proxy.acceptEncoding: identity");
+});
+
 Deno.test("upstreamHeaders() sets forwarding headers and drops untrusted claims", () => {
   const h = upstreamHeaders(
     new Headers({
