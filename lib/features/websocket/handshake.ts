@@ -5,7 +5,7 @@
  * (so the client gets what the origin said).
  */
 
-import type { ByteReader } from "./reader.ts";
+import { type ByteReader, joinBytes } from "./reader.ts";
 
 /** The GUID of RFC 6455 §1.3 that `Sec-WebSocket-Accept` is derived with. */
 const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -201,11 +201,5 @@ async function readChunked(reader: ByteReader, max: number): Promise<Uint8Array>
   }
   // Trailer fields end at an empty line; they are dropped.
   for (let i = 0; i < 64; i++) if ((await readLine(reader)) === "") break;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
+  return parts.length === 0 ? new Uint8Array(0) : joinBytes(parts, total);
 }

@@ -11,6 +11,18 @@ export interface ByteSource {
 
 const CRLFCRLF = [13, 10, 13, 10];
 
+/** `parts` as one array of `total` bytes (the part itself when there is one). */
+export function joinBytes(parts: readonly Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 /** A read-ahead buffer over a {@linkcode ByteSource}. */
 export class ByteReader {
   readonly #source: ByteSource;

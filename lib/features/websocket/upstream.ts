@@ -16,7 +16,7 @@ import {
   parseClosePayload,
   parseFrameHeader,
 } from "./frame.ts";
-import type { ByteReader } from "./reader.ts";
+import { type ByteReader, joinBytes } from "./reader.ts";
 
 /** One message or control frame from the origin. */
 export type UpstreamMessage =
@@ -243,7 +243,7 @@ export class UpstreamSocket {
           this.#fragments.push(payload);
           this.#fragmentBytes += payload.length;
           if (!header.fin) continue;
-          const data = join(this.#fragments, this.#fragmentBytes);
+          const data = joinBytes(this.#fragments, this.#fragmentBytes);
           const type = this.#fragmentOp;
           this.#fragments = [];
           this.#fragmentOp = 0;
@@ -271,15 +271,4 @@ function message(op: number, data: Uint8Array): UpstreamMessage {
   } catch {
     throw new FrameError(CLOSE.invalidPayload, "Text message is not UTF-8");
   }
-}
-
-function join(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
