@@ -46,6 +46,8 @@ import { analyticsFlushHandler } from "../routes/events.ts";
 import { createFunctions, type Functions } from "./features/functions/feature.ts";
 import type { FunctionManifest } from "./features/functions/types.ts";
 import { createWebSockets, type WebSockets } from "./features/websocket/feature.ts";
+import { createPlatform, type Platform } from "./features/platform/feature.ts";
+import type { EdgeKv } from "./features/platform/kv.ts";
 
 /** Everything the edge node needs from outside. */
 export interface AppDeps {
@@ -72,6 +74,8 @@ export interface AppDeps {
   conditions?: HealthConditions;
   /** Users' edge functions: the generated `functions/_manifest.ts` (docs/functions.md). */
   functions?: FunctionManifest;
+  /** How `kv` was opened (main.ts): health reports a store that is not open, or not shared. */
+  edgeKv?: EdgeKv;
 }
 
 /** A built edge node. */
@@ -106,12 +110,14 @@ export interface Edge {
   functions: Functions | null;
   /** WebSockets relayed to origins (null when `websocket.enabled` is false). */
   websocket: WebSockets | null;
+  /** Where the node runs: identity, Deno Deploy's CDN, the KV's state. */
+  platform: Platform;
   /** The routers behind `fetch`: `/_edge/*` and everything else (route listings, tests). */
   routers: { edge: Hono<AppEnv>; main: Hono<AppEnv> };
   /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
   start(): void;
-  /** Stops background jobs; the caller closes KV. */
-  close(): Promise<void>;
+  /** Stops background jobs (waiting up to `graceMs` for running ones); the caller closes KV. */
+  close(options?: { graceMs?: number }): Promise<void>;
 }
 
 /** The context's target for a request refused before routing (nothing reads it). */
@@ -318,6 +324,20 @@ export function createApp(deps: AppDeps): Edge {
     conditions,
   });
   conditions.check("origins", originsCheck(health, config.regions.map((r) => r.origin)));
+  // Authorization is built below; the platform asks it per request, long after this runs.
+  let authz: Authz | null = null;
+  const platform = createPlatform({
+    clock,
+    log,
+    metrics,
+    jobs,
+    conditions,
+    fetch: deps.fetch ?? globalThis.fetch,
+    nodeId: monitor.nodeId,
+    protects: (method, path) => authz?.protects(method, path) ?? false,
+    edgeKv: deps.edgeKv,
+  }, config);
+  const cdn = platform.cdn;
 
   // One guard for every operator endpoint, from the one validated ADMIN_TOKEN.
   const admin = adminGuard({ token: config.metrics.adminToken, mode: config.mode });
@@ -336,6 +356,8 @@ export function createApp(deps: AppDeps): Edge {
     jobs,
     // A lookup without a state of its own (a test's table) is ready from the start.
     ipDatabase: (): IpDatabaseState => deps.ipdb === undefined ? "off" : deps.ipdb.state ?? "ready",
+    notes: platform.notes,
+    platform: () => platform.identity(),
   };
   // Load balancers poll health: `GET` is answered before routing, other methods by the router.
   const answerHealth = healthResponder(edgeOptions);
@@ -367,7 +389,7 @@ export function createApp(deps: AppDeps): Edge {
     jobs.add({
       name: "cache-purge-sync",
       intervalMs: config.cache.purgePollMs,
-      run: () => cache.purger.sync(),
+      run: () => cache.purger.poll(config.cache.purgeWatchedPollMs),
     });
     let sweeps = 0;
     jobs.add({
@@ -375,7 +397,7 @@ export function createApp(deps: AppDeps): Edge {
       intervalMs: config.cache.kv.sweepSeconds * 1000,
       run: () => cache.sweepKv(sweeps++),
     });
-    edgeApp.post("/purge", purgeHandler({ cache, admin }));
+    edgeApp.post("/purge", purgeHandler({ cache, admin, platform: platform.purger }));
     edgeApp.get("/cache", cacheStatsHandler(cache, admin));
   }
 
@@ -386,7 +408,7 @@ export function createApp(deps: AppDeps): Edge {
   // authorization the relay itself keeps it from the origin's offer).
   if (websocket && config.authz.enabled) mainApp.use("*", websocket.credentials);
   // Authorization runs first, and only on protected patterns: other routes pay nothing.
-  const authz = createAuthz({
+  authz = createAuthz({
     config,
     kv: deps.kv,
     clock,
@@ -399,6 +421,7 @@ export function createApp(deps: AppDeps): Edge {
   });
   authz?.register(mainApp);
   if (authz) conditions.check("authz.module", policyModuleCheck(authz));
+  const guard = authz;
   // Analytics: automatic tracking around everything, then `/events*` and `/_central/*`.
   const analytics = createAnalytics({
     config,
@@ -460,7 +483,7 @@ export function createApp(deps: AppDeps): Edge {
           eventLimits: analytics.edge?.limits ?? null,
           collector: analytics.central !== null,
           cache: cache !== null,
-          protects: authz ? (method, path) => authz.protects(method, path) : null,
+          protects: guard ? (method, path) => guard.protects(method, path) : null,
           now: () => clock.now(),
         }),
     });
@@ -531,13 +554,16 @@ export function createApp(deps: AppDeps): Edge {
    * request: authorization of a protected path, or automatic analytics tracking.
    */
   function fastPathAllowed(method: string, path: string): boolean {
-    if (authz === null && analytics.tracking === null) return true;
-    return !(authz?.protects(method, path) ?? false) && !analytics.tracks(path);
+    if (guard === null && analytics.tracking === null) return true;
+    return !(guard?.protects(method, path) ?? false) && !analytics.tracks(path);
   }
 
-  /** Stamps the node's identity, then records the request once (metrics, request log). */
+  /**
+   * Stamps what Deno Deploy's CDN may do with the answer and the node's identity, then records
+   * the request once (metrics, request log).
+   */
   function finish(req: Request, res: Response, ctx: EdgeRequestContext): Response {
-    const stamped = contexts.stamp(res, ctx);
+    const stamped = contexts.stamp(cdn === null ? res : cdn.stamp(req, res, ctx), ctx);
     monitor.finish(req, stamped.status, ctx);
     return stamped;
   }
@@ -553,23 +579,25 @@ export function createApp(deps: AppDeps): Edge {
     conditions,
     demo,
     analytics,
-    authz,
+    authz: guard,
     data,
     cache,
     missingSecrets,
     functions,
     websocket,
+    platform,
     routers: { edge: edgeApp, main: mainApp },
     start: () => {
       jobs.start();
       data.start();
       cache?.start();
+      platform.start();
     },
-    async close() {
-      await websocket?.close();
+    async close(options = {}) {
+      await websocket?.close(options.graceMs);
       data.stop();
       await cache?.close();
-      await jobs.stop();
+      await jobs.stop(options.graceMs);
       await monitor.close();
       await analytics.edge?.close();
     },

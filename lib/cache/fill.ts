@@ -115,9 +115,12 @@ export class Filler {
   }
 
   /** Loads an entry's body from KV and makes a memory item (null when torn or unreadable). */
-  async load(read: MetaValue): Promise<MemoryItem | null> {
+  async load(
+    read: MetaValue,
+    consistency: Deno.KvConsistencyLevel = "strong",
+  ): Promise<MemoryItem | null> {
     if (read.kind !== "entry") return null;
-    const body = await this.#o.store.readBody(read.entry, read.body);
+    const body = await this.#o.store.readBody(read.entry, read.body, consistency);
     return body === null ? null : makeItem(read.entry, body);
   }
 

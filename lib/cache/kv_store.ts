@@ -148,9 +148,12 @@ export class KvStore {
     return Promise.race([run, timeout]).finally(() => clearTimeout(timer));
   }
 
-  /** The metadata at a slot (`null` value when absent or invalid). */
-  async readMeta(slot: KvSlot): Promise<MetaRead> {
-    const res = await this.#kv.get(cacheMetaKey(slot));
+  /**
+   * The metadata at a slot (`null` value when absent or invalid). `eventual` may read a nearby
+   * replica (Deno Deploy's KV): a lookup may, a fill deciding what to write may not.
+   */
+  async readMeta(slot: KvSlot, consistency: Deno.KvConsistencyLevel = "strong"): Promise<MetaRead> {
+    const res = await this.#kv.get(cacheMetaKey(slot), { consistency });
     if (res.value === null) return { value: null, versionstamp: res.versionstamp };
     const parsed = MetaValueSchema.safeParse(res.value);
     if (!parsed.success) {
@@ -161,12 +164,18 @@ export class KvStore {
   }
 
   /** The body of an entry, or `null` when a chunk is missing or the length is wrong. */
-  async readBody(entry: StoredEntry, inline: Uint8Array | undefined): Promise<Uint8Array | null> {
+  async readBody(
+    entry: StoredEntry,
+    inline: Uint8Array | undefined,
+    consistency: Deno.KvConsistencyLevel = "strong",
+  ): Promise<Uint8Array | null> {
     if (entry.chunks === 0) return inline && inline.byteLength === entry.size ? inline : null;
     const parts: Uint8Array[] = [];
     let size = 0;
     for await (
-      const item of this.#kv.list<Uint8Array>({ prefix: cacheBodyPrefix(entry.version) })
+      const item of this.#kv.list<Uint8Array>({ prefix: cacheBodyPrefix(entry.version) }, {
+        consistency,
+      })
     ) {
       const index = item.key[3];
       if (index !== parts.length || !(item.value instanceof Uint8Array)) return null;

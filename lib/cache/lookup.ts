@@ -1,6 +1,12 @@
 /**
  * Finding a stored response: the memory tier first, then KV (promoting what it finds into
  * memory). Vary markers pick the variant from the request's headers. KV failures are misses.
+ *
+ * KV is read with eventual consistency: on Deno Deploy that is the nearest read replica instead
+ * of the primary in us-east4, and a replica's lag only delays what a purge or a new entry changes
+ * by that much (purges also reach memory through the purge log). A torn read (a body the replica
+ * does not have in full yet) is read again strongly; an item read while a purge ran is served
+ * but not kept.
  */
 
 import type { Clock } from "../clock.ts";
@@ -43,20 +49,30 @@ export class Lookups {
     const mem = this.fromMemory(urlKey, get);
     if (mem.item !== null) return mem;
     const now = clock.now();
+    const epoch = memory.epoch;
     try {
       return await store.within(async () => {
-        let read = await store.readMeta(await kvSlot(urlKey, ""));
+        let slot = await kvSlot(urlKey, "");
+        let read = await store.readMeta(slot, "eventual");
         let variant: string | null = mem.variant;
         if (read.value?.kind === "vary") {
           variant = varyValues(read.value.vary, get);
           memory.setVary(urlKey, read.value.vary);
-          read = await store.readMeta(await kvSlot(urlKey, variant));
+          slot = await kvSlot(urlKey, variant);
+          read = await store.readMeta(slot, "eventual");
         }
         if (read.value?.kind === "entry" && isRetained(read.value.entry.timing, now)) {
-          const item = await filler.load(read.value);
+          let item = await filler.load(read.value, "eventual");
+          if (item === null) {
+            // The replica may not have every chunk yet: the primary decides.
+            const strong = await store.readMeta(slot, "strong");
+            if (strong.value?.kind === "entry" && isRetained(strong.value.entry.timing, now)) {
+              item = await filler.load(strong.value, "strong");
+            }
+          }
           if (item === null) stats.tornRead();
           else {
-            memory.setEntry(item);
+            if (memory.epoch === epoch) memory.setEntry(item);
             return { item, variant: item.entry.variant === "" ? null : item.entry.variant };
           }
         }

@@ -46,6 +46,9 @@ export const HealthSchema = z.object({
   p99_ms: Ms,
   requests: Count,
   reasons: z.array(z.string()).describe("Why the node is degraded or unhealthy (empty when ok)"),
+  notes: z.array(z.string()).optional().describe(
+    "What the node does not know about itself, not a fault (e.g. its region: unknown)",
+  ),
   conditions: z.record(z.string(), z.enum(["degraded", "unhealthy"])).optional().describe(
     "Conditions in force by name (e.g. kv.write, origins, authz.module): always with " +
       "?verbose=1, else only when some are",
@@ -88,6 +91,21 @@ export const HealthSchema = z.object({
       z.object({ consecutive_failures: Count, last_error: z.string().nullable() }),
     ).describe("Jobs whose last run failed, by name (all counters are in /_edge/metrics)"),
   }).optional().describe("Background jobs: with ?verbose=1, else only when some are failing"),
+  platform: z.object({
+    kind: z.enum(["deno-deploy", "self-hosted"]),
+    region_source: z.enum(["EDGE_REGION", "config", "development", "unknown"]),
+    deployment_id: z.string().optional().describe("DENO_DEPLOYMENT_ID"),
+    timeline: z.string().optional().describe("DENO_TIMELINE"),
+    app: z.string().optional().describe("DENO_DEPLOY_APP_SLUG"),
+    kv: z.object({
+      source: z.enum(["path", "url", "platform"]),
+      open: z.boolean(),
+      shared: z.boolean().nullable().describe(
+        "Deno Deploy's default KV: seen to be shared (null: not checked)",
+      ),
+    }).nullable(),
+    cdn: z.object({ guard: z.boolean(), purge: z.boolean() }),
+  }).optional().describe("With ?verbose=1: where the node runs (docs/deploy.md)"),
 });
 
 const GroupStatsShape = {
@@ -151,6 +169,10 @@ export const PurgeResultSchema = z.object({
   entries: Count.describe("KV entries purged (or marked stale)"),
   memory: Count.describe("Items dropped from this node's memory"),
   seq: z.string().describe("The purge log's sequence number after this purge"),
+  deno_cdn: z.object({
+    tags: Count.describe("Tags sent: the request's, and one per URL's path"),
+    requests: Count.describe("Invalidation requests (at most 500 tags each)"),
+  }).optional().describe("Deno Deploy's CDN, purged too (platform.cdn.purgeUrl set)"),
 });
 
 /** `GET /_edge/cache`. */

@@ -58,8 +58,11 @@ export interface WebSockets {
   stats(): WebSocketStats;
   /** Enforces connect, idle and keep-alive limits now (a job runs it every second). */
   sweep(): void;
-  /** Closes every pair with 1001 and waits (at most the close timeout) for them to end. */
-  close(): Promise<void>;
+  /**
+   * Closes every pair with 1001 and refuses new ones; waits for them to end at most `waitMs`
+   * (default: the close timeout).
+   */
+  close(waitMs?: number): Promise<void>;
 }
 
 /** The feature's registration: its name, config schema and environment variables. */
@@ -195,10 +198,10 @@ export function createWebSockets(
       };
     },
     sweep,
-    async close() {
+    async close(waitMs = cfg.closeTimeoutMs + 100) {
       closing = true;
       for (const b of bridges) b.close(CLOSE.goingAway, "Edge shutting down", "shutdown");
-      const deadline = performance.now() + cfg.closeTimeoutMs + 100;
+      const deadline = performance.now() + waitMs;
       while (bridges.size > 0 && performance.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
       }

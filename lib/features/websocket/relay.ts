@@ -19,6 +19,7 @@ import {
   outpostHops,
   upstreamHeaders,
 } from "../../proxy/headers.ts";
+import { keepOutOfDenoCdn } from "../platform/cdn.ts";
 import { Bridge } from "./bridge.ts";
 import type { WebSocketConfig } from "./config.ts";
 import { type Dial, type Opened, openUpstream, type Refused } from "./connect.ts";
@@ -206,8 +207,7 @@ function upgradeClient(
     if (!HANDSHAKE_HEADERS.has(name)) res.headers.append(name, value);
   }
   res.headers.set("x-upstream-region", opened.target.name);
-  res.headers.set("deno-cdn-cache-control", "no-store");
-  return res;
+  return keepOutOfDenoCdn(res);
 }
 
 /** An origin's response headers without hop-by-hop ones (those its `Connection` names too). */
@@ -229,6 +229,5 @@ function refusalResponse(r: Refused): Response {
     if (name !== "content-length") res.headers.append(name, value);
   }
   res.headers.set("x-upstream-region", r.target.name);
-  res.headers.set("deno-cdn-cache-control", "no-store");
-  return res;
+  return keepOutOfDenoCdn(res);
 }

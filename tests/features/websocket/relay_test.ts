@@ -129,7 +129,7 @@ Deno.test("the upgrade reaches the origin with the forwarding headers, variant a
     assert.equal(raw.status, 101);
     assert.equal(raw.headers.get("sec-websocket-protocol"), "x");
     assert.equal(raw.headers.get("set-cookie")?.startsWith("session=abc"), true);
-    assert.equal(raw.headers.get("deno-cdn-cache-control"), "no-store");
+    assert.equal(raw.headers.get("deno-cdn-cache-control"), "private, no-store");
     assert.notEqual(raw.headers.get("x-upstream-region"), null);
     assert.notEqual(raw.headers.get("x-request-id"), null);
     assert.equal(
@@ -149,7 +149,7 @@ Deno.test("an origin that refuses the upgrade is answered as it answered", async
   try {
     assert.equal(res.status, 403);
     assert.equal(res.headers.get("x-origin"), "refused");
-    assert.equal(res.headers.get("deno-cdn-cache-control"), "no-store");
+    assert.equal(res.headers.get("deno-cdn-cache-control"), "private, no-store");
     const body = await res.reader.readExact(Number(res.headers.get("content-length")));
     assert.equal(new TextDecoder().decode(body!), "no sockets for you");
   } finally {
