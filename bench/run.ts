@@ -1,8 +1,8 @@
 /**
  * `deno task bench`: every micro-benchmark (`bench/*_bench.ts`, through `deno bench --json`),
- * every load comparison (`bench/load/*.ts`), the items staleness and origin faults measurements,
- * in one run, into `bench/results/latest.{json,md}`, with every load ratio side by side in one
- * summary table.
+ * every load comparison (`bench/load/*.ts`), the items staleness, origin faults and WebSocket
+ * measurements, in one run, into `bench/results/latest.{json,md}`, with every load ratio side by
+ * side in one summary table.
  * Peers that are not installed (wrk, nginx, taskset) are named in the report, not fatal.
  * Options: see `deno task bench --help` (bench/lib/args.ts).
  */
@@ -14,6 +14,7 @@ import {
   originFaultsMarkdown,
   type OriginFaultsResult,
 } from "./origin_faults.ts";
+import { measureWebSocket, websocketMarkdown, type WebSocketResult } from "./websocket.ts";
 import { findNginx } from "./lib/nginx.ts";
 import { hasTaskset } from "./lib/process.ts";
 import { type LoadSuite, loadSuiteMarkdown, writeResult } from "./lib/report.ts";
@@ -145,6 +146,16 @@ if (!only || "origin_faults".includes(only)) {
   }
 }
 
+let websocket: WebSocketResult | null = null;
+if (!only || "websocket".includes(only)) {
+  console.log("websocket …");
+  try {
+    websocket = await measureWebSocket(quick);
+  } catch (error) {
+    errors.push(`websocket: ${(error as Error).message}`);
+  }
+}
+
 const missing = [...new Set(load.flatMap((s) => s.missing))];
 const peerLines = [
   `- wrk: ${
@@ -205,6 +216,7 @@ const lines = [
   "",
   ...(staleness ? [stalenessMarkdown(staleness, "###"), ""] : []),
   ...(originFaults ? [originFaultsMarkdown(originFaults, "###"), ""] : []),
+  ...(websocket ? [websocketMarkdown(websocket, "###"), ""] : []),
 ];
 if (errors.length) {
   lines.push(
@@ -215,7 +227,7 @@ if (errors.length) {
 }
 const path = await writeResult(
   "latest",
-  { startedAt, peers, missing, micro, load, staleness, originFaults, errors },
+  { startedAt, peers, missing, micro, load, staleness, originFaults, websocket, errors },
   lines.join("\n"),
 );
 console.log(lines.join("\n"));
