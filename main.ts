@@ -277,6 +277,9 @@ async function main(): Promise<void> {
     await edge.analytics.edge?.shutdown(
       Math.min(config.analytics.shutdownFlushMs, Math.max(0, left() / 2)),
     );
+    // WebSockets get a 1001 close on both sides before the server drops their connections; their
+    // answers are awaited briefly (a quarter of what is left, a second at most).
+    await edge.websocket?.close(Math.max(0, Math.min(1000, left() / 4)));
     // In-flight requests get what is left, less a margin for closing jobs and KV.
     const drain = setTimeout(() => {
       log.warn("requests still running at the shutdown deadline; closing anyway");

@@ -1,8 +1,8 @@
 /**
  * `deno task bench`: every micro-benchmark (`bench/*_bench.ts`, through `deno bench --json`),
- * every load comparison (`bench/load/*.ts`), the items staleness, origin faults and cold start
- * measurements (with the start-up profile), in one run, into `bench/results/latest.{json,md}`, with every load ratio side by side in one
- * summary table.
+ * every load comparison (`bench/load/*.ts`), the items staleness, origin faults, WebSocket and
+ * cold start measurements (with the start-up profile), in one run, into
+ * `bench/results/latest.{json,md}`, with every load ratio side by side in one summary table.
  * Peers that are not installed (wrk, nginx, taskset) are named in the report, not fatal.
  * Options: see `deno task bench --help` (bench/lib/args.ts).
  */
@@ -15,6 +15,7 @@ import {
   type OriginFaultsResult,
 } from "./origin_faults.ts";
 import { coldStartMarkdown, type ColdStartResult, measureColdStart } from "./cold_start.ts";
+import { measureWebSocket, websocketMarkdown, type WebSocketResult } from "./websocket.ts";
 import { findNginx } from "./lib/nginx.ts";
 import { hasTaskset } from "./lib/process.ts";
 import { type LoadSuite, loadSuiteMarkdown, writeResult } from "./lib/report.ts";
@@ -159,6 +160,16 @@ if (!only || "cold_start".includes(only)) {
   }
 }
 
+let websocket: WebSocketResult | null = null;
+if (!only || "websocket".includes(only)) {
+  console.log("websocket …");
+  try {
+    websocket = await measureWebSocket(quick);
+  } catch (error) {
+    errors.push(`websocket: ${(error as Error).message}`);
+  }
+}
+
 const missing = [...new Set(load.flatMap((s) => s.missing))];
 const peerLines = [
   `- wrk: ${
@@ -228,6 +239,7 @@ const lines = [
       "",
     ]
     : []),
+  ...(websocket ? [websocketMarkdown(websocket, "###"), ""] : []),
 ];
 if (errors.length) {
   lines.push(
@@ -238,7 +250,19 @@ if (errors.length) {
 }
 const path = await writeResult(
   "latest",
-  { startedAt, peers, missing, micro, load, staleness, originFaults, coldStart, startup, errors },
+  {
+    startedAt,
+    peers,
+    missing,
+    micro,
+    load,
+    staleness,
+    originFaults,
+    websocket,
+    coldStart,
+    startup,
+    errors,
+  },
   lines.join("\n"),
 );
 console.log(lines.join("\n"));

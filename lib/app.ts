@@ -45,6 +45,7 @@ import { docsRoutes } from "../routes/docs.ts";
 import { analyticsFlushHandler } from "../routes/events.ts";
 import { createFunctions, type Functions } from "./features/functions/feature.ts";
 import type { FunctionManifest } from "./features/functions/types.ts";
+import { createWebSockets, type WebSockets } from "./features/websocket/feature.ts";
 import { createPlatform, type Platform } from "./features/platform/feature.ts";
 import type { EdgeKv } from "./features/platform/kv.ts";
 
@@ -109,6 +110,8 @@ export interface Edge {
   missingSecrets: readonly MissingSecret[];
   /** Users' functions (null when there are none or `functions.enabled` is false). */
   functions: Functions | null;
+  /** WebSockets relayed to origins (null when `websocket.enabled` is false). */
+  websocket: WebSockets | null;
   /** Where the node runs: identity, Deno Deploy's CDN, the KV's state. */
   platform: Platform;
   /** The routers behind `fetch`: `/_edge/*` and everything else (route listings, tests). */
@@ -132,11 +135,13 @@ const REFUSED_TARGET: CanonicalTarget = {
 /** Hono's `c.env` for one request: the context, and `Deno.serve`'s info read on demand. */
 class RequestEnv implements AppBindings {
   readonly ctx: EdgeRequestContext;
+  readonly raw: Request;
   readonly #info: ServeInfo | undefined;
 
-  constructor(ctx: EdgeRequestContext, info: ServeInfo | undefined) {
+  constructor(ctx: EdgeRequestContext, info: ServeInfo | undefined, raw: Request) {
     this.ctx = ctx;
     this.#info = info;
+    this.raw = raw;
   }
 
   get completed(): Promise<void> | undefined {
@@ -308,6 +313,18 @@ export function createApp(deps: AppDeps): Edge {
     onAttempt: (a) => attempts.inc({ region: a.region, outcome: a.outcome }),
   });
 
+  // WebSockets on proxied routes: the same origins, ranking and breakers as forwarding.
+  const websocket = createWebSockets({
+    clock,
+    log,
+    metrics,
+    jobs,
+    health,
+    region: config.region,
+    maxAttempts: config.proxy.maxAttempts,
+    onAttempt: (a) => attempts.inc({ region: a.region, outcome: a.outcome }),
+  }, config.websocket);
+
   const onError = problemHandler((error, c: Context<AppEnv>) => {
     log.error("unhandled error", {
       request_id: c.env.ctx.requestId,
@@ -416,6 +433,9 @@ export function createApp(deps: AppDeps): Edge {
   const mainApp = new Hono<AppEnv>();
   mainApp.onError(onError);
   mainApp.notFound(problemNotFound);
+  // A browser's token offered as a subprotocol is authorized like one in the header (without
+  // authorization the relay itself keeps it from the origin's offer).
+  if (websocket && config.authz.enabled) mainApp.use("*", websocket.credentials);
   // Authorization runs first, and only on protected patterns: other routes pay nothing.
   authz = createAuthz({
     config,
@@ -502,6 +522,7 @@ export function createApp(deps: AppDeps): Edge {
   mainApp.all(
     "*",
     abTesting(config.experiments),
+    ...(websocket ? [websocket.proxy] : []),
     ...(cache ? [cache.middleware()] : []),
     originProxy(proxyOptions),
   );
@@ -541,7 +562,7 @@ export function createApp(deps: AppDeps): Edge {
       if (hit !== null) return finish(req, hit, ctx);
     }
     // `info.completed` and `info.remoteAddr` are getters with a cost: read them only when used.
-    const env = new RequestEnv(ctx, info);
+    const env = new RequestEnv(ctx, info, raw);
     const res = (edgePath ? edgeApp : mainApp).fetch(req, env);
     return res instanceof Promise ? res.then((r) => finish(req, r, ctx)) : finish(req, res, ctx);
   }
@@ -593,6 +614,7 @@ export function createApp(deps: AppDeps): Edge {
     cache,
     missingSecrets,
     functions,
+    websocket,
     platform,
     routers: { edge: edgeApp, main: mainApp },
     start: () => {
@@ -602,6 +624,7 @@ export function createApp(deps: AppDeps): Edge {
       platform.start();
     },
     async close(options = {}) {
+      await websocket?.close(options.graceMs);
       data.stop();
       await cache?.close();
       await jobs.stop(options.graceMs);

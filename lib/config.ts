@@ -29,6 +29,11 @@ import {
   platformInput,
   type RegionSource,
 } from "./features/platform/config.ts";
+import {
+  WEBSOCKET_ENV_VARS,
+  WebSocketConfigSchema,
+  websocketInput,
+} from "./features/websocket/config.ts";
 
 /**
  * The node's region when nothing names it (production without `EDGE_REGION`): Deno Deploy gives
@@ -381,6 +386,8 @@ export const EdgeConfigSchema = z.object({
   docs: DocsConfigSchema,
   /** Users' edge functions (lib/features/functions, docs/functions.md). */
   functions: FunctionsConfigSchema,
+  /** WebSockets through the edge (lib/features/websocket, docs/http-api.md#websockets). */
+  websocket: WebSocketConfigSchema,
   /** Where the node runs and how it works with Deno Deploy (lib/features/platform, docs/deploy.md). */
   platform: PlatformConfigSchema,
 }).superRefine((cfg, ctx) => {
@@ -504,6 +511,7 @@ export const ENV_VARS = {
   CACHE_MAX_BODY_BYTES: "cache.maxBodyBytes",
   CACHE_KV_MAX_BYTES: "cache.kv.maxBytes",
   ...FUNCTIONS_ENV_VARS,
+  ...WEBSOCKET_ENV_VARS,
   ...PLATFORM_ENV_VARS,
 } as const;
 
@@ -718,6 +726,7 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
     },
     metrics: metricsSection(file, env, errors),
     functions: functionsInput(file, env, errors),
+    websocket: websocketInput(file, env, errors),
   };
 
   merged.authz = authzFromEnv(env, file.authz, errors);

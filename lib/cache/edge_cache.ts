@@ -149,6 +149,8 @@ export class EdgeCache {
     let found = this.memory.get(key);
     if (found === undefined) return null;
     const headers = req.headers;
+    // A WebSocket (or any protocol) upgrade is never answered from the cache.
+    if (headers.has("upgrade")) return null;
     if (found.kind === "vary") {
       found = this.memory.get(variantKey(key, varyValues(found.vary, (n) => headers.get(n))));
       if (found?.kind !== "entry") return null;
@@ -184,7 +186,7 @@ export class EdgeCache {
         return;
       }
       const path = c.env.ctx.target.path;
-      if (!policy.handles(path)) return await next();
+      if (!policy.handles(path) || req.headers.has("upgrade")) return await next();
       return await handler.handle(c, next, path);
     };
   }
