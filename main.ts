@@ -4,15 +4,17 @@
  * over real HTTP; on Deno Deploy the same file runs unchanged with `Deno.openKv()`, listens where
  * the platform says (`DENO_SERVE_ADDRESS`, honoured by the first `Deno.serve` only) and exits
  * within the 5 s the platform allows after SIGINT (docs/deploy.md).
+ *
+ * Start-up is paid by users (isolates start on demand), so it does as little as it can in
+ * order: the app's modules load while the config is read, KV opens and the authorization
+ * module compiles; the server listens as soon as the request path is built; the IP database
+ * comes up behind it (health says "warming" until it has). See docs/cold_start.md.
  */
 
-import { createApp, type Edge } from "./lib/app.ts";
+import type { Edge } from "./lib/app.ts";
 import { ConfigError, type EdgeConfig, loadConfig } from "./lib/config.ts";
-import { LazyIpCountry } from "./lib/geo/ipdb.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
-import { createDemoOrigin } from "./lib/origin/demo.ts";
-import { manifestOf } from "./lib/features/functions/feature.ts";
-import { installCrashGuard } from "./lib/features/functions/guard.ts";
+import { precompilePolicyModule } from "./lib/authz/precompile.ts";
 import { EdgeKv } from "./lib/features/platform/kv.ts";
 // Users' functions: a static import, so they are deployed, type-checked and watched with the app.
 import functionsManifest from "./functions/_manifest.ts";
@@ -24,6 +26,19 @@ if (typeof Deno.cron === "function") {
   Deno.cron("outpost-analytics-flush", "* * * * *", async () => {
     await analyticsCronTick?.();
   });
+}
+
+/** How long slow extras wait for a first request before they load anyway. */
+const WARM_UP_DELAY_MS = 250;
+
+/** The modules behind the request path, loaded while the config is read and KV opens. */
+function loadAppModules() {
+  return Promise.all([
+    import("./lib/app.ts"),
+    import("./lib/features/functions/feature.ts"),
+    import("./lib/features/functions/guard.ts"),
+    import("./lib/geo/ipdb.ts"),
+  ]);
 }
 
 async function readConfigModule(path: string | undefined): Promise<unknown> {
@@ -122,19 +137,20 @@ async function check(): Promise<void> {
 
 async function main(): Promise<void> {
   const env = Deno.env.toObject();
+  const modules = loadAppModules();
+  modules.catch(() => {}); // awaited below; a bad config may end start-up first
   const config = await configFrom(env);
   const log = createLogger({ level: config.log.level, fields: { region: config.region } });
-  const edgeKv = await openKv(config, env, log);
+  const [edgeKv, policyModule, [{ createApp }, functionsFeature, { installCrashGuard }, geo]] =
+    await Promise.all([
+      openKv(config, env, log),
+      config.authz.enabled ? precompilePolicyModule(config.authz.wasm.path) : null,
+      modules,
+    ]);
   const kv = edgeKv.kv;
 
-  const ipdb = new LazyIpCountry();
-  if (config.geo.ipDatabase) {
-    ipdb.load().then(() => {
-      if (ipdb.error) log.warn("ip database failed to load", { error: ipdb.error });
-      else log.info("ip database loaded", { ranges: ipdb.size });
-    });
-  }
-
+  // Off: health says so. On: loaded once the server listens (health says "warming" until then).
+  const ipdb = config.geo.ipDatabase ? new geo.LazyIpCountry() : undefined;
   let edge: Edge;
   try {
     edge = createApp({
@@ -143,7 +159,9 @@ async function main(): Promise<void> {
       ipdb,
       log,
       jwtSecret: env.JWT_SECRET,
-      functions: await manifestOf(config.functions.dir, functionsManifest),
+      authzWasm: policyModule?.bytes,
+      authzModule: policyModule?.module,
+      functions: await functionsFeature.manifestOf(config.functions.dir, functionsManifest),
       edgeKv,
     });
   } catch (error) {
@@ -151,6 +169,17 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) throw new StartupError(error.message);
     throw error;
   }
+  // Imported before listening: nothing may await between the two servers' starts.
+  const demoModule = config.demoOrigin.mode === "port"
+    ? await import("./lib/origin/demo.ts")
+    : null;
+  // Slow extras start once the first answer is out (or soon after listening without a request):
+  // reading the IP database blocks the event loop for a while, and the request that woke the
+  // isolate should not wait for it. Health says "warming" from the start until they are up.
+  const firstAnswer = Promise.withResolvers<void>();
+  const warmUpTimer = setTimeout(firstAnswer.resolve, WARM_UP_DELAY_MS);
+  let answered = false;
+  const handler = edge.fetch;
   // The edge's server first: the platform's listen address goes to the first Deno.serve only.
   let server: Deno.HttpServer<Deno.NetAddr>;
   let demoServer: Deno.HttpServer<Deno.NetAddr> | null = null;
@@ -167,15 +196,23 @@ async function main(): Promise<void> {
           }),
       },
       "PORT",
-      edge.fetch,
+      (req, info) => {
+        if (!answered) {
+          answered = true;
+          clearTimeout(warmUpTimer);
+          info.completed.then(firstAnswer.resolve, firstAnswer.resolve);
+        }
+        return handler(req, info);
+      },
     );
   } catch (error) {
+    clearTimeout(warmUpTimer);
     await edge.close();
     edgeKv.close();
     throw error;
   }
-  if (config.demoOrigin.mode === "port") {
-    const demo = createDemoOrigin({ name: "demo" });
+  if (demoModule) {
+    const demo = demoModule.createDemoOrigin({ name: "demo" });
     try {
       demoServer = serve(
         {
@@ -188,6 +225,7 @@ async function main(): Promise<void> {
         (req) => demo.fetch(req),
       );
     } catch (error) {
+      clearTimeout(warmUpTimer);
       await server.shutdown();
       await edge.close();
       edgeKv.close();
@@ -215,6 +253,10 @@ async function main(): Promise<void> {
       });
   }
   edge.start();
+  ipdb?.load(undefined, { after: firstAnswer.promise }).then(() => {
+    if (ipdb.error) log.warn("ip database failed to load", { error: ipdb.error });
+    else log.info("ip database loaded", { size: ipdb.size });
+  });
 
   let stopping = false;
   const abort = new AbortController();

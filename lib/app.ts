@@ -22,7 +22,7 @@ import { EdgeContexts } from "./http/edge_context.ts";
 import { HttpError, problemHandler, problemNotFound, problemResponse } from "./http/errors.ts";
 import { Jobs } from "./jobs.ts";
 import { type Logger, silentLogger } from "./log.ts";
-import { type ConditionCheck, HealthConditions } from "./metrics/conditions.ts";
+import { type ConditionCheck, HealthConditions, WARMING_CONDITION } from "./metrics/conditions.ts";
 import { Monitor } from "./metrics/monitor.ts";
 import { adminGuard } from "./metrics/admin.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
@@ -66,8 +66,10 @@ export interface AppDeps {
   metrics?: MetricsRegistry;
   /** `JWT_SECRET` (from the environment only; never logged). */
   jwtSecret?: string;
-  /** Authorization module bytes instead of reading `authz.wasm.path` (tests). */
+  /** Authorization module bytes instead of reading `authz.wasm.path`. */
   authzWasm?: Uint8Array;
+  /** `authzWasm` compiled ahead (main.ts compiles it while KV opens). */
+  authzModule?: WebAssembly.Module;
   /** Overrides `data.itemSchema` with any zod schema for item bodies. */
   itemSchema?: EdgeDataOptions["itemSchema"];
   /** Health conditions raised before the app is built; else a new one. */
@@ -191,6 +193,30 @@ function policyModuleCheck(authz: Authz): ConditionCheck {
     }
     return null;
   };
+}
+
+/** Degraded while the IP database loads behind a listening node. */
+function warmingCheck(ipDatabase: () => IpDatabaseState): ConditionCheck {
+  return () =>
+    ipDatabase() === "loading"
+      ? {
+        level: "degraded",
+        reason: "warming: the IP database is loading (client locations come from headers " +
+          "or the default location until it is ready)",
+      }
+      : null;
+}
+
+/** Degraded when the IP database could not be loaded. */
+function ipDatabaseCheck(ipDatabase: () => IpDatabaseState): ConditionCheck {
+  return () =>
+    ipDatabase() === "failed"
+      ? {
+        level: "degraded",
+        reason: "the IP database failed to load: client locations come from headers or the " +
+          "default location",
+      }
+      : null;
 }
 
 /** A secret the node runs without, and what answers 503 because of it. */
@@ -359,6 +385,9 @@ export function createApp(deps: AppDeps): Edge {
     notes: platform.notes,
     platform: () => platform.identity(),
   };
+  // Slow extras come up after the node listens: it answers meanwhile, and health says so.
+  conditions.check(WARMING_CONDITION, warmingCheck(edgeOptions.ipDatabase));
+  conditions.check("ip_database", ipDatabaseCheck(edgeOptions.ipDatabase));
   // Load balancers poll health: `GET` is answered before routing, other methods by the router.
   const answerHealth = healthResponder(edgeOptions);
   const edgeApp = edgeRoutes(edgeOptions, answerHealth);
@@ -418,6 +447,7 @@ export function createApp(deps: AppDeps): Edge {
     fetch: deps.fetch,
     jwtSecret: deps.jwtSecret,
     wasm: deps.authzWasm,
+    wasmModule: deps.authzModule,
   });
   authz?.register(mainApp);
   if (authz) conditions.check("authz.module", policyModuleCheck(authz));

@@ -731,7 +731,9 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
 
   merged.authz = authzFromEnv(env, file.authz, errors);
 
-  const result = EdgeConfigSchema.safeParse(merged);
+  // Parsed once per process: zod's JIT would compile a fast path for every object in the
+  // schema first, which costs start-up more than this one parse (jitless: same result).
+  const result = EdgeConfigSchema.safeParse(merged, { jitless: true });
   if (!result.success) {
     for (const issue of result.error.issues) {
       const path = issue.path.map(String).join(".") || "(root)";

@@ -50,8 +50,8 @@ export const HealthSchema = z.object({
     "What the node does not know about itself, not a fault (e.g. its region: unknown)",
   ),
   conditions: z.record(z.string(), z.enum(["degraded", "unhealthy"])).optional().describe(
-    "Conditions in force by name (e.g. kv.write, origins, authz.module): always with " +
-      "?verbose=1, else only when some are",
+    "Conditions in force by name (e.g. kv.write, origins, authz.module, warming while the IP " +
+      "database loads after start): always with ?verbose=1, else only when some are",
   ),
   error_rate: Rate.optional().describe("With ?verbose=1: share of every 5xx, edge and origin"),
   p50_ms: Ms.optional().describe("With ?verbose=1"),
@@ -82,7 +82,8 @@ export const HealthSchema = z.object({
     "Circuit breakers by origin URL: all with ?verbose=1, else only those not closed (absent when none)",
   ),
   ip_database: z.enum(["off", "loading", "ready", "failed"]).optional().describe(
-    "With ?verbose=1: the offline IP-to-country database (off: disabled by config)",
+    "With ?verbose=1: the offline IP-to-country database (off: disabled by config; loading: " +
+      "from start until loaded after the first answer)",
   ),
   jobs: z.object({
     total: Count,

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { LazyIpCountry } from "../../lib/geo/ipdb.ts";
+import type { IpCountryLookup } from "../../lib/geo/types.ts";
 import { judge, summarize } from "../../lib/metrics/health.ts";
 import { Field, SlidingWindow } from "../../lib/metrics/window.ts";
 import { get, makeConfig, startEdge, startOrigin } from "../helpers.ts";
@@ -189,4 +191,64 @@ Deno.test("metrics.health.latency edge leaves the origin's wait out of the verdi
     }
     assert.equal((h.thresholds as { latency: string }).latency, latency);
   }
+});
+
+Deno.test("GET /_edge/health says warming while the IP database loads, and serves meanwhile", async (t) => {
+  await using origin = startOrigin();
+  const ipdb = new LazyIpCountry();
+  await using e = await startEdge(makeConfig(origin.url), { ipdb });
+  const trusted = { "x-forwarded-for": "8.8.8.8" };
+  const health = async () => {
+    const compact = await get(`${e.url}/_edge/health`);
+    const verbose = await get(`${e.url}/_edge/health?verbose=1`);
+    return {
+      status: compact.res.status,
+      body: compact.body as { status: string; reasons: string[]; conditions?: object },
+      ipDatabase: (verbose.body as { ip_database: string }).ip_database,
+    };
+  };
+
+  await t.step("loading: degraded (200) with a warming reason; requests are answered", async () => {
+    const { promise, resolve } = Promise.withResolvers<IpCountryLookup>();
+    const loaded = ipdb.load(() => promise);
+    const h = await health();
+    assert.equal(h.status, 200);
+    assert.equal(h.body.status, "degraded");
+    assert.deepEqual(h.body.conditions, { warming: "degraded" });
+    assert.match(h.body.reasons.join("; "), /^warming: the IP database is loading/);
+    assert.equal(h.ipDatabase, "loading");
+    // Meanwhile locations come from headers or the default, and pages are served.
+    const page = await get(`${e.url}/api/echo`, { headers: trusted });
+    assert.equal(page.res.status, 200);
+    const where = await get(`${e.url}/_edge/whereami`, { headers: trusted });
+    assert.equal((where.body as { source: string }).source, "default");
+    // Every start goes through this: no health transition, no alert.
+    assert.equal(e.edge.monitor.alerts.status, "ok");
+    assert.doesNotMatch(e.edge.monitor.prometheus(), /outpost_health_transitions_total\{/);
+    resolve({ lookup: (ip) => (ip === "8.8.8.8" ? "US" : null) });
+    await loaded;
+  });
+  await t.step("loaded: the condition clears", async () => {
+    const h = await health();
+    assert.equal(h.body.status, "ok");
+    assert.equal(h.body.conditions, undefined);
+    assert.equal(h.ipDatabase, "ready");
+    const where = await get(`${e.url}/_edge/whereami`, { headers: trusted });
+    assert.equal((where.body as { country: string }).country, "US");
+  });
+});
+
+Deno.test("GET /_edge/health is degraded when the IP database failed to load", async () => {
+  await using origin = startOrigin();
+  const ipdb = new LazyIpCountry();
+  await using e = await startEdge(makeConfig(origin.url), { ipdb });
+  await ipdb.load(() => Promise.reject(new Error("/secret/path/db.mmdb: corrupt")));
+  const h = await get(`${e.url}/_edge/health`);
+  assert.equal(h.res.status, 200);
+  const body = h.body as { status: string; reasons: string[]; conditions: object };
+  assert.equal(body.status, "degraded");
+  assert.deepEqual(body.conditions, { ip_database: "degraded" });
+  assert.match(body.reasons[0], /^the IP database failed to load/);
+  assert.ok(!h.text.includes("/secret/path"), "no internal detail in public health");
+  assert.equal(e.edge.monitor.alerts.status, "degraded", "a failed load is a real transition");
 });
