@@ -13,7 +13,7 @@
 
 import type { Edge } from "./lib/app.ts";
 import { ConfigError, type EdgeConfig, loadConfig } from "./lib/config.ts";
-import { createLogger, type Logger } from "./lib/log.ts";
+import { createLogger, type Logger } from "./lib/core/log.ts";
 import { precompilePolicyModule } from "./lib/authz/precompile.ts";
 import { EdgeKv } from "./lib/features/platform/kv.ts";
 // Users' functions: a static import, so they are deployed, type-checked and watched with the app.

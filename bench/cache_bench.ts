@@ -4,7 +4,7 @@
  */
 
 import { createApp } from "../lib/app.ts";
-import { ManualClock } from "../lib/clock.ts";
+import { ManualClock } from "../lib/core/clock.ts";
 import { loadConfig } from "../lib/config.ts";
 import { parseRequestDirectives } from "../lib/cache/directives.ts";
 import { decide, storagePolicy } from "../lib/cache/freshness.ts";

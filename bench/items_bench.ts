@@ -6,7 +6,7 @@
  */
 
 import { createApp } from "../lib/app.ts";
-import { ManualClock } from "../lib/clock.ts";
+import { ManualClock } from "../lib/core/clock.ts";
 import { loadConfig } from "../lib/config.ts";
 
 const config = loadConfig({

@@ -7,7 +7,7 @@
  */
 
 import { createApp } from "../lib/app.ts";
-import { ManualClock } from "../lib/clock.ts";
+import { ManualClock } from "../lib/core/clock.ts";
 import { loadConfig } from "../lib/config.ts";
 import { createDemoOrigin } from "../lib/origin/demo.ts";
 import { writeResult } from "./lib/report.ts";

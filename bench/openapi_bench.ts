@@ -4,7 +4,7 @@
  */
 
 import { createApp } from "../lib/app.ts";
-import { ManualClock } from "../lib/clock.ts";
+import { ManualClock } from "../lib/core/clock.ts";
 import { buildApiDocument } from "../lib/openapi/document.ts";
 import { deadOrigin, makeConfig } from "../tests/helpers.ts";
 

@@ -3,8 +3,8 @@
  * a fake origin that answers at once. Run: deno bench -A bench/proxy_bench.ts
  */
 
-import { ManualClock } from "../lib/clock.ts";
-import { silentLogger } from "../lib/log.ts";
+import { ManualClock } from "../lib/core/clock.ts";
+import { silentLogger } from "../lib/core/log.ts";
 import { OriginHealth } from "../lib/proxy/breaker.ts";
 import { Forwarder } from "../lib/proxy/forward.ts";
 import { downstreamHeaders, upstreamHeaders } from "../lib/proxy/headers.ts";

@@ -9,8 +9,8 @@
  */
 
 import { type Context, Hono } from "hono";
-import type { AppBindings, AppEnv, EdgeRequestContext, ServeInfo } from "./app_env.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import type { AppBindings, AppEnv, EdgeRequestContext, ServeInfo } from "./core/request.ts";
+import { type Clock, systemClock } from "./core/clock.ts";
 import { defaultRegionOf, type EdgeConfig } from "./config.ts";
 import { abTesting, experimentHeaders } from "./ab/middleware.ts";
 import { type Analytics, centralTokenOf, createAnalytics } from "./analytics/wiring.ts";
@@ -18,19 +18,24 @@ import { RegionIndex } from "./geo/regions.ts";
 import type { IpCountryLookup } from "./geo/types.ts";
 import type { IpDatabaseState } from "./geo/ipdb.ts";
 import { type Authz, createAuthz } from "./authz/setup.ts";
-import { EdgeContexts } from "./http/edge_context.ts";
-import { HttpError, problemHandler, problemNotFound, problemResponse } from "./http/errors.ts";
-import { Jobs } from "./jobs.ts";
-import { type Logger, silentLogger } from "./log.ts";
-import { type ConditionCheck, HealthConditions, WARMING_CONDITION } from "./metrics/conditions.ts";
+import { EdgeContexts } from "./core/context.ts";
+import {
+  HttpError,
+  problemHandler,
+  problemNotFound,
+  problemResponse,
+} from "./platform/http/errors.ts";
+import { Jobs } from "./core/jobs.ts";
+import { type Logger, silentLogger } from "./core/log.ts";
+import { type ConditionCheck, HealthConditions, WARMING_CONDITION } from "./core/conditions.ts";
 import { Monitor } from "./metrics/monitor.ts";
-import { adminGuard } from "./metrics/admin.ts";
-import { MetricsRegistry } from "./metrics/registry.ts";
-import { ROUTE_GROUPS, routeGroupOf } from "./metrics/route_group.ts";
-import { pathIs, segmentIs } from "./http/url_path.ts";
-import { type CanonicalTarget, canonicalTarget, isRefusal } from "./http/target.ts";
+import { adminGuard } from "./platform/guard.ts";
+import { MetricsRegistry } from "./core/metrics.ts";
+import { ROUTE_GROUPS, routeGroupOf } from "./platform/http/route_group.ts";
+import { pathIs, segmentIs } from "./platform/http/url_path.ts";
+import { type CanonicalTarget, canonicalTarget, isRefusal } from "./platform/http/target.ts";
 import { createDemoOrigin, type DemoOrigin } from "./origin/demo.ts";
-import { internalFetch } from "./origin/internal_fetch.ts";
+import { internalFetch } from "./platform/http/internal_fetch.ts";
 import { OriginHealth } from "./proxy/breaker.ts";
 import { Forwarder } from "./proxy/forward.ts";
 import { pathGrouper } from "./proxy/path_group.ts";

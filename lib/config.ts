@@ -4,7 +4,7 @@
  */
 
 import { z } from "zod";
-import { parseCidr } from "./net/ip.ts";
+import { parseCidr } from "./platform/net/ip.ts";
 import {
   ANALYTICS_ENV_VARS,
   AnalyticsConfigSchema,

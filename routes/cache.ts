@@ -5,15 +5,15 @@
 
 import type { Handler } from "hono";
 import { z } from "zod";
-import type { AppEnv } from "../lib/app_env.ts";
-import type { AdminCheck } from "../lib/metrics/admin.ts";
+import type { AppEnv } from "../lib/core/request.ts";
+import type { AdminCheck } from "../lib/platform/guard.ts";
 import type { EdgeCache } from "../lib/cache/edge_cache.ts";
 import { bothSchemes, isValidTag } from "../lib/cache/key.ts";
-import { pathOf } from "../lib/http/url_path.ts";
-import { HttpError, readJsonBody } from "../lib/http/errors.ts";
-import { jsonResponse } from "../lib/http/respond.ts";
-import { parseInput } from "../lib/http/validate.ts";
-import { canonicalTarget, isRefusal } from "../lib/http/target.ts";
+import { pathOf } from "../lib/platform/http/url_path.ts";
+import { HttpError, readJsonBody } from "../lib/platform/http/errors.ts";
+import { jsonResponse } from "../lib/platform/http/respond.ts";
+import { parseInput } from "../lib/platform/http/validate.ts";
+import { canonicalTarget, isRefusal } from "../lib/platform/http/target.ts";
 import { pathTag } from "../lib/features/platform/cdn.ts";
 import type { DenoCdnPurger } from "../lib/features/platform/purge.ts";
 

@@ -5,16 +5,16 @@
 
 import { type Context, Hono } from "hono";
 import { z } from "zod";
-import type { AppEnv } from "../lib/app_env.ts";
+import type { AppEnv } from "../lib/core/request.ts";
 import { CrdtNameSchema, ElementSchema } from "../lib/crdt/names.ts";
 import { type PNCounter, pncounterReplicas, pncounterValue } from "../lib/crdt/pncounter.ts";
 import { jsonBytes } from "../lib/crdt/register_store.ts";
 import { CrdtLimitError } from "../lib/crdt/store_context.ts";
 import type { CrdtStore } from "../lib/crdt/store.ts";
-import { HttpError, readJsonBody, type ReadJsonOptions } from "../lib/http/errors.ts";
-import { jsonResponse } from "../lib/http/respond.ts";
-import { parseInput } from "../lib/http/validate.ts";
-import { CasConflictError } from "../lib/kv/cas_retry.ts";
+import { HttpError, readJsonBody, type ReadJsonOptions } from "../lib/platform/http/errors.ts";
+import { jsonResponse } from "../lib/platform/http/respond.ts";
+import { parseInput } from "../lib/platform/http/validate.ts";
+import { CasConflictError } from "../lib/platform/kv/cas_retry.ts";
 import { MAX_DEPTH, withinDepth } from "../lib/sync/item_schema.ts";
 
 /** What the CRDT routes use. */

@@ -1,10 +1,10 @@
 /** Mounts the edge data routes: `/items`, `/crdt` and `/_edge/sync`. */
 
 import type { Hono } from "hono";
-import type { AppEnv } from "../lib/app_env.ts";
+import type { AppEnv } from "../lib/core/request.ts";
 import type { EdgeConfig } from "../lib/config.ts";
-import type { Logger } from "../lib/log.ts";
-import type { MetricsRegistry } from "../lib/metrics/registry.ts";
+import type { Logger } from "../lib/core/log.ts";
+import type { MetricsRegistry } from "../lib/core/metrics.ts";
 import type { EdgeData } from "../lib/sync/edge_data.ts";
 import { crdtRoutes } from "./crdt.ts";
 import { itemRoutes } from "./items.ts";

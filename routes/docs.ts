@@ -6,8 +6,8 @@
  */
 
 import type { Hono } from "hono";
-import type { AppEnv } from "../lib/app_env.ts";
-import { sha256Hex } from "../lib/hash.ts";
+import type { AppEnv } from "../lib/core/request.ts";
+import { sha256Hex } from "../lib/platform/hash.ts";
 import type { DocsConfig } from "../lib/openapi/config.ts";
 import { type DocsAsset, SWAGGER_UI_VERSION, swaggerUiAssets } from "../lib/openapi/swagger_ui.ts";
 

@@ -1,14 +1,14 @@
 /** The edge's own endpoints under `/_edge/*`. */
 
 import { Hono } from "hono";
-import type { AppEnv } from "../lib/app_env.ts";
-import type { Clock } from "../lib/clock.ts";
-import type { Jobs } from "../lib/jobs.ts";
+import type { AppEnv } from "../lib/core/request.ts";
+import type { Clock } from "../lib/core/clock.ts";
+import type { Jobs } from "../lib/core/jobs.ts";
 import type { IpDatabaseState } from "../lib/geo/ipdb.ts";
 import type { OriginHealth, OriginHealthSnapshot } from "../lib/proxy/breaker.ts";
-import { HttpError, problemResponse } from "../lib/http/errors.ts";
-import { jsonResponse, jsonTextResponse } from "../lib/http/respond.ts";
-import type { AdminCheck } from "../lib/metrics/admin.ts";
+import { HttpError, problemResponse } from "../lib/platform/http/errors.ts";
+import { jsonResponse, jsonTextResponse } from "../lib/platform/http/respond.ts";
+import type { AdminCheck } from "../lib/platform/guard.ts";
 import type { Monitor } from "../lib/metrics/monitor.ts";
 import { monitoringRoutes } from "./monitoring.ts";
 

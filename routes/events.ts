@@ -9,12 +9,12 @@ import {
   InvalidCursorError,
   UnreadableIngestKeyError,
 } from "../lib/analytics/store.ts";
-import type { AppEnv } from "../lib/app_env.ts";
-import type { AdminCheck } from "../lib/metrics/admin.ts";
-import { HttpError, readTextLimited } from "../lib/http/errors.ts";
-import { jsonResponse } from "../lib/http/respond.ts";
-import { parseInput } from "../lib/http/validate.ts";
-import { sha256Hex } from "../lib/hash.ts";
+import type { AppEnv } from "../lib/core/request.ts";
+import type { AdminCheck } from "../lib/platform/guard.ts";
+import { HttpError, readTextLimited } from "../lib/platform/http/errors.ts";
+import { jsonResponse } from "../lib/platform/http/respond.ts";
+import { parseInput } from "../lib/platform/http/validate.ts";
+import { sha256Hex } from "../lib/platform/hash.ts";
 
 const NO_STORE = { "cache-control": "no-store" };
 /** JSON, or text/plain as `navigator.sendBeacon` sends a string. */

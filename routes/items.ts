@@ -6,11 +6,11 @@
 
 import { type Context, type Handler, Hono } from "hono";
 import { z } from "zod";
-import type { AppEnv } from "../lib/app_env.ts";
-import { HttpError, readJsonBody } from "../lib/http/errors.ts";
-import { jsonResponse } from "../lib/http/respond.ts";
-import { parseInput } from "../lib/http/validate.ts";
-import { CasConflictError } from "../lib/kv/cas_retry.ts";
+import type { AppEnv } from "../lib/core/request.ts";
+import { HttpError, readJsonBody } from "../lib/platform/http/errors.ts";
+import { jsonResponse } from "../lib/platform/http/respond.ts";
+import { parseInput } from "../lib/platform/http/validate.ts";
+import { CasConflictError } from "../lib/platform/kv/cas_retry.ts";
 import type { CachedItem } from "../lib/sync/item_cache.ts";
 import { MAX_DEPTH, withinDepth } from "../lib/sync/item_schema.ts";
 import { PreconditionFailedError, type Preconditions } from "../lib/sync/item_store.ts";

@@ -6,11 +6,11 @@
 
 import type { Hono } from "hono";
 import { z } from "zod";
-import type { AppEnv } from "../lib/app_env.ts";
+import type { AppEnv } from "../lib/core/request.ts";
 import { RegionNameSchema } from "../lib/config.ts";
-import { jsonResponse } from "../lib/http/respond.ts";
-import { parseInput } from "../lib/http/validate.ts";
-import type { AdminCheck } from "../lib/metrics/admin.ts";
+import { jsonResponse } from "../lib/platform/http/respond.ts";
+import { parseInput } from "../lib/platform/http/validate.ts";
+import type { AdminCheck } from "../lib/platform/guard.ts";
 import { dashboardHtml } from "../lib/metrics/dashboard/page.ts";
 import type { Monitor } from "../lib/metrics/monitor.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../lib/metrics/prometheus.ts";

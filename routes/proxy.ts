@@ -1,9 +1,9 @@
 /** Forwarding to the nearest healthy origin: `/api/*` always, and every path the cache passes on. */
 
 import type { Context, Handler } from "hono";
-import type { AppEnv } from "../lib/app_env.ts";
-import type { CanonicalTarget } from "../lib/http/target.ts";
-import { HttpError } from "../lib/http/errors.ts";
+import type { AppEnv } from "../lib/core/request.ts";
+import type { CanonicalTarget } from "../lib/platform/http/target.ts";
+import { HttpError } from "../lib/platform/http/errors.ts";
 import type { Forwarder } from "../lib/proxy/forward.ts";
 import { outpostHops, upstreamHeaders } from "../lib/proxy/headers.ts";
 

@@ -5,16 +5,16 @@
  */
 
 import { Hono } from "hono";
-import type { AppEnv } from "../lib/app_env.ts";
+import type { AppEnv } from "../lib/core/request.ts";
 import type { CrdtStore } from "../lib/crdt/store.ts";
-import { HttpError, readJsonBody } from "../lib/http/errors.ts";
-import { jsonResponse } from "../lib/http/respond.ts";
-import { parseInput } from "../lib/http/validate.ts";
-import { CasConflictError } from "../lib/kv/cas_retry.ts";
-import type { Logger } from "../lib/log.ts";
-import type { MetricsRegistry } from "../lib/metrics/registry.ts";
+import { HttpError, readJsonBody } from "../lib/platform/http/errors.ts";
+import { jsonResponse } from "../lib/platform/http/respond.ts";
+import { parseInput } from "../lib/platform/http/validate.ts";
+import { CasConflictError } from "../lib/platform/kv/cas_retry.ts";
+import type { Logger } from "../lib/core/log.ts";
+import type { MetricsRegistry } from "../lib/core/metrics.ts";
 import type { AntiEntropy } from "../lib/sync/anti_entropy.ts";
-import { SharedSecret } from "../lib/http/secret.ts";
+import { SharedSecret } from "../lib/platform/http/secret.ts";
 import { checkPayload, SYNC_VERSION, SyncPayloadSchema } from "../lib/sync/protocol.ts";
 import { applyPayload } from "../lib/sync/receive.ts";
 import { MAX_DEPTH, withinDepth } from "../lib/sync/item_schema.ts";

@@ -6,7 +6,7 @@
  */
 
 import * as esbuild from "esbuild-wasm";
-import { sha256Hex } from "../lib/hash.ts";
+import { sha256Hex } from "../lib/platform/hash.ts";
 
 const DIR = new URL("../lib/metrics/dashboard/", import.meta.url);
 /** Where the bundle is written. */

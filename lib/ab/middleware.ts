@@ -1,10 +1,10 @@
 /** A/B testing at the edge: sticky cookie, else a deterministic assignment told to the origin. */
 
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../app_env.ts";
+import type { AppEnv } from "../core/request.ts";
 import type { Experiment } from "../config.ts";
-import { parseCookieHeader } from "../http/cookies.ts";
-import { compilePathPatterns } from "../http/path_pattern.ts";
+import { parseCookieHeader } from "../platform/http/cookies.ts";
+import { compilePathPatterns } from "../platform/http/path_pattern.ts";
 import { assignVariant, compileExperiment } from "./assign.ts";
 
 const ID_HEADER_VALUE = /^[\x21-\x7e]{1,256}$/;

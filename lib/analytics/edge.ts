@@ -4,10 +4,10 @@
  * bandwidth report (raw event bytes in, summary bytes out) are recorded here.
  */
 
-import type { Clock } from "../clock.ts";
-import type { Jobs } from "../jobs.ts";
-import type { Logger } from "../log.ts";
-import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Jobs } from "../core/jobs.ts";
+import type { Logger } from "../core/log.ts";
+import type { MetricsRegistry } from "../core/metrics.ts";
 import type { AnalyticsConfig } from "./config.ts";
 import type { AnalyticsEvent, EventLimits } from "./event_schema.ts";
 import { Outbox } from "./outbox.ts";

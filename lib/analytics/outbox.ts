@@ -8,8 +8,8 @@
 
 import { ulid } from "ulid";
 import { z } from "zod";
-import type { Clock } from "../clock.ts";
-import { CasConflictError, casRetry, CONFLICT } from "../kv/cas_retry.ts";
+import type { Clock } from "../core/clock.ts";
+import { CasConflictError, casRetry, CONFLICT } from "../platform/kv/cas_retry.ts";
 import {
   aggregatePrefix,
   closedIntervalKey,

@@ -5,8 +5,8 @@
  * the schedule survives restarts; newer records wait while an older one fails.
  */
 
-import type { Clock } from "../clock.ts";
-import type { Logger } from "../log.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Logger } from "../core/log.ts";
 import { backoffMs } from "./interval.ts";
 import type { Outbox, OutboxEntry } from "./outbox.ts";
 import { buildSummary, gzipJson } from "./summary.ts";

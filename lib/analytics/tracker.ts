@@ -6,9 +6,9 @@
  */
 
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../app_env.ts";
-import type { Logger } from "../log.ts";
-import { compilePathPatterns } from "../http/path_pattern.ts";
+import type { AppEnv } from "../core/request.ts";
+import type { Logger } from "../core/log.ts";
+import { compilePathPatterns } from "../platform/http/path_pattern.ts";
 import { type AnalyticsEvent, UserIdSchema } from "./event_schema.ts";
 
 /** Options for {@linkcode AutoTracker}. */

@@ -5,15 +5,15 @@
  * main.ts does in development; in-process through `internal://self` otherwise).
  */
 
-import { compilePathPatterns } from "../http/path_pattern.ts";
+import { compilePathPatterns } from "../platform/http/path_pattern.ts";
 import { Hono, type MiddlewareHandler } from "hono";
-import type { AppEnv } from "../app_env.ts";
-import type { Clock } from "../clock.ts";
+import type { AppEnv } from "../core/request.ts";
+import type { Clock } from "../core/clock.ts";
 import type { EdgeConfig } from "../config.ts";
-import type { Jobs } from "../jobs.ts";
-import type { Logger } from "../log.ts";
-import type { MetricsRegistry } from "../metrics/registry.ts";
-import { internalFetch } from "../origin/internal_fetch.ts";
+import type { Jobs } from "../core/jobs.ts";
+import type { Logger } from "../core/log.ts";
+import type { MetricsRegistry } from "../core/metrics.ts";
+import { internalFetch } from "../platform/http/internal_fetch.ts";
 import { centralRoutes } from "../../routes/central.ts";
 import { eventsRoutes } from "../../routes/events.ts";
 import { CentralCollector } from "./central/collector.ts";

@@ -6,11 +6,11 @@
  * unless the route is configured to fail open, and are logged and counted either way.
  */
 
-import type { EdgeRequestContext } from "../app_env.ts";
-import { HttpError } from "../http/errors.ts";
-import type { PathMatcher } from "../http/path_pattern.ts";
-import type { Logger } from "../log.ts";
-import type { Counter } from "../metrics/registry.ts";
+import type { EdgeRequestContext } from "../core/request.ts";
+import { HttpError } from "../platform/http/errors.ts";
+import type { PathMatcher } from "../platform/http/path_pattern.ts";
+import type { Logger } from "../core/log.ts";
+import type { Counter } from "../core/metrics.ts";
 import type { ActionResolver } from "./actions.ts";
 import { rateLimitHeader, rateLimitPolicyHeader } from "./headers.ts";
 import { AuthError, type Identity, IdentityUnavailable, type TokenVerifier } from "./jwt.ts";

@@ -6,7 +6,7 @@
  */
 
 import { decode, verify } from "hono/jwt";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../core/clock.ts";
 import type { AuthzConfig } from "./config.ts";
 
 /** A verified caller. */

@@ -5,7 +5,7 @@
  */
 
 import type { Context, Next } from "hono";
-import type { AppEnv } from "../app_env.ts";
+import type { AppEnv } from "../core/request.ts";
 import type { Authorizer, Grant } from "./authorizer.ts";
 
 /** The header that tells the origin who the (verified) user is; empty when anonymous. */

@@ -4,8 +4,8 @@
  * policy stays in force). Also answers which rate-limit class a set of roles gets.
  */
 
-import type { Logger } from "../log.ts";
-import type { Counter } from "../metrics/registry.ts";
+import type { Logger } from "../core/log.ts";
+import type { Counter } from "../core/metrics.ts";
 import { modulePolicyJson, parsePolicy, type Policy, PolicyError } from "./policy.ts";
 import type { PolicyModule } from "./wasm_module.ts";
 

@@ -10,8 +10,8 @@
  * so its requests rarely wait for KV at all.
  */
 
-import type { Clock } from "../clock.ts";
-import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
+import type { Clock } from "../core/clock.ts";
+import { casRetry, CONFLICT } from "../platform/kv/cas_retry.ts";
 import { available, gcra, type GcraRate } from "./gcra.ts";
 import { rateLimitKey, type RateSubject } from "./keys.ts";
 

@@ -6,16 +6,16 @@
  */
 
 import type { Hono } from "hono";
-import type { AppEnv } from "../app_env.ts";
-import type { Clock } from "../clock.ts";
+import type { AppEnv } from "../core/request.ts";
+import type { Clock } from "../core/clock.ts";
 import { ConfigError, type EdgeConfig } from "../config.ts";
-import { compilePathPatterns, compileRoutePath } from "../http/path_pattern.ts";
-import { HttpError } from "../http/errors.ts";
-import { matchPath } from "../http/target.ts";
+import { compilePathPatterns, compileRoutePath } from "../platform/http/path_pattern.ts";
+import { HttpError } from "../platform/http/errors.ts";
+import { matchPath } from "../platform/http/target.ts";
 import { effectiveMethod } from "../proxy/headers.ts";
-import type { Jobs } from "../jobs.ts";
-import type { Logger } from "../log.ts";
-import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { Jobs } from "../core/jobs.ts";
+import type { Logger } from "../core/log.ts";
+import type { MetricsRegistry } from "../core/metrics.ts";
 import { compileActions } from "./actions.ts";
 import { Authorizer } from "./authorizer.ts";
 import { TokenVerifier } from "./jwt.ts";

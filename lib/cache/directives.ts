@@ -3,7 +3,7 @@
  * Pure and forgiving: unknown directives are ignored, malformed numbers are marked invalid.
  */
 
-import { type Member, parseDictionary } from "../http/structured_fields.ts";
+import { type Member, parseDictionary } from "../platform/http/structured_fields.ts";
 
 /** Largest delta-seconds a cache must handle; bigger values mean "this" (RFC 9111 §1.2.2). */
 export const MAX_DELTA_SECONDS = 2147483648;

@@ -6,11 +6,11 @@
  */
 
 import type { Context, Next } from "hono";
-import type { AppEnv, EdgeRequestContext } from "../app_env.ts";
-import type { Clock } from "../clock.ts";
-import { HttpError } from "../http/errors.ts";
-import type { Logger } from "../log.ts";
-import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { AppEnv, EdgeRequestContext } from "../core/request.ts";
+import type { Clock } from "../core/clock.ts";
+import { HttpError } from "../platform/http/errors.ts";
+import type { Logger } from "../core/log.ts";
+import type { MetricsRegistry } from "../core/metrics.ts";
 import type { CacheConfig } from "./config.ts";
 import { NO_REQUEST_DIRECTIVES, parseRequestDirectives } from "./directives.ts";
 import { Filler, type FillResult } from "./fill.ts";

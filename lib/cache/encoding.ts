@@ -10,10 +10,10 @@ import {
   type Coding,
   parseAcceptEncoding,
   preferredCoding,
-} from "../http/content_coding.ts";
+} from "../platform/http/content_coding.ts";
 
 export type { Coding };
-export { contentCoding, normalizeAcceptEncoding } from "../http/content_coding.ts";
+export { contentCoding, normalizeAcceptEncoding } from "../platform/http/content_coding.ts";
 
 /** Media types worth compressing (text and structured text; not media already compressed). */
 const COMPRESSIBLE =

@@ -4,8 +4,8 @@
  * the memory tier and to KV. One fill per key runs at a time in an isolate (see `flight.ts`).
  */
 
-import type { Clock } from "../clock.ts";
-import { HttpError } from "../http/errors.ts";
+import type { Clock } from "../core/clock.ts";
+import { HttpError } from "../platform/http/errors.ts";
 import { NO_REQUEST_DIRECTIVES } from "./directives.ts";
 import {
   headerView,

@@ -4,7 +4,7 @@
  * when a request arrives. Values in, values out; the I/O around them lives elsewhere.
  */
 
-import { parseHttpDate } from "../http/http_date.ts";
+import { parseHttpDate } from "../platform/http/http_date.ts";
 import {
   MAX_DELTA_SECONDS,
   parseResponseDirectives,

@@ -5,9 +5,9 @@
  */
 
 import type { Context, Next } from "hono";
-import type { AppEnv } from "../app_env.ts";
-import type { Clock } from "../clock.ts";
-import { HttpError } from "../http/errors.ts";
+import type { AppEnv } from "../core/request.ts";
+import type { Clock } from "../core/clock.ts";
+import { HttpError } from "../platform/http/errors.ts";
 import { parseRequestDirectives, type RequestDirectives } from "./directives.ts";
 import { ERROR_STATUSES, type Filler, type FillResult, type FillTarget } from "./fill.ts";
 import type { Flights } from "./flight.ts";

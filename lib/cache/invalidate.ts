@@ -4,9 +4,9 @@
  */
 
 import type { Context } from "hono";
-import type { AppEnv } from "../app_env.ts";
+import type { AppEnv } from "../core/request.ts";
 import { markPassThrough } from "./respond.ts";
-import { pathOf } from "../http/url_path.ts";
+import { pathOf } from "../platform/http/url_path.ts";
 import { bothSchemes } from "./key.ts";
 import type { CachePolicy } from "./policy.ts";
 

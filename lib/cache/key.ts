@@ -4,7 +4,7 @@
  * memory hit path computes a key on every request.
  */
 
-import { normalizeAcceptEncoding } from "../http/content_coding.ts";
+import { normalizeAcceptEncoding } from "../platform/http/content_coding.ts";
 
 /** How a route builds its keys. */
 export interface KeyOptions {

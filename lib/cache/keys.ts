@@ -3,7 +3,7 @@
  * {@linkcode MAX_KV_URL_KEY} is replaced by its SHA-256, so no key exceeds KV's 2 KiB.
  */
 
-import { sha256Hex } from "../hash.ts";
+import { sha256Hex } from "../platform/hash.ts";
 
 /** URL keys up to this many characters go into KV keys as they are. */
 export const MAX_KV_URL_KEY = 512;

@@ -4,7 +4,7 @@
  * reader sees the old entry, the new one, or none, never a torn body.
  */
 
-import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
+import { casRetry, CONFLICT } from "../platform/kv/cas_retry.ts";
 import { type MetaValue, MetaValueSchema, type StoredEntry } from "./entry.ts";
 import { type EntryTiming, retentionMs } from "./freshness.ts";
 import { type IndexValue, KvBudget, type RemoveOutcome, type RemoveReason } from "./kv_budget.ts";

@@ -9,7 +9,7 @@
  * but not kept.
  */
 
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../core/clock.ts";
 import type { Filler } from "./fill.ts";
 import { isRetained } from "./freshness.ts";
 import { varyValues } from "./key.ts";

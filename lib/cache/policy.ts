@@ -1,7 +1,7 @@
 /** The cache config compiled once: which paths are cached, how keys are built, which rules apply. */
 
-import { compilePathPatterns, type PathMatcher } from "../http/path_pattern.ts";
-import { matchPath } from "../http/target.ts";
+import { compilePathPatterns, type PathMatcher } from "../platform/http/path_pattern.ts";
+import { matchPath } from "../platform/http/target.ts";
 import type { CacheConfig, CacheRoute } from "./config.ts";
 import type { FreshnessRules } from "./freshness.ts";
 import { compileKey } from "./key.ts";

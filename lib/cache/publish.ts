@@ -1,6 +1,6 @@
 /** Publishing fill results to KV and forgetting what the origin no longer lets us keep. */
 
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../core/clock.ts";
 import type { StoredEntry } from "./entry.ts";
 import { kvSlot } from "./keys.ts";
 import type { KvStore, MetaRead } from "./kv_store.ts";

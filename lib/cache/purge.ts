@@ -5,8 +5,8 @@
  * head and, as a fallback, by a polling job (slowed to a safety net while the watch delivers).
  */
 
-import type { Clock } from "../clock.ts";
-import type { Logger } from "../log.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Logger } from "../core/log.ts";
 import { cachePurgeHeadKey, kvSlot } from "./keys.ts";
 import type { KvStore } from "./kv_store.ts";
 import type { MemoryTier } from "./memory.ts";

@@ -5,7 +5,7 @@
  */
 
 import { z } from "zod";
-import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
+import { casRetry, CONFLICT } from "../platform/kv/cas_retry.ts";
 import { cachePurgeHeadKey, cachePurgeLogKey, cachePurgeLogPrefix } from "./keys.ts";
 
 /** One purge as recorded. */

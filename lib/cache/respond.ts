@@ -4,8 +4,8 @@
  * and `X-Cache` added.
  */
 
-import { HttpError } from "../http/errors.ts";
-import { parseHttpDate } from "../http/http_date.ts";
+import { HttpError } from "../platform/http/errors.ts";
+import { parseHttpDate } from "../platform/http/http_date.ts";
 import type { MemoryItem } from "./memory.ts";
 import type { ByteTransform } from "./transcode.ts";
 

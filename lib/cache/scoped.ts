@@ -6,7 +6,7 @@
  * never answer a client by themselves and no scope can read or overwrite another's.
  */
 
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../core/clock.ts";
 import { parseRequestDirectives } from "./directives.ts";
 import { newVersion, type StoredEntry, storedHeaders } from "./entry.ts";
 import { currentAge, decide, type FreshnessRules, storagePolicy } from "./freshness.ts";

@@ -1,7 +1,7 @@
 /** The cache's metrics (`outpost_cache_*`) and its logging of faults, in one place. */
 
-import type { Logger } from "../log.ts";
-import type { Counter, Gauge, MetricsRegistry } from "../metrics/registry.ts";
+import type { Logger } from "../core/log.ts";
+import type { Counter, Gauge, MetricsRegistry } from "../core/metrics.ts";
 import type { FillResult } from "./fill.ts";
 import type { MemoryTier } from "./memory.ts";
 import type { CacheOutcome } from "./respond.ts";

@@ -4,7 +4,7 @@
  * even when a peer's clock is ahead. The replica id breaks ties, so the order is total.
  */
 
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../core/clock.ts";
 import type { ReplicaId } from "./dots.ts";
 
 /** A hybrid logical timestamp. */

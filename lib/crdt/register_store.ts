@@ -1,6 +1,6 @@
 /** LWW-Registers in KV: one entry per register, written with a versionstamp check. */
 
-import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
+import { casRetry, CONFLICT } from "../platform/kv/cas_retry.ts";
 import { lwwMerge, type LwwRegister, lwwSet } from "./lww.ts";
 import { indexKey, registerKey } from "./keys.ts";
 import { logOperation } from "./oplog.ts";

@@ -5,7 +5,7 @@
  * database id is random, created once and kept in KV.
  */
 
-import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
+import { casRetry, CONFLICT } from "../platform/kv/cas_retry.ts";
 import { kvIdKey } from "./keys.ts";
 
 const KV_ID = /^[0-9a-f]{12}$/;

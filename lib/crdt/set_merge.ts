@@ -7,7 +7,7 @@
 
 import { addDots, type CausalContext, contextsEqual, type Dot } from "./dots.ts";
 import { indexKey, setContextKey, setElementKey } from "./keys.ts";
-import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
+import { casRetry, CONFLICT } from "../platform/kv/cas_retry.ts";
 import { logOperation } from "./oplog.ts";
 import { type OrSet, orsetMerge, withoutForgedDots } from "./orset.ts";
 import type { StoreContext } from "./store_context.ts";

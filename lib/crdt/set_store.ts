@@ -5,7 +5,7 @@
 
 import { addDots, type Dot } from "./dots.ts";
 import { indexKey, setContextKey, setElementKey, setElementsPrefix } from "./keys.ts";
-import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
+import { casRetry, CONFLICT } from "../platform/kv/cas_retry.ts";
 import { logOperation } from "./oplog.ts";
 import { type OrSet, orsetAdd, orsetRemove } from "./orset.ts";
 import { CrdtLimitError, type StoreContext } from "./store_context.ts";

@@ -4,9 +4,9 @@
  * `counter_store.ts`, `set_store.ts`, `set_merge.ts` and `register_store.ts`.
  */
 
-import type { Clock } from "../clock.ts";
-import type { Logger } from "../log.ts";
-import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Logger } from "../core/log.ts";
+import type { MetricsRegistry } from "../core/metrics.ts";
 import { changeCounter, mergeCounter, readCounter } from "./counter_store.ts";
 import { HybridClock } from "./hlc.ts";
 import { type CrdtType, indexPrefix } from "./keys.ts";

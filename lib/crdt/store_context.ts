@@ -1,8 +1,8 @@
 /** What the KV persistence of CRDTs shares: the database, the replica, limits and metrics. */
 
-import type { Clock } from "../clock.ts";
-import type { Logger } from "../log.ts";
-import type { Counter, MetricsRegistry } from "../metrics/registry.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Logger } from "../core/log.ts";
+import type { Counter, MetricsRegistry } from "../core/metrics.ts";
 import type { HybridClock } from "./hlc.ts";
 import type { CrdtType } from "./keys.ts";
 

@@ -6,7 +6,7 @@
  */
 
 import type { Reader, Response } from "mmdb-lib";
-import { formatIp, parseIp } from "../net/ip.ts";
+import { formatIp, parseIp } from "../platform/net/ip.ts";
 import type { IpCountryLookup } from "./types.ts";
 
 // [network, prefix length]: private, loopback, link-local, shared (CGNAT), documentation,

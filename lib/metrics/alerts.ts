@@ -6,9 +6,9 @@
  * the outbox, so a dead webhook cannot slow them.
  */
 
-import type { Logger } from "../log.ts";
+import type { Logger } from "../core/log.ts";
 import type { HealthStatus, HealthThresholds, HealthVerdict, WindowSummary } from "./health.ts";
-import type { Counter, Gauge, MetricsRegistry } from "./registry.ts";
+import type { Counter, Gauge, MetricsRegistry } from "../core/metrics.ts";
 
 /** The JSON body POSTed for one transition. */
 export interface HealthAlert {

@@ -5,14 +5,14 @@
  * `edge.jobs`.
  */
 
-import type { EdgeRequestContext } from "../app_env.ts";
-import type { Clock } from "../clock.ts";
+import type { EdgeRequestContext } from "../core/request.ts";
+import type { Clock } from "../core/clock.ts";
 import type { EdgeConfig } from "../config.ts";
-import type { Jobs } from "../jobs.ts";
-import type { Logger } from "../log.ts";
-import { HttpError } from "../http/errors.ts";
+import type { Jobs } from "../core/jobs.ts";
+import type { Logger } from "../core/log.ts";
+import { HttpError } from "../platform/http/errors.ts";
 import { HealthAlerts } from "./alerts.ts";
-import { type HealthCondition, HealthConditions, WARMING_CONDITION } from "./conditions.ts";
+import { type HealthCondition, HealthConditions, WARMING_CONDITION } from "../core/conditions.ts";
 import { kvProbeKey } from "./keys.ts";
 import {
   type HealthThresholds,
@@ -23,9 +23,9 @@ import {
 } from "./health.ts";
 import { renderPrometheus } from "./prometheus.ts";
 import { CACHE_OUTCOMES, RequestRecorder } from "./recorder.ts";
-import type { Counter, Gauge, MetricsRegistry } from "./registry.ts";
-import { pathStart } from "../http/url_path.ts";
-import { ROUTE_GROUPS, routeGroupOf } from "./route_group.ts";
+import type { Counter, Gauge, MetricsRegistry } from "../core/metrics.ts";
+import { pathStart } from "../platform/http/url_path.ts";
+import { ROUTE_GROUPS, routeGroupOf } from "../platform/http/route_group.ts";
 import { CounterSlots } from "./counter_slots.ts";
 import { buildSnapshot, EVENT_COUNTER, type NodeSnapshot } from "./snapshot.ts";
 import {

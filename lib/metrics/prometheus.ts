@@ -4,7 +4,7 @@
  */
 
 import { BUCKET_COUNT, bucketHigh, type LatencyHistogram } from "./histogram.ts";
-import type { Labels, MetricsRegistry } from "./registry.ts";
+import type { Labels, MetricsRegistry } from "../core/metrics.ts";
 
 /** The `Content-Type` of the exposition. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";

@@ -5,10 +5,10 @@
  * upstream region of a proxied request).
  */
 
-import type { EdgeRequestContext } from "../app_env.ts";
+import type { EdgeRequestContext } from "../core/request.ts";
 import type { LatencyHistogram } from "./histogram.ts";
-import type { BoundCounter, Counter, Histogram, MetricsRegistry } from "./registry.ts";
-import { EDGE_ROUTE, ROUTE_GROUPS } from "./route_group.ts";
+import type { BoundCounter, Counter, Histogram, MetricsRegistry } from "../core/metrics.ts";
+import { EDGE_ROUTE, ROUTE_GROUPS } from "../platform/http/route_group.ts";
 import { Field, type SlidingWindow } from "./window.ts";
 
 /** Cache outcomes as label values, by index (0: no cache involved). */

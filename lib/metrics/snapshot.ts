@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { BUCKET_COUNT, LatencyHistogram } from "./histogram.ts";
 import type { HealthVerdict } from "./health.ts";
-import type { MetricsRegistry } from "./registry.ts";
+import type { MetricsRegistry } from "../core/metrics.ts";
 import { checkCoarse, COARSE_BUCKETS } from "./slot_latency.ts";
 import { FIELD_COUNT, type SlidingWindow } from "./window.ts";
 

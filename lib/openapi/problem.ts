@@ -4,7 +4,7 @@
  */
 
 import { z } from "zod";
-import { PROBLEM_CONTENT_TYPE } from "../http/errors.ts";
+import { PROBLEM_CONTENT_TYPE } from "../platform/http/errors.ts";
 
 /** One reason in `errors` (validation failures; `index` is the event of a batch). */
 export const FieldErrorSchema = z.object({

@@ -5,7 +5,7 @@
  */
 
 import swaggerPackage from "swagger-ui-dist/package.json" with { type: "json" };
-import { sha256Hex } from "../hash.ts";
+import { sha256Hex } from "../platform/hash.ts";
 
 /** The pinned `swagger-ui-dist` version (from its package.json). */
 export const SWAGGER_UI_VERSION: string = swaggerPackage.version;

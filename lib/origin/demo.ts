@@ -6,8 +6,8 @@
 
 import { type Context, Hono } from "hono";
 import { z } from "zod";
-import { type Clock, systemClock } from "../clock.ts";
-import { sha256Hex } from "../hash.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
+import { sha256Hex } from "../platform/hash.ts";
 
 /** Options for {@linkcode createDemoOrigin}. */
 export interface DemoOriginOptions {

@@ -6,7 +6,7 @@
  * the edge does not refuse by itself: it probes (or, in panic mode, just sends).
  */
 
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../core/clock.ts";
 
 /** What the forwarder does when every candidate origin is out of rotation. */
 export type AllOutMode = "probe" | "panic";

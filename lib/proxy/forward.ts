@@ -4,9 +4,9 @@
  * breakers fed by every outcome: transport failures always, configured statuses per path group.
  */
 
-import type { Clock } from "../clock.ts";
-import type { Logger } from "../log.ts";
-import { HttpError } from "../http/errors.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Logger } from "../core/log.ts";
+import { HttpError } from "../platform/http/errors.ts";
 import type { OriginHealth } from "./breaker.ts";
 import { copyDownstreamHeaders } from "./headers.ts";
 import { firstSegment } from "./path_group.ts";

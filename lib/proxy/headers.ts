@@ -1,6 +1,6 @@
 /** Header hygiene for a forwarding proxy (RFC 9110 §7.6.1): hop-by-hop out, forwarding info in. */
 
-import { upstreamAcceptEncoding } from "../http/content_coding.ts";
+import { upstreamAcceptEncoding } from "../platform/http/content_coding.ts";
 
 /** Headers that describe one connection, never forwarded. */
 export const HOP_BY_HOP = new Set([

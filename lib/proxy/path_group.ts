@@ -3,7 +3,7 @@
  * failing one group of URLs is taken out for that group only.
  */
 
-import { compilePathPatterns } from "../http/path_pattern.ts";
+import { compilePathPatterns } from "../platform/http/path_pattern.ts";
 
 /** Longest group name kept from a first path segment (longer ones are cut). */
 const MAX_SEGMENT = 100;

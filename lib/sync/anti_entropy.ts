@@ -8,12 +8,12 @@
  * Each peer has its own back-off; a slow or dead peer never delays the others or any request.
  */
 
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../core/clock.ts";
 import type { CrdtStore } from "../crdt/store.ts";
 import type { LogEntry } from "../crdt/oplog.ts";
 import { type OrSet, orsetJoinDeltas } from "../crdt/orset.ts";
-import type { Logger } from "../log.ts";
-import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { Logger } from "../core/log.ts";
+import type { MetricsRegistry } from "../core/metrics.ts";
 import { loadPeer, type PeerRecord, savePeer } from "./peer_state.ts";
 import {
   counterObject,

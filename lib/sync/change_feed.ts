@@ -13,9 +13,9 @@
  * reads bypass the cache and go to KV with strong consistency.
  */
 
-import type { Clock } from "../clock.ts";
-import type { Logger } from "../log.ts";
-import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Logger } from "../core/log.ts";
+import type { MetricsRegistry } from "../core/metrics.ts";
 import type { ItemCache } from "./item_cache.ts";
 import type { ItemStore } from "./item_store.ts";
 import { itemsHeadKey } from "./keys.ts";

@@ -5,13 +5,13 @@
  */
 
 import type { z } from "zod";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../core/clock.ts";
 import type { EdgeConfig } from "../config.ts";
 import { resolveReplica } from "../crdt/replica.ts";
 import { CrdtStore } from "../crdt/store.ts";
-import type { Jobs } from "../jobs.ts";
-import type { Logger } from "../log.ts";
-import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { Jobs } from "../core/jobs.ts";
+import type { Logger } from "../core/log.ts";
+import type { MetricsRegistry } from "../core/metrics.ts";
 import { AntiEntropy } from "./anti_entropy.ts";
 import { ITEM_SCHEMAS } from "./item_schema.ts";
 import { Items } from "./items.ts";

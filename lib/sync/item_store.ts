@@ -6,8 +6,8 @@
  */
 
 import { z } from "zod";
-import type { Clock } from "../clock.ts";
-import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
+import type { Clock } from "../core/clock.ts";
+import { casRetry, CONFLICT } from "../platform/kv/cas_retry.ts";
 import { itemChangeKey, itemChangesPrefix, itemChunkKey, itemKey, itemsHeadKey } from "./keys.ts";
 
 /** Bodies up to this many bytes are stored inline; larger ones in chunks of this size. */

@@ -5,9 +5,9 @@
  * central copy atomically and publish a change record that every node's feed applies.
  */
 
-import type { Clock } from "../clock.ts";
-import type { Logger } from "../log.ts";
-import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Logger } from "../core/log.ts";
+import type { MetricsRegistry } from "../core/metrics.ts";
 import { type CachedItem, ItemCache } from "./item_cache.ts";
 import { ItemStore, type Preconditions, type StoredItem } from "./item_store.ts";
 import { ChangeFeed } from "./change_feed.ts";

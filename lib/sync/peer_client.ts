@@ -5,7 +5,7 @@
  */
 
 import type { CrdtStore } from "../crdt/store.ts";
-import type { MetricsRegistry } from "../metrics/registry.ts";
+import type { MetricsRegistry } from "../core/metrics.ts";
 import { SYNC_VERSION, type SyncAck, SyncAckSchema } from "./protocol.ts";
 
 const encoder = new TextEncoder();

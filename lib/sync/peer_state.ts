@@ -5,7 +5,7 @@
  */
 
 import { z } from "zod";
-import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
+import { casRetry, CONFLICT } from "../platform/kv/cas_retry.ts";
 import { peerStateKey } from "./keys.ts";
 
 /** The stored record of one peer. */

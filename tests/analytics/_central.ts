@@ -1,6 +1,6 @@
 /** A real collector (role `central`) on port 0 whose summary endpoint can be made to misbehave. */
 
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { createApp } from "../../lib/app.ts";
 import { makeConfig } from "../helpers.ts";
 

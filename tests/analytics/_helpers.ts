@@ -1,6 +1,6 @@
 /** Fixtures for the analytics tests: a store + outbox on `:memory:` KV with a manual clock. */
 
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import type { AnalyticsEvent, EventLimits } from "../../lib/analytics/event_schema.ts";
 import { Outbox } from "../../lib/analytics/outbox.ts";
 import { EventStore } from "../../lib/analytics/store.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { CentralCollector } from "../../lib/analytics/central/collector.ts";
 import { gzipJson, type Summary } from "../../lib/analytics/summary.ts";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { get, makeConfig, startEdge } from "../helpers.ts";
 import { T0 } from "./_helpers.ts";
 

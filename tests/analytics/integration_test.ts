@@ -3,7 +3,7 @@ import { FLUSH_JOB } from "../../lib/analytics/edge.ts";
 import { anonymousId } from "../../lib/analytics/tracker.ts";
 import { DEV_CENTRAL_TOKEN } from "../../lib/analytics/wiring.ts";
 import type { EdgeConfigInput } from "../../lib/config.ts";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { get, makeConfig, startEdge, startOrigin, type TestEdge } from "../helpers.ts";
 import { startCentral, TOKEN } from "./_central.ts";
 

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { backoffMs } from "../../lib/analytics/interval.ts";
 import { type SendOutcome, SummarySender } from "../../lib/analytics/sender.ts";
 import { SummarySchema } from "../../lib/analytics/summary.ts";
-import { silentLogger } from "../../lib/log.ts";
+import { silentLogger } from "../../lib/core/log.ts";
 import { type Fixture, INTERVAL_MS, makeEvent, makeFixture, T0 } from "./_helpers.ts";
 
 interface Posted {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { available, gcra, type GcraRate } from "../../lib/authz/gcra.ts";
 
 /** The reference: a token bucket in integer milliseconds of credit (capacity burst × T). */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { sign } from "hono/jwt";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { AuthzConfigSchema } from "../../lib/authz/config.ts";
 import { AuthError, IdentityUnavailable, TokenVerifier } from "../../lib/authz/jwt.ts";
 import { b64url, SECRET, token } from "./_fixtures.ts";

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import type { AppEnv, EdgeRequestContext } from "../../lib/app_env.ts";
+import type { AppEnv, EdgeRequestContext } from "../../lib/core/request.ts";
 import { createAuthz } from "../../lib/authz/setup.ts";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { loadConfig } from "../../lib/config.ts";
-import { problemHandler } from "../../lib/http/errors.ts";
-import { canonicalTarget, isRefusal } from "../../lib/http/target.ts";
-import { Jobs } from "../../lib/jobs.ts";
-import { silentLogger } from "../../lib/log.ts";
-import { MetricsRegistry } from "../../lib/metrics/registry.ts";
+import { problemHandler } from "../../lib/platform/http/errors.ts";
+import { canonicalTarget, isRefusal } from "../../lib/platform/http/target.ts";
+import { Jobs } from "../../lib/core/jobs.ts";
+import { silentLogger } from "../../lib/core/log.ts";
+import { MetricsRegistry } from "../../lib/core/metrics.ts";
 import { POLICY, SECRET, token } from "./_fixtures.ts";
 
 function context(url: string): EdgeRequestContext {

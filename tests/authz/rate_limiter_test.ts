@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { rateLimitKey } from "../../lib/authz/keys.ts";
 import { type RateClass, RateLimiter } from "../../lib/authz/rate_limiter.ts";
 import { gcra } from "../../lib/authz/gcra.ts";

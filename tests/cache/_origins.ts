@@ -5,7 +5,7 @@
  */
 
 import zlib from "node:zlib";
-import type { Clock } from "../../lib/clock.ts";
+import type { Clock } from "../../lib/core/clock.ts";
 
 /**
  * A page like a real one (~24 KB): markup that repeats the way templates do around text that

@@ -1,6 +1,6 @@
 /** An edge with a cache in front of a demo origin, sharing one manual clock. */
 
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import type { EdgeConfigInput } from "../../lib/config.ts";
 import { makeConfig, startEdge, startOrigin, type TestEdge, type TestOrigin } from "../helpers.ts";
 

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { rawFetch } from "../../lib/proxy/raw_fetch.ts";
 import { makeConfig, startEdge } from "../helpers.ts";
 import {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseByteSize } from "../../lib/cache/config.ts";
 import { ConfigError, loadConfig } from "../../lib/config.ts";
-import { bearerCheck } from "../../lib/http/bearer.ts";
+import { bearerCheck } from "../../lib/platform/guard.ts";
 
 Deno.test("loadConfig() gives the cache section defaults and reads its env vars", async (t) => {
   await t.step("defaults", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { cacheSetup } from "./_setup.ts";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { startOrigin } from "../helpers.ts";
 
 Deno.test("EdgeCache serves a miss, then hits from memory with Age and Cache-Status", async (t) => {
@@ -166,7 +166,7 @@ Deno.test("EdgeCache serves stale if the origin errors, and 502 without a copy",
 });
 
 Deno.test("EdgeCache serves stale when the origin is unreachable", async () => {
-  const { ManualClock } = await import("../../lib/clock.ts");
+  const { ManualClock } = await import("../../lib/core/clock.ts");
   const { startOrigin, makeConfig, startEdge } = await import("../helpers.ts");
   const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000);
   const origin = startOrigin("demo", clock);

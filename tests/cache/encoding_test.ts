@@ -12,7 +12,7 @@ import {
   contentCoding,
   normalizeAcceptEncoding,
   parseAcceptEncoding,
-} from "../../lib/http/content_coding.ts";
+} from "../../lib/platform/http/content_coding.ts";
 import { makeTiming } from "./_fixtures.ts";
 
 Deno.test("normalizeAcceptEncoding() keeps three values: br, gzip, identity", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { PassMarks } from "../../lib/cache/pass.ts";
 import { makeConfig, startEdge } from "../helpers.ts";
 import { wrapKv } from "./_fixtures.ts";

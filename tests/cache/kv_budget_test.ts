@@ -10,7 +10,7 @@ import {
 import { accountedBytes, KvStore } from "../../lib/cache/kv_store.ts";
 import { MemoryTier } from "../../lib/cache/memory.ts";
 import { Publisher } from "../../lib/cache/publish.ts";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { makeBody, makeEntry, makeTiming } from "./_fixtures.ts";
 import { cacheSetup } from "./_setup.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { cachePurgeHeadKey } from "../../lib/cache/keys.ts";
 import { startOrigin } from "../helpers.ts";
 import { cacheSetup } from "./_setup.ts";

@@ -1,8 +1,8 @@
 /** Builds a CrdtStore over a KV for tests. */
 
-import { ManualClock } from "../../lib/clock.ts";
-import { silentLogger } from "../../lib/log.ts";
-import { MetricsRegistry } from "../../lib/metrics/registry.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
+import { silentLogger } from "../../lib/core/log.ts";
+import { MetricsRegistry } from "../../lib/core/metrics.ts";
 import { CrdtStore } from "../../lib/crdt/store.ts";
 
 /** A store for `replica` on `kv` with generous limits. */

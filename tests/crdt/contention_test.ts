@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createApp, type Edge } from "../../lib/app.ts";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { setContextKey } from "../../lib/crdt/keys.ts";
 import { deadOrigin, makeConfig } from "../helpers.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { deadOrigin, get, makeConfig, startEdge } from "../helpers.ts";
 
 function post(url: string, body: unknown, init: RequestInit = {}) {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { orsetElements, orsetEquals, orsetJoinDeltas } from "../../lib/crdt/orset.ts";
 import { pncounterValue } from "../../lib/crdt/pncounter.ts";
 import { CrdtLimitError } from "../../lib/crdt/store_context.ts";
 import { setElementKey } from "../../lib/crdt/keys.ts";
-import { MetricsRegistry } from "../../lib/metrics/registry.ts";
+import { MetricsRegistry } from "../../lib/core/metrics.ts";
 import { makeStore } from "./_store.ts";
 
 Deno.test("CrdtStore.increment() never loses a concurrent increment", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { parseInput } from "../../lib/http/validate.ts";
-import { HttpError } from "../../lib/http/errors.ts";
+import { parseInput } from "../../lib/platform/http/validate.ts";
+import { HttpError } from "../../lib/platform/http/errors.ts";
 import { orsetEquals } from "../../lib/crdt/orset.ts";
 import { pncounterEquals } from "../../lib/crdt/pncounter.ts";
 import {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { IpCountryDb, LazyIpCountry, loadIpDatabase } from "../../lib/geo/ipdb.ts";
-import { cidrContains, parseCidr, parseIpv4, parseIpv6 } from "../../lib/net/ip.ts";
+import { cidrContains, parseCidr, parseIpv4, parseIpv6 } from "../../lib/platform/net/ip.ts";
 import { type MmdbRange, writeMmdb } from "./_mmdb.ts";
 
 function v6Number(text: string): bigint {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { memoryLogger } from "../../lib/log.ts";
+import { memoryLogger } from "../../lib/core/log.ts";
 import type { HealthAlert } from "../../lib/metrics/alerts.ts";
 import { deadOrigin, get, makeConfig, startEdge, startOrigin } from "../helpers.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { memoryLogger } from "../../lib/log.ts";
+import { memoryLogger } from "../../lib/core/log.ts";
 import { get, makeConfig, startEdge, startOrigin } from "../helpers.ts";
 
 Deno.test("LOG_REQUESTS writes one JSON line per request", async (t) => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { renderPrometheus } from "../../lib/metrics/prometheus.ts";
-import { MetricsRegistry } from "../../lib/metrics/registry.ts";
+import { MetricsRegistry } from "../../lib/core/metrics.ts";
 import { get, makeConfig, startEdge, startOrigin } from "../helpers.ts";
 import { type ParsedFamily, parsePrometheus, type Sample } from "./prometheus_parser.ts";
 

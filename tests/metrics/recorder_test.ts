@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import type { EdgeRequestContext } from "../../lib/app_env.ts";
-import { ManualClock } from "../../lib/clock.ts";
+import type { EdgeRequestContext } from "../../lib/core/request.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { edgeCaused, RequestRecorder } from "../../lib/metrics/recorder.ts";
-import { MetricsRegistry } from "../../lib/metrics/registry.ts";
-import { ROUTE_GROUPS, routeGroupOf } from "../../lib/metrics/route_group.ts";
+import { MetricsRegistry } from "../../lib/core/metrics.ts";
+import { ROUTE_GROUPS, routeGroupOf } from "../../lib/platform/http/route_group.ts";
 import { Field, SlidingWindow } from "../../lib/metrics/window.ts";
 
 function makeCtx(fields: Partial<EdgeRequestContext> = {}): EdgeRequestContext {

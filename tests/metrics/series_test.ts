@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { CounterSlots } from "../../lib/metrics/counter_slots.ts";
 import { LatencyHistogram } from "../../lib/metrics/histogram.ts";
 import { snapshotKey } from "../../lib/metrics/keys.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { LatencyHistogram } from "../../lib/metrics/histogram.ts";
 import { snapshotKey } from "../../lib/metrics/keys.ts";
 import { unpackHistogram } from "../../lib/metrics/snapshot.ts";

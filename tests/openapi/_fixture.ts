@@ -1,7 +1,7 @@
 /** An in-process edge (no port) with its OpenAPI document, for the API docs tests. */
 
 import { createApp, type Edge } from "../../lib/app.ts";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import type { EdgeConfig, EdgeConfigInput } from "../../lib/config.ts";
 import { deadOrigin, makeConfig } from "../helpers.ts";
 

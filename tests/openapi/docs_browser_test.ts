@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { systemClock } from "../../lib/clock.ts";
+import { systemClock } from "../../lib/core/clock.ts";
 import { deadOrigin, makeConfig, startEdge } from "../helpers.ts";
 import { launchBrowser, openPage, screenshot, skipBrowser, waitUntil } from "../_browser.ts";
 

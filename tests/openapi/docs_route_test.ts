@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import type { AppEnv } from "../../lib/app_env.ts";
-import { problemHandler } from "../../lib/http/errors.ts";
+import type { AppEnv } from "../../lib/core/request.ts";
+import { problemHandler } from "../../lib/platform/http/errors.ts";
 import { DocsConfigSchema } from "../../lib/openapi/config.ts";
 import { ConfigError } from "../../lib/config.ts";
 import { docsRoutes } from "../../routes/docs.ts";

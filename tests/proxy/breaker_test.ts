@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { type AllOutMode, OriginHealth } from "../../lib/proxy/breaker.ts";
 import { firstSegment, pathGrouper } from "../../lib/proxy/path_group.ts";
 

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { createApp, type Edge } from "../../lib/app.ts";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import type { EdgeConfigInput } from "../../lib/config.ts";
 import { makeConfig } from "../helpers.ts";
 import { ScriptedOrigin } from "./_scripted_origin.ts";

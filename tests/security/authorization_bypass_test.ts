@@ -6,8 +6,8 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { compileRoutePath } from "../../lib/http/path_pattern.ts";
-import { canonicalTarget, isRefusal, matchPath } from "../../lib/http/target.ts";
+import { compileRoutePath } from "../../lib/platform/http/path_pattern.ts";
+import { canonicalTarget, isRefusal, matchPath } from "../../lib/platform/http/target.ts";
 import { bearer, productionEdge, raw, startRecordingOrigin } from "./_edge.ts";
 
 /** The audit's findings, then variants: each must be refused (400) or denied (401). */

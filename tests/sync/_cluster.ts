@@ -5,7 +5,7 @@
  */
 
 import { createApp, type Edge } from "../../lib/app.ts";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import type { EdgeConfigInput } from "../../lib/config.ts";
 import { deadOrigin, makeConfig } from "../helpers.ts";
 

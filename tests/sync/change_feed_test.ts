@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { ManualClock } from "../../lib/clock.ts";
-import { silentLogger } from "../../lib/log.ts";
-import { MetricsRegistry } from "../../lib/metrics/registry.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
+import { silentLogger } from "../../lib/core/log.ts";
+import { MetricsRegistry } from "../../lib/core/metrics.ts";
 import { ChangeFeed } from "../../lib/sync/change_feed.ts";
 import type { ItemCache } from "../../lib/sync/item_cache.ts";
 import type { ItemStore } from "../../lib/sync/item_store.ts";

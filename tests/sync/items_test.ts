@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ManualClock } from "../../lib/clock.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
 import { itemChunkKey } from "../../lib/sync/keys.ts";
 import { deadOrigin, get, makeConfig, startEdge, type TestEdge } from "../helpers.ts";
 

@@ -1,6 +1,6 @@
 /** Reading a summary body that may be gzip-compressed, with limits before and after inflating. */
 
-import { HttpError, readJsonBody } from "../../http/errors.ts";
+import { HttpError, readJsonBody } from "../../platform/http/errors.ts";
 
 /** Limits for {@linkcode readSummaryBody}. */
 export interface BodyLimits {

@@ -6,7 +6,7 @@
  * crash skips the parts already applied, and a duplicate delivery finds the key and stops.
  */
 
-import type { Clock } from "../../clock.ts";
+import type { Clock } from "../../core/clock.ts";
 import type { Summary } from "../summary.ts";
 import {
   appliedKey,

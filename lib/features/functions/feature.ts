@@ -5,13 +5,13 @@
  */
 
 import type { Context, Hono } from "hono";
-import type { AppEnv } from "../../app_env.ts";
+import type { AppEnv } from "../../core/request.ts";
 import type { AnalyticsEdge } from "../../analytics/edge.ts";
 import type { EdgeCache } from "../../cache/edge_cache.ts";
-import type { Clock } from "../../clock.ts";
+import type { Clock } from "../../core/clock.ts";
 import { ConfigError, type Experiment } from "../../config.ts";
-import type { Logger } from "../../log.ts";
-import type { MetricsRegistry } from "../../metrics/registry.ts";
+import type { Logger } from "../../core/log.ts";
+import type { MetricsRegistry } from "../../core/metrics.ts";
 import { FUNCTIONS_ENV_VARS, type FunctionsConfig, FunctionsConfigSchema } from "./config.ts";
 import { FunctionKvStore } from "./kv.ts";
 import { MANIFEST_FILE } from "./generate.ts";

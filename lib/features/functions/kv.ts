@@ -5,7 +5,7 @@
  * bound, used here for clean-up).
  */
 
-import type { Clock } from "../../clock.ts";
+import type { Clock } from "../../core/clock.ts";
 import { functionKvKey, functionKvPrefix } from "./keys.ts";
 import type {
   FunctionKv,

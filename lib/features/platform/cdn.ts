@@ -8,10 +8,10 @@
  * one tag for its path, so a purge by tag or by URL reaches the platform's copies too.
  */
 
-import type { EdgeRequestContext } from "../../app_env.ts";
+import type { EdgeRequestContext } from "../../core/request.ts";
 import { parseTags } from "../../cache/key.ts";
-import { compilePathPatterns } from "../../http/path_pattern.ts";
-import { matchPath } from "../../http/target.ts";
+import { compilePathPatterns } from "../../platform/http/path_pattern.ts";
+import { matchPath } from "../../platform/http/target.ts";
 
 /** The CDN control header, ahead of `CDN-Cache-Control` and `Cache-Control`. */
 export const DENO_CDN_CONTROL = "deno-cdn-cache-control";

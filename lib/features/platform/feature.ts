@@ -4,12 +4,12 @@
  * really shared. Health reports each.
  */
 
-import type { Clock } from "../../clock.ts";
+import type { Clock } from "../../core/clock.ts";
 import { type EdgeConfig, UNKNOWN_REGION } from "../../config.ts";
-import type { Jobs } from "../../jobs.ts";
-import type { Logger } from "../../log.ts";
-import type { HealthConditions } from "../../metrics/conditions.ts";
-import type { MetricsRegistry } from "../../metrics/registry.ts";
+import type { Jobs } from "../../core/jobs.ts";
+import type { Logger } from "../../core/log.ts";
+import type { HealthConditions } from "../../core/conditions.ts";
+import type { MetricsRegistry } from "../../core/metrics.ts";
 import { CdnGuard } from "./cdn.ts";
 import { PLATFORM_ENV_VARS, type PlatformConfig, PlatformConfigSchema } from "./config.ts";
 import type { EdgeKv } from "./kv.ts";

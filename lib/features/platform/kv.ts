@@ -8,8 +8,8 @@
  */
 
 import { KvHandle, KvUnavailableError, unavailableKv } from "./kv_handle.ts";
-import type { Logger } from "../../log.ts";
-import type { ConditionCheck } from "../../metrics/conditions.ts";
+import type { Logger } from "../../core/log.ts";
+import type { ConditionCheck } from "../../core/conditions.ts";
 
 export { KvHandle, KvUnavailableError, unavailableKv };
 

@@ -4,7 +4,7 @@
  * with a 503 problem.
  */
 
-import { HttpError } from "../../http/errors.ts";
+import { HttpError } from "../../platform/http/errors.ts";
 
 /** What a KV operation throws while no store is open (a 503 problem wherever it surfaces). */
 export class KvUnavailableError extends HttpError {

@@ -6,10 +6,10 @@
  * logged, counted, and kept in health until a later purge succeeds.
  */
 
-import type { Clock } from "../../clock.ts";
-import type { Logger } from "../../log.ts";
-import type { HealthConditions } from "../../metrics/conditions.ts";
-import type { Counter, MetricsRegistry } from "../../metrics/registry.ts";
+import type { Clock } from "../../core/clock.ts";
+import type { Logger } from "../../core/log.ts";
+import type { HealthConditions } from "../../core/conditions.ts";
+import type { Counter, MetricsRegistry } from "../../core/metrics.ts";
 import { MAX_DENO_TAGS } from "./cdn.ts";
 
 /** The health condition raised while the last platform purge failed. */

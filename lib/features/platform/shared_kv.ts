@@ -6,9 +6,9 @@
  * of them is seen, health is degraded with the reason.
  */
 
-import type { Clock } from "../../clock.ts";
-import type { Logger } from "../../log.ts";
-import type { HealthConditions } from "../../metrics/conditions.ts";
+import type { Clock } from "../../core/clock.ts";
+import type { Logger } from "../../core/log.ts";
+import type { HealthConditions } from "../../core/conditions.ts";
 import { kvProbePrefix } from "../../metrics/keys.ts";
 import { kvMarkerKey } from "./keys.ts";
 

@@ -6,12 +6,12 @@
  */
 
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../../app_env.ts";
-import type { Clock } from "../../clock.ts";
-import { HttpError } from "../../http/errors.ts";
-import type { Jobs } from "../../jobs.ts";
-import type { Logger } from "../../log.ts";
-import type { MetricsRegistry } from "../../metrics/registry.ts";
+import type { AppEnv } from "../../core/request.ts";
+import type { Clock } from "../../core/clock.ts";
+import { HttpError } from "../../platform/http/errors.ts";
+import type { Jobs } from "../../core/jobs.ts";
+import type { Logger } from "../../core/log.ts";
+import type { MetricsRegistry } from "../../core/metrics.ts";
 import type { OriginHealth } from "../../proxy/breaker.ts";
 import type { AttemptOutcome } from "../../proxy/forward.ts";
 import { type Bridge, type BridgeSnapshot } from "./bridge.ts";

@@ -3,7 +3,7 @@
  * once, so relaying a message costs two additions.
  */
 
-import type { MetricsRegistry } from "../../metrics/registry.ts";
+import type { MetricsRegistry } from "../../core/metrics.ts";
 import type { BridgeEnd, BridgeMeters } from "./bridge.ts";
 
 /** Every metric the feature records. */

@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig } from "../../../lib/config.ts";
 import { installCrashGuard } from "../../../lib/features/functions/guard.ts";
-import { memoryLogger } from "../../../lib/log.ts";
-import { MetricsRegistry } from "../../../lib/metrics/registry.ts";
+import { memoryLogger } from "../../../lib/core/log.ts";
+import { MetricsRegistry } from "../../../lib/core/metrics.ts";
 
 function load(env: Record<string, string>, functions?: unknown) {
   return loadConfig({

@@ -21,7 +21,7 @@ import {
 } from "../../../lib/features/functions/manifest.ts";
 import type { FunctionModule } from "../../../lib/features/functions/types.ts";
 import { watchManifest } from "../../../lib/features/functions/watch.ts";
-import { memoryLogger } from "../../../lib/log.ts";
+import { memoryLogger } from "../../../lib/core/log.ts";
 import { makeConfig } from "../../helpers.ts";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { ManualClock } from "../../../lib/clock.ts";
-import { createLogger, silentLogger } from "../../../lib/log.ts";
-import { HealthConditions } from "../../../lib/metrics/conditions.ts";
+import { ManualClock } from "../../../lib/core/clock.ts";
+import { createLogger, silentLogger } from "../../../lib/core/log.ts";
+import { HealthConditions } from "../../../lib/core/conditions.ts";
 import { kvProbeKey } from "../../../lib/metrics/keys.ts";
 import { EdgeKv, KvUnavailableError, unavailableKv } from "../../../lib/features/platform/kv.ts";
 import { SHARED_KV_CONDITION, SharedKvProbe } from "../../../lib/features/platform/shared_kv.ts";

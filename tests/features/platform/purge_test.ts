@@ -6,10 +6,10 @@
  */
 
 import assert from "node:assert/strict";
-import { ManualClock } from "../../../lib/clock.ts";
-import { silentLogger } from "../../../lib/log.ts";
-import { HealthConditions } from "../../../lib/metrics/conditions.ts";
-import { MetricsRegistry } from "../../../lib/metrics/registry.ts";
+import { ManualClock } from "../../../lib/core/clock.ts";
+import { silentLogger } from "../../../lib/core/log.ts";
+import { HealthConditions } from "../../../lib/core/conditions.ts";
+import { MetricsRegistry } from "../../../lib/core/metrics.ts";
 import { pathTag } from "../../../lib/features/platform/cdn.ts";
 import { CDN_PURGE_CONDITION, DenoCdnPurger } from "../../../lib/features/platform/purge.ts";
 import { makeConfig, startEdge, startOrigin } from "../../helpers.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { getCookie, parseCookieHeader } from "../../lib/http/cookies.ts";
+import { getCookie, parseCookieHeader } from "../../../lib/platform/http/cookies.ts";
 
 Deno.test("parseCookieHeader() reads pairs and skips malformed ones", () => {
   const map = parseCookieHeader('a=1; variant=B; bad; =x; b c=2; q="quoted"; a=2');

@@ -7,7 +7,7 @@ import {
   canonicalTarget,
   isRefusal,
   matchPath,
-} from "../../lib/http/target.ts";
+} from "../../../lib/platform/http/target.ts";
 
 function ok(
   rawUrl: string,

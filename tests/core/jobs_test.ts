@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { ManualClock } from "../lib/clock.ts";
-import { Jobs } from "../lib/jobs.ts";
-import { memoryLogger } from "../lib/log.ts";
-import { MetricsRegistry } from "../lib/metrics/registry.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
+import { Jobs } from "../../lib/core/jobs.ts";
+import { memoryLogger } from "../../lib/core/log.ts";
+import { MetricsRegistry } from "../../lib/core/metrics.ts";
 
 Deno.test("Jobs.runNow() logs and counts failures with context", async () => {
   const log = memoryLogger();

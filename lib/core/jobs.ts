@@ -5,7 +5,7 @@
 
 import { type Clock, systemClock } from "./clock.ts";
 import type { Logger } from "./log.ts";
-import { type Counter, MetricsRegistry } from "./metrics/registry.ts";
+import { type Counter, MetricsRegistry } from "./metrics.ts";
 
 /** A job's schedule and body. */
 export interface JobSpec {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { CidrSet, formatIp, parseCidr, parseIp } from "../../lib/net/ip.ts";
+import { CidrSet, formatIp, parseCidr, parseIp } from "../../../lib/platform/net/ip.ts";
 
 Deno.test("parseIp() parses IPv4 and IPv6 forms", async (t) => {
   const cases: Array<[string, string | null]> = [

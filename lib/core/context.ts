@@ -4,13 +4,13 @@
  * (resolved lazily), and on the way out `X-Request-Id`, `X-Served-By` and `Server-Timing`.
  */
 
-import type { EdgeRequestContext, ServeInfo } from "../app_env.ts";
+import type { EdgeRequestContext, ServeInfo } from "./request.ts";
 import type { ClientGeoOptions } from "../geo/client.ts";
 import type { ClientGeo } from "../geo/types.ts";
 import { LazyClientGeo } from "../geo/lazy.ts";
-import { CidrSet } from "../net/ip.ts";
-import { clientAddress } from "./client.ts";
-import type { CanonicalTarget } from "./target.ts";
+import { CidrSet } from "../platform/net/ip.ts";
+import { clientAddress } from "../platform/http/client.ts";
+import type { CanonicalTarget } from "../platform/http/target.ts";
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { bearerToken, SharedSecret } from "../../lib/http/secret.ts";
+import { bearerToken, SharedSecret } from "../../../lib/platform/http/secret.ts";
 
 Deno.test("SharedSecret.matches() accepts exactly the secret", () => {
   const secret = new SharedSecret("s3cret-token-0123456789");

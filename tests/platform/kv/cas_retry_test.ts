@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { CasConflictError, casRetry, CONFLICT } from "../../lib/kv/cas_retry.ts";
+import { CasConflictError, casRetry, CONFLICT } from "../../../lib/platform/kv/cas_retry.ts";
 
 /** A monotonic clock that only moves when the helper sleeps. */
 function makeTime(random = () => 1) {

@@ -1,12 +1,14 @@
 /**
- * Access to every operator endpoint (stats, metrics, cache stats, purge, analytics flush): one
- * guard for the one validated `ADMIN_TOKEN` (config `metrics.adminToken`), as a bearer header only,
- * never in the URL (where it would reach logs, traces and referrers), compared in constant time (HMACs of both under a per-process random key, then a fixed-length
- * comparison, so neither the content nor the length of the token leaks through timing).
+ * The one guard for bearer secrets. Every operator endpoint (stats, metrics, cache stats, purge,
+ * analytics flush, verbose health) checks the one validated `ADMIN_TOKEN` (config
+ * `metrics.adminToken`), as a bearer header only, never in the URL (where it would reach logs,
+ * traces and referrers), compared in constant time (HMACs of both under a per-process random key,
+ * then a fixed-length comparison, so neither the content nor the length of the token leaks
+ * through timing).
  */
 
-import { HttpError } from "../http/errors.ts";
-import { bearerToken, SharedSecret } from "../http/secret.ts";
+import { HttpError } from "./http/errors.ts";
+import { bearerToken, SharedSecret } from "./http/secret.ts";
 
 /** Options for {@linkcode adminGuard}. */
 export interface AdminGuardOptions {
@@ -48,4 +50,14 @@ export function adminGuard(options: AdminGuardOptions): AdminCheck {
       throw new HttpError(403, "The admin token is wrong", { code: "admin_token_invalid" });
     }
   };
+}
+
+/** Checks an `Authorization` header against a secret; false when no secret is configured. */
+export type BearerCheck = (authorization: string | null) => Promise<boolean>;
+
+/** Builds a check for `secret` (an unset or empty secret refuses everything). */
+export function bearerCheck(secret: string | undefined): BearerCheck {
+  if (!secret) return () => Promise.resolve(false);
+  const shared = new SharedSecret(secret);
+  return (authorization) => Promise.resolve(shared.matchesBearer(authorization));
 }

@@ -4,7 +4,7 @@
  * first segment and the method with a few string comparisons and no allocation.
  */
 
-import { pathStart, segmentIs } from "../http/url_path.ts";
+import { pathStart, segmentIs } from "./url_path.ts";
 
 /** Route groups, by index. */
 export const ROUTE_GROUPS = [

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { clientAddress } from "../../lib/http/client.ts";
-import { CidrSet } from "../../lib/net/ip.ts";
+import { clientAddress } from "../../../lib/platform/http/client.ts";
+import { CidrSet } from "../../../lib/platform/net/ip.ts";
 
 const trusted = new CidrSet(["127.0.0.0/8", "10.0.0.0/8"]);
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { type BareItem, parseDictionary } from "../../lib/http/structured_fields.ts";
+import { type BareItem, parseDictionary } from "../../../lib/platform/http/structured_fields.ts";
 
 function item(d: ReturnType<typeof parseDictionary>, key: string): BareItem | undefined {
   const m = d?.get(key);

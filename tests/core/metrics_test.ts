@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MetricsRegistry } from "../../lib/metrics/registry.ts";
+import { MetricsRegistry } from "../../lib/core/metrics.ts";
 
 Deno.test("MetricsRegistry counts by label set", () => {
   const m = new MetricsRegistry();

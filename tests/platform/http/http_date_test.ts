@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { parseHttpDate } from "../../lib/http/http_date.ts";
+import { parseHttpDate } from "../../../lib/platform/http/http_date.ts";
 
 const T = Date.UTC(1994, 10, 6, 8, 49, 37);
 const NOW = Date.UTC(2026, 0, 1);

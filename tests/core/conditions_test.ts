@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createApp, type Edge } from "../../lib/app.ts";
-import { ManualClock } from "../../lib/clock.ts";
-import { HealthConditions } from "../../lib/metrics/conditions.ts";
+import { ManualClock } from "../../lib/core/clock.ts";
+import { HealthConditions } from "../../lib/core/conditions.ts";
 import { mergeSnapshots } from "../../lib/metrics/stats.ts";
 import { deadOrigin, makeConfig } from "../helpers.ts";
 

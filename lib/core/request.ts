@@ -1,7 +1,7 @@
 /** The per-request context every route and middleware of the edge shares. */
 
-import type { ClientGeo } from "./geo/types.ts";
-import type { CanonicalTarget } from "./http/target.ts";
+import type { ClientGeo } from "../geo/types.ts";
+import type { CanonicalTarget } from "../platform/http/target.ts";
 
 /**
  * What the edge knows about one request, built before routing (see `lib/http/edge_context.ts`)
