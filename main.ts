@@ -11,11 +11,11 @@
  * comes up behind it (health says "warming" until it has). See docs/cold_start.md.
  */
 
-import type { Edge } from "./lib/app.ts";
-import { ConfigError, type EdgeConfig, loadConfig } from "./lib/config.ts";
+import type { Edge } from "./lib/core/app.ts";
+import { ConfigError, type EdgeConfig, loadConfig } from "./lib/core/config.ts";
 import { createLogger, type Logger } from "./lib/core/log.ts";
-import { precompilePolicyModule } from "./lib/authz/precompile.ts";
-import { EdgeKv } from "./lib/features/platform/kv.ts";
+import { precompilePolicyModule } from "./lib/features/authz/precompile.ts";
+import { EdgeKv } from "./lib/features/deploy/kv.ts";
 // Users' functions: a static import, so they are deployed, type-checked and watched with the app.
 import functionsManifest from "./functions/_manifest.ts";
 
@@ -34,10 +34,10 @@ const WARM_UP_DELAY_MS = 250;
 /** The modules behind the request path, loaded while the config is read and KV opens. */
 function loadAppModules() {
   return Promise.all([
-    import("./lib/app.ts"),
+    import("./lib/core/app.ts"),
     import("./lib/features/functions/feature.ts"),
     import("./lib/features/functions/guard.ts"),
-    import("./lib/geo/ipdb.ts"),
+    import("./lib/features/geo/ipdb.ts"),
   ]);
 }
 

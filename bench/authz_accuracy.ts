@@ -6,8 +6,8 @@
  */
 
 import { ManualClock } from "../lib/core/clock.ts";
-import { gcra } from "../lib/authz/gcra.ts";
-import { type RateClass, RateLimiter } from "../lib/authz/rate_limiter.ts";
+import { gcra } from "../lib/features/authz/gcra.ts";
+import { type RateClass, RateLimiter } from "../lib/features/authz/rate_limiter.ts";
 
 interface Scenario {
   name: string;

@@ -3,9 +3,9 @@
  * through the whole `edge.fetch` chain (context, fast path, response, stamp) without a socket.
  */
 
-import { createApp } from "../lib/app.ts";
+import { createApp } from "../lib/core/app.ts";
 import { ManualClock } from "../lib/core/clock.ts";
-import { loadConfig } from "../lib/config.ts";
+import { loadConfig } from "../lib/core/config.ts";
 import { parseRequestDirectives } from "../lib/cache/directives.ts";
 import { decide, storagePolicy } from "../lib/cache/freshness.ts";
 import { makeItem, MemoryTier } from "../lib/cache/memory.ts";

@@ -5,9 +5,9 @@
  * Run: deno bench --allow-all bench/items_bench.ts
  */
 
-import { createApp } from "../lib/app.ts";
+import { createApp } from "../lib/core/app.ts";
 import { ManualClock } from "../lib/core/clock.ts";
-import { loadConfig } from "../lib/config.ts";
+import { loadConfig } from "../lib/core/config.ts";
 
 const config = loadConfig({
   env: { KV_PATH: ":memory:", DEMO_ORIGIN: "off", ORIGIN_URL: "http://127.0.0.1:9" },

@@ -7,8 +7,8 @@
  * Run: deno run --allow-all bench/items_staleness.ts [--writes 200]; `deno task bench` runs it too.
  */
 
-import { createApp, type Edge } from "../lib/app.ts";
-import { loadConfig } from "../lib/config.ts";
+import { createApp, type Edge } from "../lib/core/app.ts";
+import { loadConfig } from "../lib/core/config.ts";
 import { writeResult } from "./lib/report.ts";
 
 function percentile(sorted: number[], p: number): number {

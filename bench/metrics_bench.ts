@@ -5,14 +5,14 @@
 
 import type { EdgeRequestContext } from "../lib/core/request.ts";
 import { ManualClock } from "../lib/core/clock.ts";
-import { summarize } from "../lib/metrics/health.ts";
-import { LatencyHistogram } from "../lib/metrics/histogram.ts";
-import { renderPrometheus } from "../lib/metrics/prometheus.ts";
-import { RequestRecorder } from "../lib/metrics/recorder.ts";
+import { summarize } from "../lib/features/monitoring/health.ts";
+import { LatencyHistogram } from "../lib/features/monitoring/histogram.ts";
+import { renderPrometheus } from "../lib/features/monitoring/prometheus.ts";
+import { RequestRecorder } from "../lib/features/monitoring/recorder.ts";
 import { MetricsRegistry } from "../lib/core/metrics.ts";
 import { routeGroupOf } from "../lib/platform/http/route_group.ts";
-import { buildSnapshot } from "../lib/metrics/snapshot.ts";
-import { SlidingWindow } from "../lib/metrics/window.ts";
+import { buildSnapshot } from "../lib/features/monitoring/snapshot.ts";
+import { SlidingWindow } from "../lib/features/monitoring/window.ts";
 
 const clock = new ManualClock();
 const metrics = new MetricsRegistry();

@@ -3,9 +3,9 @@
  * off, and what building and serving the document costs. Run: deno bench -A bench/openapi_bench.ts
  */
 
-import { createApp } from "../lib/app.ts";
+import { createApp } from "../lib/core/app.ts";
 import { ManualClock } from "../lib/core/clock.ts";
-import { buildApiDocument } from "../lib/openapi/document.ts";
+import { buildApiDocument } from "../lib/features/docs/openapi/document.ts";
 import { deadOrigin, makeConfig } from "../tests/helpers.ts";
 
 const kv = await Deno.openKv(":memory:");

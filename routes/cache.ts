@@ -14,8 +14,8 @@ import { HttpError, readJsonBody } from "../lib/platform/http/errors.ts";
 import { jsonResponse } from "../lib/platform/http/respond.ts";
 import { parseInput } from "../lib/platform/http/validate.ts";
 import { canonicalTarget, isRefusal } from "../lib/platform/http/target.ts";
-import { pathTag } from "../lib/features/platform/cdn.ts";
-import type { DenoCdnPurger } from "../lib/features/platform/purge.ts";
+import { pathTag } from "../lib/features/deploy/cdn.ts";
+import type { DenoCdnPurger } from "../lib/features/deploy/purge.ts";
 
 const MAX_BODY = 256 * 1024;
 

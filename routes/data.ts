@@ -2,13 +2,13 @@
 
 import type { Hono } from "hono";
 import type { AppEnv } from "../lib/core/request.ts";
-import type { EdgeConfig } from "../lib/config.ts";
+import type { EdgeConfig } from "../lib/core/config.ts";
 import type { Logger } from "../lib/core/log.ts";
 import type { MetricsRegistry } from "../lib/core/metrics.ts";
-import type { EdgeData } from "../lib/sync/edge_data.ts";
-import { crdtRoutes } from "./crdt.ts";
-import { itemRoutes } from "./items.ts";
-import { syncRoutes } from "./sync.ts";
+import type { EdgeData } from "../lib/features/crdt/feature.ts";
+import { crdtRoutes } from "../lib/features/crdt/routes.ts";
+import { itemRoutes } from "../lib/features/items/routes.ts";
+import { syncRoutes } from "../lib/features/crdt/sync/routes.ts";
 
 /** Adds the data routes to the main app and to the `/_edge` app. */
 export function mountDataRoutes(

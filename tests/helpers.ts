@@ -1,8 +1,8 @@
 /** Fixtures shared by the tests: configs, a demo origin on port 0, an edge on port 0. */
 
-import { type AppDeps, createApp, type Edge } from "../lib/app.ts";
+import { type AppDeps, createApp, type Edge } from "../lib/core/app.ts";
 import { type Clock, ManualClock } from "../lib/core/clock.ts";
-import { type EdgeConfig, type EdgeConfigInput, loadConfig } from "../lib/config.ts";
+import { type EdgeConfig, type EdgeConfigInput, loadConfig } from "../lib/core/config.ts";
 import { createDemoOrigin, type DemoOrigin } from "../lib/origin/demo.ts";
 
 /**

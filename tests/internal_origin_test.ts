@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { loadConfig } from "../lib/config.ts";
+import { loadConfig } from "../lib/core/config.ts";
 import { get, startEdge } from "./helpers.ts";
 
 Deno.test("createApp() serves the demo origin in-process on Deno Deploy", async () => {

@@ -5,9 +5,9 @@
  */
 
 import type { EdgeRequestContext, ServeInfo } from "./request.ts";
-import type { ClientGeoOptions } from "../geo/client.ts";
-import type { ClientGeo } from "../geo/types.ts";
-import { LazyClientGeo } from "../geo/lazy.ts";
+import type { ClientGeoOptions } from "../features/geo/client.ts";
+import type { ClientGeo } from "../features/geo/types.ts";
+import { LazyClientGeo } from "../features/geo/lazy.ts";
 import { CidrSet } from "../platform/net/ip.ts";
 import { clientAddress } from "../platform/http/client.ts";
 import type { CanonicalTarget } from "../platform/http/target.ts";
@@ -89,7 +89,7 @@ class RequestContext implements EdgeRequestContext {
     const clientIp = peerTrusted
       ? clientAddress(peerIp, headers.get("x-forwarded-for"), this.#trusted)
       : peerIp;
-    // The connection's scheme, never an absolute-form target's claim (see lib/http/target.ts).
+    // The connection's scheme, never an absolute-form target's claim (see lib/platform/http/target.ts).
     let clientProto = this.target.connectionScheme;
     if (peerTrusted) {
       const forwarded = headers.get("x-forwarded-proto")?.split(",", 1)[0].trim().toLowerCase();

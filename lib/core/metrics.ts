@@ -5,7 +5,7 @@
  * `families()` and `histogramFamilies()`.
  */
 
-import { LatencyHistogram } from "../metrics/histogram.ts";
+import { LatencyHistogram } from "../features/monitoring/histogram.ts";
 
 /** Label values by label name. */
 export type Labels = Readonly<Record<string, string>>;

@@ -1,10 +1,10 @@
 /** The per-request context every route and middleware of the edge shares. */
 
-import type { ClientGeo } from "../geo/types.ts";
+import type { ClientGeo } from "../features/geo/types.ts";
 import type { CanonicalTarget } from "../platform/http/target.ts";
 
 /**
- * What the edge knows about one request, built before routing (see `lib/http/edge_context.ts`)
+ * What the edge knows about one request, built before routing (see `lib/core/context.ts`)
  * and reachable from every handler as `c.env.ctx`. Later stages add what they learn.
  */
 export interface EdgeRequestContext {

@@ -1,7 +1,7 @@
 /** An edge with a cache in front of a demo origin, sharing one manual clock. */
 
 import { ManualClock } from "../../lib/core/clock.ts";
-import type { EdgeConfigInput } from "../../lib/config.ts";
+import type { EdgeConfigInput } from "../../lib/core/config.ts";
 import { makeConfig, startEdge, startOrigin, type TestEdge, type TestOrigin } from "../helpers.ts";
 
 /** The pieces of a cache test. */

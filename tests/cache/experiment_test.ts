@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../lib/core/clock.ts";
-import type { EdgeConfigInput } from "../../lib/config.ts";
+import type { EdgeConfigInput } from "../../lib/core/config.ts";
 import { startOrigin } from "../helpers.ts";
 import { cacheSetup } from "./_setup.ts";
 

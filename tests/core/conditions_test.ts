@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { createApp, type Edge } from "../../lib/app.ts";
+import { createApp, type Edge } from "../../lib/core/app.ts";
 import { ManualClock } from "../../lib/core/clock.ts";
 import { HealthConditions } from "../../lib/core/conditions.ts";
-import { mergeSnapshots } from "../../lib/metrics/stats.ts";
+import { mergeSnapshots } from "../../lib/features/monitoring/stats.ts";
 import { deadOrigin, makeConfig } from "../helpers.ts";
 
 Deno.test("HealthConditions raises, clears and runs checks", async (t) => {

@@ -5,9 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { createApp, type Edge } from "../../lib/app.ts";
+import { createApp, type Edge } from "../../lib/core/app.ts";
 import { ManualClock } from "../../lib/core/clock.ts";
-import type { EdgeConfigInput } from "../../lib/config.ts";
+import type { EdgeConfigInput } from "../../lib/core/config.ts";
 import { makeConfig } from "../helpers.ts";
 import { ScriptedOrigin } from "./_scripted_origin.ts";
 

@@ -6,10 +6,10 @@
 
 import type { Context, Hono } from "hono";
 import type { AppEnv } from "../../core/request.ts";
-import type { AnalyticsEdge } from "../../analytics/edge.ts";
+import type { AnalyticsEdge } from "../analytics/edge.ts";
 import type { EdgeCache } from "../../cache/edge_cache.ts";
 import type { Clock } from "../../core/clock.ts";
-import { ConfigError, type Experiment } from "../../config.ts";
+import { ConfigError, type Experiment } from "../../core/config.ts";
 import type { Logger } from "../../core/log.ts";
 import type { MetricsRegistry } from "../../core/metrics.ts";
 import { FUNCTIONS_ENV_VARS, type FunctionsConfig, FunctionsConfigSchema } from "./config.ts";

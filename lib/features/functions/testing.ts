@@ -17,9 +17,9 @@
  */
 
 import { sign } from "hono/jwt";
-import { createApp, type Edge } from "../../app.ts";
+import { createApp, type Edge } from "../../core/app.ts";
 import { ManualClock } from "../../core/clock.ts";
-import { type EdgeConfigInput, loadConfig } from "../../config.ts";
+import { type EdgeConfigInput, loadConfig } from "../../core/config.ts";
 import { createLogger, type Logger, type LogLevel } from "../../core/log.ts";
 import { FunctionKvStore } from "./kv.ts";
 import type { FunctionKv, FunctionManifest, FunctionModule } from "./types.ts";

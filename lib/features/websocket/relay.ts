@@ -19,7 +19,7 @@ import {
   outpostHops,
   upstreamHeaders,
 } from "../../proxy/headers.ts";
-import { keepOutOfDenoCdn } from "../platform/cdn.ts";
+import { keepOutOfDenoCdn } from "../deploy/cdn.ts";
 import { Bridge } from "./bridge.ts";
 import type { WebSocketConfig } from "./config.ts";
 import { type Dial, type Opened, openUpstream, type Refused } from "./connect.ts";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { FunctionContext } from "outpost/functions";
 import { testFunctions } from "outpost/functions/testing";
-import { createApp } from "../../../lib/app.ts";
+import { createApp } from "../../../lib/core/app.ts";
 import { ManualClock } from "../../../lib/core/clock.ts";
 import { deadOrigin, makeConfig, startOrigin } from "../../helpers.ts";
 

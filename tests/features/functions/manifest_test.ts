@@ -4,8 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { createApp } from "../../../lib/app.ts";
-import { ConfigError } from "../../../lib/config.ts";
+import { createApp } from "../../../lib/core/app.ts";
+import { ConfigError } from "../../../lib/core/config.ts";
 import { manifestOf } from "../../../lib/features/functions/feature.ts";
 import {
   isFunctionPath,

