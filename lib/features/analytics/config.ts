@@ -1,10 +1,11 @@
 /**
- * The analytics part of the configuration (`role` and `analytics.*`) and how environment
- * variables map onto it. `lib/core/config.ts` embeds these; the defaults that depend on the mode
- * (flush interval, scheduler) are decided by {@linkcode analyticsInput}.
+ * The analytics part of the configuration (`role` and `analytics.*`), the environment variables
+ * that set it, and the defaults that depend on the mode (flush interval, scheduler).
  */
 
 import { z } from "zod";
+import type { FeatureConfig } from "../../core/feature.ts";
+import type { EnvTable } from "../../platform/config/env.ts";
 
 /** The collector token in development when `CENTRAL_TOKEN` is unset (documented, not secret). */
 export const DEV_CENTRAL_TOKEN = "outpost-dev-central-token";
@@ -78,57 +79,26 @@ export const AnalyticsConfigSchema = z.object({
 
 export type AnalyticsConfig = z.infer<typeof AnalyticsConfigSchema>;
 
-/** Environment variables read for analytics, and the field each sets. */
-export const ANALYTICS_ENV_VARS = {
-  OUTPOST_ROLE: "role",
-  EDGE_NODE_ID: "analytics.nodeId",
-  ANALYTICS_FLUSH_SECONDS: "analytics.flushSeconds",
-  ANALYTICS_SCHEDULER: "analytics.scheduler",
-  ANALYTICS_CENTRAL_URL: "analytics.centralUrl",
-  CENTRAL_TOKEN: "analytics.centralToken",
-  ANALYTICS_TRACK_PATHS: "analytics.track.paths",
-} as const;
+/** The fields this feature owns: which halves run (`role`), and how. */
+export const ANALYTICS_FIELDS = {
+  /** Analytics halves this node runs (`OUTPOST_ROLE`): `edge`, `central` or `both`. */
+  role: RoleSchema.default("both"),
+  analytics: AnalyticsConfigSchema,
+};
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/**
- * The `role` and `analytics` inputs from the config module and env; unparsable env values are
- * pushed to `errors` in the loader's format.
- */
-export function analyticsInput(
-  file: Record<string, unknown>,
-  env: Record<string, string | undefined>,
-  context: { dev: boolean; onDeploy: boolean; errors: string[] },
-): { role: unknown; analytics: Record<string, unknown> } {
-  const fileAnalytics = isRecord(file.analytics) ? file.analytics : {};
-  const out: Record<string, unknown> = { ...fileAnalytics };
-  const str = (name: keyof typeof ANALYTICS_ENV_VARS) => env[name]?.trim() || undefined;
-  const flush = str("ANALYTICS_FLUSH_SECONDS");
-  if (flush !== undefined) {
-    if (/^\d{1,9}$/.test(flush)) out.flushSeconds = Number(flush);
-    else {context.errors.push(
-        `ANALYTICS_FLUSH_SECONDS (analytics.flushSeconds): Not an integer: ${flush}`,
-      );}
-  } else if (fileAnalytics.flushSeconds === undefined) {
-    out.flushSeconds = context.dev ? 10 : 60;
-  }
-  out.scheduler = str("ANALYTICS_SCHEDULER") ?? fileAnalytics.scheduler ??
-    (context.onDeploy ? "cron" : "timer");
-  if (str("EDGE_NODE_ID")) out.nodeId = str("EDGE_NODE_ID");
-  if (str("ANALYTICS_CENTRAL_URL")) out.centralUrl = str("ANALYTICS_CENTRAL_URL");
-  if (env.CENTRAL_TOKEN) out.centralToken = env.CENTRAL_TOKEN;
-  const track = str("ANALYTICS_TRACK_PATHS");
-  if (track !== undefined) {
-    const fileTrack = isRecord(fileAnalytics.track) ? fileAnalytics.track : {};
-    out.track = { ...fileTrack, paths: track.split(",").map((s) => s.trim()).filter(Boolean) };
-  }
-  return { role: str("OUTPOST_ROLE") ?? file.role ?? "both", analytics: out };
-}
+/** Environment variables of this feature, and the config field each sets. */
+export const ANALYTICS_ENV: EnvTable = {
+  OUTPOST_ROLE: { path: "role", kind: "string" },
+  EDGE_NODE_ID: { path: "analytics.nodeId", kind: "string" },
+  ANALYTICS_FLUSH_SECONDS: { path: "analytics.flushSeconds", kind: "int" },
+  ANALYTICS_SCHEDULER: { path: "analytics.scheduler", kind: "string" },
+  ANALYTICS_CENTRAL_URL: { path: "analytics.centralUrl", kind: "string" },
+  CENTRAL_TOKEN: { path: "analytics.centralToken", kind: "secret", moduleToo: true },
+  ANALYTICS_TRACK_PATHS: { path: "analytics.track.paths", kind: "list" },
+};
 
 /** Cross-field rules: separate edge and central processes must share a configured token. */
-export function checkAnalyticsConfig(
+function checkAnalyticsConfig(
   cfg: { role: Role; mode: string; analytics: AnalyticsConfig },
   ctx: z.RefinementCtx,
 ): void {
@@ -164,3 +134,17 @@ export function checkAnalyticsConfig(
     });
   }
 }
+
+/**
+ * How the loader reads them: intervals of 10 s in development (60 s otherwise), closed by
+ * `Deno.cron` on Deno Deploy.
+ */
+export const ANALYTICS_CONFIG: FeatureConfig<typeof ANALYTICS_FIELDS> = {
+  fields: ANALYTICS_FIELDS,
+  env: ANALYTICS_ENV,
+  defaults: (ctx) => ({
+    "analytics.flushSeconds": ctx.dev ? 10 : 60,
+    "analytics.scheduler": ctx.onDeploy ? "cron" : "timer",
+  }),
+  check: checkAnalyticsConfig,
+};
