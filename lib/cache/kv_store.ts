@@ -5,6 +5,7 @@
  */
 
 import { casRetry, CONFLICT } from "../kv/cas_retry.ts";
+import { DeadlineQueue } from "../proxy/deadlines.ts";
 import { type MetaValue, MetaValueSchema, type StoredEntry } from "./entry.ts";
 import { type EntryTiming, retentionMs } from "./freshness.ts";
 import { type IndexValue, KvBudget, type RemoveOutcome, type RemoveReason } from "./kv_budget.ts";
@@ -57,6 +58,29 @@ function idx(slot: KvSlot, entry: StoredEntry): ReturnType<typeof cacheIndexKey>
   return entry.kv ? cacheIndexKey(entry.kv.until, slot, entry.version) : null;
 }
 
+/** A fill lease as read: who holds it until when (`holder` null when there is none). */
+export interface LeaseRead {
+  holder: string | null;
+  until: number;
+  versionstamp: string | null;
+}
+
+function leaseOf(res: Deno.KvEntryMaybe<unknown>): LeaseRead {
+  const v = res.value as { holder?: unknown; until?: unknown } | null;
+  return v !== null && typeof v === "object" && typeof v.holder === "string" &&
+      typeof v.until === "number"
+    ? { holder: v.holder, until: v.until, versionstamp: res.versionstamp }
+    : { holder: null, until: 0, versionstamp: res.versionstamp };
+}
+
+/** A slot as {@linkcode KvStore.readSlot} reads it. */
+export interface SlotRead {
+  meta: MetaRead;
+  /** The purge head's versionstamp: a write checks that no purge happened since. */
+  purgeVs: string | null;
+  lease: LeaseRead;
+}
+
 /** A metadata value as read, with the versionstamp to check on write. */
 export interface MetaRead {
   value: MetaValue | null;
@@ -94,6 +118,7 @@ export class KvStore {
   readonly #kv: Deno.Kv;
   readonly #onInvalid: InvalidDataReporter;
   readonly #timeoutMs: number;
+  readonly #deadlines: DeadlineQueue;
   /** The byte budget of the KV tier, enforced on every write and by the sweep. */
   readonly budget: KvBudget;
   readonly #keepStaleMs: number;
@@ -114,6 +139,7 @@ export class KvStore {
     this.#kv = kv;
     this.#onInvalid = options.onInvalid ?? (() => {});
     this.#timeoutMs = options.timeoutMs ?? 2000;
+    this.#deadlines = new DeadlineQueue(this.#timeoutMs);
     this.#keepStaleMs = options.keepStaleMs ?? 300_000;
     this.budget = new KvBudget(kv, {
       maxBytes: options.maxBytes ?? 256 * 1024 * 1024,
@@ -136,21 +162,32 @@ export class KvStore {
    * one that fails: the request goes on to the origin). The work itself is not cancelled.
    */
   within<T>(work: () => Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`KV did not answer within ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
-      );
-    });
     const run = work();
     run.catch(() => {}); // a late failure after the timeout is not unhandled
-    return Promise.race([run, timeout]).finally(() => clearTimeout(timer));
+    // One timer for every read in flight (see `DeadlineQueue`), not one per read.
+    return new Promise<T>((resolve, reject) => {
+      const deadline = this.#deadlines.add(() =>
+        reject(new Error(`KV did not answer within ${this.#timeoutMs} ms`))
+      );
+      run.then(
+        (value) => {
+          this.#deadlines.cancel(deadline);
+          resolve(value);
+        },
+        (error) => {
+          this.#deadlines.cancel(deadline);
+          reject(error);
+        },
+      );
+    });
   }
 
   /** The metadata at a slot (`null` value when absent or invalid). */
   async readMeta(slot: KvSlot): Promise<MetaRead> {
-    const res = await this.#kv.get(cacheMetaKey(slot));
+    return this.#parseMeta(await this.#kv.get(cacheMetaKey(slot)));
+  }
+
+  #parseMeta(res: Deno.KvEntryMaybe<unknown>): MetaRead {
     if (res.value === null) return { value: null, versionstamp: res.versionstamp };
     const parsed = MetaValueSchema.safeParse(res.value);
     if (!parsed.success) {
@@ -158,6 +195,19 @@ export class KvStore {
       return { value: null, versionstamp: res.versionstamp };
     }
     return { value: parsed.data, versionstamp: res.versionstamp };
+  }
+
+  /**
+   * What a fill needs to know about a slot, in one round trip: its metadata, the purge head's
+   * versionstamp (the write's guard) and the fill lease.
+   */
+  async readSlot(slot: KvSlot): Promise<SlotRead> {
+    const [meta, head, lease] = await this.#kv.getMany<[unknown, unknown, unknown]>([
+      cacheMetaKey(slot),
+      cachePurgeHeadKey(),
+      cacheLeaseKey(slot),
+    ]);
+    return { meta: this.#parseMeta(meta), purgeVs: head.versionstamp, lease: leaseOf(lease) };
   }
 
   /** The body of an entry, or `null` when a chunk is missing or the length is wrong. */
@@ -449,14 +499,24 @@ export class KvStore {
    * holder that has it now.
    */
   async acquireLease(slot: KvSlot, holder: string, now: number, ttlMs: number): Promise<string> {
+    const res = await this.#kv.get(cacheLeaseKey(slot));
+    return await this.takeLease(slot, holder, now, ttlMs, leaseOf(res));
+  }
+
+  /**
+   * {@linkcode acquireLease} from a lease already read (`readSlot`): one commit checked against
+   * what was read, or none when another holder's lease is still running.
+   */
+  async takeLease(
+    slot: KvSlot,
+    holder: string,
+    now: number,
+    ttlMs: number,
+    seen: LeaseRead,
+  ): Promise<string> {
+    if (seen.holder !== null && seen.until > now && seen.holder !== holder) return seen.holder;
     const key = cacheLeaseKey(slot);
-    const res = await this.#kv.get<{ holder: string; until: number }>(key);
-    const lease = res.value;
-    if (
-      lease && typeof lease.holder === "string" && typeof lease.until === "number" &&
-      lease.until > now && lease.holder !== holder
-    ) return lease.holder;
-    const ok = await this.#kv.atomic().check(res)
+    const ok = await this.#kv.atomic().check({ key, versionstamp: seen.versionstamp })
       .set(key, { holder, until: now + ttlMs }, { expireIn: ttlMs })
       .commit();
     if (ok.ok) return holder;
