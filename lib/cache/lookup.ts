@@ -8,7 +8,7 @@ import type { Filler } from "./fill.ts";
 import { isRetained } from "./freshness.ts";
 import { varyValues } from "./key.ts";
 import { kvSlot } from "./keys.ts";
-import type { KvStore } from "./kv_store.ts";
+import type { KvStore, SlotRead } from "./kv_store.ts";
 import { type MemoryItem, type MemoryTier, variantKey } from "./memory.ts";
 import type { CacheStats } from "./stats.ts";
 
@@ -17,6 +17,11 @@ export interface Lookup {
   item: MemoryItem | null;
   /** The Vary values of this request when the URL's Vary is known, else null. */
   variant: string | null;
+  /**
+   * What KV said of the slot a fill for this request would use (its variant, `""` for none):
+   * read once here, so a fill that follows needs no second round trip.
+   */
+  kv?: { variant: string; read: SlotRead };
 }
 
 /** Collaborators of {@linkcode Lookups}. */
@@ -45,24 +50,30 @@ export class Lookups {
     const now = clock.now();
     try {
       return await store.within(async () => {
-        let read = await store.readMeta(await kvSlot(urlKey, ""));
+        // The metadata, the purge head and the lease in one round trip (see `KvStore.readSlot`).
+        let slot = await store.readSlot(await kvSlot(urlKey, ""));
+        let slotVariant = "";
         let variant: string | null = mem.variant;
-        if (read.value?.kind === "vary") {
-          variant = varyValues(read.value.vary, get);
-          memory.setVary(urlKey, read.value.vary);
-          read = await store.readMeta(await kvSlot(urlKey, variant));
+        if (slot.meta.value?.kind === "vary") {
+          variant = varyValues(slot.meta.value.vary, get);
+          memory.setVary(urlKey, slot.meta.value.vary);
+          slot = await store.readSlot(await kvSlot(urlKey, variant));
+          slotVariant = variant;
         }
+        const read = slot.meta;
         if (read.value?.kind === "entry" && isRetained(read.value.entry.timing, now)) {
           const item = await filler.load(read.value);
           if (item === null) stats.tornRead();
           else {
             memory.setEntry(item);
-            return { item, variant: item.entry.variant === "" ? null : item.entry.variant };
+            const found = item.entry.variant === "" ? null : item.entry.variant;
+            return { item, variant: found, kv: { variant: slotVariant, read: slot } };
           }
         }
         // A fill may have finished while KV was read.
         const again = this.fromMemory(urlKey, get);
-        return again.item !== null ? again : { item: null, variant };
+        if (again.item !== null) return again;
+        return { item: null, variant, kv: { variant: slotVariant, read: slot } };
       });
     } catch (error) {
       stats.kvError("read", error);

@@ -1,19 +1,19 @@
 /** The cache's metrics (`outpost_cache_*`) and its logging of faults, in one place. */
 
 import type { Logger } from "../log.ts";
-import type { Counter, Gauge, MetricsRegistry } from "../metrics/registry.ts";
+import type { BoundCounter, Counter, Gauge, MetricsRegistry } from "../metrics/registry.ts";
 import type { FillResult } from "./fill.ts";
 import type { MemoryTier } from "./memory.ts";
 import type { CacheOutcome } from "./respond.ts";
 
-const OUTCOMES: CacheOutcome[] = ["HIT", "MISS", "STALE", "REVALIDATED", "EXPIRED", "BYPASS"];
 /** Repeated faults of one kind are logged at most this often. */
 const LOG_EVERY_MS = 10_000;
 
 /** Counters, gauges and throttled fault logs of the cache. */
 export class CacheStats {
   readonly #requests: Counter;
-  readonly #labels: Record<string, { outcome: CacheOutcome }> = {};
+  /** `outpost_cache_requests_total` per outcome, bound on first use (served on every request). */
+  readonly #served: Partial<Record<CacheOutcome, BoundCounter>> = {};
   readonly #fills: Counter;
   readonly #kvErrors: Counter;
   readonly #invalid: Counter;
@@ -23,6 +23,7 @@ export class CacheStats {
   readonly #purgeSync: Counter;
   readonly #replays: Counter;
   readonly #passes: Counter;
+  #passed: BoundCounter | null = null;
   readonly #kvRemoved: Counter;
   readonly #kvRemovedBytes: Counter;
   readonly #kvUsed: Gauge;
@@ -41,7 +42,6 @@ export class CacheStats {
       "outpost_cache_requests_total",
       "Cached-path requests, by X-Cache outcome",
     );
-    for (const outcome of OUTCOMES) this.#labels[outcome] = { outcome };
     this.#fills = metrics.counter("outpost_cache_fills_total", "Origin fills, by mode and result");
     this.#kvErrors = metrics.counter(
       "outpost_cache_kv_errors_total",
@@ -108,7 +108,7 @@ export class CacheStats {
 
   /** One response with this outcome. */
   served(outcome: CacheOutcome): void {
-    this.#requests.inc(this.#labels[outcome]);
+    (this.#served[outcome] ??= this.#requests.bind({ outcome })).inc();
   }
 
   /** One fill finished. */
@@ -143,7 +143,7 @@ export class CacheStats {
 
   /** One request passed to the origin by a hit-for-pass mark. */
   passed(): void {
-    this.#passes.inc();
+    (this.#passed ??= this.#passes.bind()).inc();
   }
 
   /** Refreshes the memory gauges. */

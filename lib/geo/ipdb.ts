@@ -162,6 +162,9 @@ export async function loadIpDatabase(): Promise<IpCountryDb> {
   return IpCountryDb.fromCsv(v4.default, v6.default);
 }
 
+/** Addresses whose answers a {@linkcode LazyIpCountry} keeps (about 100 bytes each). */
+const RECENT_LOOKUPS = 4096;
+
 /** What `/_edge/health?verbose=1` says of the IP database. */
 export type IpDatabaseState = "off" | "loading" | "ready" | "failed";
 
@@ -172,6 +175,7 @@ export type IpDatabaseState = "off" | "loading" | "ready" | "failed";
  */
 export class LazyIpCountry implements IpCountryLookup {
   #db: IpCountryLookup | null = null;
+  readonly #recent = new Map<string, string | null>();
   #error: unknown = undefined;
   #loading: Promise<void> | null = null;
 
@@ -200,7 +204,15 @@ export class LazyIpCountry implements IpCountryLookup {
 
   /** The country of `ip` once loaded; null before then and for unknown addresses. */
   lookup(ip: string): string | null {
-    return this.#db === null ? null : this.#db.lookup(ip);
+    if (this.#db === null) return null;
+    // Clients come back (kept-alive connections, page loads): a map hit costs less than a parse
+    // and a search. Cleared when full rather than ordered: a miss only costs the lookup.
+    let country = this.#recent.get(ip);
+    if (country !== undefined) return country;
+    country = this.#db.lookup(ip);
+    if (this.#recent.size >= RECENT_LOOKUPS) this.#recent.clear();
+    this.#recent.set(ip, country);
+    return country;
   }
 
   /** Loads the database (once; concurrent calls share the load). Resolves, never rejects. */
