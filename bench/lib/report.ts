@@ -7,6 +7,8 @@ export interface LoadRow extends WrkResult {
   name: string;
   /** Throughput relative to the suite's baseline row. */
   ratio: number | null;
+  /** Server CPU (user + system) per request, median round, when the suite measured it. */
+  cpuUs?: number | null;
 }
 
 /** A comparison run side by side in one process run. */
@@ -31,7 +33,7 @@ function median(values: number[]): number {
 export function withRatios(
   suite: string,
   baseline: string,
-  rows: Array<WrkResult & { name: string; samples?: number[] }>,
+  rows: Array<WrkResult & { name: string; samples?: number[]; cpuUs?: number | null }>,
   notes: string[] = [],
   missing: string[] = [],
 ): LoadSuite {
@@ -59,15 +61,20 @@ function fmt(n: number, digits = 2): string {
 
 /** Renders a suite as a Markdown table. */
 export function loadSuiteMarkdown(s: LoadSuite): string {
+  // Suites that measured server CPU per request show it as a column.
+  const cpu = s.rows.some((r) => r.cpuUs !== undefined);
   const lines = [
     `### ${s.suite}`,
     "",
-    `| target | requests/s (median round) | p50 ms | p99 ms | vs ${s.baseline} (median of per-round ratios) | errors |`,
-    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    `| target | requests/s (median round) | p50 ms | p99 ms |${
+      cpu ? " server CPU µs/req |" : ""
+    } vs ${s.baseline} (median of per-round ratios) | errors |`,
+    `| --- | ---: | ---: | ---: |${cpu ? " ---: |" : ""} ---: | ---: |`,
   ];
   for (const r of s.rows) {
+    const us = cpu ? ` ${r.cpuUs == null ? "n/a" : fmt(r.cpuUs, 1)} |` : "";
     lines.push(
-      `| ${r.name} | ${fmt(r.requestsPerSec, 0)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ` +
+      `| ${r.name} | ${fmt(r.requestsPerSec, 0)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} |${us} ` +
         `${r.ratio === null ? "n/a" : `${(r.ratio * 100).toFixed(1)}%`} | ${r.errors + r.non2xx} |`,
     );
   }

@@ -100,6 +100,7 @@ export class EdgeCache {
       keepStaleMs: config.kv.keepStaleSeconds * 1000,
       onRemoved: (reason, entries, bytes) => this.stats.kvRemoved(reason, entries, bytes),
       onRefused: () => this.stats.kvSkipped("budget"),
+      onCommit: (kind) => this.stats.kvCommitted(kind),
     });
     this.stats.kvBudget(config.kv.maxBytes);
     this.#filler = new Filler({

@@ -113,12 +113,26 @@ function headerBytes(entry: StoredEntry): number {
   return n;
 }
 
+/** What an atomic commit of the cache was for (`outpost_cache_kv_commits_total{kind}`). */
+export type KvCommitKind =
+  | "reserve"
+  | "release"
+  | "publish"
+  | "chunks"
+  | "update"
+  | "remove"
+  | "delete_body"
+  | "purge"
+  | "lease"
+  | "reconcile";
+
 /** Reads and writes cache entries in Deno KV. Every method may throw what KV throws. */
 export class KvStore {
   readonly #kv: Deno.Kv;
   readonly #onInvalid: InvalidDataReporter;
   readonly #timeoutMs: number;
   readonly #deadlines: DeadlineQueue;
+  readonly #onCommit: (kind: KvCommitKind) => void;
   /** The byte budget of the KV tier, enforced on every write and by the sweep. */
   readonly budget: KvBudget;
   readonly #keepStaleMs: number;
@@ -134,18 +148,22 @@ export class KvStore {
       keepStaleMs?: number;
       onRemoved?: (reason: RemoveReason, entries: number, bytes: number) => void;
       onRefused?: (bytes: number) => void;
+      /** Called after every atomic commit the store makes (metrics: what KV writes cost). */
+      onCommit?: (kind: KvCommitKind) => void;
     } = {},
   ) {
     this.#kv = kv;
     this.#onInvalid = options.onInvalid ?? (() => {});
     this.#timeoutMs = options.timeoutMs ?? 2000;
     this.#deadlines = new DeadlineQueue(this.#timeoutMs);
+    this.#onCommit = options.onCommit ?? (() => {});
     this.#keepStaleMs = options.keepStaleMs ?? 300_000;
     this.budget = new KvBudget(kv, {
       maxBytes: options.maxBytes ?? 256 * 1024 * 1024,
       remove: (entry) => this.removeIndexed(entry),
       onRemoved: options.onRemoved,
       onRefused: options.onRefused,
+      onCommit: (kind) => this.#onCommit(kind),
     });
   }
 
@@ -180,6 +198,17 @@ export class KvStore {
         },
       );
     });
+  }
+
+  async #commit(
+    op: Deno.AtomicOperation,
+    kind: KvCommitKind,
+  ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+    try {
+      return await op.commit();
+    } finally {
+      this.#onCommit(kind);
+    }
   }
 
   /** The metadata at a slot (`null` value when absent or invalid). */
@@ -307,7 +336,7 @@ export class KvStore {
     for (const tag of entry.tags) op.set(cacheTagKey(tag, slot), slot, { expireIn });
     let ok = false;
     try {
-      ok = (await op.commit()).ok;
+      ok = (await this.#commit(op, "publish")).ok;
     } finally {
       if (!ok && !inline) await this.deleteBody(stored.version).catch(() => {});
     }
@@ -329,7 +358,7 @@ export class KvStore {
           { expireIn },
         );
       }
-      const res = await op.commit();
+      const res = await this.#commit(op, "chunks");
       if (!res.ok) throw new Error(`Chunk commit failed for body ${version}`);
     }
   }
@@ -354,7 +383,7 @@ export class KvStore {
       .check({ key: cacheMetaKey(slot), versionstamp: options.versionstamp })
       .set(cacheMetaKey(slot), value, { expireIn: options.expireIn });
     this.#moveIndex(op, slot, entry, updated, options.expireIn);
-    return (await op.commit()).ok;
+    return (await this.#commit(op, "update")).ok;
   }
 
   /** Moves an entry's budget index key from its old expiry to its new one (same bytes). */
@@ -406,7 +435,7 @@ export class KvStore {
         op.check(meta).delete(cacheMetaKey(slot));
         for (const tag of entry.tags) op.delete(cacheTagKey(tag, slot));
       }
-      if ((await op.commit()).ok) {
+      if ((await this.#commit(op, "remove")).ok) {
         if (entry !== null && entry.chunks > 0) await this.deleteBody(entry.version);
         return entry !== null ? "entry" : "orphan";
       }
@@ -422,11 +451,11 @@ export class KvStore {
     for await (const item of this.#kv.list({ prefix: cacheBodyPrefix(version) })) {
       op.delete(item.key);
       if (++n % 100 === 0) {
-        await op.commit();
+        await this.#commit(op, "delete_body");
         op = this.#kv.atomic();
       }
     }
-    if (n % 100 !== 0) await op.commit();
+    if (n % 100 !== 0) await this.#commit(op, "delete_body");
   }
 
   /** Every metadata slot stored for a URL (all variants and the Vary marker). */
@@ -483,7 +512,7 @@ export class KvStore {
           op.delete(index).sum(cacheUsageKey("removed"), BigInt(entry.kv.bytes));
         }
       }
-      if (!(await op.commit()).ok) return CONFLICT;
+      if (!(await this.#commit(op, "purge")).ok) return CONFLICT;
       if (!options.soft && entry && entry.chunks > 0) await this.deleteBody(entry.version);
       return entry !== null;
     }, { lane: this.#kv });
@@ -516,9 +545,11 @@ export class KvStore {
   ): Promise<string> {
     if (seen.holder !== null && seen.until > now && seen.holder !== holder) return seen.holder;
     const key = cacheLeaseKey(slot);
-    const ok = await this.#kv.atomic().check({ key, versionstamp: seen.versionstamp })
-      .set(key, { holder, until: now + ttlMs }, { expireIn: ttlMs })
-      .commit();
+    const ok = await this.#commit(
+      this.#kv.atomic().check({ key, versionstamp: seen.versionstamp })
+        .set(key, { holder, until: now + ttlMs }, { expireIn: ttlMs }),
+      "lease",
+    );
     if (ok.ok) return holder;
     const again = await this.#kv.get<{ holder: string }>(key);
     return again.value?.holder ?? holder;
@@ -529,6 +560,6 @@ export class KvStore {
     const key = cacheLeaseKey(slot);
     const res = await this.#kv.get<{ holder: string }>(key);
     if (res.value?.holder !== holder) return;
-    await this.#kv.atomic().check(res).delete(key).commit();
+    await this.#commit(this.#kv.atomic().check(res).delete(key), "lease");
   }
 }

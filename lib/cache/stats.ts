@@ -3,6 +3,7 @@
 import type { Logger } from "../log.ts";
 import type { BoundCounter, Counter, Gauge, MetricsRegistry } from "../metrics/registry.ts";
 import type { FillResult } from "./fill.ts";
+import type { KvCommitKind } from "./kv_store.ts";
 import type { MemoryTier } from "./memory.ts";
 import type { CacheOutcome } from "./respond.ts";
 
@@ -28,6 +29,8 @@ export class CacheStats {
   readonly #kvRemovedBytes: Counter;
   readonly #kvUsed: Gauge;
   readonly #kvSkipped: Counter;
+  readonly #kvCommits: Counter;
+  readonly #commits: Partial<Record<KvCommitKind, BoundCounter>> = {};
   readonly #kvBudget: Gauge;
   readonly #memoryBytes: Gauge;
   readonly #memoryItems: Gauge;
@@ -88,6 +91,11 @@ export class CacheStats {
       "Fills kept out of KV (memory only): budget (no room could be made), backlog (too many " +
         "writes waiting)",
     );
+    this.#kvCommits = metrics.counter(
+      "outpost_cache_kv_commits_total",
+      "Atomic KV commits the cache made, by what they were for (reserve, publish, chunks, " +
+        "update, lease, release, remove, delete_body, purge, reconcile)",
+    );
     this.#kvUsed = metrics.gauge(
       "outpost_cache_kv_bytes",
       "Bytes the KV tier holds by its usage counters, as this node last read them",
@@ -104,6 +112,11 @@ export class CacheStats {
     metrics.gauge("outpost_cache_memory_budget_bytes", "The memory tier's byte budget").set(
       memory.maxBytes,
     );
+  }
+
+  /** One atomic KV commit the cache made (what it writes to KV, and so what KV costs). */
+  kvCommitted(kind: KvCommitKind): void {
+    (this.#commits[kind] ??= this.#kvCommits.bind({ kind })).inc();
   }
 
   /** One response with this outcome. */
