@@ -7,8 +7,8 @@ export interface LoadRow extends WrkResult {
   name: string;
   /** Throughput relative to the suite's baseline row. */
   ratio: number | null;
-  /** Server CPU (user + system) per request, median round, when the suite measured it. */
-  cpuUs?: number | null;
+  /** Server CPU (user + system) per request in µs, median round, when the suite measured it. */
+  serverCpuUs?: number | null;
 }
 
 /** A comparison run side by side in one process run. */
@@ -33,7 +33,15 @@ function median(values: number[]): number {
 export function withRatios(
   suite: string,
   baseline: string,
-  rows: Array<WrkResult & { name: string; samples?: number[]; cpuUs?: number | null }>,
+  rows: Array<
+    WrkResult & {
+      name: string;
+      samples?: number[];
+      /** Per-round server CPU per request (as `runWrkRounds` gives it). */
+      cpuUs?: number[];
+      serverCpuUs?: number | null;
+    }
+  >,
   notes: string[] = [],
   missing: string[] = [],
 ): LoadSuite {
@@ -44,13 +52,21 @@ export function withRatios(
     notes,
     missing,
     rows: rows.map((r) => {
-      if (!base || !(base.requestsPerSec > 0)) return { ...r, ratio: null };
+      const serverCpuUs = r.serverCpuUs !== undefined
+        ? r.serverCpuUs
+        : r.cpuUs === undefined
+        ? undefined
+        : r.cpuUs.length > 0
+        ? median(r.cpuUs)
+        : null;
+      const row = serverCpuUs === undefined ? { ...r } : { ...r, serverCpuUs };
+      if (!base || !(base.requestsPerSec > 0)) return { ...row, ratio: null };
       const a = r.samples;
       const b = base.samples;
       if (a && b && a.length === b.length && a.length > 0) {
-        return { ...r, ratio: median(a.map((x, i) => x / b[i])) };
+        return { ...row, ratio: median(a.map((x, i) => x / b[i])) };
       }
-      return { ...r, ratio: r.requestsPerSec / base.requestsPerSec };
+      return { ...row, ratio: r.requestsPerSec / base.requestsPerSec };
     }),
   };
 }
@@ -62,7 +78,7 @@ function fmt(n: number, digits = 2): string {
 /** Renders a suite as a Markdown table. */
 export function loadSuiteMarkdown(s: LoadSuite): string {
   // Suites that measured server CPU per request show it as a column.
-  const cpu = s.rows.some((r) => r.cpuUs !== undefined);
+  const cpu = s.rows.some((r) => r.serverCpuUs !== undefined);
   const lines = [
     `### ${s.suite}`,
     "",
@@ -72,7 +88,7 @@ export function loadSuiteMarkdown(s: LoadSuite): string {
     `| --- | ---: | ---: | ---: |${cpu ? " ---: |" : ""} ---: | ---: |`,
   ];
   for (const r of s.rows) {
-    const us = cpu ? ` ${r.cpuUs == null ? "n/a" : fmt(r.cpuUs, 1)} |` : "";
+    const us = cpu ? ` ${r.serverCpuUs == null ? "n/a" : fmt(r.serverCpuUs, 1)} |` : "";
     lines.push(
       `| ${r.name} | ${fmt(r.requestsPerSec, 0)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} |${us} ` +
         `${r.ratio === null ? "n/a" : `${(r.ratio * 100).toFixed(1)}%`} | ${r.errors + r.non2xx} |`,

@@ -41,7 +41,7 @@ interface Target {
 }
 
 interface Measured {
-  row: WrkResult & { name: string; samples: number[]; cpuUs: number | null };
+  row: WrkResult & { name: string; samples: number[]; serverCpuUs: number | null };
   /** KV commits per request by kind (edges with `edge` set). */
   commits: Record<string, number> | null;
 }
@@ -220,7 +220,7 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
       return x && y ? median(x.samples.map((v, i) => v / y.samples[i])) : null;
     };
     const cpuRatio = (a: string, b: string) => {
-      const x = find(a)?.row.cpuUs, y = find(b)?.row.cpuUs;
+      const x = find(a)?.row.serverCpuUs, y = find(b)?.row.serverCpuUs;
       return x && y ? y / x : null;
     };
     const pct = (v: number | null) => (v === null ? "n/a" : `${(v * 100).toFixed(1)}%`);
@@ -252,7 +252,9 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
       '`authz.rateLimit.localAllowance` 1000 (so the local allowance answers: "allowance ' +
       'available"); wrk sends no Accept-Encoding unless the row says browser.',
       `Server CPU per request (user+system of the server process, median round): ${
-        rows.map((r) => `${r.name} ${r.cpuUs === null ? "n/a" : `${r.cpuUs.toFixed(1)} µs`}`)
+        rows.map((r) =>
+          `${r.name} ${r.serverCpuUs === null ? "n/a" : `${r.serverCpuUs.toFixed(1)} µs`}`
+        )
           .join("; ")
       }.`,
       versus("Outpost uncacheable GET", BASELINE, "≥ 85%"),
@@ -324,7 +326,7 @@ async function measure(
         ...mid,
         name: t.name,
         samples: list.map((x) => Math.round(x.result.requestsPerSec)),
-        cpuUs: cpus.length > 0 ? median(cpus) : null,
+        serverCpuUs: cpus.length > 0 ? median(cpus) : null,
       },
       commits: c && n > 0
         ? Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v / n]))

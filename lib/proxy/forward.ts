@@ -323,7 +323,7 @@ export class Forwarder {
       res = new Response(upstream.body, init);
     }
     const headers = res.headers;
-    stripResponseHops(headers);
+    stripResponseHops(upstream.headers, headers);
     headers.set("x-upstream-region", target.name);
     return res;
   }
