@@ -1,25 +1,45 @@
 /**
  * The edge node's process: read config, open KV, build the app, serve, and shut down cleanly.
  * Locally (`deno task dev`) the demo origin runs in this process on its own port and is reached
- * over real HTTP; on Deno Deploy the same file runs unchanged with `Deno.openKv()`.
+ * over real HTTP; on Deno Deploy the same file runs unchanged with `Deno.openKv()`, listens where
+ * the platform says (`DENO_SERVE_ADDRESS`, honoured by the first `Deno.serve` only) and exits
+ * within the 5 s the platform allows after SIGINT (docs/deploy.md).
+ *
+ * Start-up is paid by users (isolates start on demand), so it does as little as it can in
+ * order: the app's modules load while the config is read, KV opens and the authorization
+ * module compiles; the server listens as soon as the request path is built; the IP database
+ * comes up behind it (health says "warming" until it has). See docs/cold_start.md.
  */
 
-import { createApp, type Edge } from "./lib/app.ts";
+import type { Edge } from "./lib/app.ts";
 import { ConfigError, type EdgeConfig, loadConfig } from "./lib/config.ts";
-import { LazyIpCountry } from "./lib/geo/ipdb.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
-import { createDemoOrigin } from "./lib/origin/demo.ts";
-import { manifestOf } from "./lib/features/functions/feature.ts";
-import { installCrashGuard } from "./lib/features/functions/guard.ts";
+import { precompilePolicyModule } from "./lib/authz/precompile.ts";
+import { EdgeKv } from "./lib/features/platform/kv.ts";
 // Users' functions: a static import, so they are deployed, type-checked and watched with the app.
 import functionsManifest from "./functions/_manifest.ts";
 
 // Deno Deploy runs only crons registered at the top level of the entry module, before serving.
 // This one does work only when `analytics.scheduler` is "cron"; otherwise the flush is a job.
 let analyticsCronTick: (() => Promise<unknown>) | null = null;
-Deno.cron("outpost-analytics-flush", "* * * * *", async () => {
-  await analyticsCronTick?.();
-});
+if (typeof Deno.cron === "function") {
+  Deno.cron("outpost-analytics-flush", "* * * * *", async () => {
+    await analyticsCronTick?.();
+  });
+}
+
+/** How long slow extras wait for a first request before they load anyway. */
+const WARM_UP_DELAY_MS = 250;
+
+/** The modules behind the request path, loaded while the config is read and KV opens. */
+function loadAppModules() {
+  return Promise.all([
+    import("./lib/app.ts"),
+    import("./lib/features/functions/feature.ts"),
+    import("./lib/features/functions/guard.ts"),
+    import("./lib/geo/ipdb.ts"),
+  ]);
+}
 
 async function readConfigModule(path: string | undefined): Promise<unknown> {
   if (!path) return undefined;
@@ -32,23 +52,26 @@ async function readConfigModule(path: string | undefined): Promise<unknown> {
 /** A start-up failure the operator can fix: printed as one line, then exit 1. */
 class StartupError extends Error {}
 
-async function openKv(config: EdgeConfig, log: Logger): Promise<Deno.Kv> {
-  const path = config.kvPath;
-  try {
-    if (path && path !== ":memory:") {
-      const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
-      if (dir) await Deno.mkdir(dir, { recursive: true });
-    }
-    const kv = await Deno.openKv(path);
-    log.info("kv opened", { path: path ?? "(platform default)" });
-    return kv;
-  } catch (error) {
+/**
+ * Opens the node's KV. A local file that cannot be opened is the operator's to fix: start-up
+ * stops naming KV_PATH. The platform's database (Deno Deploy) or a remote one (`KV_URL`) that
+ * cannot be opened leaves the node up: KV-backed features answer 503, health says why, and the
+ * open is retried (a crash before serving would make the platform answer 502 to everything).
+ */
+async function openKv(config: EdgeConfig, env: Record<string, string>, log: Logger) {
+  const edgeKv = await EdgeKv.open({
+    path: config.kvPath,
+    url: config.kvUrl,
+    env,
+    log: log.child({ area: "kv" }),
+  });
+  if (!edgeKv.open && edgeKv.source === "path") {
+    edgeKv.close();
     throw new StartupError(
-      `Cannot open the KV store at ${path ?? "(platform default)"} (KV_PATH): ${
-        (error as Error).message
-      }`,
+      `Cannot open the KV store at ${config.kvPath} (KV_PATH): ${edgeKv.error}`,
     );
   }
+  return edgeKv;
 }
 
 /** Why a port cannot be listened on, in one line naming the variable that moves it. */
@@ -114,33 +137,20 @@ async function check(): Promise<void> {
 
 async function main(): Promise<void> {
   const env = Deno.env.toObject();
+  const modules = loadAppModules();
+  modules.catch(() => {}); // awaited below; a bad config may end start-up first
   const config = await configFrom(env);
   const log = createLogger({ level: config.log.level, fields: { region: config.region } });
-  const kv = await openKv(config, log);
+  const [edgeKv, policyModule, [{ createApp }, functionsFeature, { installCrashGuard }, geo]] =
+    await Promise.all([
+      openKv(config, env, log),
+      config.authz.enabled ? precompilePolicyModule(config.authz.wasm.path) : null,
+      modules,
+    ]);
+  const kv = edgeKv.kv;
 
-  const ipdb = new LazyIpCountry();
-  if (config.geo.ipDatabase) {
-    ipdb.load().then(() => {
-      if (ipdb.error) log.warn("ip database failed to load", { error: ipdb.error });
-      else log.info("ip database loaded", { ranges: ipdb.size });
-    });
-  }
-
-  let demoServer: Deno.HttpServer<Deno.NetAddr> | null = null;
-  if (config.demoOrigin.mode === "port") {
-    const demo = createDemoOrigin({ name: "demo" });
-    demoServer = serve(
-      {
-        port: config.demoOrigin.port ?? 0,
-        hostname: "127.0.0.1",
-        onListen: ({ port }) =>
-          log.info("demo origin listening", { url: `http://127.0.0.1:${port}` }),
-      },
-      "ORIGIN_PORT",
-      (req) => demo.fetch(req),
-    );
-  }
-
+  // Off: health says so. On: loaded once the server listens (health says "warming" until then).
+  const ipdb = config.geo.ipDatabase ? new geo.LazyIpCountry() : undefined;
   let edge: Edge;
   try {
     edge = createApp({
@@ -149,14 +159,30 @@ async function main(): Promise<void> {
       ipdb,
       log,
       jwtSecret: env.JWT_SECRET,
-      functions: await manifestOf(config.functions.dir, functionsManifest),
+      authzWasm: policyModule?.bytes,
+      authzModule: policyModule?.module,
+      functions: await functionsFeature.manifestOf(config.functions.dir, functionsManifest),
+      edgeKv,
     });
   } catch (error) {
-    kv.close();
+    edgeKv.close();
     if (error instanceof ConfigError) throw new StartupError(error.message);
     throw error;
   }
+  // Imported before listening: nothing may await between the two servers' starts.
+  const demoModule = config.demoOrigin.mode === "port"
+    ? await import("./lib/origin/demo.ts")
+    : null;
+  // Slow extras start once the first answer is out (or soon after listening without a request):
+  // reading the IP database blocks the event loop for a while, and the request that woke the
+  // isolate should not wait for it. Health says "warming" from the start until they are up.
+  const firstAnswer = Promise.withResolvers<void>();
+  const warmUpTimer = setTimeout(firstAnswer.resolve, WARM_UP_DELAY_MS);
+  let answered = false;
+  const handler = edge.fetch;
+  // The edge's server first: the platform's listen address goes to the first Deno.serve only.
   let server: Deno.HttpServer<Deno.NetAddr>;
+  let demoServer: Deno.HttpServer<Deno.NetAddr> | null = null;
   try {
     server = serve(
       {
@@ -165,16 +191,46 @@ async function main(): Promise<void> {
           log.info("edge listening", {
             url: `http://${hostname === "0.0.0.0" ? "localhost" : hostname}:${port}`,
             mode: config.mode,
+            platform: config.platform.kind,
             regions: config.regions.map((r) => `${r.name}→${r.origin}`),
           }),
       },
       "PORT",
-      edge.fetch,
+      (req, info) => {
+        if (!answered) {
+          answered = true;
+          clearTimeout(warmUpTimer);
+          info.completed.then(firstAnswer.resolve, firstAnswer.resolve);
+        }
+        return handler(req, info);
+      },
     );
   } catch (error) {
+    clearTimeout(warmUpTimer);
     await edge.close();
-    kv.close();
+    edgeKv.close();
     throw error;
+  }
+  if (demoModule) {
+    const demo = demoModule.createDemoOrigin({ name: "demo" });
+    try {
+      demoServer = serve(
+        {
+          port: config.demoOrigin.port ?? 0,
+          hostname: "127.0.0.1",
+          onListen: ({ port }) =>
+            log.info("demo origin listening", { url: `http://127.0.0.1:${port}` }),
+        },
+        "ORIGIN_PORT",
+        (req) => demo.fetch(req),
+      );
+    } catch (error) {
+      clearTimeout(warmUpTimer);
+      await server.shutdown();
+      await edge.close();
+      edgeKv.close();
+      throw error;
+    }
   }
   for (const secret of edge.missingSecrets) {
     log.warn(`${secret.name} is not set: ${secret.disables} answer 503 until it is`, {
@@ -189,28 +245,56 @@ async function main(): Promise<void> {
   }
   const analytics = edge.analytics.edge;
   if (analytics && config.analytics.scheduler === "cron") {
-    analyticsCronTick = () => analytics.tick();
+    // Logged here with context; rethrown so the platform records the run as failed.
+    analyticsCronTick = () =>
+      analytics.tick().catch((error) => {
+        log.error("analytics cron flush failed", { error });
+        throw error;
+      });
   }
   edge.start();
+  ipdb?.load(undefined, { after: firstAnswer.promise }).then(() => {
+    if (ipdb.error) log.warn("ip database failed to load", { error: ipdb.error });
+    else log.info("ip database loaded", { size: ipdb.size });
+  });
 
   let stopping = false;
+  const abort = new AbortController();
   async function shutdown(signal: Deno.Signal): Promise<void> {
     if (stopping) return;
     stopping = true;
-    log.info("shutting down", { signal });
+    const began = performance.now();
+    const budget = config.platform.shutdownMs;
+    log.info("shutting down", { signal, budget_ms: budget });
     const deadline = setTimeout(() => {
-      log.error("shutdown took too long; exiting");
+      log.error("shutdown took too long; exiting", { budget_ms: budget });
       Deno.exit(1);
-    }, 10_000 + config.analytics.shutdownFlushMs);
-    // While the server still answers (it may be its own collector): close the running interval
-    // and send what can be sent in bounded time; the rest stays in the outbox for next start.
-    await edge.analytics.edge?.shutdown();
-    await server.shutdown().catch((error) => log.error("server shutdown failed", { error }));
+    }, budget);
+    const left = () => budget - (performance.now() - began);
+    // While the server still answers (it may be its own collector): write tracked events and,
+    // where this node closes intervals itself, send what can be sent; the rest stays in the
+    // outbox. Half the budget at most, so the server and KV still get theirs.
+    await edge.analytics.edge?.shutdown(
+      Math.min(config.analytics.shutdownFlushMs, Math.max(0, left() / 2)),
+    );
+    // WebSockets get a 1001 close on both sides before the server drops their connections; their
+    // answers are awaited briefly (a quarter of what is left, a second at most).
+    await edge.websocket?.close(Math.max(0, Math.min(1000, left() / 4)));
+    // In-flight requests get what is left, less a margin for closing jobs and KV.
+    const drain = setTimeout(() => {
+      log.warn("requests still running at the shutdown deadline; closing anyway");
+      abort.abort();
+    }, Math.max(0, left() - 700));
+    await Promise.race([
+      server.shutdown().catch((error) => log.error("server shutdown failed", { error })),
+      new Promise((resolve) => abort.signal.addEventListener("abort", resolve)),
+    ]);
+    clearTimeout(drain);
     await demoServer?.shutdown().catch((error) => log.error("demo shutdown failed", { error }));
-    await edge.close();
-    kv.close();
+    await edge.close({ graceMs: Math.max(0, left() - 300) });
+    edgeKv.close();
     clearTimeout(deadline);
-    log.info("stopped");
+    log.info("stopped", { shutdown_ms: Math.round(performance.now() - began) });
     Deno.exit(0);
   }
   for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -1,8 +1,8 @@
 /**
  * `deno task bench`: every micro-benchmark (`bench/*_bench.ts`, through `deno bench --json`),
- * every load comparison (`bench/load/*.ts`), the items staleness and origin faults measurements,
- * in one run, into `bench/results/latest.{json,md}`, with every load ratio side by side in one
- * summary table.
+ * every load comparison (`bench/load/*.ts`), the items staleness, origin faults, WebSocket and
+ * cold start measurements (with the start-up profile), in one run, into
+ * `bench/results/latest.{json,md}`, with every load ratio side by side in one summary table.
  * Peers that are not installed (wrk, nginx, taskset) are named in the report, not fatal.
  * Options: see `deno task bench --help` (bench/lib/args.ts).
  */
@@ -14,10 +14,13 @@ import {
   originFaultsMarkdown,
   type OriginFaultsResult,
 } from "./origin_faults.ts";
+import { coldStartMarkdown, type ColdStartResult, measureColdStart } from "./cold_start.ts";
+import { measureWebSocket, websocketMarkdown, type WebSocketResult } from "./websocket.ts";
 import { findNginx } from "./lib/nginx.ts";
 import { hasTaskset } from "./lib/process.ts";
 import { type LoadSuite, loadSuiteMarkdown, writeResult } from "./lib/report.ts";
 import { hasWrk } from "./lib/wrk.ts";
+import { profileStartup, type StageTiming, startupMarkdown } from "./startup_profile.ts";
 
 interface MicroRow {
   file: string;
@@ -145,6 +148,28 @@ if (!only || "origin_faults".includes(only)) {
   }
 }
 
+let coldStart: ColdStartResult | null = null;
+let startup: StageTiming[] | null = null;
+if (!only || "cold_start".includes(only)) {
+  console.log("cold start …");
+  try {
+    coldStart = await measureColdStart(quick ? 3 : 5, quick ? 1 : 3);
+    startup = await profileStartup(quick ? 3 : 7);
+  } catch (error) {
+    errors.push(`cold_start: ${(error as Error).message}`);
+  }
+}
+
+let websocket: WebSocketResult | null = null;
+if (!only || "websocket".includes(only)) {
+  console.log("websocket …");
+  try {
+    websocket = await measureWebSocket(quick);
+  } catch (error) {
+    errors.push(`websocket: ${(error as Error).message}`);
+  }
+}
+
 const missing = [...new Set(load.flatMap((s) => s.missing))];
 const peerLines = [
   `- wrk: ${
@@ -205,6 +230,16 @@ const lines = [
   "",
   ...(staleness ? [stalenessMarkdown(staleness, "###"), ""] : []),
   ...(originFaults ? [originFaultsMarkdown(originFaults, "###"), ""] : []),
+  ...(coldStart ? [coldStartMarkdown(coldStart, "###"), ""] : []),
+  ...(startup
+    ? [
+      "### Where start-up goes (bench/startup_profile.ts)",
+      "",
+      startupMarkdown(startup, quick ? 3 : 7),
+      "",
+    ]
+    : []),
+  ...(websocket ? [websocketMarkdown(websocket, "###"), ""] : []),
 ];
 if (errors.length) {
   lines.push(
@@ -215,7 +250,19 @@ if (errors.length) {
 }
 const path = await writeResult(
   "latest",
-  { startedAt, peers, missing, micro, load, staleness, originFaults, errors },
+  {
+    startedAt,
+    peers,
+    missing,
+    micro,
+    load,
+    staleness,
+    originFaults,
+    websocket,
+    coldStart,
+    startup,
+    errors,
+  },
   lines.join("\n"),
 );
 console.log(lines.join("\n"));

@@ -28,7 +28,7 @@ import {
 } from "./http/errors.ts";
 import { Jobs } from "./jobs.ts";
 import { type Logger, silentLogger } from "./log.ts";
-import { type ConditionCheck, HealthConditions } from "./metrics/conditions.ts";
+import { type ConditionCheck, HealthConditions, WARMING_CONDITION } from "./metrics/conditions.ts";
 import { Monitor } from "./metrics/monitor.ts";
 import { adminGuard } from "./metrics/admin.ts";
 import { type BoundCounter, MetricsRegistry } from "./metrics/registry.ts";
@@ -58,6 +58,9 @@ import { docsRoutes } from "../routes/docs.ts";
 import { analyticsFlushHandler } from "../routes/events.ts";
 import { createFunctions, type Functions } from "./features/functions/feature.ts";
 import type { FunctionManifest } from "./features/functions/types.ts";
+import { createWebSockets, type WebSockets } from "./features/websocket/feature.ts";
+import { createPlatform, type Platform } from "./features/platform/feature.ts";
+import type { EdgeKv } from "./features/platform/kv.ts";
 
 /** Everything the edge node needs from outside. */
 export interface AppDeps {
@@ -76,14 +79,18 @@ export interface AppDeps {
   metrics?: MetricsRegistry;
   /** `JWT_SECRET` (from the environment only; never logged). */
   jwtSecret?: string;
-  /** Authorization module bytes instead of reading `authz.wasm.path` (tests). */
+  /** Authorization module bytes instead of reading `authz.wasm.path`. */
   authzWasm?: Uint8Array;
+  /** `authzWasm` compiled ahead (main.ts compiles it while KV opens). */
+  authzModule?: WebAssembly.Module;
   /** Overrides `data.itemSchema` with any zod schema for item bodies. */
   itemSchema?: EdgeDataOptions["itemSchema"];
   /** Health conditions raised before the app is built; else a new one. */
   conditions?: HealthConditions;
   /** Users' edge functions: the generated `functions/_manifest.ts` (docs/functions.md). */
   functions?: FunctionManifest;
+  /** How `kv` was opened (main.ts): health reports a store that is not open, or not shared. */
+  edgeKv?: EdgeKv;
 }
 
 /** A built edge node. */
@@ -116,12 +123,16 @@ export interface Edge {
   missingSecrets: readonly MissingSecret[];
   /** Users' functions (null when there are none or `functions.enabled` is false). */
   functions: Functions | null;
+  /** WebSockets relayed to origins (null when `websocket.enabled` is false). */
+  websocket: WebSockets | null;
+  /** Where the node runs: identity, Deno Deploy's CDN, the KV's state. */
+  platform: Platform;
   /** The routers behind `fetch`: `/_edge/*` and everything else (route listings, tests). */
   routers: { edge: Hono<AppEnv>; main: Hono<AppEnv> };
   /** Starts background jobs (not started by `createApp`, so tests stay deterministic). */
   start(): void;
-  /** Stops background jobs; the caller closes KV. */
-  close(): Promise<void>;
+  /** Stops background jobs (waiting up to `graceMs` for running ones); the caller closes KV. */
+  close(options?: { graceMs?: number }): Promise<void>;
 }
 
 /**
@@ -144,11 +155,13 @@ const REFUSED_TARGET: CanonicalTarget = {
 /** Hono's `c.env` for one request: the context, and `Deno.serve`'s info read on demand. */
 class RequestEnv implements AppBindings {
   readonly ctx: EdgeRequestContext;
+  readonly raw: Request;
   readonly #info: ServeInfo | undefined;
 
-  constructor(ctx: EdgeRequestContext, info: ServeInfo | undefined) {
+  constructor(ctx: EdgeRequestContext, info: ServeInfo | undefined, raw: Request) {
     this.ctx = ctx;
     this.#info = info;
+    this.raw = raw;
   }
 
   get completed(): Promise<void> | undefined {
@@ -200,6 +213,30 @@ function policyModuleCheck(authz: Authz): ConditionCheck {
     }
     return null;
   };
+}
+
+/** Degraded while the IP database loads behind a listening node. */
+function warmingCheck(ipDatabase: () => IpDatabaseState): ConditionCheck {
+  return () =>
+    ipDatabase() === "loading"
+      ? {
+        level: "degraded",
+        reason: "warming: the IP database is loading (client locations come from headers " +
+          "or the default location until it is ready)",
+      }
+      : null;
+}
+
+/** Degraded when the IP database could not be loaded. */
+function ipDatabaseCheck(ipDatabase: () => IpDatabaseState): ConditionCheck {
+  return () =>
+    ipDatabase() === "failed"
+      ? {
+        level: "degraded",
+        reason: "the IP database failed to load: client locations come from headers or the " +
+          "default location",
+      }
+      : null;
 }
 
 /** A secret the node runs without, and what answers 503 because of it. */
@@ -308,6 +345,18 @@ export function createApp(deps: AppDeps): Edge {
     onAttempt: (a) => attemptCounter(a.region, a.outcome).inc(),
   });
 
+  // WebSockets on proxied routes: the same origins, ranking and breakers as forwarding.
+  const websocket = createWebSockets({
+    clock,
+    log,
+    metrics,
+    jobs,
+    health,
+    region: config.region,
+    maxAttempts: config.proxy.maxAttempts,
+    onAttempt: (a) => attemptCounter(a.region, a.outcome).inc(),
+  }, config.websocket);
+
   function reportUnhandled(error: unknown, req: Request, ctx: EdgeRequestContext): void {
     log.error("unhandled error", {
       request_id: ctx.requestId,
@@ -336,6 +385,20 @@ export function createApp(deps: AppDeps): Edge {
     conditions,
   });
   conditions.check("origins", originsCheck(health, config.regions.map((r) => r.origin)));
+  // Authorization is built below; the platform asks it per request, long after this runs.
+  let authz: Authz | null = null;
+  const platform = createPlatform({
+    clock,
+    log,
+    metrics,
+    jobs,
+    conditions,
+    fetch: deps.fetch ?? globalThis.fetch,
+    nodeId: monitor.nodeId,
+    protects: (method, path) => authz?.protects(method, path) ?? false,
+    edgeKv: deps.edgeKv,
+  }, config);
+  const cdn = platform.cdn;
 
   // One guard for every operator endpoint, from the one validated ADMIN_TOKEN.
   const admin = adminGuard({ token: config.metrics.adminToken, mode: config.mode });
@@ -354,7 +417,12 @@ export function createApp(deps: AppDeps): Edge {
     jobs,
     // A lookup without a state of its own (a test's table) is ready from the start.
     ipDatabase: (): IpDatabaseState => deps.ipdb === undefined ? "off" : deps.ipdb.state ?? "ready",
+    notes: platform.notes,
+    platform: () => platform.identity(),
   };
+  // Slow extras come up after the node listens: it answers meanwhile, and health says so.
+  conditions.check(WARMING_CONDITION, warmingCheck(edgeOptions.ipDatabase));
+  conditions.check("ip_database", ipDatabaseCheck(edgeOptions.ipDatabase));
   // Load balancers poll health: `GET` is answered before routing, other methods by the router.
   const answerHealth = healthResponder(edgeOptions);
   const edgeApp = edgeRoutes(edgeOptions, answerHealth);
@@ -389,7 +457,7 @@ export function createApp(deps: AppDeps): Edge {
     jobs.add({
       name: "cache-purge-sync",
       intervalMs: config.cache.purgePollMs,
-      run: () => cache.purger.sync(),
+      run: () => cache.purger.poll(config.cache.purgeWatchedPollMs),
     });
     let sweeps = 0;
     jobs.add({
@@ -397,15 +465,18 @@ export function createApp(deps: AppDeps): Edge {
       intervalMs: config.cache.kv.sweepSeconds * 1000,
       run: () => cache.sweepKv(sweeps++),
     });
-    edgeApp.post("/purge", purgeHandler({ cache, admin }));
+    edgeApp.post("/purge", purgeHandler({ cache, admin, platform: platform.purger }));
     edgeApp.get("/cache", cacheStatsHandler(cache, admin));
   }
 
   const mainApp = new Hono<AppEnv>();
   mainApp.onError(onError);
   mainApp.notFound(problemNotFound);
+  // A browser's token offered as a subprotocol is authorized like one in the header (without
+  // authorization the relay itself keeps it from the origin's offer).
+  if (websocket && config.authz.enabled) mainApp.use("*", websocket.credentials);
   // Authorization runs first, and only on protected patterns: other routes pay nothing.
-  const authz = createAuthz({
+  authz = createAuthz({
     config,
     kv: deps.kv,
     clock,
@@ -415,9 +486,11 @@ export function createApp(deps: AppDeps): Edge {
     fetch: deps.fetch,
     jwtSecret: deps.jwtSecret,
     wasm: deps.authzWasm,
+    wasmModule: deps.authzModule,
   });
   authz?.register(mainApp);
   if (authz) conditions.check("authz.module", policyModuleCheck(authz));
+  const guard = authz;
   // Analytics: automatic tracking around everything, then `/events*` and `/_central/*`.
   const analytics = createAnalytics({
     config,
@@ -479,7 +552,7 @@ export function createApp(deps: AppDeps): Edge {
           eventLimits: analytics.edge?.limits ?? null,
           collector: analytics.central !== null,
           cache: cache !== null,
-          protects: authz ? (method, path) => authz.protects(method, path) : null,
+          protects: guard ? (method, path) => guard.protects(method, path) : null,
           now: () => clock.now(),
         }),
     });
@@ -488,6 +561,7 @@ export function createApp(deps: AppDeps): Edge {
   mainApp.all(
     "*",
     abTesting(config.experiments),
+    ...(websocket ? [websocket.proxy] : []),
     ...(cache ? [cache.middleware()] : []),
     originProxy(proxyOptions),
   );
@@ -528,7 +602,7 @@ export function createApp(deps: AppDeps): Edge {
       if (fast !== null) return passStraight(req, info, ctx, fast);
     }
     // `info.completed` and `info.remoteAddr` are getters with a cost: read them only when used.
-    const env = new RequestEnv(ctx, info);
+    const env = new RequestEnv(ctx, info, raw);
     const res = (edgePath ? edgeApp : mainApp).fetch(req, env);
     return res instanceof Promise ? res.then((r) => finish(req, r, ctx)) : finish(req, res, ctx);
   }
@@ -577,17 +651,20 @@ export function createApp(deps: AppDeps): Edge {
   }
 
   /**
-   * A fresh memory hit may skip the router only when no routed stage would have acted on the
-   * request: authorization of a protected path, or automatic analytics tracking.
+   * A fresh memory hit or a hit-for-pass may skip the router only when no routed stage would have
+   * acted on the request: authorization of a protected path, or automatic analytics tracking.
    */
   function fastPathAllowed(method: string, path: string): boolean {
-    if (authz === null && analytics.tracking === null) return true;
-    return !(authz?.protects(method, path) ?? false) && !analytics.tracks(path);
+    if (guard === null && analytics.tracking === null) return true;
+    return !(guard?.protects(method, path) ?? false) && !analytics.tracks(path);
   }
 
-  /** Stamps the node's identity, then records the request once (metrics, request log). */
+  /**
+   * Stamps what Deno Deploy's CDN may do with the answer and the node's identity, then records
+   * the request once (metrics, request log).
+   */
   function finish(req: Request, res: Response, ctx: EdgeRequestContext): Response {
-    const stamped = contexts.stamp(res, ctx);
+    const stamped = contexts.stamp(cdn === null ? res : cdn.stamp(req, res, ctx), ctx);
     monitor.finish(req, stamped.status, ctx);
     return stamped;
   }
@@ -603,21 +680,25 @@ export function createApp(deps: AppDeps): Edge {
     conditions,
     demo,
     analytics,
-    authz,
+    authz: guard,
     data,
     cache,
     missingSecrets,
     functions,
+    websocket,
+    platform,
     routers: { edge: edgeApp, main: mainApp },
     start: () => {
       jobs.start();
       data.start();
       cache?.start();
+      platform.start();
     },
-    async close() {
+    async close(options = {}) {
+      await websocket?.close(options.graceMs);
       data.stop();
       await cache?.close();
-      await jobs.stop();
+      await jobs.stop(options.graceMs);
       await monitor.close();
       await analytics.edge?.close();
     },

@@ -68,6 +68,11 @@ export interface AppBindings {
   remoteAddr?: { hostname: string; port?: number; transport?: string };
   /** Settles when the response has been delivered (absent outside `Deno.serve`). */
   completed?: Promise<void>;
+  /**
+   * The request exactly as `Deno.serve` gave it, before any copy routing made (a WebSocket
+   * upgrade must be made on this very object).
+   */
+  raw?: Request;
   ctx: EdgeRequestContext;
 }
 

@@ -21,6 +21,25 @@ import {
   FunctionsConfigSchema,
   functionsInput,
 } from "./features/functions/config.ts";
+import {
+  checkPlatformConfig,
+  onDenoDeploy,
+  PLATFORM_ENV_VARS,
+  PlatformConfigSchema,
+  platformInput,
+  type RegionSource,
+} from "./features/platform/config.ts";
+import {
+  WEBSOCKET_ENV_VARS,
+  WebSocketConfigSchema,
+  websocketInput,
+} from "./features/websocket/config.ts";
+
+/**
+ * The node's region when nothing names it (production without `EDGE_REGION`): Deno Deploy gives
+ * no region name, and a node must not claim one it was not told. Never a configured region's name.
+ */
+export const UNKNOWN_REGION = "unknown";
 
 /** A region name: lower-case letters, digits and dashes, as in `us-west` or `ap-southeast`. */
 export const RegionNameSchema = z.string().regex(
@@ -265,8 +284,10 @@ export const DataConfigSchema = z.object({
   maxBodyBytes: z.number().int().min(16).max(512 * 1024).default(64 * 1024),
   /** No node serves a cached item older than the last write for longer than this. */
   maxStalenessMs: z.number().int().min(100).max(3_600_000).default(2000),
-  /** The polling fallback behind `kv.watch`; at most half of `maxStalenessMs`. */
+  /** The polling fallback while `kv.watch` is not delivering; at most half of `maxStalenessMs`. */
   pollIntervalMs: z.number().int().min(20).max(1_800_000).default(500),
+  /** How often changes are polled anyway while `kv.watch` delivers (a safety net). */
+  watchedPollIntervalMs: z.number().int().min(20).max(3_600_000).default(30_000),
   cacheMaxEntries: z.number().int().min(1).max(10_000_000).default(10_000),
   cacheMaxBytes: z.number().int().min(1024).max(4 * 1024 ** 3).default(32 * 1024 ** 2),
   /** How long change records are kept (they are a trigger, not the data). */
@@ -310,7 +331,10 @@ export const DemoOriginModeSchema = z.enum(["port", "internal", "off"]);
 
 export const EdgeConfigSchema = z.object({
   mode: z.enum(["development", "production"]),
-  /** The region this node runs in; every response says it in `X-Served-By`. */
+  /**
+   * The region this node runs in (`X-Served-By`, metrics, replica ids): one of `regions`, or
+   * `unknown` when nothing says (routing by geography uses the client's location, not this).
+   */
   region: RegionNameSchema,
   port: z.number().int().min(0).max(65535).default(8000),
   /**
@@ -320,6 +344,11 @@ export const EdgeConfigSchema = z.object({
   tls: z.boolean(),
   /** Deno KV path; undefined opens the platform's default database (Deno Deploy). */
   kvPath: z.string().min(1).optional(),
+  /**
+   * A remote Deno KV every node opens (`Deno.openKv(url)`): a `denokv` server or a Deno Deploy
+   * database's KV Connect URL. Its token comes from `DENO_KV_ACCESS_TOKEN` or `KV_ACCESS_TOKEN`.
+   */
+  kvUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
   /** Where unknown locations and ties are routed; defaults to `region`. */
   defaultRegion: RegionNameSchema.optional(),
   regions: z.array(RegionSchema).min(1).max(64),
@@ -357,14 +386,33 @@ export const EdgeConfigSchema = z.object({
   docs: DocsConfigSchema,
   /** Users' edge functions (lib/features/functions, docs/functions.md). */
   functions: FunctionsConfigSchema,
+  /** WebSockets through the edge (lib/features/websocket, docs/http-api.md#websockets). */
+  websocket: WebSocketConfigSchema,
+  /** Where the node runs and how it works with Deno Deploy (lib/features/platform, docs/deploy.md). */
+  platform: PlatformConfigSchema,
 }).superRefine((cfg, ctx) => {
   checkAnalyticsConfig(cfg, ctx);
+  checkPlatformConfig(cfg, ctx);
+  if (cfg.kvPath !== undefined && cfg.kvUrl !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["kvUrl"],
+      message: `Give either a KV path or a KV URL, not both: ${cfg.kvPath}`,
+    });
+  }
   const names = flagDuplicates(cfg.regions, ctx, {
     name: (r) => r.name,
     path: (i) => ["regions", i, "name"],
     what: "region",
   });
-  if (!names.has(cfg.region)) {
+  if (names.has(UNKNOWN_REGION)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["regions"],
+      message: `Reserved for a node whose region nobody named: ${UNKNOWN_REGION}`,
+    });
+  }
+  if (!names.has(cfg.region) && cfg.region !== UNKNOWN_REGION) {
     ctx.addIssue({
       code: "custom",
       path: ["region"],
@@ -435,6 +483,7 @@ export const ENV_VARS = {
   EDGE_REGION: "region",
   PORT: "port",
   KV_PATH: "kvPath",
+  KV_URL: "kvUrl",
   DEFAULT_REGION: "defaultRegion",
   ORIGIN_URL: "regions.*.origin",
   ORIGIN_PORT: "demoOrigin.port",
@@ -462,6 +511,8 @@ export const ENV_VARS = {
   CACHE_MAX_BODY_BYTES: "cache.maxBodyBytes",
   CACHE_KV_MAX_BYTES: "cache.kv.maxBytes",
   ...FUNCTIONS_ENV_VARS,
+  ...WEBSOCKET_ENV_VARS,
+  ...PLATFORM_ENV_VARS,
 } as const;
 
 /** Inputs to {@linkcode loadConfig}. */
@@ -559,7 +610,7 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
   }
   const errors: string[] = [];
 
-  const onDeploy = Boolean(env.DENO_DEPLOYMENT_ID);
+  const onDeploy = onDenoDeploy(env);
   // Production unless development is asked for (`deno task dev` sets OUTPOST_MODE=development).
   const mode = env.OUTPOST_MODE?.trim() || (file.mode as string | undefined) || "production";
   const dev = mode === "development";
@@ -626,14 +677,29 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
   const cacheKvMax = envBytes(env, "CACHE_KV_MAX_BYTES", errors);
   const fileCacheKv = isRecord(fileCache.kv) ? fileCache.kv : {};
 
+  // The region is what someone said it is; development runs the demo's four regions from us-east.
+  const envRegion = env.EDGE_REGION?.trim();
+  const [region, regionSource]: [unknown, RegionSource] = envRegion
+    ? [envRegion, "EDGE_REGION"]
+    : file.region !== undefined
+    ? [file.region, "config"]
+    : dev
+    ? ["us-east", "development"]
+    : [UNKNOWN_REGION, "unknown"];
+  const kvUrl = env.KV_URL?.trim() || file.kvUrl;
+  const platform = platformInput(file, env, { regionSource, errors });
+
   const merged: Record<string, unknown> = {
     ...file,
     ...analytics,
     mode,
-    region: env.EDGE_REGION?.trim() || file.region || "us-east",
+    region,
     port,
     tls: file.tls ?? onDeploy,
-    kvPath: env.KV_PATH?.trim() || file.kvPath || (onDeploy ? undefined : ".data/outpost.sqlite3"),
+    kvUrl,
+    kvPath: env.KV_PATH?.trim() || file.kvPath ||
+      (onDeploy || kvUrl ? undefined : ".data/outpost.sqlite3"),
+    platform,
     defaultRegion: env.DEFAULT_REGION?.trim() || file.defaultRegion,
     regions,
     trustedProxies: trusted,
@@ -660,11 +726,14 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
     },
     metrics: metricsSection(file, env, errors),
     functions: functionsInput(file, env, errors),
+    websocket: websocketInput(file, env, errors),
   };
 
   merged.authz = authzFromEnv(env, file.authz, errors);
 
-  const result = EdgeConfigSchema.safeParse(merged);
+  // Parsed once per process: zod's JIT would compile a fast path for every object in the
+  // schema first, which costs start-up more than this one parse (jitless: same result).
+  const result = EdgeConfigSchema.safeParse(merged, { jitless: true });
   if (!result.success) {
     for (const issue of result.error.issues) {
       const path = issue.path.map(String).join(".") || "(root)";
@@ -711,7 +780,11 @@ function envNameFor(path: string, env: Env): string | undefined {
   return undefined;
 }
 
-/** The region a node falls back to for unknown locations and ties. */
+/**
+ * The region unknown client locations and ties go to: `defaultRegion`, else the node's own, else
+ * (a node whose region is unknown) the first configured one.
+ */
 export function defaultRegionOf(config: EdgeConfig): string {
-  return config.defaultRegion ?? config.region;
+  if (config.defaultRegion !== undefined) return config.defaultRegion;
+  return config.region === UNKNOWN_REGION ? config.regions[0].name : config.region;
 }

@@ -13,6 +13,9 @@ import { pathOf } from "../lib/http/url_path.ts";
 import { HttpError, readJsonBody } from "../lib/http/errors.ts";
 import { jsonResponse } from "../lib/http/respond.ts";
 import { parseInput } from "../lib/http/validate.ts";
+import { canonicalTarget, isRefusal } from "../lib/http/target.ts";
+import { pathTag } from "../lib/features/platform/cdn.ts";
+import type { DenoCdnPurger } from "../lib/features/platform/purge.ts";
 
 const MAX_BODY = 256 * 1024;
 
@@ -33,9 +36,13 @@ export const PurgeBodySchema = z.object({
   message: "Give at least one URL or tag",
 });
 
-/** The purge handler (behind the operator guard, like every operator endpoint). */
+/**
+ * The purge handler (behind the operator guard, like every operator endpoint). With `platform`
+ * (on Deno Deploy), the tags and each URL's path tag are also purged from the platform's CDN;
+ * when it does not confirm, the answer is 502 (the edge's own purge stands; repeat the request).
+ */
 export function purgeHandler(
-  options: { cache: EdgeCache; admin: AdminCheck },
+  options: { cache: EdgeCache; admin: AdminCheck; platform?: DenoCdnPurger | null },
 ): Handler<AppEnv> {
   return async function purge(c) {
     options.admin(c.req.raw);
@@ -46,6 +53,7 @@ export function purgeHandler(
     );
     const { cache } = options;
     const keys: string[] = [];
+    const pathTags: string[] = [];
     const errors: Array<{ path: string; message: string }> = [];
     body.urls.forEach((raw, i) => {
       let url: URL | null = null;
@@ -65,6 +73,8 @@ export function purgeHandler(
         return;
       }
       const path = pathOf(url.href);
+      const target = canonicalTarget(url.href, null, "https");
+      if (!isRefusal(target)) pathTags.push(pathTag(target.path));
       if (!cache.policy.handles(path)) {
         errors.push({ path: `urls.${i}`, message: `Never cached: ${path.slice(0, 100)}` });
         return;
@@ -83,17 +93,31 @@ export function purgeHandler(
       });
     }
     const summary = await cache.purge(keys, body.tags, body.soft);
-    return jsonResponse(
-      {
-        purged: { urls: body.urls.length, tags: body.tags.length },
-        soft: body.soft,
-        entries: summary.entries,
-        memory: summary.memory,
-        seq: summary.seq,
-      },
-      200,
-      { "cache-control": "no-store" },
-    );
+    const result = {
+      purged: { urls: body.urls.length, tags: body.tags.length },
+      soft: body.soft,
+      entries: summary.entries,
+      memory: summary.memory,
+      seq: summary.seq,
+    };
+    if (options.platform) {
+      // The platform has no soft purge: its copies go either way (ours stay for stale-if-error).
+      const cdn = await options.platform.purge([...body.tags, ...pathTags]);
+      if (!cdn.ok) {
+        throw new HttpError(
+          502,
+          `Purged from the edge cache, but Deno Deploy's CDN did not confirm the purge ` +
+            `(${cdn.reason}): repeat the request`,
+          { code: "cdn_purge_failed", extensions: { edge: result } },
+        );
+      }
+      return jsonResponse(
+        { ...result, deno_cdn: { tags: cdn.tags, requests: cdn.requests } },
+        200,
+        { "cache-control": "no-store" },
+      );
+    }
+    return jsonResponse(result, 200, { "cache-control": "no-store" });
   };
 }
 

@@ -28,6 +28,10 @@ export interface EdgeRoutesOptions {
   ipDatabase: () => IpDatabaseState;
   /** The region names each origin URL serves (public health names origins by them). */
   originNames: Readonly<Record<string, string>>;
+  /** What the node does not know about itself (e.g. its region), in words, for public health. */
+  notes?: readonly string[];
+  /** Where the node runs (platform, deployment, KV), for verbose health. */
+  platform?: () => Record<string, unknown>;
 }
 
 /**
@@ -74,6 +78,7 @@ export function healthResponder(options: EdgeRoutesOptions): (req: Request) => R
       requests: s.requests,
       reasons: h.reasons,
     };
+    if (options.notes && options.notes.length > 0) body.notes = options.notes;
     if (verbose || h.conditions.length > 0) {
       body.conditions = Object.fromEntries(h.conditions.map((c) => [c.name, c.level]));
     }
@@ -95,6 +100,7 @@ export function healthResponder(options: EdgeRoutesOptions): (req: Request) => R
         origins: options.health.snapshot(),
         ip_database: options.ipDatabase(),
         jobs,
+        ...(options.platform ? { platform: options.platform() } : {}),
       });
     } else {
       // Only what needs attention: monitoring off, breakers not closed, jobs failing.

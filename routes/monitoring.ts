@@ -11,10 +11,27 @@ import { RegionNameSchema } from "../lib/config.ts";
 import { jsonResponse } from "../lib/http/respond.ts";
 import { parseInput } from "../lib/http/validate.ts";
 import type { AdminCheck } from "../lib/metrics/admin.ts";
-import bundle from "../lib/metrics/dashboard/bundle.json" with { type: "json" };
 import { dashboardHtml } from "../lib/metrics/dashboard/page.ts";
 import type { Monitor } from "../lib/metrics/monitor.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../lib/metrics/prometheus.ts";
+
+/** The dashboard's built script and stylesheet (65 KB of JSON), loaded when first asked for. */
+interface DashboardBundle {
+  hash: string;
+  js: string;
+  css: string;
+}
+
+let bundleLoad: Promise<DashboardBundle> | null = null;
+
+function dashboardBundle(): Promise<DashboardBundle> {
+  bundleLoad ??= import("../lib/metrics/dashboard/bundle.json", { with: { type: "json" } })
+    .then((mod) => mod.default as DashboardBundle, (error) => {
+      bundleLoad = null; // the next request tries again; this one answers 500 (logged)
+      throw error;
+    });
+  return bundleLoad;
+}
 
 /** What the monitoring routes need. */
 export interface MonitoringRoutesOptions {
@@ -53,10 +70,11 @@ export function monitoringRoutes(app: Hono<AppEnv>, options: MonitoringRoutesOpt
   const { monitor } = options;
   const admin = options.admin;
   const noStore = { "cache-control": "no-store" };
-  const asset = {
+  const asset = (bundle: DashboardBundle) => ({
     "cache-control": "public, max-age=31536000, immutable",
     etag: `"${bundle.hash}"`,
-  };
+    "x-content-type-options": "nosniff",
+  });
 
   app.get("/metrics", (c) => {
     admin(c.req.raw);
@@ -71,7 +89,8 @@ export function monitoringRoutes(app: Hono<AppEnv>, options: MonitoringRoutesOpt
 
   // The page is public: it holds no data, and signs in itself to read `/stats` with a bearer
   // header, so the token never has to travel in a URL.
-  app.get("/dashboard", () => {
+  app.get("/dashboard", async () => {
+    const bundle = await dashboardBundle();
     return text(dashboardHtml(options.region, bundle.hash), "text/html; charset=utf-8", {
       ...noStore,
       "content-security-policy": CSP,
@@ -81,17 +100,12 @@ export function monitoringRoutes(app: Hono<AppEnv>, options: MonitoringRoutesOpt
     });
   });
 
-  app.get("/dashboard/app.js", () =>
-    text(bundle.js, "text/javascript; charset=utf-8", {
-      ...asset,
-      "x-content-type-options": "nosniff",
-    }));
-  app.get(
-    "/dashboard/app.css",
-    () =>
-      text(bundle.css, "text/css; charset=utf-8", {
-        ...asset,
-        "x-content-type-options": "nosniff",
-      }),
-  );
+  app.get("/dashboard/app.js", async () => {
+    const bundle = await dashboardBundle();
+    return text(bundle.js, "text/javascript; charset=utf-8", asset(bundle));
+  });
+  app.get("/dashboard/app.css", async () => {
+    const bundle = await dashboardBundle();
+    return text(bundle.css, "text/css; charset=utf-8", asset(bundle));
+  });
 }

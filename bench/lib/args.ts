@@ -6,7 +6,8 @@ import type { LoadOptions } from "./report.ts";
 /** The help text. */
 export const BENCH_USAGE = `Usage: deno task bench [--quick] [--only NAME] [load options]
   Runs every micro-benchmark (bench/*_bench.ts), every load comparison (bench/load/*.ts, with wrk)
-  and the items staleness measurement; writes bench/results/latest.md and .json.
+  and the items staleness, origin faults and WebSocket measurements; writes bench/results/latest.md
+  and .json.
   --quick             short runs (load: 2 s, one round; staleness: 30 samples)
   --only NAME         only the files whose name contains NAME (e.g. --only cache)
   --duration S        seconds per load measurement

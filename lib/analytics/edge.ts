@@ -305,12 +305,15 @@ export class AnalyticsEdge {
   /**
    * On shutdown: write tracked events, close the running interval and send what can be sent
    * within `timeoutMs` of real time. Whatever is left stays in the outbox for the next start.
+   * With the `cron` scheduler (Deno Deploy) other isolates still write to the running interval
+   * and only the cron closes intervals: shutdown then only writes tracked events.
    */
   async shutdown(timeoutMs = this.config.shutdownFlushMs): Promise<SendReport | null> {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new Error("shutdown flush timed out")), timeoutMs);
     try {
       await this.tracker.close();
+      if (this.config.scheduler === "cron") return null;
       await this.closeDue(true);
       if (abort.signal.aborted) return null;
       return await this.sender.sendDue({ signal: abort.signal, ignoreBackoff: true });
@@ -322,9 +325,13 @@ export class AnalyticsEdge {
     }
   }
 
-  /** Stops tracking and closes the running interval into the outbox (nothing is sent). */
+  /**
+   * Stops tracking and closes the running interval into the outbox (nothing is sent); with the
+   * `cron` scheduler the interval stays open for the other isolates and the next cron run.
+   */
   async close(): Promise<void> {
     await this.tracker.close();
+    if (this.config.scheduler === "cron") return;
     await this.closeDue(true).catch((error) =>
       this.#o.log.error("analytics could not close the open interval", { error })
     );

@@ -24,14 +24,15 @@ import { DEFAULT_POLICY, PolicyError } from "./policy.ts";
 import { PolicyStore, type PolicyUpdate } from "./policy_store.ts";
 import { type RateClass, RateLimiter } from "./rate_limiter.ts";
 import { PolicyModule } from "./wasm_module.ts";
+import { DEFAULT_WASM_URL } from "./precompile.ts";
+
+export { DEFAULT_WASM_URL };
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 const KNOWN_METHODS = new Set(["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]);
 
 /** The development HS256 secret used when `JWT_SECRET` is unset outside production. */
 export const DEV_JWT_SECRET = "outpost-development-secret-not-for-production-use";
-/** The committed module. */
-export const DEFAULT_WASM_URL = new URL("../../wasm/authz/authz.wasm", import.meta.url);
 
 /** What the authorization stage needs. */
 export interface AuthzDeps {
@@ -46,6 +47,8 @@ export interface AuthzDeps {
   jwtSecret?: string;
   /** Module bytes (instead of reading `authz.wasm.path`). */
   wasm?: Uint8Array;
+  /** `wasm` already compiled (start-up compiles it while KV opens). */
+  wasmModule?: WebAssembly.Module;
 }
 
 /** The running authorization stage. */
@@ -78,7 +81,7 @@ function loadModule(deps: AuthzDeps, loadFailures: (reason: string) => void): Po
   const path = wasm.path ?? DEFAULT_WASM_URL;
   try {
     const bytes = deps.wasm ?? Deno.readFileSync(path);
-    const module = PolicyModule.load(bytes, wasm);
+    const module = PolicyModule.load(bytes, wasm, deps.wasm ? deps.wasmModule : undefined);
     deps.log.info("authz module loaded", { path: String(path), memoryBytes: module.memoryBytes });
     return module;
   } catch (error) {

@@ -94,8 +94,16 @@ export class PolicyModule {
     this.#imports = importsFor(module, options, memory);
   }
 
-  /** Compiles and instantiates a module, checking its imports, exports and memory cap. */
-  static load(bytes: Uint8Array, options: PolicyModuleOptions): PolicyModule {
+  /**
+   * Compiles and instantiates a module, checking its imports, exports and memory cap. `compiled`
+   * is `bytes` already compiled (with `WebAssembly.compile`), so only the checks and the
+   * instantiation remain.
+   */
+  static load(
+    bytes: Uint8Array,
+    options: PolicyModuleOptions,
+    compiled?: WebAssembly.Module,
+  ): PolicyModule {
     const opts = { maxOutputBytes: 64 * 1024, ...options };
     let limits;
     try {
@@ -121,7 +129,7 @@ export class PolicyModule {
     }
     let module: WebAssembly.Module;
     try {
-      module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+      module = compiled ?? new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
     } catch (e) {
       throw new ModuleLoadError(`Module does not compile: ${(e as Error).message}`, { cause: e });
     }

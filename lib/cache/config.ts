@@ -101,6 +101,8 @@ export const CacheConfigSchema = z.object({
     /** Bodies smaller than this are sent as they are. */
     minBytes: z.number().int().min(0).max(16 * MiB).default(256),
   }).prefault({}),
+  /** How often purges are replayed anyway while `kv.watch` delivers (a safety net). */
+  purgeWatchedPollMs: z.number().int().min(100).max(3_600_000).default(60_000),
   /** Emit `Deno-CDN-Cache-Control` for Deno Deploy's cache in front. */
   denoCdnCacheControl: DenoCdnCacheControlSchema.default("off"),
   routes: z.array(CacheRouteSchema).max(100).default([]),

@@ -166,6 +166,8 @@ export class EdgeCache {
     const hits = this.memory.count > 0;
     const passes = this.passes.size > 0;
     if (!hits && !passes) return null;
+    // A WebSocket (or any protocol) upgrade is never answered from the cache nor passed by it.
+    if (req.headers.has("upgrade")) return null;
     const path = ctx.target.path;
     if (!this.policy.handles(path) || this.#o.experimentHeaders(path).length > 0) return null;
     const route = this.policy.route(path);
@@ -239,7 +241,7 @@ export class EdgeCache {
         return;
       }
       const path = c.env.ctx.target.path;
-      if (!policy.handles(path)) return await next();
+      if (!policy.handles(path) || req.headers.has("upgrade")) return await next();
       return await handler.handle(c, next, path);
     };
   }

@@ -73,8 +73,6 @@ export interface FillTarget {
    * says (lower-case; an A/B experiment's variant header).
    */
   edgeVary?: readonly string[];
-  /** The slot as the lookup just read it from KV (the fill then reads nothing before fetching). */
-  prefetched?: SlotRead;
 }
 
 /** The origin's Vary names plus the edge's own, sorted and unique like `parseVary`'s. */
@@ -123,9 +121,12 @@ export class Filler {
   }
 
   /** Loads an entry's body from KV and makes a memory item (null when torn or unreadable). */
-  async load(read: MetaValue): Promise<MemoryItem | null> {
+  async load(
+    read: MetaValue,
+    consistency: Deno.KvConsistencyLevel = "strong",
+  ): Promise<MemoryItem | null> {
     if (read.kind !== "entry") return null;
-    const body = await this.#o.store.readBody(read.entry, read.body);
+    const body = await this.#o.store.readBody(read.entry, read.body, consistency);
     return body === null ? null : makeItem(read.entry, body);
   }
 
@@ -134,13 +135,13 @@ export class Filler {
     const o = this.#o;
     const epoch = o.memory.epoch;
     const slot = await kvSlot(target.urlKey, target.variant ?? "");
-    let state: SlotRead | null = target.prefetched ?? null;
-    if (state === null) {
-      try {
-        state = await o.store.within(() => o.store.readSlot(slot));
-      } catch (error) {
-        o.kvError("read", error);
-      }
+    // The metadata, the purge head and the lease in one strong round trip (the lookup's was an
+    // eventual read: good enough to answer, not to decide what to write).
+    let state: SlotRead | null = null;
+    try {
+      state = await o.store.within(() => o.store.readSlot(slot));
+    } catch (error) {
+      o.kvError("read", error);
     }
     const read = state?.meta ?? null;
     const purgeVs = state?.purgeVs ?? null;

@@ -213,8 +213,6 @@ export class CacheHandler {
       acceptRemote: !f.alone && !f.dirs.noCache && f.dirs.maxAge === undefined &&
         f.dirs.minFresh === undefined,
       edgeVary: f.edgeVary ?? undefined,
-      // What the lookup read of this slot, when it read the one the fill uses.
-      prefetched: found.kv?.variant === (found.variant ?? "") ? found.kv.read : undefined,
     };
     const memKey = variantKey(f.urlKey, found.variant ?? "");
     pinRequestFacts(c);

@@ -211,9 +211,12 @@ export class KvStore {
     }
   }
 
-  /** The metadata at a slot (`null` value when absent or invalid). */
-  async readMeta(slot: KvSlot): Promise<MetaRead> {
-    return this.#parseMeta(await this.#kv.get(cacheMetaKey(slot)));
+  /**
+   * The metadata at a slot (`null` value when absent or invalid). `eventual` may read a nearby
+   * replica (Deno Deploy's KV): a lookup may, a fill deciding what to write may not.
+   */
+  async readMeta(slot: KvSlot, consistency: Deno.KvConsistencyLevel = "strong"): Promise<MetaRead> {
+    return this.#parseMeta(await this.#kv.get(cacheMetaKey(slot), { consistency }));
   }
 
   #parseMeta(res: Deno.KvEntryMaybe<unknown>): MetaRead {
@@ -227,8 +230,8 @@ export class KvStore {
   }
 
   /**
-   * What a fill needs to know about a slot, in one round trip: its metadata, the purge head's
-   * versionstamp (the write's guard) and the fill lease.
+   * What a fill needs to know about a slot, in one strong round trip: its metadata, the purge
+   * head's versionstamp (the write's guard) and the fill lease.
    */
   async readSlot(slot: KvSlot): Promise<SlotRead> {
     const [meta, head, lease] = await this.#kv.getMany<[unknown, unknown, unknown]>([
@@ -240,12 +243,18 @@ export class KvStore {
   }
 
   /** The body of an entry, or `null` when a chunk is missing or the length is wrong. */
-  async readBody(entry: StoredEntry, inline: Uint8Array | undefined): Promise<Uint8Array | null> {
+  async readBody(
+    entry: StoredEntry,
+    inline: Uint8Array | undefined,
+    consistency: Deno.KvConsistencyLevel = "strong",
+  ): Promise<Uint8Array | null> {
     if (entry.chunks === 0) return inline && inline.byteLength === entry.size ? inline : null;
     const parts: Uint8Array[] = [];
     let size = 0;
     for await (
-      const item of this.#kv.list<Uint8Array>({ prefix: cacheBodyPrefix(entry.version) })
+      const item of this.#kv.list<Uint8Array>({ prefix: cacheBodyPrefix(entry.version) }, {
+        consistency,
+      })
     ) {
       const index = item.key[3];
       if (index !== parts.length || !(item.value instanceof Uint8Array)) return null;

@@ -1,6 +1,12 @@
 /**
  * Finding a stored response: the memory tier first, then KV (promoting what it finds into
  * memory). Vary markers pick the variant from the request's headers. KV failures are misses.
+ *
+ * KV is read with eventual consistency: on Deno Deploy that is the nearest read replica instead
+ * of the primary in us-east4, and a replica's lag only delays what a purge or a new entry changes
+ * by that much (purges also reach memory through the purge log). A torn read (a body the replica
+ * does not have in full yet) is read again strongly; an item read while a purge ran is served
+ * but not kept.
  */
 
 import type { Clock } from "../clock.ts";
@@ -8,7 +14,7 @@ import type { Filler } from "./fill.ts";
 import { isRetained } from "./freshness.ts";
 import { varyValues } from "./key.ts";
 import { kvSlot } from "./keys.ts";
-import type { KvStore, SlotRead } from "./kv_store.ts";
+import type { KvStore } from "./kv_store.ts";
 import { type MemoryItem, type MemoryTier, variantKey } from "./memory.ts";
 import type { CacheStats } from "./stats.ts";
 
@@ -17,11 +23,6 @@ export interface Lookup {
   item: MemoryItem | null;
   /** The Vary values of this request when the URL's Vary is known, else null. */
   variant: string | null;
-  /**
-   * What KV said of the slot a fill for this request would use (its variant, `""` for none):
-   * read once here, so a fill that follows needs no second round trip.
-   */
-  kv?: { variant: string; read: SlotRead };
 }
 
 /** Collaborators of {@linkcode Lookups}. */
@@ -48,32 +49,36 @@ export class Lookups {
     const mem = this.fromMemory(urlKey, get);
     if (mem.item !== null) return mem;
     const now = clock.now();
+    const epoch = memory.epoch;
     try {
       return await store.within(async () => {
-        // The metadata, the purge head and the lease in one round trip (see `KvStore.readSlot`).
-        let slot = await store.readSlot(await kvSlot(urlKey, ""));
-        let slotVariant = "";
+        let slot = await kvSlot(urlKey, "");
+        let read = await store.readMeta(slot, "eventual");
         let variant: string | null = mem.variant;
-        if (slot.meta.value?.kind === "vary") {
-          variant = varyValues(slot.meta.value.vary, get);
-          memory.setVary(urlKey, slot.meta.value.vary);
-          slot = await store.readSlot(await kvSlot(urlKey, variant));
-          slotVariant = variant;
+        if (read.value?.kind === "vary") {
+          variant = varyValues(read.value.vary, get);
+          memory.setVary(urlKey, read.value.vary);
+          slot = await kvSlot(urlKey, variant);
+          read = await store.readMeta(slot, "eventual");
         }
-        const read = slot.meta;
         if (read.value?.kind === "entry" && isRetained(read.value.entry.timing, now)) {
-          const item = await filler.load(read.value);
+          let item = await filler.load(read.value, "eventual");
+          if (item === null) {
+            // The replica may not have every chunk yet: the primary decides.
+            const strong = await store.readMeta(slot, "strong");
+            if (strong.value?.kind === "entry" && isRetained(strong.value.entry.timing, now)) {
+              item = await filler.load(strong.value, "strong");
+            }
+          }
           if (item === null) stats.tornRead();
           else {
-            memory.setEntry(item);
-            const found = item.entry.variant === "" ? null : item.entry.variant;
-            return { item, variant: found, kv: { variant: slotVariant, read: slot } };
+            if (memory.epoch === epoch) memory.setEntry(item);
+            return { item, variant: item.entry.variant === "" ? null : item.entry.variant };
           }
         }
         // A fill may have finished while KV was read.
         const again = this.fromMemory(urlKey, get);
-        if (again.item !== null) return again;
-        return { item: null, variant, kv: { variant: slotVariant, read: slot } };
+        return again.item !== null ? again : { item: null, variant };
       });
     } catch (error) {
       stats.kvError("read", error);

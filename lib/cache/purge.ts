@@ -2,7 +2,7 @@
  * Purging by URL and by tag, everywhere: the node that receives a purge removes (or, soft,
  * marks stale) the entries in KV and its own memory, then records the purge in the KV purge log.
  * Every node replays that log to drop its memory copies, triggered by `kv.watch` on the log's
- * head and, as a fallback, by a polling job.
+ * head and, as a fallback, by a polling job (slowed to a safety net while the watch delivers).
  */
 
 import type { Clock } from "../clock.ts";
@@ -49,6 +49,10 @@ export class Purger {
   #reader: ReadableStreamDefaultReader<unknown> | null = null;
   #closed = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
+  /** When the current watch delivered its first state (null while no watch is live). */
+  #watchLiveSince: number | null = null;
+  /** When the last sync started (null before the first). */
+  #lastSyncAt: number | null = null;
 
   constructor(options: PurgerOptions) {
     this.#o = options;
@@ -88,8 +92,30 @@ export class Purger {
    */
   sync(): Promise<void> {
     if (this.#syncing) return this.#syncing;
-    this.#syncing = this.#sync().finally(() => (this.#syncing = null));
+    const startedAt = this.#o.clock.now();
+    this.#syncing = this.#sync().then(() => {
+      this.#lastSyncAt = Math.max(this.#lastSyncAt ?? 0, startedAt);
+    }).finally(() => (this.#syncing = null));
     return this.#syncing;
+  }
+
+  /** True while a watch on the purge log is delivering. */
+  get watching(): boolean {
+    return this.#watchLiveSince !== null;
+  }
+
+  /**
+   * The polling job's run: a sync, unless the watch is live and a sync started since it went
+   * live, within `watchedPollMs` (then nothing, and no KV read).
+   */
+  poll(watchedPollMs: number): Promise<void> {
+    const live = this.#watchLiveSince;
+    const last = this.#lastSyncAt;
+    if (
+      live !== null && last !== null && last >= live &&
+      this.#o.clock.now() - last < watchedPollMs
+    ) return Promise.resolve();
+    return this.sync();
   }
 
   async #sync(): Promise<void> {
@@ -136,12 +162,15 @@ export class Purger {
         while (!this.#closed) {
           const { done } = await reader.read();
           if (done) break;
+          // The first report is the head's current state: subscribed from here on.
+          this.#watchLiveSince ??= this.#o.clock.now();
           await this.sync().catch(onError);
         }
       } catch (error) {
         if (!this.#closed) onError(error);
       } finally {
         this.#reader = null;
+        this.#watchLiveSince = null;
       }
       // The watch ended without being closed: the polling job covers the gap; try again later.
       if (!this.#closed) this.#retry = setTimeout(() => void watch(), 1000 + Math.random() * 1000);

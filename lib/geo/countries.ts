@@ -1,6 +1,10 @@
-/** Country centroids (ISO 3166-1 alpha-2 → lat/lon) from the `world-countries` data set. */
+/**
+ * Country centroids (ISO 3166-1 alpha-2 → lat/lon) from the `world-countries` data set, as
+ * extracted into centroids.json by tools/build_centroids.ts (a small table instead of the whole
+ * 1.4 MB data set on every start).
+ */
 
-import worldCountries from "world-countries";
+import table from "./centroids.json" with { type: "json" };
 
 /** A point given in degrees. */
 export interface LatLon {
@@ -8,28 +12,14 @@ export interface LatLon {
   readonly lon: number;
 }
 
-interface CountryRecord {
-  cca2: unknown;
-  latlng: unknown;
-}
-
-// The package is CommonJS re-exporting a JSON array; its types describe an ES default export, so
-// the default import is typed as the namespace. Accept either shape at run time.
-function countryRecords(): CountryRecord[] {
-  const mod: unknown = worldCountries;
-  const list = Array.isArray(mod) ? mod : (mod as { default?: unknown }).default;
-  return Array.isArray(list) ? list : [];
-}
-
 function buildCentroids(): ReadonlyMap<string, LatLon> {
   const map = new Map<string, LatLon>();
-  for (const record of countryRecords()) {
-    const { cca2, latlng } = record;
-    if (typeof cca2 !== "string" || !/^[A-Z]{2}$/.test(cca2) || !Array.isArray(latlng)) continue;
-    const [lat, lon] = latlng;
+  for (const [cc, point] of Object.entries(table.centroids as Record<string, unknown>)) {
+    if (!/^[A-Z]{2}$/.test(cc) || !Array.isArray(point)) continue;
+    const [lat, lon] = point;
     if (typeof lat !== "number" || !(lat >= -90 && lat <= 90)) continue;
     if (typeof lon !== "number" || !(lon >= -180 && lon <= 180)) continue;
-    map.set(cca2, Object.freeze({ lat, lon }));
+    map.set(cc, Object.freeze({ lat, lon }));
   }
   return map;
 }

@@ -1,25 +1,16 @@
 /**
- * The offline IP-to-country database: `@ip-location-db/geo-whois-asn-country` (CC0; GeoFeed,
- * then RIR whois, then ASN data) held in typed arrays and searched without allocating.
+ * The offline IP-to-country database: `@ip-location-db/geo-whois-asn-country-mmdb` (CC0; GeoFeed,
+ * then RIR whois, then ASN data), a MaxMind DB read in place with `mmdb-lib`. Loading it is an
+ * import of its bytes and a read of its metadata, not a parse: the node loads it after it
+ * listens (see `LazyIpCountry`), and its modules stay out of the start-up graph.
  */
 
-import { parseIp } from "../net/ip.ts";
-import { parseV4Csv, parseV6Csv, type RangeTable } from "./ipdb_csv.ts";
+import type { Reader, Response } from "mmdb-lib";
+import { formatIp, parseIp } from "../net/ip.ts";
 import type { IpCountryLookup } from "./types.ts";
 
-// Country codes are stored as two packed letters; decode through a table instead of building
-// a new string on every lookup.
-const CODE_NAMES: string[] = [];
-for (let a = 0; a < 26; a++) {
-  for (let b = 0; b < 26; b++) CODE_NAMES.push(String.fromCharCode(65 + a, 65 + b));
-}
-
-function codeName(packed: number): string {
-  return CODE_NAMES[((packed >> 8) - 65) * 26 + ((packed & 0xff) - 65)];
-}
-
 // [network, prefix length]: private, loopback, link-local, shared (CGNAT), documentation,
-// benchmarking, multicast and reserved space never names a country.
+// benchmarking, multicast and reserved space never names a country (the data lists some).
 const SPECIAL_V4: ReadonlyArray<readonly [number, number]> = [
   [0x00000000, 8], // 0.0.0.0/8
   [0x0a000000, 8], // 10.0.0.0/8
@@ -52,114 +43,100 @@ function isSpecialV6(w0: number, w1: number, w2: number, w3: number): boolean {
     w0 === 0x20010db8; // 2001:db8::/32 documentation
 }
 
-/** An IP-to-country database held in memory. Build with {@linkcode IpCountryDb.fromCsv}. */
-export class IpCountryDb implements IpCountryLookup {
-  readonly #v4: RangeTable;
-  readonly #v6: RangeTable;
+/** The record the ip-location-db files give for an address (not one of MaxMind's own shapes). */
+interface CountryRecord {
+  country_code?: unknown;
+}
 
-  /** Use {@linkcode IpCountryDb.fromCsv} or {@linkcode loadIpDatabase}. */
-  constructor(v4: RangeTable, v6: RangeTable) {
-    this.#v4 = v4;
-    this.#v6 = v6;
+const COUNTRY_CODE = /^[A-Z]{2}$/;
+
+/**
+ * `mmdb-lib`'s decoded-record cache, bounded: the data has one record per country, but a file
+ * with more must not grow memory without end (records past the bound are decoded each time).
+ */
+class RecordCache {
+  readonly #map = new Map<string | number, unknown>();
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  get(key: string | number): unknown {
+    return this.#map.get(key);
+  }
+
+  set(key: string | number, value: unknown): void {
+    if (this.#map.size < this.#max) this.#map.set(key, value);
+  }
+}
+
+/** An IP-to-country database in MaxMind DB format. Build with {@linkcode IpCountryDb.fromMmdb}. */
+export class IpCountryDb implements IpCountryLookup {
+  readonly #reader: Reader<Response>;
+
+  /** Use {@linkcode IpCountryDb.fromMmdb} or {@linkcode loadIpDatabase}. */
+  constructor(reader: Reader<Response>) {
+    this.#reader = reader;
   }
 
   /**
-   * Builds a database from the package's `-ipv4-num.csv` and `-ipv6-num.csv` texts: lines of
-   * `start,end,CC` with inclusive decimal bounds. Malformed lines are skipped (see `skipped`).
+   * Reads a MaxMind DB whose records carry `country_code` (ISO 3166-1 alpha-2), as the
+   * ip-location-db country files do. The bytes are used in place, not copied. Throws when they
+   * are not a MaxMind DB.
    */
-  static fromCsv(v4Text: string, v6Text: string): IpCountryDb {
-    return new IpCountryDb(parseV4Csv(v4Text), parseV6Csv(v6Text));
+  static async fromMmdb(bytes: Uint8Array): Promise<IpCountryDb> {
+    const [{ Reader }, { Buffer }] = await Promise.all([import("mmdb-lib"), import("node:buffer")]);
+    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return new IpCountryDb(new Reader<Response>(buffer, { cache: new RecordCache(4096) }));
   }
 
-  /** The number of ranges, IPv4 and IPv6 together. */
+  /** The number of nodes in its search tree (how big it is; not a count of ranges). */
   get size(): number {
-    return this.#v4.codes.length + this.#v6.codes.length;
+    return this.#reader.metadata.nodeCount;
   }
 
-  /** Lines of the CSVs that were not `start,end,CC` and were left out. */
-  get skipped(): number {
-    return this.#v4.skipped + this.#v6.skipped;
+  /** When the data was built. */
+  get builtAt(): Date {
+    return this.#reader.metadata.buildEpoch;
   }
 
   /**
    * The ISO 3166-1 alpha-2 code (upper case) of the country an address (text, v4 or v6; v4-mapped
    * v6 counts as v4) is registered in; null when the text is not an address, the address is
-   * private, loopback or otherwise special, or no range lists it. Never throws.
+   * private, loopback or otherwise special, or the database does not list it. Never throws.
    */
   lookup(ip: string): string | null {
     const parsed = parseIp(ip);
     if (parsed === null) return null;
     if (parsed.version === 4) {
-      return isSpecialV4(parsed.value) ? null : this.#lookupV4(parsed.value);
+      if (isSpecialV4(parsed.value)) return null;
+    } else {
+      const [w0, w1, w2, w3] = parsed.words;
+      if (isSpecialV6(w0, w1, w2, w3)) return null;
     }
-    const [w0, w1, w2, w3] = parsed.words;
-    return isSpecialV6(w0, w1, w2, w3) ? null : this.#lookupV6(w0, w1, w2, w3);
-  }
-
-  #lookupV4(value: number): string | null {
-    const { starts, ends, codes, parents } = this.#v4;
-    // The last row starting at or before the address, then out through enclosing rows.
-    let lo = 0, hi = starts.length - 1, row = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (starts[mid] <= value) {
-        row = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
+    try {
+      // The reader parses addresses without validating them: it only ever sees canonical text.
+      const record = this.#reader.get(formatIp(parsed)) as CountryRecord | null;
+      const code = record?.country_code;
+      return typeof code === "string" && COUNTRY_CODE.test(code) ? code : null;
+    } catch {
+      return null; // a damaged file answers "unknown" for what it cannot read
     }
-    while (row >= 0 && ends[row] < value) row = parents[row];
-    return row < 0 ? null : codeName(codes[row]);
-  }
-
-  #lookupV6(w0: number, w1: number, w2: number, w3: number): string | null {
-    const { starts: s, ends: e, codes, parents } = this.#v6;
-    let lo = 0, hi = codes.length - 1, row = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1, b = mid * 4;
-      const startsBefore = s[b] !== w0
-        ? s[b] < w0
-        : s[b + 1] !== w1
-        ? s[b + 1] < w1
-        : s[b + 2] !== w2
-        ? s[b + 2] < w2
-        : s[b + 3] <= w3;
-      if (startsBefore) {
-        row = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    while (row >= 0) {
-      const b = row * 4;
-      const endsBefore = e[b] !== w0
-        ? e[b] < w0
-        : e[b + 1] !== w1
-        ? e[b + 1] < w1
-        : e[b + 2] !== w2
-        ? e[b + 2] < w2
-        : e[b + 3] < w3;
-      if (!endsBefore) return codeName(codes[row]);
-      row = parents[row];
-    }
-    return null;
   }
 }
 
 /**
- * Loads the real database from the npm package (text imports, so the CSVs are part of the
- * module graph and deploy with the app). Takes about half a second, of which ~170 ms parsing
- * that blocks the event loop. Keeps ~12 MB of typed arrays; the module cache also keeps the
- * CSV texts (~24 MB of heap) alive, as imported modules are never unloaded.
+ * Loads the real database from the npm package: its bytes are imported (so the file is part of
+ * the module graph and deploys with the app; bytes imports need the `raw-imports` unstable
+ * feature, set in deno.json) and read in place. Keeps the file's ~7.5 MB outside the JS heap.
  */
 export async function loadIpDatabase(): Promise<IpCountryDb> {
-  const [v4, v6] = await Promise.all([
-    import("@ip-location-db/geo-whois-asn-country/geo-whois-asn-country-ipv4-num.csv", {
-      with: { type: "text" },
-    }),
-    import("@ip-location-db/geo-whois-asn-country/geo-whois-asn-country-ipv6-num.csv", {
-      with: { type: "text" },
-    }),
-  ]);
-  return IpCountryDb.fromCsv(v4.default, v6.default);
+  const { default: bytes } = await import(
+    "@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb",
+    { with: { type: "bytes" } }
+  );
+  return await IpCountryDb.fromMmdb(bytes);
 }
 
 /** Addresses whose answers a {@linkcode LazyIpCountry} keeps (about 100 bytes each). */
@@ -191,7 +168,7 @@ export class LazyIpCountry implements IpCountryLookup {
     return this.#error === undefined ? "off" : "failed";
   }
 
-  /** The loaded database's number of ranges; 0 before it has loaded. */
+  /** The loaded database's `size` (for the real one, its search tree's nodes); 0 before. */
   get size(): number {
     const size = (this.#db as { size?: unknown } | null)?.size;
     return typeof size === "number" ? size : 0;
@@ -215,15 +192,23 @@ export class LazyIpCountry implements IpCountryLookup {
     return country;
   }
 
-  /** Loads the database (once; concurrent calls share the load). Resolves, never rejects. */
-  load(loader: () => Promise<IpCountryLookup> = loadIpDatabase): Promise<void> {
+  /**
+   * Loads the database (once; concurrent calls share the load). Resolves, never rejects. With
+   * `after`, the state is "loading" at once but the loader starts only when `after` settles
+   * (reading the real database blocks the event loop for a while; see main.ts).
+   */
+  load(
+    loader: () => Promise<IpCountryLookup> = loadIpDatabase,
+    options: { after?: Promise<unknown> } = {},
+  ): Promise<void> {
     if (this.#db !== null) return Promise.resolve();
-    this.#loading ??= this.#run(loader);
+    this.#loading ??= this.#run(loader, options.after);
     return this.#loading;
   }
 
-  async #run(loader: () => Promise<IpCountryLookup>): Promise<void> {
+  async #run(loader: () => Promise<IpCountryLookup>, after?: Promise<unknown>): Promise<void> {
     try {
+      await after?.catch(() => {});
       // Start the loader after `#loading` is set, so a loader that throws at once still clears it.
       const db = await Promise.resolve().then(loader);
       this.#db = db;

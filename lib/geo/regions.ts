@@ -100,7 +100,9 @@ export class RegionIndex {
 
   /**
    * Indexes `regions` (at least one, unique names) with `defaultRegion` taking unknown
-   * locations and ties. Precomputes every country's nearest region: about 1 ms per 4 regions.
+   * locations and ties. A country's nearest region is computed on its first lookup and kept
+   * (all of them at once would cost start-up about 1 ms per 4 regions, plus warming the
+   * geodesic code).
    */
   constructor(regions: readonly Region[], defaultRegion: string) {
     if (regions.length === 0) throw new RangeError("No regions: at least one is needed");
@@ -126,12 +128,6 @@ export class RegionIndex {
     const def = regions[this.#defaultIndex];
     const fromDefault = this.#rankIndices(def.lat, def.lon).filter((i) => i !== this.#defaultIndex);
     this.#fromDefault = Object.freeze([def, ...fromDefault.map((i) => regions[i])]);
-    for (const [cc, { lat, lon }] of countryCentroids()) {
-      const ranked = Object.freeze(this.#rankIndices(lat, lon).map((i) => regions[i]));
-      const region = ranked[0];
-      const distanceKm = geodesicKm(lat, lon, region.lat, region.lon);
-      this.#countries.set(cc, Object.freeze({ lat, lon, region, distanceKm, ranked }));
-    }
   }
 
   /** The default region: for unknown locations and ties. */
@@ -195,12 +191,22 @@ export class RegionIndex {
   }
 
   /**
-   * The nearest region and failover order for a country's centroid, precomputed for every
-   * country in `world-countries`. Takes an ISO 3166-1 alpha-2 code (upper case); undefined
+   * The nearest region and failover order for a country's centroid (for every country in
+   * `world-countries`; computed on first use). Takes an ISO 3166-1 alpha-2 code (upper case); undefined
    * for anything else.
    */
   forCountry(cc: string): CountryRegion | undefined {
-    return this.#countries.get(cc);
+    const known = this.#countries.get(cc);
+    if (known !== undefined) return known;
+    const centroid = countryCentroids().get(cc);
+    if (centroid === undefined) return undefined;
+    const { lat, lon } = centroid;
+    const ranked = Object.freeze(this.#rankIndices(lat, lon).map((i) => this.#regions[i]));
+    const region = ranked[0];
+    const distanceKm = geodesicKm(lat, lon, region.lat, region.lon);
+    const entry: CountryRegion = Object.freeze({ lat, lon, region, distanceKm, ranked });
+    this.#countries.set(cc, entry);
+    return entry;
   }
 
   /** For an unknown location: the default region first, then the rest by distance from it. */

@@ -5,6 +5,13 @@
  * each time it is evaluated. Health reports them even with too few requests to judge the window.
  */
 
+/**
+ * The condition raised while slow extras come up after the node started listening (the IP
+ * database): health reports it, but health transitions and alerts leave it out, as every start
+ * (every new isolate on Deno Deploy) goes through it.
+ */
+export const WARMING_CONDITION = "warming";
+
 /** `degraded`: the node serves, but something is off (health stays 200). `unhealthy`: 503. */
 export type ConditionLevel = "degraded" | "unhealthy";
 

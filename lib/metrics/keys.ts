@@ -14,3 +14,8 @@ export function snapshotPrefix(): [string] {
 export function kvProbeKey(region: string, nodeId: string): [string, string, string, string] {
   return ["health", "kv-probe", region, nodeId];
 }
+
+/** The prefix of every node's KV write probe. */
+export function kvProbePrefix(): [string, string] {
+  return ["health", "kv-probe"];
+}

@@ -12,7 +12,7 @@ import type { Jobs } from "../jobs.ts";
 import type { Logger } from "../log.ts";
 import { HttpError } from "../http/errors.ts";
 import { HealthAlerts } from "./alerts.ts";
-import { type HealthCondition, HealthConditions } from "./conditions.ts";
+import { type HealthCondition, HealthConditions, WARMING_CONDITION } from "./conditions.ts";
 import { kvProbeKey } from "./keys.ts";
 import {
   type HealthThresholds,
@@ -62,6 +62,18 @@ export interface HealthReport extends HealthVerdict {
 
 /** Time a KV probe write may take before the store counts as not writable. */
 const KV_PROBE_TIMEOUT_MS = 5000;
+
+/** The verdict with the conditions in force: degraded by any, unhealthy by an unhealthy one. */
+function withConditions(verdict: HealthVerdict, conditions: HealthCondition[]): HealthVerdict {
+  if (conditions.length === 0) return verdict;
+  const unhealthy = verdict.status === "unhealthy" ||
+    conditions.some((c) => c.level === "unhealthy");
+  return {
+    status: unhealthy ? "unhealthy" : "degraded",
+    reasons: [...verdict.reasons, ...conditions.map((c) => c.reason)],
+    insufficient_data: verdict.insufficient_data,
+  };
+}
 
 /** Per-node monitoring. */
 export class Monitor {
@@ -195,11 +207,8 @@ export class Monitor {
 
   /** Samples the analytics event counters: what they gained since the last sample goes to `into`. */
   #sampleEvents(into: number, now: number): void {
-    const totals = new Map<string, number>();
-    for (const family of this.#o.metrics.families()) {
-      if (family.type !== "counter" || !EVENT_COUNTER.test(family.name)) continue;
-      totals.set(family.name, family.series.reduce((sum, s) => sum + s.value, 0));
-    }
+    // Runs on the first request of every slot (the very first included): no sorting, no copies.
+    const totals = this.#o.metrics.counterTotals(EVENT_COUNTER);
     this.#events.sample(into, totals);
     this.#eventsSlot = Math.floor(now / this.window.slotMs);
   }
@@ -221,17 +230,15 @@ export class Monitor {
     let verdict: HealthVerdict = this.enabled
       ? judge(summary, this.#thresholds)
       : { status: "ok", reasons: [], insufficient_data: true };
+    const judged = verdict;
     const conditions = this.conditions.list();
-    if (conditions.length > 0) {
-      const unhealthy = verdict.status === "unhealthy" ||
-        conditions.some((c) => c.level === "unhealthy");
-      verdict = {
-        status: unhealthy ? "unhealthy" : "degraded",
-        reasons: [...verdict.reasons, ...conditions.map((c) => c.reason)],
-        insufficient_data: verdict.insufficient_data,
-      };
-    }
-    this.alerts.observe(verdict, summary, now);
+    verdict = withConditions(judged, conditions);
+    // Warming up happens on every start: health reports it, transitions and alerts leave it out.
+    const lasting = conditions.filter((c) => c.name !== WARMING_CONDITION);
+    const alerting = lasting.length === conditions.length
+      ? verdict
+      : withConditions(judged, lasting);
+    this.alerts.observe(alerting, summary, now);
     return {
       ...verdict,
       summary,

@@ -69,6 +69,13 @@ abstract class Instrument {
   collect(): Series[] {
     return [...this.series.values()].map((s) => ({ labels: s.labels, value: s.value }));
   }
+
+  /** The sum of every series. */
+  total(): number {
+    let sum = 0;
+    for (const s of this.series.values()) sum += s.value;
+    return sum;
+  }
 }
 
 /** One counter series resolved in advance, for hot paths that must not look labels up. */
@@ -218,6 +225,18 @@ export class MetricsRegistry {
     return [...this.#histograms.values()]
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((h) => ({ name: h.name, help: h.help, type: "histogram", series: h.collect() }));
+  }
+
+  /**
+   * Each counter whose name matches `filter`, with the sum of its series: cheap enough for a
+   * request path (no copies, no sorting), unlike `families()`.
+   */
+  counterTotals(filter: RegExp): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const m of this.#metrics.values()) {
+      if (m instanceof Counter && filter.test(m.name)) out.set(m.name, m.total());
+    }
+    return out;
   }
 
   /** Every counter and gauge with its series, sorted by name (histograms: `histogramFamilies`). */

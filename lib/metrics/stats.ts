@@ -45,11 +45,15 @@ export interface SnapshotRead {
   skipped: Record<SkipReason, number>;
 }
 
-/** Reads every live snapshot (at most {@linkcode MAX_NODES}). */
+/**
+ * Reads every live snapshot (at most {@linkcode MAX_NODES}), eventually consistent: snapshots
+ * are seconds old by nature, so the nearest replica serves (Deno Deploy's KV).
+ */
 export async function readSnapshots(kv: Deno.Kv, now: number): Promise<SnapshotRead> {
   const snapshots: NodeSnapshot[] = [];
   const skipped: Record<SkipReason, number> = { corrupt: 0, old_format: 0, expired: 0 };
-  for await (const entry of kv.list({ prefix: snapshotPrefix() }, { limit: MAX_NODES })) {
+  const options = { limit: MAX_NODES, consistency: "eventual" as const };
+  for await (const entry of kv.list({ prefix: snapshotPrefix() }, options)) {
     const decoded = decodeSnapshot(entry.value, now);
     if ("skip" in decoded) {
       skipped[decoded.skip]++;

@@ -208,7 +208,8 @@ function cacheOperations({ book }: DocContext): Operation[] {
       summary: "Purge cached responses on every node, by URL and tag",
       description: "`urls` are absolute http(s) URLs or paths resolved against this request's " +
         "host; `tags` match the origin's `Cache-Tag` / `Surrogate-Key`. `soft` marks entries " +
-        "stale instead of deleting them. Other nodes follow through KV.",
+        "stale instead of deleting them. Other nodes follow through KV. On Deno Deploy the tags " +
+        "and each URL's path tag are also purged from the platform's CDN.",
       security: [{ adminToken: [] }],
       requestBody: jsonBody(book.ref("PurgeRequest", PurgeBodySchema), "At most 256 KiB"),
       responses: {
@@ -218,6 +219,7 @@ function cacheOperations({ book }: DocContext): Operation[] {
           401: "`unauthorized`: no or wrong admin token",
           413: "`body_too_large`",
           415: "`unsupported_media_type`",
+          502: "`cdn_purge_failed`: purged here, but Deno Deploy's CDN did not confirm; repeat",
           503: "`purge_failed`: KV unavailable; retry",
         }),
         default: DEFAULT_PROBLEM,

@@ -46,9 +46,12 @@ export const HealthSchema = z.object({
   p99_ms: Ms,
   requests: Count,
   reasons: z.array(z.string()).describe("Why the node is degraded or unhealthy (empty when ok)"),
+  notes: z.array(z.string()).optional().describe(
+    "What the node does not know about itself, not a fault (e.g. its region: unknown)",
+  ),
   conditions: z.record(z.string(), z.enum(["degraded", "unhealthy"])).optional().describe(
-    "Conditions in force by name (e.g. kv.write, origins, authz.module): always with " +
-      "?verbose=1, else only when some are",
+    "Conditions in force by name (e.g. kv.write, origins, authz.module, warming while the IP " +
+      "database loads after start): always with ?verbose=1, else only when some are",
   ),
   error_rate: Rate.optional().describe("With ?verbose=1: share of every 5xx, edge and origin"),
   p50_ms: Ms.optional().describe("With ?verbose=1"),
@@ -79,7 +82,8 @@ export const HealthSchema = z.object({
     "Circuit breakers by origin URL: all with ?verbose=1, else only those not closed (absent when none)",
   ),
   ip_database: z.enum(["off", "loading", "ready", "failed"]).optional().describe(
-    "With ?verbose=1: the offline IP-to-country database (off: disabled by config)",
+    "With ?verbose=1: the offline IP-to-country database (off: disabled by config; loading: " +
+      "from start until loaded after the first answer)",
   ),
   jobs: z.object({
     total: Count,
@@ -88,6 +92,21 @@ export const HealthSchema = z.object({
       z.object({ consecutive_failures: Count, last_error: z.string().nullable() }),
     ).describe("Jobs whose last run failed, by name (all counters are in /_edge/metrics)"),
   }).optional().describe("Background jobs: with ?verbose=1, else only when some are failing"),
+  platform: z.object({
+    kind: z.enum(["deno-deploy", "self-hosted"]),
+    region_source: z.enum(["EDGE_REGION", "config", "development", "unknown"]),
+    deployment_id: z.string().optional().describe("DENO_DEPLOYMENT_ID"),
+    timeline: z.string().optional().describe("DENO_TIMELINE"),
+    app: z.string().optional().describe("DENO_DEPLOY_APP_SLUG"),
+    kv: z.object({
+      source: z.enum(["path", "url", "platform"]),
+      open: z.boolean(),
+      shared: z.boolean().nullable().describe(
+        "Deno Deploy's default KV: seen to be shared (null: not checked)",
+      ),
+    }).nullable(),
+    cdn: z.object({ guard: z.boolean(), purge: z.boolean() }),
+  }).optional().describe("With ?verbose=1: where the node runs (docs/deploy.md)"),
 });
 
 const GroupStatsShape = {
@@ -151,6 +170,10 @@ export const PurgeResultSchema = z.object({
   entries: Count.describe("KV entries purged (or marked stale)"),
   memory: Count.describe("Items dropped from this node's memory"),
   seq: z.string().describe("The purge log's sequence number after this purge"),
+  deno_cdn: z.object({
+    tags: Count.describe("Tags sent: the request's, and one per URL's path"),
+    requests: Count.describe("Invalidation requests (at most 500 tags each)"),
+  }).optional().describe("Deno Deploy's CDN, purged too (platform.cdn.purgeUrl set)"),
 });
 
 /** `GET /_edge/cache`. */

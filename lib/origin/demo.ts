@@ -4,7 +4,7 @@
  * and counts what it receives so tests can see exactly how many requests reached it.
  */
 
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { type Clock, systemClock } from "../clock.ts";
 import { sha256Hex } from "../hash.ts";
@@ -268,6 +268,17 @@ export function createDemoOrigin(options: DemoOriginOptions = {}): DemoOrigin {
     down = false;
     return c.json({ reset: true });
   });
+  // A WebSocket echo (in `port` mode, where the request is a real connection): the edge relays it.
+  const wsEcho = (c: Context) => {
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      return problem(426, "Connect to this path with a WebSocket");
+    }
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
+    socket.onmessage = (e) => socket.send(e.data);
+    return response;
+  };
+  app.get("/ws/echo", wsEcho);
+  app.get("/api/ws/echo", wsEcho);
   app.get("/", (c) =>
     c.html(
       "<!doctype html><title>Outpost demo origin</title><h1>Outpost demo origin</h1>" +

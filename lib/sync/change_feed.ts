@@ -1,10 +1,16 @@
 /**
  * How a node learns of writes made anywhere: it watches the items head key (`kv.watch`, which
- * reports latest states, not every change) and, on each report and on a polling interval as a
- * fallback, lists the change records since its cursor with a strong read and evicts what they
- * supersede. The staleness bound follows: the cache is trusted only while the last completed
- * refresh started less than `maxStalenessMs` ago, so any write older than that start has been
- * applied; past it, reads bypass the cache and go to KV with strong consistency.
+ * reports latest states, not every change; every write changes the head in its own commit) and,
+ * on each report and on a polling interval as a fallback, lists the change records since its
+ * cursor with a strong read and evicts what they supersede.
+ *
+ * The cache is trusted while either holds: the last completed refresh started less than
+ * `maxStalenessMs` ago (any write older than that start has been applied), or the watch is live
+ * and a refresh started after it went live has completed (everything before the watch was
+ * applied, everything since is reported by it). While the watch is live, polling slows to
+ * `watchedPollMs` (a safety net; each poll is a KV list, which Deno Deploy bills); when it breaks,
+ * the bound falls back to the last refresh and polling to its normal interval. Past the bound,
+ * reads bypass the cache and go to KV with strong consistency.
  */
 
 import type { Clock } from "../clock.ts";
@@ -41,17 +47,42 @@ export class ChangeFeed {
   #again = false;
   #watch: ReadableStreamDefaultReader<unknown> | null = null;
   #stopped = false;
+  /** When the current watch delivered its first state (null while no watch is live). */
+  #watchLiveSince: number | null = null;
 
   constructor(options: ChangeFeedOptions) {
     this.#o = options;
     this.#cursor = options.clock.now();
   }
 
-  /** True while the cache may be served: the last refresh started within the bound. */
+  /**
+   * True while the cache may be served: the last refresh started within the bound, or the watch
+   * is live and a refresh started since it went live.
+   */
   healthy(): boolean {
     const start = this.#lastRefreshStartedAt;
-    const age = start === null ? Infinity : this.#o.clock.now() - start;
-    return age < this.#o.maxStalenessMs;
+    if (start === null) return false;
+    const live = this.#watchLiveSince;
+    if (live !== null && start >= live) return true;
+    return this.#o.clock.now() - start < this.#o.maxStalenessMs;
+  }
+
+  /** True while a watch is delivering. */
+  get watching(): boolean {
+    return this.#watchLiveSince !== null;
+  }
+
+  /**
+   * The polling job's run: a refresh, unless the watch is live and one started within
+   * `watchedPollMs` (then nothing, and no KV read).
+   */
+  poll(watchedPollMs: number): Promise<void> {
+    const start = this.#lastRefreshStartedAt;
+    if (
+      this.#watchLiveSince !== null && start !== null && start >= this.#watchLiveSince &&
+      this.#o.clock.now() - start < watchedPollMs
+    ) return Promise.resolve();
+    return this.refresh();
   }
 
   /** The versionstamp of the latest change seen for `id`, if recent. */
@@ -127,9 +158,13 @@ export class ChangeFeed {
           const { done } = await reader.read();
           if (done) break;
           failures = 0;
+          // The first report is the head's current state: the watch is subscribed from here on.
+          this.#watchLiveSince ??= this.#o.clock.now();
           this.trigger("watch");
         }
+        this.#watchLiveSince = null;
       } catch (error) {
+        this.#watchLiveSince = null;
         if (this.#stopped) break;
         failures++;
         this.#o.metrics.counter("outpost_items_watch_failures_total", "kv.watch streams that broke")
@@ -145,6 +180,7 @@ export class ChangeFeed {
   /** Stops the watch. */
   stop(): void {
     this.#stopped = true;
+    this.#watchLiveSince = null;
     this.#watch?.cancel().catch(() => {});
     this.#watch = null;
   }

@@ -97,11 +97,12 @@ export function createEdgeData(options: EdgeDataOptions): EdgeData {
     })
     : null;
 
+  // Ticks at the fallback interval; polls only while the watch is down or the safety net is due.
   jobs.add({
     name: "items-changes",
     intervalMs: config.data.pollIntervalMs,
     maxBackoffMs: config.data.maxStalenessMs,
-    run: () => items.feed.refresh(),
+    run: () => items.feed.poll(config.data.watchedPollIntervalMs),
   });
   jobs.add({
     name: "items-trim",

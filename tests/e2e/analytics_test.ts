@@ -7,6 +7,7 @@ import { deadOrigin } from "../helpers.ts";
 function spawnEdge(port: number, kvPath: string, centralUrl: string): Deno.ChildProcess {
   return spawnMain({
     PORT: String(port),
+    EDGE_REGION: "us-east",
     KV_PATH: kvPath,
     ORIGIN_URL: deadOrigin(),
     OUTPOST_ROLE: "edge",

@@ -16,6 +16,7 @@ Deno.test("main.ts serves the edge and the demo origin, then shuts down cleanly 
   const child = spawnEdge({
     PORT: String(port),
     ORIGIN_PORT: String(originPort),
+    EDGE_REGION: "us-east",
     KV_PATH: `${dir}/kv/edge.sqlite3`,
     AUTHZ_ENABLED: "false", // authorization through main.ts: tests/e2e/authz_main_test.ts
   });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { countryCentroid, countryCentroids } from "../../lib/geo/countries.ts";
+import { buildCentroids, CENTROIDS_URL, centroidsText } from "../../tools/build_centroids.ts";
 
 Deno.test("countryCentroid() finds a country's centroid", async (t) => {
   await t.step("by upper- or lower-case code", () => {
@@ -22,4 +23,14 @@ Deno.test("countryCentroids() lists every country once, on the globe", () => {
     assert.ok(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180, cc);
   }
   assert.ok(all.has("XK"), "Kosovo's user-assigned code is in world-countries and in the IP data");
+});
+
+Deno.test("the committed centroids.json is what world-countries gives", async () => {
+  const built = centroidsText(buildCentroids());
+  const committed = await Deno.readTextFile(CENTROIDS_URL);
+  assert.ok(
+    built === committed,
+    "lib/geo/centroids.json is stale: run `deno task centroids` and commit it",
+  );
+  assert.equal(countryCentroids().size, buildCentroids().length);
 });

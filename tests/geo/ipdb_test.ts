@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { IpCountryDb, LazyIpCountry, loadIpDatabase } from "../../lib/geo/ipdb.ts";
-import { parseIpv4, parseIpv6 } from "../../lib/net/ip.ts";
-
-/** `start,end,CC` with decimal v4 numbers, from dotted quads. */
-function v4Row(start: string, end: string, cc: string): string {
-  return `${parseIpv4(start)},${parseIpv4(end)},${cc}`;
-}
+import { cidrContains, parseCidr, parseIpv4, parseIpv6 } from "../../lib/net/ip.ts";
+import { type MmdbRange, writeMmdb } from "./_mmdb.ts";
 
 function v6Number(text: string): bigint {
   const words = parseIpv6(text);
@@ -14,9 +10,13 @@ function v6Number(text: string): bigint {
   return words.reduce((n, w) => (n << 32n) | BigInt(w), 0n);
 }
 
-/** `start,end,CC` with decimal 128-bit numbers, from IPv6 text. */
-function v6Row(start: string, end: string, cc: string): string {
-  return `${v6Number(start)},${v6Number(end)},${cc}`;
+/** A range of dotted quads, as the database stores it (`::a.b.c.d`). */
+function v4Range(start: string, end: string, country: string): MmdbRange {
+  return { start: BigInt(parseIpv4(start)!), end: BigInt(parseIpv4(end)!), country };
+}
+
+function v6Range(start: string, end: string, country: string): MmdbRange {
+  return { start: v6Number(start), end: v6Number(end), country };
 }
 
 const V4_ROWS: ReadonlyArray<readonly [string, string, string]> = [
@@ -42,15 +42,11 @@ const V6_ROWS: ReadonlyArray<readonly [string, string, string]> = [
   ["2400:cb00::ffff:ffff", "2400:cb00::1:0:0", "US"],
 ];
 
-function makeDb(options: { crlf?: boolean; shuffle?: boolean } = {}): IpCountryDb {
-  const v4 = V4_ROWS.map(([s, e, cc]) => v4Row(s, e, cc));
-  const v6 = V6_ROWS.map(([s, e, cc]) => v6Row(s, e, cc));
-  if (options.shuffle) {
-    v4.reverse();
-    v6.reverse();
-  }
-  const eol = options.crlf ? "\r\n" : "\n";
-  return IpCountryDb.fromCsv(v4.join(eol) + eol, v6.join(eol));
+function makeDb(): Promise<IpCountryDb> {
+  return IpCountryDb.fromMmdb(writeMmdb([
+    ...V4_ROWS.map(([s, e, cc]) => v4Range(s, e, cc)),
+    ...V6_ROWS.map(([s, e, cc]) => v6Range(s, e, cc)),
+  ]));
 }
 
 const CASES: ReadonlyArray<readonly [string, string | null]> = [
@@ -91,54 +87,48 @@ const CASES: ReadonlyArray<readonly [string, string | null]> = [
 ];
 
 Deno.test("IpCountryDb.lookup() finds the range an address is in", async (t) => {
-  const db = makeDb();
+  const db = await makeDb();
   for (const [ip, expected] of CASES) {
     await t.step(`${ip} → ${expected}`, () => assert.equal(db.lookup(ip), expected));
   }
-  await t.step("size counts v4 and v6 ranges", () => assert.equal(db.size, 14));
+  await t.step("size is the search tree's node count, builtAt the build date", () => {
+    assert.ok(db.size > 0);
+    assert.equal(db.builtAt.getTime(), 1_750_000_000_000);
+  });
 });
 
-Deno.test("IpCountryDb.fromCsv() copes with CRLF, unsorted and malformed lines", async (t) => {
-  await t.step("CRLF and reversed input give the same answers", () => {
-    for (const db of [makeDb({ crlf: true }), makeDb({ shuffle: true })]) {
-      for (const [ip, expected] of CASES) assert.equal(db.lookup(ip), expected, ip);
-    }
+Deno.test("IpCountryDb.fromMmdb() reads the bytes in place and refuses what is not a database", async (t) => {
+  await t.step("a view into a larger buffer", async () => {
+    const bytes = writeMmdb([v4Range("8.8.8.0", "8.8.8.255", "US")]);
+    const padded = new Uint8Array(bytes.length + 10);
+    padded.set(bytes, 7);
+    const db = await IpCountryDb.fromMmdb(padded.subarray(7, 7 + bytes.length));
+    assert.equal(db.lookup("8.8.8.8"), "US");
+    assert.equal(db.lookup("8.8.9.8"), null);
   });
-  await t.step("malformed lines are skipped and counted", () => {
-    const v4 = [
-      "start,end,country",
-      "16777216,16777471,AU",
-      "",
-      "16777472,16777471,CN", // end before start
-      "16777472,4294967296,CN", // past 2^32 - 1
-      "16777472,16778239,cn", // lower case
-      "16777472,16778239,CHN",
-      "0x10,0x20,US",
-      "16777472,16778239",
-      "-1,5,US",
-      "1,2,3,US",
-    ].join("\n");
-    const v6 = [
-      "340282366920938463463374607431768211455,340282366920938463463374607431768211456,US", // 2^128
-      "1e30,2e30,US",
-      "42540528726795050063891204319802818560,42540528806023212578155541913346768895,JP",
-    ].join("\n");
-    const db = IpCountryDb.fromCsv(v4, v6);
-    assert.equal(db.size, 2);
-    assert.equal(db.skipped, 11);
-    assert.equal(db.lookup("1.0.0.1"), "AU");
-    assert.equal(db.lookup("2001:200::1"), "JP");
-  });
-  await t.step("empty input", () => {
-    const db = IpCountryDb.fromCsv("", "");
-    assert.equal(db.size, 0);
+  await t.step("an empty database answers null", async () => {
+    const db = await IpCountryDb.fromMmdb(writeMmdb([]));
     assert.equal(db.lookup("8.8.8.8"), null);
     assert.equal(db.lookup("2001:200::1"), null);
+  });
+  await t.step("bytes that are not a MaxMind DB throw", async () => {
+    await assert.rejects(IpCountryDb.fromMmdb(new TextEncoder().encode("start,end,CC\n")));
+    await assert.rejects(IpCountryDb.fromMmdb(new Uint8Array(0)));
+  });
+  await t.step("records without a two-letter country_code answer null", async () => {
+    const db = await IpCountryDb.fromMmdb(writeMmdb([
+      v4Range("1.0.0.0", "1.0.0.255", "au"),
+      v4Range("1.0.1.0", "1.0.1.255", "AUS"),
+      v4Range("1.0.2.0", "1.0.2.255", "JP"),
+    ]));
+    assert.equal(db.lookup("1.0.0.1"), null);
+    assert.equal(db.lookup("1.0.1.1"), null);
+    assert.equal(db.lookup("1.0.2.1"), "JP");
   });
 });
 
 Deno.test("IpCountryDb.lookup() answers null for special and malformed addresses", async (t) => {
-  const db = makeDb();
+  const db = await makeDb();
   await t.step("private, loopback, link-local, multicast and documentation", () => {
     const special = [
       "10.1.2.3",
@@ -199,8 +189,8 @@ Deno.test("IpCountryDb.lookup() answers null for special and malformed addresses
   });
 });
 
-Deno.test("IpCountryDb.lookup() agrees with a linear scan of the ranges", () => {
-  const db = makeDb();
+Deno.test("IpCountryDb.lookup() agrees with a linear scan of the ranges", async () => {
+  const db = await makeDb();
   const ranges = V4_ROWS.filter(([s]) => !s.startsWith("10."))
     .map(([s, e, cc]) => ({ start: parseIpv4(s)!, end: parseIpv4(e)!, cc }));
   const near = fc.constantFrom(...ranges.flatMap((r) => [r.start, r.end]))
@@ -217,6 +207,87 @@ Deno.test("IpCountryDb.lookup() agrees with a linear scan of the ranges", () => 
   );
 });
 
+/** A random v4 block (`::a.b.c.d/96+p`) or v6 block inside 2000::/3, with a country. */
+const blockArb = fc.oneof(
+  fc.record({
+    network: fc.oneof(
+      fc.integer({ min: 0, max: 0xffffffff }),
+      // Around the special blocks, so their edges are probed too.
+      fc.constantFrom(0x0a000000, 0x64400000, 0x7f000000, 0xac100000, 0xe0000000)
+        .chain((n) => fc.integer({ min: n - 256, max: n + 256 })),
+    ).map(BigInt),
+    size: fc.integer({ min: 0, max: 24 }),
+  }),
+  fc.record({
+    network: fc.bigInt({ min: 0x2000n << 112n, max: (0x4000n << 112n) - 1n }),
+    size: fc.integer({ min: 64, max: 112 }),
+  }),
+).chain(({ network, size }) =>
+  fc.constantFrom("AU", "DE", "JP", "US").map((country): MmdbRange => {
+    const start = (network >> BigInt(size)) << BigInt(size);
+    return { start, end: start + (1n << BigInt(size)) - 1n, country };
+  })
+);
+
+/** IPv4 space that never names a country, whatever the data says (an independent list). */
+const SPECIAL_V4 = [
+  "0.0.0.0/8",
+  "10.0.0.0/8",
+  "100.64.0.0/10",
+  "127.0.0.0/8",
+  "169.254.0.0/16",
+  "172.16.0.0/12",
+  "192.0.0.0/24",
+  "192.0.2.0/24",
+  "192.168.0.0/16",
+  "198.18.0.0/15",
+  "198.51.100.0/24",
+  "203.0.113.0/24",
+  "224.0.0.0/4",
+  "240.0.0.0/4",
+].map((c) => parseCidr(c)!);
+
+function addressText(n: bigint, v6: boolean): string {
+  if (!v6) return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 255n)).join(".");
+  return Array.from({ length: 8 }, (_, i) => ((n >> BigInt(112 - 16 * i)) & 0xffffn).toString(16))
+    .join(":");
+}
+
+Deno.test("IpCountryDb.lookup() agrees with a linear scan of random nested blocks", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uniqueArray(blockArb, {
+        minLength: 1,
+        maxLength: 12,
+        selector: (b) => `${b.start}-${b.end}`,
+      }),
+      fc.array(fc.nat(), { minLength: 1, maxLength: 40 }),
+      async (blocks, picks) => {
+        const db = await IpCountryDb.fromMmdb(writeMmdb(blocks));
+        // Probe the edges of every block, just outside them, and inside.
+        const probes = blocks.flatMap((b) => [b.start, b.end, b.start - 1n, b.end + 1n]);
+        for (const p of picks) {
+          const b = blocks[p % blocks.length];
+          probes.push(b.start + BigInt(p) % (b.end - b.start + 1n));
+        }
+        for (const n of probes) {
+          const v6 = n >= 1n << 32n;
+          if (v6 ? n >= 1n << 128n : n < 0n) continue;
+          // The narrowest block containing the address wins (blocks nest or are disjoint).
+          const hits = blocks.filter((b) => b.start <= n && n <= b.end);
+          hits.sort((a, b) => (a.end - a.start < b.end - b.start ? -1 : 1));
+          const special = v6
+            ? n >> 96n === 0x20010db8n // documentation
+            : SPECIAL_V4.some((c) => cidrContains(c, { version: 4, value: Number(n) }));
+          const text = addressText(n, v6);
+          assert.equal(db.lookup(text), special ? null : hits[0]?.country ?? null, text);
+        }
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
 Deno.test("LazyIpCountry answers null until its database has loaded", async (t) => {
   await t.step("then answers from it", async () => {
     const lazy = new LazyIpCountry();
@@ -229,13 +300,13 @@ Deno.test("LazyIpCountry answers null until its database has loaded", async (t) 
     assert.equal(lazy.ready, false);
     assert.equal(lazy.size, 0);
     assert.equal(lazy.lookup("8.8.8.8"), null);
-    resolve(makeDb());
+    resolve(await makeDb());
     await Promise.all([first, second]);
     assert.equal(calls, 1);
     assert.equal(lazy.ready, true);
     assert.equal(lazy.state, "ready");
     assert.equal(lazy.error, undefined);
-    assert.equal(lazy.size, 14);
+    assert.ok(lazy.size > 0);
     assert.equal(lazy.lookup("8.8.8.8"), "US");
     await lazy.load(() => Promise.reject(new Error("not called")));
     assert.equal(lazy.error, undefined);
@@ -252,7 +323,7 @@ Deno.test("LazyIpCountry answers null until its database has loaded", async (t) 
       throw new TypeError("thrown at once");
     });
     assert.ok(lazy.error instanceof TypeError);
-    await lazy.load(() => Promise.resolve(makeDb()));
+    await lazy.load(() => makeDb());
     assert.equal(lazy.ready, true);
     assert.equal(lazy.error, undefined);
     assert.equal(lazy.lookup("2001:200::1"), "JP");
@@ -261,8 +332,8 @@ Deno.test("LazyIpCountry answers null until its database has loaded", async (t) 
 
 Deno.test("loadIpDatabase() loads the real database", async () => {
   const db = await loadIpDatabase();
-  assert.ok(db.size > 500_000, `only ${db.size} ranges`);
-  assert.equal(db.skipped, 0);
+  assert.ok(db.size > 500_000, `only ${db.size} nodes`);
+  assert.ok(db.builtAt.getTime() > Date.UTC(2024, 0, 1), `built ${db.builtAt.toISOString()}`);
   assert.equal(db.lookup("8.8.8.8"), "US");
   assert.equal(db.lookup("1.1.1.1"), "AU"); // APNIC's research prefix, registered in Australia
   assert.equal(db.lookup("2001:4860:4860::8888"), "US");

@@ -34,3 +34,26 @@ Deno.test("MetricsRegistry.families() lists gauges and counters", () => {
     ["outpost_b", "gauge", 5],
   ]);
 });
+
+Deno.test("MetricsRegistry.counterTotals() sums each matching counter as families() would", () => {
+  const m = new MetricsRegistry();
+  const a = m.counter("outpost_analytics_events_total", "A");
+  a.inc({ type: "click" }, 3);
+  a.inc({ type: "view" }, 4);
+  m.counter("outpost_analytics_events_rejected_total", "R").inc();
+  m.counter("outpost_other_total", "O").inc(undefined, 9);
+  m.gauge("outpost_analytics_events_gauge_total", "a gauge, never summed").set(5);
+  const filter = /^outpost_analytics_events(?:_[a-z]+)*_total$/;
+  const fromFamilies = new Map(
+    m.families().filter((f) => f.type === "counter" && filter.test(f.name))
+      .map((f) => [f.name, f.series.reduce((sum, s) => sum + s.value, 0)]),
+  );
+  assert.deepEqual(m.counterTotals(filter), fromFamilies);
+  assert.deepEqual(
+    m.counterTotals(filter),
+    new Map([["outpost_analytics_events_total", 7], [
+      "outpost_analytics_events_rejected_total",
+      1,
+    ]]),
+  );
+});

@@ -6,6 +6,7 @@
  */
 
 import { type Context, Hono } from "hono";
+import { keepOutOfDenoCdn } from "../platform/cdn.ts";
 import type { AppEnv } from "../../app_env.ts";
 import { abTesting } from "../../ab/middleware.ts";
 import type { Experiment } from "../../config.ts";
@@ -175,14 +176,7 @@ function keptFromCdn(res: Response, c: Context<AppEnv>): Response {
   let varied = false;
   for (const _ in ctx.variants) varied = true;
   if (ctx.authz === undefined && !varied) return res;
-  try {
-    res.headers.set("deno-cdn-cache-control", "no-store");
-    return res;
-  } catch {
-    const copy = new Response(res.body, res); // immutable headers: copy once
-    copy.headers.set("deno-cdn-cache-control", "no-store");
-    return copy;
-  }
+  return keepOutOfDenoCdn(res);
 }
 
 /** What becomes of a call the client no longer waits for: its body dropped, its failure logged. */

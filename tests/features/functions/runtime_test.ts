@@ -404,7 +404,7 @@ Deno.test("answers of protected or A/B-varied functions are kept out of Deno Dep
     open: { GET: publicAnswer },
   }, { config: { experiments: [] } });
   const protectedRes = await app.request("/api/shared", { user: { sub: "e", roles: ["viewer"] } });
-  assert.equal(protectedRes.headers.get("deno-cdn-cache-control"), "no-store");
+  assert.equal(protectedRes.headers.get("deno-cdn-cache-control"), "private, no-store");
   assert.equal(protectedRes.headers.get("cache-control"), "public, max-age=600");
   await protectedRes.body?.cancel();
   const open = await app.request("/open");
@@ -422,7 +422,7 @@ Deno.test("answers of protected or A/B-varied functions are kept out of Deno Dep
     },
   });
   const varied = await ab.request("/open");
-  assert.equal(varied.headers.get("deno-cdn-cache-control"), "no-store");
+  assert.equal(varied.headers.get("deno-cdn-cache-control"), "private, no-store");
   await varied.body?.cancel();
 });
 
