@@ -108,9 +108,11 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
     });
     // The default config (its A/B experiment on /api/*, authorization on /api/*), with rate
     // classes that do not limit; one edge for forwards and hits, one for /api/* with the default
-    // local allowance, one for misses (kept apart from the others' memory tier).
+    // local allowance, one for new uncacheable URLs and one for cacheable misses (each kept apart
+    // from the others' memory tier and KV: stored misses fill both).
     const main = await edge(rate(1000));
     const apiDefault = await edge(rate());
+    const fresh = await edge(rate(1000));
     const misses = await edge(rate(1000));
     const binary = await findNginx();
     if (binary === null) missing.push("nginx (Debian nginx-light not installed)");
@@ -175,10 +177,10 @@ export async function run(opts: LoadOptions = {}): Promise<LoadSuite> {
       },
       {
         name: "Outpost uncacheable GET, new URL each request",
-        url: `${misses.url}/`,
-        pid: misses.pid,
+        url: `${fresh.url}/`,
+        pid: fresh.pid,
         script: lua("unique_nostore.lua"),
-        edge: misses.url,
+        edge: fresh.url,
       },
       {
         name: "Outpost /api/* authorized",
