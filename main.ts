@@ -12,7 +12,8 @@
  */
 
 import type { Edge } from "./lib/core/app.ts";
-import { ConfigError, type EdgeConfig, loadConfig } from "./lib/core/config.ts";
+import { ConfigError } from "./lib/platform/config/errors.ts";
+import { type EdgeConfig, loadConfig } from "./lib/core/config.ts";
 import { createLogger, type Logger } from "./lib/core/log.ts";
 import { precompilePolicyModule } from "./lib/features/authz/precompile.ts";
 import { EdgeKv } from "./lib/features/deploy/kv.ts";

@@ -4,7 +4,7 @@
  * Run: deno bench --allow-all bench/geo_bench.ts
  */
 
-import { DEFAULT_REGIONS } from "../lib/core/config.ts";
+import { DEFAULT_REGIONS } from "../lib/core/fields.ts";
 import { resolveClientGeo } from "../lib/features/geo/client.ts";
 import { geodesicKm, sphericalKm } from "../lib/features/geo/distance.ts";
 import { loadIpDatabase } from "../lib/features/geo/ipdb.ts";

@@ -1,6 +1,8 @@
 /** The `cache` section of the config: budgets, freshness defaults, keys, per-route overrides. */
 
 import { z } from "zod";
+import type { FeatureConfig } from "../core/feature.ts";
+import type { EnvTable } from "../platform/config/env.ts";
 import { splitDirectives } from "./directives.ts";
 
 const MiB = 1024 * 1024;
@@ -110,11 +112,21 @@ export const CacheConfigSchema = z.object({
 /** The validated `cache` section. */
 export type CacheConfig = z.infer<typeof CacheConfigSchema>;
 
-/** Parses a byte size: an integer, optionally with a KiB/MiB/GiB (or K/M/G) suffix. */
-export function parseByteSize(raw: string): number | null {
-  const m = /^(\d{1,13})\s*(k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(raw.trim());
-  if (!m) return null;
-  const unit = (m[2] ?? "").toLowerCase()[0];
-  const factor = unit === "k" ? 1024 : unit === "m" ? MiB : unit === "g" ? 1024 * MiB : 1;
-  return Number(m[1]) * factor;
-}
+/** The fields this feature owns. */
+export const CACHE_FIELDS = {
+  /** The SWR edge cache. */
+  cache: CacheConfigSchema,
+};
+
+/** Environment variables of this feature, and the config field each sets. */
+export const CACHE_ENV: EnvTable = {
+  CACHE_MEMORY_BYTES: { path: "cache.memoryBytes", kind: "bytes" },
+  CACHE_MAX_BODY_BYTES: { path: "cache.maxBodyBytes", kind: "bytes" },
+  CACHE_KV_MAX_BYTES: { path: "cache.kv.maxBytes", kind: "bytes" },
+};
+
+/** How the loader reads them. */
+export const CACHE_CONFIG: FeatureConfig<typeof CACHE_FIELDS> = {
+  fields: CACHE_FIELDS,
+  env: CACHE_ENV,
+};

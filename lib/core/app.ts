@@ -11,7 +11,8 @@
 import { type Context, Hono } from "hono";
 import type { AppBindings, AppEnv, EdgeRequestContext, ServeInfo } from "./request.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { defaultRegionOf, type EdgeConfig } from "./config.ts";
+import { defaultRegionOf } from "./fields.ts";
+import type { EdgeConfig } from "./config.ts";
 import { abTesting, experimentHeaders } from "../features/ab/middleware.ts";
 import { type Analytics, centralTokenOf, createAnalytics } from "../features/analytics/wiring.ts";
 import { RegionIndex } from "../features/geo/regions.ts";

@@ -13,8 +13,6 @@ import type { ConfigFields, FeatureConfig, LoadContext } from "./feature.ts";
 import { CORE_CONFIG, CORE_FIELDS, onDenoDeploy } from "./fields.ts";
 import { FEATURES } from "./registry.ts";
 
-export { ConfigError };
-
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends
   ((i: infer I) => void) ? I : never;
 type FieldsOf<F> = F extends { config?: FeatureConfig<infer S> } ? S : never;
@@ -28,9 +26,7 @@ export type EdgeConfigInput = { [K in keyof AllFields]?: z.input<AllFields[K]> }
 /** Every section the loader reads: the core's, then the features' in registry order. */
 const SECTIONS: ReadonlyArray<FeatureConfig<ConfigFields>> = [
   CORE_CONFIG as unknown as FeatureConfig<ConfigFields>,
-  ...FEATURES.flatMap((f) =>
-    f.config ? [f.config as unknown as FeatureConfig<ConfigFields>] : []
-  ),
+  ...FEATURES.flatMap((f) => f.config ? [f.config as unknown as FeatureConfig<ConfigFields>] : []),
 ];
 
 /** The root schema: every section's fields, then every section's rules across fields. */
@@ -154,7 +150,9 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
   for (const [name, row] of ENV) {
     if (row.kind !== "secret" || row.moduleToo || row.path === undefined) continue;
     if (getPath(input, split(row.path)) === undefined) continue;
-    errors.push(`${row.path}: Must come from the ${name} environment variable`);
+    errors.push(
+      `${row.path}: ${row.notInModule ?? `Must come from the ${name} environment variable`}`,
+    );
     setPath(input, split(row.path), undefined);
   }
 

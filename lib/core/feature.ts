@@ -11,7 +11,7 @@ import type { EnvTable } from "../platform/config/env.ts";
 import type { ConditionCheck } from "./conditions.ts";
 import type { EdgeConfig } from "./config.ts";
 import type { JobSpec } from "./jobs.ts";
-import type { AppEnv, ClientFacts, ClientGeo, EdgeRequestContext } from "./request.ts";
+import type { AppEnv, EdgeRequestContext } from "./request.ts";
 import type { Services } from "./services.ts";
 // Each feature adds its api to `FeatureApis` in its own feature.ts; importing the registry's
 // types here makes every one of them visible wherever `svc.use(name)` is type-checked.
@@ -144,8 +144,6 @@ export interface FeatureParts<Api> {
   routes?: Hono<AppEnv>;
   stages?: Stage[];
   fastPath?: FastPath;
-  /** Where a client is (the request context's `geo`); the first feature that offers it. */
-  locate?(facts: ClientFacts): ClientGeo;
   finish?: Finish;
   jobs?: JobSpec[];
   /** Health conditions checked on every health evaluation, by name. */
@@ -166,5 +164,5 @@ export type ApiOf<Name extends string> = Name extends keyof FeatureApis ? Featur
 export interface Feature<Name extends string, F extends ConfigFields = Record<never, never>> {
   name: Name;
   config?: FeatureConfig<F>;
-  create(svc: Services, cfg: ConfigOf<F>): FeatureParts<ApiOf<Name>>;
+  create?(svc: Services, cfg: ConfigOf<F>): FeatureParts<ApiOf<Name>>;
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { parseByteSize } from "../../lib/cache/config.ts";
-import { ConfigError, loadConfig } from "../../lib/core/config.ts";
+import { parseByteSize } from "../../lib/platform/config/env.ts";
+import { ConfigError } from "../../lib/platform/config/errors.ts";
+import { loadConfig } from "../../lib/core/config.ts";
 import { bearerCheck } from "../../lib/platform/guard.ts";
 
 Deno.test("loadConfig() gives the cache section defaults and reads its env vars", async (t) => {

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { ConfigError, defaultRegionOf, loadConfig } from "../../lib/core/config.ts";
+import { ConfigError } from "../../lib/platform/config/errors.ts";
+import { defaultRegionOf } from "../../lib/core/fields.ts";
+import { loadConfig } from "../../lib/core/config.ts";
 
 Deno.test("loadConfig() is production unless development is asked for", () => {
   const config = loadConfig({ env: {} });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../../lib/core/config.ts";
+import { ConfigError } from "../../lib/platform/config/errors.ts";
 import { get, makeConfig, startEdge, startOrigin } from "../helpers.ts";
 
 const TOKEN = "s3cret-token-0123456789";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { RegionIndex } from "../../lib/features/geo/regions.ts";
-import { defaultRegionOf, loadConfig } from "../../lib/core/config.ts";
+import { defaultRegionOf } from "../../lib/core/fields.ts";
+import { loadConfig } from "../../lib/core/config.ts";
 import { CITIES, findCity } from "../../tools/sim/latency.ts";
 import { parseSimArgs } from "../../tools/sim/options.ts";
 import { routingLines } from "../../tools/sim/report.ts";

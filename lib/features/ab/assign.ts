@@ -1,6 +1,6 @@
 /** Deterministic A/B assignment: a stable hash of (experiment, client key) mapped onto weights. */
 
-import type { Experiment } from "../../core/config.ts";
+import type { Experiment } from "./config.ts";
 
 /** 32-bit FNV-1a over UTF-16 code units; stable across processes, regions and versions. */
 export function fnv1a32(text: string): number {

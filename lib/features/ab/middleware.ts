@@ -2,7 +2,7 @@
 
 import type { Context, MiddlewareHandler, Next } from "hono";
 import type { AppEnv } from "../../core/request.ts";
-import type { Experiment } from "../../core/config.ts";
+import type { Experiment } from "./config.ts";
 import { parseCookieHeader } from "../../platform/http/cookies.ts";
 import { compilePathPatterns } from "../../platform/http/path_pattern.ts";
 import { assignVariant, compileExperiment } from "./assign.ts";

@@ -1,6 +1,9 @@
 /** The `authz` section of the edge configuration (see docs/config.md and docs/authz.md). */
 
 import { z } from "zod";
+import type { FeatureConfig } from "../../core/feature.ts";
+import type { EnvTable } from "../../platform/config/env.ts";
+import { parseJsonText } from "../../platform/config/env.ts";
 import { ActionPatternSchema, PolicySchema } from "./policy.ts";
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
@@ -144,3 +147,35 @@ export const AuthzConfigSchema = z.object({
 
 /** The validated `authz` section. */
 export type AuthzConfig = z.infer<typeof AuthzConfigSchema>;
+
+/** The fields this feature owns. */
+export const AUTHZ_FIELDS = {
+  /** Authorization of protected routes (lib/features/authz, docs/authz.md). */
+  authz: AuthzConfigSchema,
+};
+
+/**
+ * Environment variables of this feature. `AUTHZ_POLICY` is inline JSON when it starts with `{`,
+ * else a file path; either replaces the other from the module. `JWT_SECRET` is no config field:
+ * it is read into the node's secrets.
+ */
+export const AUTHZ_ENV: EnvTable = {
+  AUTHZ_ENABLED: { path: "authz.enabled", kind: "bool" },
+  AUTHZ_POLICY: {
+    path: "authz.policy",
+    kind: "string",
+    fields: (value) => {
+      const text = value as string;
+      return text.startsWith("{")
+        ? { "authz.policy": parseJsonText(text), "authz.policyPath": undefined }
+        : { "authz.policyPath": text, "authz.policy": undefined };
+    },
+  },
+  JWT_SECRET: { kind: "secret" },
+};
+
+/** How the loader reads them. */
+export const AUTHZ_CONFIG: FeatureConfig<typeof AUTHZ_FIELDS> = {
+  fields: AUTHZ_FIELDS,
+  env: AUTHZ_ENV,
+};

@@ -8,7 +8,8 @@
 import type { Hono } from "hono";
 import type { AppEnv } from "../../core/request.ts";
 import type { Clock } from "../../core/clock.ts";
-import { ConfigError, type EdgeConfig } from "../../core/config.ts";
+import { ConfigError } from "../../platform/config/errors.ts";
+import type { EdgeConfig } from "../../core/config.ts";
 import { compilePathPatterns, compileRoutePath } from "../../platform/http/path_pattern.ts";
 import { HttpError } from "../../platform/http/errors.ts";
 import { matchPath } from "../../platform/http/target.ts";

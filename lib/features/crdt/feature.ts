@@ -13,8 +13,16 @@ import type { Jobs } from "../../core/jobs.ts";
 import type { Logger } from "../../core/log.ts";
 import type { MetricsRegistry } from "../../core/metrics.ts";
 import { AntiEntropy } from "./sync/anti_entropy.ts";
+import type { Feature } from "../../core/feature.ts";
+import { CRDT_CONFIG, type CRDT_FIELDS } from "./config.ts";
 import { ITEM_SCHEMAS } from "../items/item_schema.ts";
 import { Items } from "../items/items.ts";
+
+/** The feature's registration. */
+export const crdtFeature: Feature<"crdt", typeof CRDT_FIELDS> = {
+  name: "crdt",
+  config: CRDT_CONFIG,
+};
 
 /** What the data layer is built from. */
 export interface EdgeDataOptions {

@@ -5,6 +5,9 @@
  */
 
 import { z } from "zod";
+import type { FeatureConfig, LoadContext } from "../../core/feature.ts";
+import type { EnvTable } from "../../platform/config/env.ts";
+import { isRecord } from "../../platform/config/schemas.ts";
 
 /** Where Deno Deploy's CDN takes invalidations (https://docs.deno.com/deploy/reference/caching). */
 export const DENO_CDN_PURGE_URL = "http://cache.localhost/invalidate/http";
@@ -51,83 +54,54 @@ export const PlatformConfigSchema = z.object({
 /** The validated `platform` section. */
 export type PlatformConfig = z.infer<typeof PlatformConfigSchema>;
 
-/** Environment variables of this feature, and the config field each sets. */
-export const PLATFORM_ENV_VARS = {
-  CDN_GUARD: "platform.cdn.guard",
-  CDN_PURGE_URL: "platform.cdn.purgeUrl",
-  SHUTDOWN_TIMEOUT_MS: "platform.shutdownMs",
-} as const;
-
-type Env = Record<string, string | undefined>;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+/** The fields this feature owns. */
+export const PLATFORM_FIELDS = {
+  /** Where the node runs and how it works with Deno Deploy (lib/features/deploy, docs/deploy.md). */
+  platform: PlatformConfigSchema,
+};
 
 /**
- * True on Deno Deploy: `DENO_DEPLOYMENT_ID` is set in every context, and `DENO_DEPLOY` (`true`)
- * in every context and build (https://docs.deno.com/deploy/reference/env_vars_and_contexts).
+ * Environment variables of this feature: the operator's (`CDN_*`, `SHUTDOWN_TIMEOUT_MS`) and the
+ * identifiers Deno Deploy predefines.
  */
-export function onDenoDeploy(env: Env): boolean {
-  if (env.DENO_DEPLOYMENT_ID?.trim()) return true;
-  const flag = env.DENO_DEPLOY?.trim().toLowerCase();
-  return flag !== undefined && flag !== "" && flag !== "0" && flag !== "false";
-}
+export const PLATFORM_ENV: EnvTable = {
+  CDN_GUARD: { path: "platform.cdn.guard", kind: "bool" },
+  CDN_PURGE_URL: { path: "platform.cdn.purgeUrl", kind: "string", off: "off" },
+  SHUTDOWN_TIMEOUT_MS: { path: "platform.shutdownMs", kind: "int" },
+  DENO_DEPLOYMENT_ID: { path: "platform.deploymentId", kind: "string" },
+  DENO_TIMELINE: { path: "platform.timeline", kind: "string" },
+  DENO_DEPLOY_APP_SLUG: { path: "platform.app", kind: "string" },
+};
 
 /**
- * The `platform` input: detected facts, the config module's `platform.cdn` and the environment
- * on top. Unparsable values go to `errors` in the loader's format (`NAME (field): reason`).
+ * What is detected (where the node runs, where its region name came from) and the defaults that
+ * follow from it; the config module may only tune `platform.cdn` and `platform.shutdownMs`.
  */
-export function platformInput(
-  file: Record<string, unknown>,
-  env: Env,
-  context: { regionSource: RegionSource; errors: string[] },
-): Record<string, unknown> {
-  const deploy = onDenoDeploy(env);
-  const filePlatform = isRecord(file.platform) ? file.platform : {};
-  for (const key of Object.keys(filePlatform)) {
+function platformDefaults(ctx: LoadContext): Record<string, unknown> {
+  const given = isRecord(ctx.module.platform) ? ctx.module.platform : {};
+  for (const key of Object.keys(given)) {
     if (key !== "cdn" && key !== "shutdownMs") {
-      context.errors.push(`platform.${key}: Detected from the environment; not configurable`);
+      ctx.error(`platform.${key}: Detected from the environment; not configurable`);
     }
   }
-  const fileCdn = isRecord(filePlatform.cdn) ? filePlatform.cdn : {};
-  const cdn: Record<string, unknown> = {
-    guard: deploy,
-    ...(deploy ? { purgeUrl: DENO_CDN_PURGE_URL } : {}),
-    ...fileCdn,
-  };
-  const guard = env.CDN_GUARD?.trim().toLowerCase();
-  if (guard) {
-    if (["1", "true", "yes", "on"].includes(guard)) cdn.guard = true;
-    else if (["0", "false", "no", "off"].includes(guard)) cdn.guard = false;
-    else context.errors.push(`CDN_GUARD (platform.cdn.guard): Not a boolean: ${guard}`);
-  }
-  const purgeUrl = env.CDN_PURGE_URL?.trim();
-  if (purgeUrl === "off") delete cdn.purgeUrl;
-  else if (purgeUrl) cdn.purgeUrl = purgeUrl;
-  let shutdownMs = filePlatform.shutdownMs ?? (deploy ? DEPLOY_SHUTDOWN_MS : 15_000);
-  const rawShutdown = env.SHUTDOWN_TIMEOUT_MS?.trim();
-  if (rawShutdown) {
-    if (/^\d{1,9}$/.test(rawShutdown)) shutdownMs = Number(rawShutdown);
-    else {
-      context.errors.push(
-        `SHUTDOWN_TIMEOUT_MS (platform.shutdownMs): Not an integer: ${rawShutdown}`,
-      );
-    }
-  }
+  const regionSource: RegionSource = ctx.fromEnv("region")
+    ? "EDGE_REGION"
+    : ctx.module.region !== undefined
+    ? "config"
+    : ctx.dev
+    ? "development"
+    : "unknown";
   return {
-    kind: deploy ? "deno-deploy" : "self-hosted",
-    deploymentId: env.DENO_DEPLOYMENT_ID?.trim() || undefined,
-    timeline: env.DENO_TIMELINE?.trim() || undefined,
-    app: env.DENO_DEPLOY_APP_SLUG?.trim() || undefined,
-    regionSource: context.regionSource,
-    cdn,
-    shutdownMs,
+    "platform.kind": ctx.onDeploy ? "deno-deploy" : "self-hosted",
+    "platform.regionSource": regionSource,
+    "platform.cdn.guard": ctx.onDeploy,
+    "platform.cdn.purgeUrl": ctx.onDeploy ? DENO_CDN_PURGE_URL : undefined,
+    "platform.shutdownMs": ctx.onDeploy ? DEPLOY_SHUTDOWN_MS : 15_000,
   };
 }
 
 /** Checks across sections: the shutdown budget must stay within the platform's on Deno Deploy. */
-export function checkPlatformConfig(
+function checkPlatformConfig(
   cfg: { platform: PlatformConfig },
   ctx: z.RefinementCtx,
 ): void {
@@ -139,3 +113,11 @@ export function checkPlatformConfig(
     });
   }
 }
+
+/** How the loader reads them. */
+export const PLATFORM_CONFIG: FeatureConfig<typeof PLATFORM_FIELDS> = {
+  fields: PLATFORM_FIELDS,
+  env: PLATFORM_ENV,
+  defaults: platformDefaults,
+  check: checkPlatformConfig,
+};

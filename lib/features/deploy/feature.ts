@@ -5,13 +5,15 @@
  */
 
 import type { Clock } from "../../core/clock.ts";
-import { type EdgeConfig, UNKNOWN_REGION } from "../../core/config.ts";
+import type { EdgeConfig } from "../../core/config.ts";
+import { UNKNOWN_REGION } from "../../core/fields.ts";
 import type { Jobs } from "../../core/jobs.ts";
 import type { Logger } from "../../core/log.ts";
 import type { HealthConditions } from "../../core/conditions.ts";
 import type { MetricsRegistry } from "../../core/metrics.ts";
 import { CdnGuard } from "./cdn.ts";
-import { PLATFORM_ENV_VARS, type PlatformConfig, PlatformConfigSchema } from "./config.ts";
+import type { Feature } from "../../core/feature.ts";
+import { PLATFORM_CONFIG, type PLATFORM_FIELDS, type PlatformConfig } from "./config.ts";
 import type { EdgeKv } from "./kv.ts";
 import { DenoCdnPurger } from "./purge.ts";
 import { SharedKvProbe } from "./shared_kv.ts";
@@ -47,12 +49,10 @@ export interface Platform {
   start(): void;
 }
 
-/** The feature's registration: its name, config schema and environment variables. */
-export const platformFeature = {
-  name: "platform",
-  config: PlatformConfigSchema,
-  env: PLATFORM_ENV_VARS,
-  create: createPlatform,
+/** The feature's registration. */
+export const deployFeature: Feature<"deploy", typeof PLATFORM_FIELDS> = {
+  name: "deploy",
+  config: PLATFORM_CONFIG,
 };
 
 /** The probe job's name. */

@@ -1,6 +1,7 @@
 /** The `docs` section of the edge configuration: the OpenAPI document and Swagger UI. */
 
 import { z } from "zod";
+import type { FeatureConfig } from "../../core/feature.ts";
 
 /** API docs settings. */
 export const DocsConfigSchema = z.object({
@@ -13,3 +14,12 @@ export const DocsConfigSchema = z.object({
 
 /** The validated `docs` section. */
 export type DocsConfig = z.infer<typeof DocsConfigSchema>;
+
+/** The fields this feature owns. */
+export const DOCS_FIELDS = {
+  /** The OpenAPI document and Swagger UI. */
+  docs: DocsConfigSchema,
+};
+
+/** How the loader reads them (no environment variables). */
+export const DOCS_CONFIG: FeatureConfig<typeof DOCS_FIELDS> = { fields: DOCS_FIELDS };

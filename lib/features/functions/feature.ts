@@ -9,10 +9,12 @@ import type { AppEnv } from "../../core/request.ts";
 import type { AnalyticsEdge } from "../analytics/edge.ts";
 import type { EdgeCache } from "../../cache/edge_cache.ts";
 import type { Clock } from "../../core/clock.ts";
-import { ConfigError, type Experiment } from "../../core/config.ts";
+import { ConfigError } from "../../platform/config/errors.ts";
+import type { Experiment } from "../ab/config.ts";
 import type { Logger } from "../../core/log.ts";
 import type { MetricsRegistry } from "../../core/metrics.ts";
-import { FUNCTIONS_ENV_VARS, type FunctionsConfig, FunctionsConfigSchema } from "./config.ts";
+import type { Feature } from "../../core/feature.ts";
+import { FUNCTIONS_CONFIG, type FUNCTIONS_FIELDS, type FunctionsConfig } from "./config.ts";
 import { FunctionKvStore } from "./kv.ts";
 import { MANIFEST_FILE } from "./generate.ts";
 import { type CompiledFunction, compileManifest, ManifestError } from "./manifest.ts";
@@ -41,12 +43,10 @@ export interface Functions {
   routes: Hono<AppEnv>;
 }
 
-/** The feature's registration: its name, config schema and environment variables. */
-export const functionsFeature = {
+/** The feature's registration. */
+export const functionsFeature: Feature<"functions", typeof FUNCTIONS_FIELDS> = {
   name: "functions",
-  config: FunctionsConfigSchema,
-  env: FUNCTIONS_ENV_VARS,
-  create: createFunctions,
+  config: FUNCTIONS_CONFIG,
 };
 
 /**

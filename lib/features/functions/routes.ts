@@ -9,7 +9,7 @@ import { type Context, Hono } from "hono";
 import { keepOutOfDenoCdn } from "../deploy/cdn.ts";
 import type { AppEnv } from "../../core/request.ts";
 import { abTesting } from "../ab/middleware.ts";
-import type { Experiment } from "../../core/config.ts";
+import type { Experiment } from "../ab/config.ts";
 import { HttpError } from "../../platform/http/errors.ts";
 import type { BoundCounter, Counter } from "../../core/metrics.ts";
 import type { LatencyHistogram } from "../monitoring/histogram.ts";

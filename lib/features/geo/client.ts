@@ -3,7 +3,7 @@
  * the configured default. Pure: headers in, location out (`lazy.ts` defers it per request).
  */
 
-import type { Region } from "../../core/config.ts";
+import type { Region } from "../../core/fields.ts";
 import type { CountryRegion, Nearest, RegionIndex } from "./regions.ts";
 import type { ClientGeo, GeoSource, IpCountryLookup } from "./types.ts";
 

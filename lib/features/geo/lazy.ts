@@ -1,6 +1,6 @@
 /** A `ClientGeo` resolved on first use, so routes that never ask where the client is pay nothing. */
 
-import type { Region } from "../../core/config.ts";
+import type { Region } from "../../core/fields.ts";
 import { type ClientGeoOptions, resolveClientGeo } from "./client.ts";
 import type { ClientGeo, GeoSource } from "./types.ts";
 

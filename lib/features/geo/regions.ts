@@ -8,7 +8,7 @@
  * the config; `ranked()` orders tied regions the same way.
  */
 
-import type { Region } from "../../core/config.ts";
+import type { Region } from "../../core/fields.ts";
 import { countryCentroids } from "./countries.ts";
 import { EARTH_MEAN_RADIUS_KM, geodesicKm, SPHERICAL_ERROR } from "./distance.ts";
 

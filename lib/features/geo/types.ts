@@ -1,6 +1,6 @@
 /** Types shared by the client-location code and its users. */
 
-import type { Region } from "../../core/config.ts";
+import type { Region } from "../../core/fields.ts";
 
 /** Where a client's location came from, in order of precedence. */
 export type GeoSource =

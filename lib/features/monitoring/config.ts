@@ -83,7 +83,11 @@ export const MONITORING_ENV: EnvTable = {
   HEALTH_MAX_P99_MS: { path: "metrics.health.maxP99Ms", kind: "number" },
   HEALTH_LATENCY: { path: "metrics.health.latency", kind: "string" },
   ALERT_WEBHOOK_URL: { path: "metrics.alerts.webhookUrl", kind: "string" },
-  ADMIN_TOKEN: { path: "metrics.adminToken", kind: "secret" },
+  ADMIN_TOKEN: {
+    path: "metrics.adminToken",
+    kind: "secret",
+    notInModule: "Set ADMIN_TOKEN in the environment, not in the config module",
+  },
 };
 
 /** How the loader reads them. */

@@ -7,7 +7,7 @@
 import type { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../../core/request.ts";
-import { RegionNameSchema } from "../../core/config.ts";
+import { RegionNameSchema } from "../../platform/config/schemas.ts";
 import { jsonResponse } from "../../platform/http/respond.ts";
 import { parseInput } from "../../platform/http/validate.ts";
 import type { AdminCheck } from "../../platform/guard.ts";

@@ -15,7 +15,8 @@ import type { MetricsRegistry } from "../../core/metrics.ts";
 import type { OriginHealth } from "../../proxy/breaker.ts";
 import type { AttemptOutcome } from "../../proxy/forward.ts";
 import { type Bridge, type BridgeSnapshot } from "./bridge.ts";
-import { WEBSOCKET_ENV_VARS, type WebSocketConfig, WebSocketConfigSchema } from "./config.ts";
+import type { Feature } from "../../core/feature.ts";
+import { WEBSOCKET_CONFIG, type WEBSOCKET_FIELDS, type WebSocketConfig } from "./config.ts";
 import { type Dial, dial as realDial } from "./connect.ts";
 import { CLOSE } from "./frame.ts";
 import { createMeters, type WebSocketMeters } from "./meters.ts";
@@ -65,12 +66,10 @@ export interface WebSockets {
   close(waitMs?: number): Promise<void>;
 }
 
-/** The feature's registration: its name, config schema and environment variables. */
-export const websocketFeature = {
+/** The feature's registration. */
+export const websocketFeature: Feature<"websocket", typeof WEBSOCKET_FIELDS> = {
   name: "websocket",
-  config: WebSocketConfigSchema,
-  env: WEBSOCKET_ENV_VARS,
-  create: createWebSockets,
+  config: WEBSOCKET_CONFIG,
 };
 
 /** Builds the feature; null when `websocket.enabled` is false. */

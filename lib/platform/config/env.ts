@@ -28,6 +28,11 @@ export interface EnvVar {
   /** For `secret`: the config module may set the field too (else that is refused). */
   moduleToo?: boolean;
   /**
+   * For `secret`: why the module may not set it, after the field's path (default: `Must come
+   * from the <NAME> environment variable`).
+   */
+  notInModule?: string;
+  /**
    * For a variable that sets its field in more than one way: the fields it sets, by dotted path
    * (`undefined` clears one), from the kind's value. A thrown error's message is the reason.
    */
@@ -70,7 +75,9 @@ export function readEnvValue(kind: EnvKind, raw: string | undefined): EnvReading
   if (text === "") return null;
   switch (kind) {
     case "int":
-      return /^\d{1,9}$/.test(text) ? { value: Number(text) } : { error: `Not an integer: ${text}` };
+      return /^\d{1,9}$/.test(text)
+        ? { value: Number(text) }
+        : { error: `Not an integer: ${text}` };
     case "number": {
       const n = Number(text);
       return /^\d+(\.\d+)?$/.test(text) && Number.isFinite(n)

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { assignVariant, compileExperiment, fnv1a32 } from "../../../lib/features/ab/assign.ts";
-import { ExperimentSchema } from "../../../lib/core/config.ts";
+import { ExperimentSchema } from "../../../lib/features/ab/config.ts";
 
 function makeExperiment(weights: number[], name = "exp") {
   return ExperimentSchema.parse({

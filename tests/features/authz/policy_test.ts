@@ -7,7 +7,8 @@ import {
   modulePolicyJson,
   parsePolicy,
 } from "../../../lib/features/authz/policy.ts";
-import { ConfigError, loadConfig } from "../../../lib/core/config.ts";
+import { ConfigError } from "../../../lib/platform/config/errors.ts";
+import { loadConfig } from "../../../lib/core/config.ts";
 import { mintToken } from "../../../tools/token.ts";
 import { decode } from "hono/jwt";
 import { POLICY } from "./_fixtures.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig } from "../../../lib/core/config.ts";
+import { ConfigError } from "../../../lib/platform/config/errors.ts";
+import { loadConfig } from "../../../lib/core/config.ts";
 
 const TOKEN = "a-long-enough-secret";
 

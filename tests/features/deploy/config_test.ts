@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
-import {
-  ConfigError,
-  defaultRegionOf,
-  loadConfig,
-  UNKNOWN_REGION,
-} from "../../../lib/core/config.ts";
-import { DENO_CDN_PURGE_URL, onDenoDeploy } from "../../../lib/features/deploy/config.ts";
+import { ConfigError } from "../../../lib/platform/config/errors.ts";
+import { defaultRegionOf, UNKNOWN_REGION } from "../../../lib/core/fields.ts";
+import { loadConfig } from "../../../lib/core/config.ts";
+import { DENO_CDN_PURGE_URL } from "../../../lib/features/deploy/config.ts";
+import { onDenoDeploy } from "../../../lib/core/fields.ts";
 
 function refused(env: Record<string, string>, module?: unknown): string {
   try {

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../../../lib/core/request.ts";
 import { problemHandler } from "../../../lib/platform/http/errors.ts";
 import { DocsConfigSchema } from "../../../lib/features/docs/config.ts";
-import { ConfigError } from "../../../lib/core/config.ts";
+import { ConfigError } from "../../../lib/platform/config/errors.ts";
 import { docsRoutes } from "../../../lib/features/docs/routes.ts";
 import { SWAGGER_UI_VERSION } from "../../../lib/features/docs/swagger_ui.ts";
 import { deadOrigin, makeConfig } from "../../helpers.ts";

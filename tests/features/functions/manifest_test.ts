@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createApp } from "../../../lib/core/app.ts";
-import { ConfigError } from "../../../lib/core/config.ts";
+import { ConfigError } from "../../../lib/platform/config/errors.ts";
 import { manifestOf } from "../../../lib/features/functions/feature.ts";
 import {
   isFunctionPath,

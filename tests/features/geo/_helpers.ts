@@ -1,8 +1,8 @@
 /** Fixtures and small assertions shared by the geo tests. */
 
 import assert from "node:assert/strict";
-import type { Region } from "../../../lib/core/config.ts";
-import { DEFAULT_REGIONS } from "../../../lib/core/config.ts";
+import type { Region } from "../../../lib/core/fields.ts";
+import { DEFAULT_REGIONS } from "../../../lib/core/fields.ts";
 
 /** Asserts `|actual - expected| <= tolerance`. */
 export function assertNear(actual: number, expected: number, tolerance: number): void {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import type { Region } from "../../../lib/core/config.ts";
+import type { Region } from "../../../lib/core/fields.ts";
 import { geodesicKm } from "../../../lib/features/geo/distance.ts";
 import { RegionIndex } from "../../../lib/features/geo/regions.ts";
 import { assertNear, makeRegion, makeRegions } from "./_helpers.ts";
