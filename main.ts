@@ -13,7 +13,7 @@
 
 import type { Edge } from "./lib/core/app.ts";
 import { ConfigError } from "./lib/platform/config/errors.ts";
-import { type EdgeConfig, loadConfig } from "./lib/core/config.ts";
+import { type EdgeConfig, loadConfig, loadSecrets } from "./lib/core/config.ts";
 import { createLogger, type Logger } from "./lib/core/log.ts";
 import { precompilePolicyModule } from "./lib/features/authz/precompile.ts";
 import { EdgeKv } from "./lib/features/deploy/kv.ts";
@@ -159,7 +159,7 @@ async function main(): Promise<void> {
       kv,
       ipdb,
       log,
-      jwtSecret: env.JWT_SECRET,
+      secrets: loadSecrets(env),
       authzWasm: policyModule?.bytes,
       authzModule: policyModule?.module,
       functions: await functionsFeature.manifestOf(config.functions.dir, functionsManifest),

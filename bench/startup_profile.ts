@@ -34,7 +34,7 @@ const { createApp } = await import(root + "lib/core/app.ts");
 mark("import lib/core/app.ts (the rest of the app)");
 const kv = await Deno.openKv(config.kvPath);
 mark("Deno.openKv (fresh file)");
-const edge = createApp({ config, kv, jwtSecret: "startup-profile-jwt-secret-0123456789abcdef" });
+const edge = createApp({ config, kv, secrets: { JWT_SECRET: "startup-profile-jwt-secret-0123456789abcdef" } });
 mark("createApp()");
 const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, edge.fetch);
 mark("Deno.serve (listening)");

@@ -5,26 +5,15 @@ import type { AppEnv, EdgeRequestContext } from "../lib/core/request.ts";
 import type { Clock } from "../lib/core/clock.ts";
 import type { CanonicalTarget } from "../lib/platform/http/target.ts";
 import { HttpError } from "../lib/platform/http/errors.ts";
+import { methodRefused, REFUSED_METHODS } from "../lib/platform/http/methods.ts";
 import type { Forwarder } from "../lib/proxy/forward.ts";
 import { outpostHops, upstreamHeaders } from "../lib/proxy/headers.ts";
 import { isCoded, type PlainPaths, tellsCoding } from "../lib/proxy/plain_paths.ts";
 
-/** Methods never forwarded: tunnels and request echo have no business passing an edge. */
-export const REFUSED_METHODS: ReadonlySet<string> = new Set(["CONNECT", "TRACE", "TRACK"]);
-/** Listed in `Allow` when a method is refused (extension methods are forwarded too). */
-export const ALLOW = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 /** A method is a token (RFC 9110 §9.1); longer than this is not a method anyone uses. */
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
 /** More Outpost hops than this in `Via` means an origin points back at an edge. */
 const MAX_OUTPOST_HOPS = 4;
-
-/** The 405 of a method never forwarded. */
-export function methodRefused(method: string): HttpError {
-  return new HttpError(405, `Method not forwarded: ${method.slice(0, 20)}`, {
-    code: "method_not_allowed",
-    headers: { allow: ALLOW },
-  });
-}
 
 /** Options for {@linkcode forwardToOrigin}. */
 export interface ForwardRouteOptions {

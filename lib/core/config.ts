@@ -11,6 +11,7 @@ import { ConfigError } from "../platform/config/errors.ts";
 import { isRecord } from "../platform/config/schemas.ts";
 import type { ConfigFields, FeatureConfig, LoadContext } from "./feature.ts";
 import { CORE_CONFIG, CORE_FIELDS, onDenoDeploy } from "./fields.ts";
+import type { Secrets } from "./services.ts";
 import { FEATURES } from "./registry.ts";
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends
@@ -193,16 +194,14 @@ export function loadConfig(options: LoadConfigOptions = {}): EdgeConfig {
 
 /**
  * The secrets of every section's table (`kind: "secret"`), read once from the environment: those
- * that are config fields too, and those that are not (`JWT_SECRET`).
+ * that are config fields too, and those that are not (`JWT_SECRET`). A blank one is unset; the
+ * others are kept as they are (a signing secret is its exact bytes).
  */
-export function loadSecrets(
-  env: Record<string, string | undefined>,
-): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
+export function loadSecrets(env: Record<string, string | undefined>): Secrets {
+  const out: Record<string, string> = {};
   for (const [name, row] of ENV) {
-    if (row.kind !== "secret") continue;
-    const reading = readEnvValue("secret", env[name]);
-    if (reading !== null && "value" in reading) out[name] = reading.value as string;
+    const raw = env[name];
+    if (row.kind === "secret" && raw !== undefined && raw.trim() !== "") out[name] = raw;
   }
   return out;
 }

@@ -11,7 +11,7 @@ import type { EnvTable } from "../platform/config/env.ts";
 import type { ConditionCheck } from "./conditions.ts";
 import type { EdgeConfig } from "./config.ts";
 import type { JobSpec } from "./jobs.ts";
-import type { AppEnv, EdgeRequestContext } from "./request.ts";
+import type { AppEnv, EdgeRequestContext, ServeInfo } from "./request.ts";
 import type { Services } from "./services.ts";
 // Each feature adds its api to `FeatureApis` in its own feature.ts; importing the registry's
 // types here makes every one of them visible wherever `svc.use(name)` is type-checked.
@@ -111,12 +111,14 @@ export interface FastPath {
   veto?: RoutedCheck;
   /**
    * The answer, or null to route the request. `routed(method, path)` says whether some feature's
-   * stage must see it (ask only when about to answer: it costs a little).
+   * stage must see it (ask only when about to answer: it costs a little). A rejected promise is
+   * answered like an error in the router (problem+json, logged).
    */
   serve?(
     req: Request,
     ctx: EdgeRequestContext,
     routed: RoutedCheck,
+    info: ServeInfo | undefined,
   ): Response | Promise<Response> | null;
 }
 
@@ -138,7 +140,7 @@ export interface MissingSecret {
 export interface FeatureParts<Api> {
   /** What later features may use (`svc.use(name)`); absent: the feature is off. */
   api?: Api;
-  /** Mounted under `/_edge` (paths relative to it). */
+  /** Routes under `/_edge/*` (a sub-app built with `basePath("/_edge")`), in registry order. */
   edgeRoutes?: Hono<AppEnv>;
   /** Mounted on the main router after the stages before routes, in registry order. */
   routes?: Hono<AppEnv>;
@@ -150,7 +152,7 @@ export interface FeatureParts<Api> {
   conditions?: Record<string, ConditionCheck>;
   /** The secrets this feature runs without (health says degraded for each). */
   missingSecrets?: MissingSecret[];
-  /** After the jobs start (not called by `createApp`, so tests stay deterministic). */
+  /** After the jobs start (`edge.start()`; not called by `createApp`, so tests stay deterministic). */
   start?(): void;
   /** After the jobs stopped, in reverse registry order; waits at most about `graceMs`. */
   close?(options: { graceMs?: number }): void | Promise<void>;
@@ -164,5 +166,5 @@ export type ApiOf<Name extends string> = Name extends keyof FeatureApis ? Featur
 export interface Feature<Name extends string, F extends ConfigFields = Record<never, never>> {
   name: Name;
   config?: FeatureConfig<F>;
-  create?(svc: Services, cfg: ConfigOf<F>): FeatureParts<ApiOf<Name>>;
+  create(svc: Services, cfg: ConfigOf<F>): FeatureParts<ApiOf<Name>>;
 }

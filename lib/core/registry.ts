@@ -1,6 +1,6 @@
 /**
  * Every feature of the node, in order: their config sections are read in this order, and they
- * are built, mounted and closed (in reverse) in this order. Adding a feature is one line here.
+ * are built, mounted and (in reverse) closed in this order. Adding a feature is one line here.
  */
 
 import { abFeature } from "../features/ab/feature.ts";
@@ -17,19 +17,22 @@ import { monitoringFeature } from "../features/monitoring/feature.ts";
 import { proxyFeature } from "../features/proxy/feature.ts";
 import { websocketFeature } from "../features/websocket/feature.ts";
 
-/** The features, in order. */
+/**
+ * The features, in order. A feature may use the apis of those before it while it is built; its
+ * stages run in their phase in this order, its routes are mounted in this order.
+ */
 export const FEATURES = [
   geoFeature,
+  deployFeature,
   proxyFeature,
-  cacheFeature,
   abFeature,
-  itemsFeature,
-  crdtFeature,
-  analyticsFeature,
+  websocketFeature,
   authzFeature,
   monitoringFeature,
-  docsFeature,
+  cacheFeature,
+  analyticsFeature,
+  itemsFeature,
+  crdtFeature,
   functionsFeature,
-  websocketFeature,
-  deployFeature,
+  docsFeature,
 ] as const;

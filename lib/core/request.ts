@@ -84,3 +84,24 @@ export interface ServeInfo {
   remoteAddr?: { hostname: string; port?: number; transport?: string } | Deno.Addr;
   completed?: Promise<void>;
 }
+
+/** Hono's `c.env` for one request: the context, and `Deno.serve`'s info read on demand. */
+export class RequestEnv implements AppBindings {
+  readonly ctx: EdgeRequestContext;
+  readonly raw: Request;
+  readonly #info: ServeInfo | undefined;
+
+  constructor(ctx: EdgeRequestContext, info: ServeInfo | undefined, raw: Request) {
+    this.ctx = ctx;
+    this.#info = info;
+    this.raw = raw;
+  }
+
+  get completed(): Promise<void> | undefined {
+    return this.#info?.completed;
+  }
+
+  get remoteAddr(): AppBindings["remoteAddr"] {
+    return this.#info?.remoteAddr as AppBindings["remoteAddr"];
+  }
+}

@@ -14,7 +14,7 @@ Deno.test("a cached page under a protected path still needs a token on a memory 
   const config = makeConfig(origin.url, {
     authz: { policy: POLICY, protect: [{ path: "/cacheable/private/*" }] },
   } as Partial<EdgeConfigInput>);
-  await using e = await startEdge(config, { jwtSecret: SECRET });
+  await using e = await startEdge(config, { secrets: { JWT_SECRET: SECRET } });
   const auth = { authorization: `Bearer ${await token({ sub: "alice", roles: ["viewer"] })}` };
   const url = `${e.url}/cacheable/private/report?max_age=600`;
   const first = await get(url, { headers: auth });

@@ -92,7 +92,7 @@ export async function productionEdge(
     authz: { policy: POLICY },
     ...overrides,
   }, { ADMIN_TOKEN: ADMIN, ...env });
-  return await startEdge(config, { jwtSecret: SECRET });
+  return await startEdge(config, { secrets: { JWT_SECRET: SECRET } });
 }
 
 /** A raw HTTP/1.1 request; answers status, headers (lower-case) and body. */

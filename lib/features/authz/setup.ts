@@ -5,7 +5,7 @@
  * load does not: the node keeps serving, and protected routes answer 503 (or fail open).
  */
 
-import type { Hono } from "hono";
+import type { Hono, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../core/request.ts";
 import type { Clock } from "../../core/clock.ts";
 import { ConfigError } from "../../platform/config/errors.ts";
@@ -59,7 +59,9 @@ export interface Authz {
   module: PolicyModule | null;
   verifier: TokenVerifier;
   limiter: RateLimiter;
-  /** Registers the middleware on every protected pattern of `app` (call before the routes). */
+  /** The stage: authorizes protected requests, passes every other one on at once. */
+  gate: MiddlewareHandler<AppEnv>;
+  /** Adds {@linkcode Authz.gate} to every path of `app` (call before the routes). */
   register(app: Hono<AppEnv>): void;
   /** The secret authorization lacks (protected routes answer 503), or null. */
   missing: string | null;
@@ -260,31 +262,33 @@ export function createAuthz(deps: AuthzDeps): Authz | null {
       r.matches(loose)
     );
   }
+  // One gate for every path, deciding on the canonical target (the same path the cache keys
+  // and the proxy forwards), rather than router patterns that see another spelling.
+  const gate: MiddlewareHandler<AppEnv> = function authorizationGate(c, next) {
+    const ctx = c.env.ctx;
+    let method = c.req.raw.method;
+    try {
+      method = effectiveMethod(method, c.req.raw.headers, overrides);
+    } catch (error) {
+      throw new HttpError(400, (error as Error).message, { code: "invalid_method_override" });
+    }
+    if (!protects(method, ctx.target.path)) return next();
+    if (missing !== null) {
+      throw new HttpError(503, `Authorization is not configured: set ${missing}`, {
+        code: "authz_not_configured",
+      });
+    }
+    return middleware(c, next, method, matchPath(ctx.target.path));
+  };
   return {
     authorizer,
     store,
     module,
     verifier,
     limiter,
+    gate,
     register(app) {
-      // One gate for every path, deciding on the canonical target (the same path the cache keys
-      // and the proxy forwards), rather than router patterns that see another spelling.
-      app.use("*", function authorizationGate(c, next) {
-        const ctx = c.env.ctx;
-        let method = c.req.raw.method;
-        try {
-          method = effectiveMethod(method, c.req.raw.headers, overrides);
-        } catch (error) {
-          throw new HttpError(400, (error as Error).message, { code: "invalid_method_override" });
-        }
-        if (!protects(method, ctx.target.path)) return next();
-        if (missing !== null) {
-          throw new HttpError(503, `Authorization is not configured: set ${missing}`, {
-            code: "authz_not_configured",
-          });
-        }
-        return middleware(c, next, method, matchPath(ctx.target.path));
-      });
+      app.use("*", gate);
     },
     protects,
     missing,

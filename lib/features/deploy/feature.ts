@@ -12,7 +12,7 @@ import type { Logger } from "../../core/log.ts";
 import type { HealthConditions } from "../../core/conditions.ts";
 import type { MetricsRegistry } from "../../core/metrics.ts";
 import { CdnGuard } from "./cdn.ts";
-import type { Feature } from "../../core/feature.ts";
+import type { Feature, FeatureApis } from "../../core/feature.ts";
 import { PLATFORM_CONFIG, type PLATFORM_FIELDS, type PlatformConfig } from "./config.ts";
 import type { EdgeKv } from "./kv.ts";
 import { DenoCdnPurger } from "./purge.ts";
@@ -49,10 +49,45 @@ export interface Platform {
   start(): void;
 }
 
+declare module "../../core/feature.ts" {
+  interface FeatureApis {
+    deploy: Platform;
+  }
+  interface FeatureInputs {
+    /** How `kv` was opened (main.ts): health reports a store that is not open, or not shared. */
+    edgeKv?: EdgeKv;
+  }
+}
+
 /** The feature's registration. */
 export const deployFeature: Feature<"deploy", typeof PLATFORM_FIELDS> = {
   name: "deploy",
   config: PLATFORM_CONFIG,
+  create(svc) {
+    // Authorization is built later; the CDN guard asks it per request, long after this runs.
+    let authz: FeatureApis["authz"] | null | undefined;
+    const platform = createPlatform({
+      clock: svc.clock,
+      log: svc.log,
+      metrics: svc.metrics,
+      jobs: svc.jobs,
+      conditions: svc.conditions,
+      fetch: svc.fetch,
+      nodeId: svc.nodeId,
+      protects: (method, path) => {
+        if (authz === undefined) authz = svc.use("authz");
+        return authz?.protects(method, path) ?? false;
+      },
+      edgeKv: svc.inputs.edgeKv,
+    }, svc.config);
+    const cdn = platform.cdn;
+    return {
+      api: platform,
+      // What Deno Deploy's CDN may do with each answer, before the node's identity is stamped.
+      finish: cdn === null ? undefined : { stamp: (req, res, ctx) => cdn.stamp(req, res, ctx) },
+      start: () => platform.start(),
+    };
+  },
 };
 
 /** The probe job's name. */

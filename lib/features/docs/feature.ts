@@ -1,10 +1,39 @@
-/** The docs feature: the OpenAPI document and Swagger UI under /_edge. */
+/**
+ * The docs feature: the OpenAPI document (`/_edge/openapi.json`, built from the routes' schemas
+ * on the first request, never before) and Swagger UI (`/_edge/docs`).
+ */
 
+import { Hono } from "hono";
 import type { Feature } from "../../core/feature.ts";
+import type { AppEnv } from "../../core/request.ts";
 import { DOCS_CONFIG, type DOCS_FIELDS } from "./config.ts";
+import { docsRoutes } from "./routes.ts";
 
-/** The feature's registration. */
+/** The feature's registration (last: it describes what the others serve). */
 export const docsFeature: Feature<"docs", typeof DOCS_FIELDS> = {
   name: "docs",
   config: DOCS_CONFIG,
+  create(svc, cfg) {
+    if (!cfg.docs.enabled) return {};
+    const { config, clock } = svc;
+    const items = svc.use("items");
+    const analytics = svc.use("analytics");
+    const cache = svc.use("cache");
+    const guard = svc.use("authz");
+    const edgeRoutes = new Hono<AppEnv>().basePath("/_edge");
+    docsRoutes(edgeRoutes, {
+      config: cfg.docs,
+      document: async () =>
+        (await import("./openapi/document.ts")).buildApiDocument({
+          config,
+          itemSchema: items!.itemSchema,
+          eventLimits: analytics?.edge?.limits ?? null,
+          collector: analytics !== null && analytics.central !== null,
+          cache: cache !== null,
+          protects: guard ? (method, path) => guard.protects(method, path) : null,
+          now: () => clock.now(),
+        }),
+    });
+    return { edgeRoutes };
+  },
 };

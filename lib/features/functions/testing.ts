@@ -104,7 +104,7 @@ export async function testFunctions(
     kv,
     clock,
     log,
-    jwtSecret: secret,
+    secrets: { JWT_SECRET: secret },
     functions: manifest,
     fetch: custom ? async (input, init) => await custom(new Request(input, init)) : undefined,
   });

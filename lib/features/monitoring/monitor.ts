@@ -51,6 +51,8 @@ export interface MonitorOptions {
   jobs: Jobs;
   fetch: typeof fetch;
   startedAt: number;
+  /** This node's id (default: a random one). */
+  nodeId?: string;
   /** The registry health reads conditions from (a fresh one when absent). */
   conditions?: HealthConditions;
 }
@@ -84,7 +86,7 @@ export class Monitor {
   #summary: ReturnType<typeof summarize> | null = null;
   readonly #summaryAt = new Float64Array(2);
   /** This node's id in snapshots and alerts (random per process). */
-  readonly nodeId: string = crypto.randomUUID().slice(0, 8);
+  readonly nodeId: string;
   readonly enabled: boolean;
   /** Conditions that make the node degraded or unhealthy regardless of its traffic. */
   readonly conditions: HealthConditions;
@@ -106,6 +108,7 @@ export class Monitor {
     const { config, clock, metrics, jobs } = options;
     const m = config.metrics;
     this.#o = options;
+    this.nodeId = options.nodeId ?? crypto.randomUUID().slice(0, 8);
     this.enabled = m.enabled;
     this.#logRequests = config.log.requests;
     this.#requestLog = options.log;

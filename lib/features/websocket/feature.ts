@@ -66,10 +66,43 @@ export interface WebSockets {
   close(waitMs?: number): Promise<void>;
 }
 
+declare module "../../core/feature.ts" {
+  interface FeatureApis {
+    websocket: WebSockets;
+  }
+}
+
 /** The feature's registration. */
 export const websocketFeature: Feature<"websocket", typeof WEBSOCKET_FIELDS> = {
   name: "websocket",
   config: WEBSOCKET_CONFIG,
+  create(svc, cfg) {
+    const proxy = svc.use("proxy")!;
+    // On proxied routes: the same origins, ranking and breakers as forwarding.
+    const websocket = createWebSockets({
+      clock: svc.clock,
+      log: svc.log,
+      metrics: svc.metrics,
+      jobs: svc.jobs,
+      health: proxy.health,
+      region: svc.config.region,
+      maxAttempts: svc.config.proxy.maxAttempts,
+      onAttempt: proxy.onAttempt,
+    }, cfg.websocket);
+    if (websocket === null) return {};
+    return {
+      api: websocket,
+      stages: [
+        // A browser's token offered as a subprotocol is authorized like one in the header
+        // (without authorization the relay itself keeps it from the origin's offer).
+        ...(svc.config.authz.enabled
+          ? [{ phase: "credentials" as const, handler: websocket.credentials }]
+          : []),
+        { phase: "upgrade", handler: websocket.proxy },
+      ],
+      close: (options) => websocket.close(options.graceMs),
+    };
+  },
 };
 
 /** Builds the feature; null when `websocket.enabled` is false. */

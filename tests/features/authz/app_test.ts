@@ -25,7 +25,7 @@ type Problem = { code: string; detail: string; status: number };
 
 Deno.test("protected routes answer 401 without a valid token, before reaching the origin", async (t) => {
   await using origin = startOrigin();
-  await using e = await startEdge(config(origin.url), { jwtSecret: SECRET });
+  await using e = await startEdge(config(origin.url), { secrets: { JWT_SECRET: SECRET } });
   const now = Math.floor(Date.now() / 1000);
   const cases: [string, Record<string, string>, RegExp][] = [
     ["no token", {}, /^Bearer realm="outpost"$/],
@@ -53,7 +53,7 @@ Deno.test("protected routes answer 401 without a valid token, before reaching th
 
 Deno.test("an allowed request reaches the origin with the user id and rate-limit headers", async () => {
   await using origin = startOrigin();
-  await using e = await startEdge(config(origin.url), { jwtSecret: SECRET });
+  await using e = await startEdge(config(origin.url), { secrets: { JWT_SECRET: SECRET } });
   const { res, body } = await get(`${e.url}/api/echo`, {
     headers: {
       ...bearer(await token({ sub: "alice", roles: ["viewer"] })),
@@ -73,7 +73,7 @@ Deno.test("an allowed request reaches the origin with the user id and rate-limit
 
 Deno.test("403 carries the module's reason and code", async (t) => {
   await using origin = startOrigin();
-  await using e = await startEdge(config(origin.url), { jwtSecret: SECRET });
+  await using e = await startEdge(config(origin.url), { secrets: { JWT_SECRET: SECRET } });
   const viewer = bearer(await token({ sub: "v", roles: ["viewer"] }));
   const editor = bearer(await token({ sub: "ed", roles: ["editor"] }));
   await t.step("permission_denied", async () => {
@@ -111,7 +111,7 @@ Deno.test("403 carries the module's reason and code", async (t) => {
 
 Deno.test("429 with Retry-After once the burst is spent; allowed again after it", async () => {
   await using origin = startOrigin();
-  await using e = await startEdge(config(origin.url), { jwtSecret: SECRET });
+  await using e = await startEdge(config(origin.url), { secrets: { JWT_SECRET: SECRET } });
   const headers = bearer(await token({ sub: "busy", roles: ["viewer"] }));
   for (let i = 0; i < 5; i++) {
     const { res } = await get(`${e.url}/api/echo`, { headers });
@@ -132,7 +132,7 @@ Deno.test("429 with Retry-After once the burst is spent; allowed again after it"
 
 Deno.test("only protected patterns are authorized", async (t) => {
   await using origin = startOrigin();
-  await using e = await startEdge(config(origin.url), { jwtSecret: SECRET });
+  await using e = await startEdge(config(origin.url), { secrets: { JWT_SECRET: SECRET } });
   await t.step("GET /users/7 is not protected and carries no rate-limit headers", async () => {
     const { res } = await get(`${e.url}/users/7`);
     assert.equal(res.status, 200);
@@ -154,7 +154,7 @@ Deno.test("only protected patterns are authorized", async (t) => {
 Deno.test("a client cannot claim a user id on an unprotected route", async () => {
   await using origin = startOrigin();
   await using e = await startEdge(config(origin.url, { protect: [{ path: "/api/admin/*" }] }), {
-    jwtSecret: SECRET,
+    secrets: { JWT_SECRET: SECRET },
   });
   const { res, body } = await get(`${e.url}/api/echo`, { headers: { "x-user-id": "admin" } });
   assert.equal(res.status, 200);
@@ -169,7 +169,7 @@ Deno.test("anonymous requests, when allowed, are limited per client IP", async (
       allowAnonymous: true,
       policy: { roles: { anonymous: { allow: ["*:read"] } } },
     }),
-    { jwtSecret: SECRET },
+    { secrets: { JWT_SECRET: SECRET } },
   );
   const first = await get(`${e.url}/api/echo`);
   assert.equal(first.res.status, 200);
@@ -186,7 +186,7 @@ Deno.test("anonymous requests, when allowed, are limited per client IP", async (
 Deno.test("a module that traps denies with 503, or lets fail-open routes through", async () => {
   await using origin = startOrigin();
   await using e = await startEdge(config(origin.url, { failOpen: ["/api/public/*"] }), {
-    jwtSecret: SECRET,
+    secrets: { JWT_SECRET: SECRET },
     authzWasm: abiModule(UNREACHABLE),
   });
   const headers = bearer(await token({ sub: "alice", roles: ["viewer"] }));
@@ -206,7 +206,7 @@ Deno.test("a module that traps denies with 503, or lets fail-open routes through
 Deno.test("a module that cannot load leaves the node serving, protected routes at 503", async () => {
   await using origin = startOrigin();
   await using e = await startEdge(config(origin.url), {
-    jwtSecret: SECRET,
+    secrets: { JWT_SECRET: SECRET },
     authzWasm: new TextEncoder().encode("not a module"),
   });
   assert.equal(e.edge.authz?.module, null);
@@ -230,7 +230,7 @@ Deno.test("a live policy update with errors is rejected and the old policy kept"
   const path = `${dir}/policy.json`;
   await Deno.writeTextFile(path, JSON.stringify(POLICY));
   await using e = await startEdge(config(origin.url, { policy: undefined, policyPath: path }), {
-    jwtSecret: SECRET,
+    secrets: { JWT_SECRET: SECRET },
   });
   const viewer = bearer(await token({ sub: "v", roles: ["viewer"] }));
   assert.equal((await get(`${e.url}/api/echo`, { headers: viewer })).res.status, 200);
@@ -270,7 +270,7 @@ Deno.test("createApp() stops on a bad policy at start-up, naming the field", asy
   await assert.rejects(
     () =>
       startEdge(config("http://127.0.0.1:1", { policy: undefined, policyPath: path }), {
-        jwtSecret: SECRET,
+        secrets: { JWT_SECRET: SECRET },
       }),
     /Invalid config: authz\.policyPath \(.*\): geo\.0\.deny\.0: Not an ISO 3166-1 alpha-2 country code/,
   );
