@@ -172,7 +172,7 @@ async function main(): Promise<void> {
   }
   // Imported before listening: nothing may await between the two servers' starts.
   const demoModule = config.demoOrigin.mode === "port"
-    ? await import("./lib/origin/demo.ts")
+    ? await import("./lib/features/proxy/demo_origin.ts")
     : null;
   // Slow extras start once the first answer is out (or soon after listening without a request):
   // reading the IP database blocks the event loop for a while, and the request that woke the

@@ -9,7 +9,7 @@
 import { createApp } from "../lib/core/app.ts";
 import { ManualClock } from "../lib/core/clock.ts";
 import { loadConfig } from "../lib/core/config.ts";
-import { createDemoOrigin } from "../lib/origin/demo.ts";
+import { createDemoOrigin } from "../lib/features/proxy/demo_origin.ts";
 import { writeResult } from "./lib/report.ts";
 
 const MiB = 1024 * 1024;

@@ -5,9 +5,9 @@
 
 import { ManualClock } from "../lib/core/clock.ts";
 import { silentLogger } from "../lib/core/log.ts";
-import { OriginHealth } from "../lib/proxy/breaker.ts";
-import { Forwarder } from "../lib/proxy/forward.ts";
-import { downstreamHeaders, upstreamHeaders } from "../lib/proxy/headers.ts";
+import { OriginHealth } from "../lib/features/proxy/breaker.ts";
+import { Forwarder } from "../lib/features/proxy/forward.ts";
+import { downstreamHeaders, upstreamHeaders } from "../lib/features/proxy/headers.ts";
 
 const body = JSON.stringify({ ok: true, pad: "x".repeat(300) });
 const upstreamResponseHeaders = new Headers({

@@ -13,7 +13,7 @@ import type { EdgeConfig } from "../../core/config.ts";
 import { compilePathPatterns, compileRoutePath } from "../../platform/http/path_pattern.ts";
 import { HttpError } from "../../platform/http/errors.ts";
 import { matchPath } from "../../platform/http/target.ts";
-import { effectiveMethod } from "../../proxy/headers.ts";
+import { effectiveMethod } from "../proxy/headers.ts";
 import type { Jobs } from "../../core/jobs.ts";
 import type { Logger } from "../../core/log.ts";
 import type { MetricsRegistry } from "../../core/metrics.ts";

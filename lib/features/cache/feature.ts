@@ -8,9 +8,9 @@ import { Hono } from "hono";
 import type { Feature } from "../../core/feature.ts";
 import type { AppEnv, EdgeRequestContext, ServeInfo } from "../../core/request.ts";
 import { segmentIs } from "../../platform/http/url_path.ts";
-import { CACHE_CONFIG, type CACHE_FIELDS } from "../../cache/config.ts";
-import { EdgeCache, type FastPass } from "../../cache/edge_cache.ts";
-import { cacheStatsHandler, purgeHandler } from "../../../routes/cache.ts";
+import { CACHE_CONFIG, type CACHE_FIELDS } from "./config.ts";
+import { EdgeCache, type FastPass } from "./edge_cache.ts";
+import { cacheStatsHandler, purgeHandler } from "./routes.ts";
 
 declare module "../../core/feature.ts" {
   interface FeatureApis {

@@ -9,7 +9,7 @@
  */
 
 import type { EdgeRequestContext } from "../../core/request.ts";
-import { parseTags } from "../../cache/key.ts";
+import { parseTags } from "../cache/key.ts";
 import { compilePathPatterns } from "../../platform/http/path_pattern.ts";
 import { matchPath } from "../../platform/http/target.ts";
 

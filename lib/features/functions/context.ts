@@ -14,7 +14,7 @@ import {
   UserIdSchema,
 } from "../analytics/event_schema.ts";
 import { anonymousId } from "../analytics/tracker.ts";
-import type { ScopedCache } from "../../cache/scoped.ts";
+import type { ScopedCache } from "../cache/scoped.ts";
 import type { Logger } from "../../core/log.ts";
 import type { FunctionKvStore } from "./kv.ts";
 import type {

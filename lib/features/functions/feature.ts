@@ -7,7 +7,7 @@
 import type { Context, Hono } from "hono";
 import type { AppEnv } from "../../core/request.ts";
 import type { AnalyticsEdge } from "../analytics/edge.ts";
-import type { EdgeCache } from "../../cache/edge_cache.ts";
+import type { EdgeCache } from "../cache/edge_cache.ts";
 import type { Clock } from "../../core/clock.ts";
 import { ConfigError } from "../../platform/config/errors.ts";
 import type { Experiment } from "../ab/config.ts";

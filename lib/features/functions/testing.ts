@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import { testFunctions } from "outpost/functions/testing";
- * import manifest from "../functions/_manifest.ts";
+ * import manifest from "./_manifest.ts";
  *
  * Deno.test("GET /hello greets France in French", async () => {
  *   await using app = await testFunctions(manifest);

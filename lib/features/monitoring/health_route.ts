@@ -5,7 +5,7 @@ import type { AppEnv } from "../../core/request.ts";
 import type { Clock } from "../../core/clock.ts";
 import type { Jobs } from "../../core/jobs.ts";
 import type { IpDatabaseState } from "../geo/ipdb.ts";
-import type { OriginHealth, OriginHealthSnapshot } from "../../proxy/breaker.ts";
+import type { OriginHealth, OriginHealthSnapshot } from "../proxy/breaker.ts";
 import { HttpError, problemResponse } from "../../platform/http/errors.ts";
 import { jsonResponse, jsonTextResponse } from "../../platform/http/respond.ts";
 import type { AdminCheck } from "../../platform/guard.ts";

@@ -11,18 +11,18 @@ import type { BoundCounter } from "../../core/metrics.ts";
 import type { AppEnv, EdgeRequestContext } from "../../core/request.ts";
 import { internalFetch } from "../../platform/http/internal_fetch.ts";
 import type { CanonicalTarget } from "../../platform/http/target.ts";
-import { createDemoOrigin, type DemoOrigin } from "../../origin/demo.ts";
-import { OriginHealth } from "../../proxy/breaker.ts";
-import { type AttemptOutcome, Forwarder } from "../../proxy/forward.ts";
-import { pathGrouper } from "../../proxy/path_group.ts";
-import { PlainPaths } from "../../proxy/plain_paths.ts";
-import { encodedFetch } from "../../proxy/raw_fetch.ts";
+import { createDemoOrigin, type DemoOrigin } from "./demo_origin.ts";
+import { OriginHealth } from "./breaker.ts";
+import { type AttemptOutcome, Forwarder } from "./forward.ts";
+import { pathGrouper } from "./path_group.ts";
+import { PlainPaths } from "./plain_paths.ts";
+import { encodedFetch } from "./raw_fetch.ts";
 import {
   forwardRequest,
   type ForwardRouteOptions,
   forwardToOrigin,
   originProxy,
-} from "../../../routes/proxy.ts";
+} from "./routes.ts";
 import { PROXY_CONFIG, type PROXY_FIELDS } from "./config.ts";
 
 /** What the proxy offers later features. */

@@ -8,8 +8,8 @@
 
 import { HttpError } from "../../platform/http/errors.ts";
 import type { Logger } from "../../core/log.ts";
-import type { OriginHealth } from "../../proxy/breaker.ts";
-import type { AttemptOutcome, ForwardTarget } from "../../proxy/forward.ts";
+import type { OriginHealth } from "../proxy/breaker.ts";
+import type { AttemptOutcome, ForwardTarget } from "../proxy/forward.ts";
 import {
   BadResponse,
   checkSwitch,

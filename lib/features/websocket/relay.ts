@@ -11,14 +11,14 @@ import type { AppEnv } from "../../core/request.ts";
 import type { Clock } from "../../core/clock.ts";
 import { HttpError } from "../../platform/http/errors.ts";
 import type { Logger } from "../../core/log.ts";
-import type { OriginHealth } from "../../proxy/breaker.ts";
-import type { AttemptOutcome } from "../../proxy/forward.ts";
+import type { OriginHealth } from "../proxy/breaker.ts";
+import type { AttemptOutcome } from "../proxy/forward.ts";
 import {
   copyDownstreamHeaders,
   HOP_BY_HOP,
   outpostHops,
   upstreamHeaders,
-} from "../../proxy/headers.ts";
+} from "../proxy/headers.ts";
 import { keepOutOfDenoCdn } from "../deploy/cdn.ts";
 import { Bridge } from "./bridge.ts";
 import type { WebSocketConfig } from "./config.ts";

@@ -8,7 +8,7 @@ import {
   neverReason,
   pathTag,
 } from "../../../lib/features/deploy/cdn.ts";
-import { parseTags } from "../../../lib/cache/key.ts";
+import { parseTags } from "../../../lib/features/cache/key.ts";
 
 const nobody = () => false;
 function ctx(path: string, extra: { authz?: boolean; variants?: Record<string, string> } = {}) {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { eventsBodySchema, validateEvents } from "../../../lib/features/analytics/event_schema.ts";
-import { isValidTag } from "../../../lib/cache/key.ts";
+import { isValidTag } from "../../../lib/features/cache/key.ts";
 import { SchemaBook } from "../../../lib/features/docs/openapi/json_schema.ts";
-import { TAG_PATTERN } from "../../../routes/cache.ts";
+import { TAG_PATTERN } from "../../../lib/features/cache/routes.ts";
 import { z } from "zod";
 import { validateJson } from "./_json_schema.ts";
 

@@ -1,7 +1,7 @@
 /** The node's own endpoints (`/_edge/*`) as document operations. */
 
 import { SyncAckSchema, SyncPayloadSchema } from "../../crdt/sync/protocol.ts";
-import { PurgeBodySchema } from "../../../../routes/cache.ts";
+import { PurgeBodySchema } from "../../cache/routes.ts";
 import { StatsQuerySchema } from "../../monitoring/routes.ts";
 import { bytes, type DocContext, json, jsonBody, type Operation } from "./operation.ts";
 import { DEFAULT_PROBLEM, problems } from "./problem.ts";

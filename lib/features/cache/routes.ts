@@ -1,0 +1,130 @@
+/**
+ * The cache's own endpoints: `POST /_edge/purge` (by URL and tag, on every node; admin token)
+ * and `GET /_edge/cache` (this node's cache figures).
+ */
+
+import type { Handler } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "../../core/request.ts";
+import type { AdminCheck } from "../../platform/guard.ts";
+import type { EdgeCache } from "./edge_cache.ts";
+import { bothSchemes, isValidTag } from "./key.ts";
+import { pathOf } from "../../platform/http/url_path.ts";
+import { HttpError, readJsonBody } from "../../platform/http/errors.ts";
+import { jsonResponse } from "../../platform/http/respond.ts";
+import { parseInput } from "../../platform/http/validate.ts";
+import { canonicalTarget, isRefusal } from "../../platform/http/target.ts";
+import { pathTag } from "../deploy/cdn.ts";
+import type { DenoCdnPurger } from "../deploy/purge.ts";
+
+const MAX_BODY = 256 * 1024;
+
+/** What {@linkcode isValidTag} accepts, as a pattern for the API docs. */
+export const TAG_PATTERN = "^[\\x21-\\x2b\\x2d-\\x7e]{1,128}$";
+
+/** The body of `POST /_edge/purge`. */
+export const PurgeBodySchema = z.object({
+  /** Absolute http(s) URLs, or paths resolved against this request's host. */
+  urls: z.array(z.string().min(1).max(2048)).max(100).default([]),
+  tags: z.array(
+    z.string().refine(isValidTag, "Not a valid tag (1-128 visible ASCII, no comma)")
+      .meta({ pattern: TAG_PATTERN }),
+  ).max(100).default([]),
+  /** Mark stale (kept for stale-if-error) instead of deleting. */
+  soft: z.boolean().default(false),
+}).strict().refine((b) => b.urls.length + b.tags.length > 0, {
+  message: "Give at least one URL or tag",
+});
+
+/**
+ * The purge handler (behind the operator guard, like every operator endpoint). With `platform`
+ * (on Deno Deploy), the tags and each URL's path tag are also purged from the platform's CDN;
+ * when it does not confirm, the answer is 502 (the edge's own purge stands; repeat the request).
+ */
+export function purgeHandler(
+  options: { cache: EdgeCache; admin: AdminCheck; platform?: DenoCdnPurger | null },
+): Handler<AppEnv> {
+  return async function purge(c) {
+    options.admin(c.req.raw);
+    const body = parseInput(
+      PurgeBodySchema,
+      await readJsonBody(c.req.raw, MAX_BODY),
+      "purge request",
+    );
+    const { cache } = options;
+    const keys: string[] = [];
+    const pathTags: string[] = [];
+    const errors: Array<{ path: string; message: string }> = [];
+    body.urls.forEach((raw, i) => {
+      let url: URL | null = null;
+      try {
+        url = new URL(raw, c.req.url);
+      } catch {
+        // reported below
+      }
+      if (
+        url === null || (url.protocol !== "http:" && url.protocol !== "https:") ||
+        url.username !== "" || url.password !== ""
+      ) {
+        errors.push({
+          path: `urls.${i}`,
+          message: `Not an http(s) URL or path: ${raw.slice(0, 100)}`,
+        });
+        return;
+      }
+      const path = pathOf(url.href);
+      const target = canonicalTarget(url.href, null, "https");
+      if (!isRefusal(target)) pathTags.push(pathTag(target.path));
+      if (!cache.policy.handles(path)) {
+        errors.push({ path: `urls.${i}`, message: `Never cached: ${path.slice(0, 100)}` });
+        return;
+      }
+      // A URL purges its http and https entries alike (the scheme is part of every key).
+      const route = cache.policy.route(path);
+      const found = bothSchemes(url.href).map((u) => route.key(u, new Request(u)));
+      if (found.some((key) => key === null)) {
+        errors.push({ path: `urls.${i}`, message: "No cache key for this URL" });
+      } else keys.push(...(found as string[]));
+    });
+    if (errors.length > 0) {
+      throw new HttpError(400, `Invalid purge request: ${errors[0].path}: ${errors[0].message}`, {
+        code: "validation_failed",
+        extensions: { errors },
+      });
+    }
+    const summary = await cache.purge(keys, body.tags, body.soft);
+    const result = {
+      purged: { urls: body.urls.length, tags: body.tags.length },
+      soft: body.soft,
+      entries: summary.entries,
+      memory: summary.memory,
+      seq: summary.seq,
+    };
+    if (options.platform) {
+      // The platform has no soft purge: its copies go either way (ours stay for stale-if-error).
+      const cdn = await options.platform.purge([...body.tags, ...pathTags]);
+      if (!cdn.ok) {
+        throw new HttpError(
+          502,
+          `Purged from the edge cache, but Deno Deploy's CDN did not confirm the purge ` +
+            `(${cdn.reason}): repeat the request`,
+          { code: "cdn_purge_failed", extensions: { edge: result } },
+        );
+      }
+      return jsonResponse(
+        { ...result, deno_cdn: { tags: cdn.tags, requests: cdn.requests } },
+        200,
+        { "cache-control": "no-store" },
+      );
+    }
+    return jsonResponse(result, 200, { "cache-control": "no-store" });
+  };
+}
+
+/** `GET /_edge/cache`: this node's memory tier and in-flight work (an operator endpoint). */
+export function cacheStatsHandler(cache: EdgeCache, admin: AdminCheck): Handler<AppEnv> {
+  return function cacheStats(c) {
+    admin(c.req.raw);
+    return jsonResponse(cache.snapshot(), 200, { "cache-control": "no-store" });
+  };
+}
