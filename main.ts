@@ -6,9 +6,10 @@
  * within the 5 s the platform allows after SIGINT (docs/deploy.md).
  *
  * Start-up is paid by users (isolates start on demand), so it does as little as it can in
- * order: the app's modules load while the config is read, KV opens and the authorization
- * module compiles; the server listens as soon as the request path is built; the IP database
- * comes up behind it (health says "warming" until it has). See docs/cold_start.md.
+ * order: the features' modules load with the config loader (the schema is derived from them),
+ * the rest while the config is read, KV opens and the authorization module compiles; the server
+ * listens as soon as the request path is built; the IP database comes up behind it (health says
+ * "warming" until it has). See docs/cold_start.md.
  */
 
 import type { Edge } from "./lib/core/app.ts";
@@ -32,7 +33,10 @@ if (typeof Deno.cron === "function") {
 /** How long slow extras wait for a first request before they load anyway. */
 const WARM_UP_DELAY_MS = 250;
 
-/** The modules behind the request path, loaded while the config is read and KV opens. */
+/**
+ * The modules the config loader does not bring (the app itself is in its graph already: the
+ * registry), loaded while the config is read and KV opens.
+ */
 function loadAppModules() {
   return Promise.all([
     import("./lib/core/app.ts"),
