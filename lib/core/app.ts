@@ -123,8 +123,9 @@ export function createApp(deps: AppDeps): Edge {
   };
   const parts: FeatureParts<unknown>[] = [];
   for (const feature of FEATURES) {
-    // deno-lint-ignore no-explicit-any
-    const built: FeatureParts<unknown> = feature.create(svc, config as any);
+    // Each feature takes its own fields out of the whole config.
+    const create = feature.create as (svc: Services, cfg: EdgeConfig) => FeatureParts<unknown>;
+    const built = create(svc, config);
     if (built.api !== undefined) apis.set(feature.name, built.api);
     parts.push(built);
   }
