@@ -53,6 +53,13 @@ declare module "../../core/feature.ts" {
   interface FeatureApis {
     proxy: Proxy;
   }
+  interface FeatureInputs {
+    /**
+     * How origins are reached instead of the global `fetch` (and `node:http` for requests that
+     * ask for a content coding); it must hand encoded bodies over as they are.
+     */
+    fetch?: typeof fetch;
+  }
 }
 
 /**
@@ -91,11 +98,10 @@ export const proxyFeature: Feature<"proxy", typeof PROXY_FIELDS> = {
     const { config, clock, log, metrics } = svc;
     const demo = config.demoOrigin.mode === "internal" ? createDemoOrigin({ clock }) : null;
     // Origins are asked for the client's (normalised) encodings, and their encoded bodies pass
-    // through as they are: not through the global fetch, which would decode them. An injected
-    // `fetch` must hand encoded bodies over as they are.
+    // through as they are: not through the global fetch, which would decode them.
     const upstreamFetch = internalFetch(
       demo ? { demo: (req) => demo.fetch(req) } : {},
-      svc.fetch === globalThis.fetch ? encodedFetch(globalThis.fetch) : svc.fetch,
+      svc.inputs.fetch ?? encodedFetch(globalThis.fetch),
     );
 
     const breakerTransitions = metrics.counter(
