@@ -6,7 +6,7 @@
 import type { EdgeRequestContext } from "../lib/core/request.ts";
 import { ManualClock } from "../lib/core/clock.ts";
 import { summarize } from "../lib/features/monitoring/health.ts";
-import { LatencyHistogram } from "../lib/features/monitoring/histogram.ts";
+import { LatencyHistogram } from "../lib/core/histogram.ts";
 import { renderPrometheus } from "../lib/features/monitoring/prometheus.ts";
 import { RequestRecorder } from "../lib/features/monitoring/recorder.ts";
 import { MetricsRegistry } from "../lib/core/metrics.ts";

@@ -151,7 +151,7 @@ export function createApp(deps: AppDeps): Edge {
     contexts: new EdgeContexts({
       region: config.region,
       trustedProxies: config.trustedProxies,
-      geo: use("geo")!.clientGeo,
+      locate: use("geo")!.locate,
     }),
     parts,
     routers,

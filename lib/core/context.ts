@@ -5,9 +5,7 @@
  */
 
 import type { EdgeRequestContext, ServeInfo } from "./request.ts";
-import type { ClientGeoOptions } from "../features/geo/client.ts";
 import type { ClientGeo } from "../features/geo/types.ts";
-import { LazyClientGeo } from "../features/geo/lazy.ts";
 import { CidrSet } from "../platform/net/ip.ts";
 import { clientAddress } from "../platform/http/client.ts";
 import type { CanonicalTarget } from "../platform/http/target.ts";
@@ -25,11 +23,22 @@ export function requestIdGenerator(): (clientValue: string | null) => string {
   };
 }
 
+/** What locating a client starts from (the location itself may be resolved later). */
+export interface ClientClues {
+  headers: Headers;
+  /** Whether the direct peer is a trusted proxy (whose location headers are believed). */
+  peerTrusted: boolean;
+  clientIp: string | null;
+}
+
+/** Where a client is: the request context's `geo` (the geo feature's). */
+export type Locate = (clues: ClientClues) => ClientGeo;
+
 /** Options for {@linkcode EdgeContexts}. */
 export interface EdgeContextOptions {
   region: string;
   trustedProxies: readonly string[];
-  geo: ClientGeoOptions;
+  locate: Locate;
 }
 
 interface ClientFacts {
@@ -57,7 +66,7 @@ class RequestContext implements EdgeRequestContext {
   readonly #req: Request;
   readonly #info: ServeInfo | undefined;
   readonly #trusted: CidrSet;
-  readonly #geoOptions: ClientGeoOptions;
+  readonly #locate: Locate;
   #client: ClientFacts | null = null;
   #geo: ClientGeo | null = null;
   #href: string | null = null;
@@ -69,7 +78,7 @@ class RequestContext implements EdgeRequestContext {
     startedAt: number,
     target: CanonicalTarget,
     trusted: CidrSet,
-    geo: ClientGeoOptions,
+    locate: Locate,
   ) {
     this.#req = req;
     this.#info = info;
@@ -77,7 +86,7 @@ class RequestContext implements EdgeRequestContext {
     this.startedAt = startedAt;
     this.target = target;
     this.#trusted = trusted;
-    this.#geoOptions = geo;
+    this.#locate = locate;
   }
 
   #facts(): ClientFacts {
@@ -121,10 +130,7 @@ class RequestContext implements EdgeRequestContext {
   get geo(): ClientGeo {
     if (this.#geo === null) {
       const { peerTrusted, clientIp } = this.#facts();
-      this.#geo = new LazyClientGeo(
-        { headers: this.#req.headers, peerTrusted, clientIp },
-        this.#geoOptions,
-      );
+      this.#geo = this.#locate({ headers: this.#req.headers, peerTrusted, clientIp });
     }
     return this.#geo;
   }
@@ -134,13 +140,13 @@ class RequestContext implements EdgeRequestContext {
 export class EdgeContexts {
   readonly #region: string;
   readonly #trusted: CidrSet;
-  readonly #geo: ClientGeoOptions;
+  readonly #locate: Locate;
   readonly #nextId = requestIdGenerator();
 
   constructor(options: EdgeContextOptions) {
     this.#region = options.region;
     this.#trusted = new CidrSet(options.trustedProxies);
-    this.#geo = options.geo;
+    this.#locate = options.locate;
   }
 
   /**
@@ -154,7 +160,15 @@ export class EdgeContexts {
     startedAt = performance.now(),
   ): EdgeRequestContext {
     const requestId = this.#nextId(req.headers.get("x-request-id"));
-    return new RequestContext(req, info, requestId, startedAt, target, this.#trusted, this.#geo);
+    return new RequestContext(
+      req,
+      info,
+      requestId,
+      startedAt,
+      target,
+      this.#trusted,
+      this.#locate,
+    );
   }
   /** Adds `X-Request-Id`, `X-Served-By` and `Server-Timing` to the response. */
   stamp(res: Response, ctx: EdgeRequestContext): Response {

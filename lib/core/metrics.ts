@@ -5,7 +5,7 @@
  * `families()` and `histogramFamilies()`.
  */
 
-import { LatencyHistogram } from "../features/monitoring/histogram.ts";
+import { LatencyHistogram } from "./histogram.ts";
 
 /** Label values by label name. */
 export type Labels = Readonly<Record<string, string>>;

@@ -12,7 +12,7 @@ import { abTesting } from "../ab/middleware.ts";
 import type { Experiment } from "../ab/config.ts";
 import { HttpError } from "../../platform/http/errors.ts";
 import type { BoundCounter, Counter } from "../../core/metrics.ts";
-import type { LatencyHistogram } from "../monitoring/histogram.ts";
+import type { LatencyHistogram } from "../../core/histogram.ts";
 import { CallClock, callContext, type CallParts } from "./context.ts";
 import { type CompiledFunction, METHODS, shadowedPrefix } from "./manifest.ts";
 import type { FunctionHandler } from "./types.ts";

@@ -8,17 +8,21 @@ import type { ConditionCheck } from "../../core/conditions.ts";
 import { WARMING_CONDITION } from "../../core/conditions.ts";
 import type { Feature } from "../../core/feature.ts";
 import { defaultRegionOf } from "../../core/fields.ts";
-import type { ClientGeoOptions } from "./client.ts";
 import { GEO_CONFIG, type GEO_FIELDS } from "./config.ts";
 import type { IpDatabaseState } from "./ipdb.ts";
+import { LazyClientGeo } from "./lazy.ts";
 import { RegionIndex } from "./regions.ts";
+import type { Locate } from "../../core/context.ts";
 import type { IpCountryLookup } from "./types.ts";
 
 /** What the geo feature offers the core and later features. */
 export interface Geo {
   regions: RegionIndex;
-  /** How a request's client location is resolved (the request context's `geo`). */
-  clientGeo: ClientGeoOptions;
+  /**
+   * Where a client is (the request context's `geo`): resolved on first read, so a request that
+   * never asks pays for no lookup.
+   */
+  locate: Locate;
   /** The IP database's state (`off` without one). */
   ipDatabase(): IpDatabaseState;
 }
@@ -66,12 +70,9 @@ export const geoFeature: Feature<"geo", typeof GEO_FIELDS> = {
     const ipdb = svc.inputs.ipdb;
     // A lookup without a state of its own (a test's table) is ready from the start.
     const ipDatabase = (): IpDatabaseState => ipdb === undefined ? "off" : ipdb.state ?? "ready";
+    const options = { regions, ipdb, defaultLocation: cfg.geo.defaultLocation };
     return {
-      api: {
-        regions,
-        clientGeo: { regions, ipdb, defaultLocation: cfg.geo.defaultLocation },
-        ipDatabase,
-      },
+      api: { regions, locate: (clues) => new LazyClientGeo(clues, options), ipDatabase },
       // Slow extras come up after the node listens: it answers meanwhile, and health says so.
       conditions: {
         [WARMING_CONDITION]: warmingCheck(ipDatabase),

@@ -3,7 +3,7 @@
  * gauges, and histograms as cumulative `_bucket{le}` series with `_sum` and `_count` (seconds).
  */
 
-import { BUCKET_COUNT, bucketHigh, type LatencyHistogram } from "./histogram.ts";
+import { BUCKET_COUNT, bucketHigh, type LatencyHistogram } from "../../core/histogram.ts";
 import type { Labels, MetricsRegistry } from "../../core/metrics.ts";
 
 /** The `Content-Type` of the exposition. */

@@ -6,7 +6,7 @@
  */
 
 import type { EdgeRequestContext } from "../../core/request.ts";
-import type { LatencyHistogram } from "./histogram.ts";
+import type { LatencyHistogram } from "../../core/histogram.ts";
 import type { BoundCounter, Counter, Histogram, MetricsRegistry } from "../../core/metrics.ts";
 import { EDGE_ROUTE, ROUTE_GROUPS } from "../../platform/http/route_group.ts";
 import { Field, type SlidingWindow } from "./window.ts";

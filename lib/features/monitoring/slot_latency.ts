@@ -4,7 +4,7 @@
  * percentiles per slot and region can be merged across nodes exactly, never averaged.
  */
 
-import { BUCKET_COUNT, bucketHigh, type LatencyHistogram } from "./histogram.ts";
+import { BUCKET_COUNT, bucketHigh, type LatencyHistogram } from "../../core/histogram.ts";
 
 /** Fine buckets per coarse one: 2^3 (the fine layout has 128 buckets per octave). */
 const SHIFT = 3;

@@ -6,7 +6,7 @@
  */
 
 import { z } from "zod";
-import { BUCKET_COUNT, LatencyHistogram } from "./histogram.ts";
+import { BUCKET_COUNT, LatencyHistogram } from "../../core/histogram.ts";
 import type { HealthVerdict } from "./health.ts";
 import type { MetricsRegistry } from "../../core/metrics.ts";
 import { checkCoarse, COARSE_BUCKETS } from "./slot_latency.ts";

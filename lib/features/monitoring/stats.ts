@@ -4,7 +4,7 @@
  * skipped and counted, never fatal.
  */
 
-import { LatencyHistogram } from "./histogram.ts";
+import { LatencyHistogram } from "../../core/histogram.ts";
 import { cacheHitRate } from "./health.ts";
 import { snapshotKey, snapshotPrefix } from "./keys.ts";
 import {

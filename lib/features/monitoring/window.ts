@@ -5,7 +5,7 @@
  * however long the window is.
  */
 
-import { LatencyHistogram } from "./histogram.ts";
+import { LatencyHistogram } from "../../core/histogram.ts";
 import { coarsen } from "./slot_latency.ts";
 
 /** What a window slot counts, by index into its `counts`. */

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ManualClock } from "../../../lib/core/clock.ts";
 import { CounterSlots } from "../../../lib/features/monitoring/counter_slots.ts";
-import { LatencyHistogram } from "../../../lib/features/monitoring/histogram.ts";
+import { LatencyHistogram } from "../../../lib/core/histogram.ts";
 import { snapshotKey } from "../../../lib/features/monitoring/keys.ts";
 import {
   COARSE_RELATIVE_ERROR,

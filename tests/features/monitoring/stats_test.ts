@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../../lib/core/clock.ts";
-import { LatencyHistogram } from "../../../lib/features/monitoring/histogram.ts";
+import { LatencyHistogram } from "../../../lib/core/histogram.ts";
 import { snapshotKey } from "../../../lib/features/monitoring/keys.ts";
 import { unpackHistogram } from "../../../lib/features/monitoring/snapshot.ts";
 import type { GlobalStats } from "../../../lib/features/monitoring/stats.ts";

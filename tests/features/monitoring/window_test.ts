@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import {
-  bucketIndex,
-  LatencyHistogram,
-  toMicros,
-} from "../../../lib/features/monitoring/histogram.ts";
+import { bucketIndex, LatencyHistogram, toMicros } from "../../../lib/core/histogram.ts";
 import { Field, SlidingWindow } from "../../../lib/features/monitoring/window.ts";
 
 const T0 = Date.UTC(2026, 0, 1);

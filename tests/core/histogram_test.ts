@@ -9,7 +9,7 @@ import {
   MAX_MICROS,
   RELATIVE_ERROR,
   toMicros,
-} from "../../../lib/features/monitoring/histogram.ts";
+} from "../../lib/core/histogram.ts";
 
 /** Nearest-rank percentile of exact data (what the histogram approximates). */
 function exactPercentile(values: number[], p: number): number {
