@@ -1,11 +1,13 @@
 /** Forwarding to the nearest healthy origin: `/api/*` always, and every path the cache passes on. */
 
 import type { Context, Handler } from "hono";
-import type { AppEnv } from "../lib/core/request.ts";
+import type { AppEnv, EdgeRequestContext } from "../lib/core/request.ts";
+import type { Clock } from "../lib/core/clock.ts";
 import type { CanonicalTarget } from "../lib/platform/http/target.ts";
 import { HttpError } from "../lib/platform/http/errors.ts";
 import type { Forwarder } from "../lib/proxy/forward.ts";
 import { outpostHops, upstreamHeaders } from "../lib/proxy/headers.ts";
+import { isCoded, type PlainPaths, tellsCoding } from "../lib/proxy/plain_paths.ts";
 
 /** Methods never forwarded: tunnels and request echo have no business passing an edge. */
 export const REFUSED_METHODS: ReadonlySet<string> = new Set(["CONNECT", "TRACE", "TRACK"]);
@@ -34,6 +36,12 @@ export interface ForwardRouteOptions {
   maxBodyBytes?: number;
   /** `proxy.acceptEncoding` (default `client`). */
   acceptEncoding?: "client" | "identity";
+  /**
+   * Paths whose origin answered plain lately: a client's own request for one of them asks the
+   * origin for `identity` (the same bytes, through the faster transport). Not for requests the
+   * cache makes, whose answers may be stored.
+   */
+  plainPaths?: { memory: PlainPaths; clock: Clock };
 }
 
 /**
@@ -42,7 +50,7 @@ export interface ForwardRouteOptions {
  * client) and to say when the body has been consumed. The path and query sent are the canonical
  * target's (`ctx.target`), byte for byte what routing and authorization saw.
  */
-export async function forwardToOrigin(
+export function forwardToOrigin(
   c: Context<AppEnv>,
   options: ForwardRouteOptions,
   override?: {
@@ -52,7 +60,26 @@ export async function forwardToOrigin(
     target?: CanonicalTarget;
   },
 ): Promise<Response> {
-  const req = override?.request ?? c.req.raw;
+  if (override === undefined) {
+    return forwardRequest(c.req.raw, c.env.ctx, c.env.completed, options, null);
+  }
+  return forwardRequest(override.request, c.env.ctx, override.completed, options, {
+    target: override.target,
+  });
+}
+
+/**
+ * {@linkcode forwardToOrigin} without a router context: `req` with the request's context,
+ * `completed` settling once the response has been delivered. `own` is null for the client's own
+ * request, or names what a request the edge made itself is for.
+ */
+export async function forwardRequest(
+  req: Request,
+  ctx: EdgeRequestContext,
+  completed: Promise<void> | undefined,
+  options: ForwardRouteOptions,
+  own: { target?: CanonicalTarget } | null,
+): Promise<Response> {
   // Unknown and extension methods (WebDAV, M-SEARCH …) are the origin's business: forwarded.
   if (!METHOD.test(req.method)) {
     throw new HttpError(400, `Not a valid method: ${req.method.slice(0, 20)}`, {
@@ -60,19 +87,30 @@ export async function forwardToOrigin(
     });
   }
   if (REFUSED_METHODS.has(req.method.toUpperCase())) throw methodRefused(req.method);
-  const ctx = c.env.ctx;
-  const target = override?.target ?? ctx.target;
-  if (outpostHops(req.headers.get("via"), MAX_OUTPOST_HOPS) >= MAX_OUTPOST_HOPS) {
+  const target = own?.target ?? ctx.target;
+  const reqHeaders = req.headers;
+  if (outpostHops(reqHeaders.get("via"), MAX_OUTPOST_HOPS) >= MAX_OUTPOST_HOPS) {
     throw new HttpError(508, "The request looped through Outpost; check the origin URLs", {
       code: "loop_detected",
     });
   }
   const maxBody = options.maxBodyBytes;
   if (maxBody !== undefined && req.body !== null) {
-    const declared = req.headers.get("content-length");
+    const declared = reqHeaders.get("content-length");
     if (declared !== null && Number(declared) > maxBody) throw bodyTooLarge(maxBody);
   }
-  const headers = upstreamHeaders(req.headers, {
+  let acceptEncoding = options.acceptEncoding;
+  // What the origin sends each path is observed on every request that asks the client's way;
+  // the client's own request (never one whose answer may be stored) to a path the origin sent
+  // plain lately asks for identity: the same bytes, through the faster transport.
+  let observe: string | null = null;
+  const plain = options.plainPaths;
+  if (plain !== undefined && acceptEncoding !== "identity") {
+    const key = target.authority + target.path;
+    if (own === null && plain.memory.isPlain(key, plain.clock.now())) acceptEncoding = "identity";
+    else observe = key;
+  }
+  const headers = upstreamHeaders(reqHeaders, {
     peerIp: ctx.peerIp,
     peerTrusted: ctx.peerTrusted,
     // The canonical authority: an absolute-form target's, never a Host header it overrides.
@@ -83,27 +121,32 @@ export async function forwardToOrigin(
     extra: ctx.originHeaders,
     overrides: options.methodOverrideHeaders,
     method: req.method,
-    acceptEncoding: options.acceptEncoding,
+    acceptEncoding,
   });
-  const pathAndQuery = target.path + target.query;
   const sent = performance.now();
   let result;
   try {
     result = await options.forwarder.forward(req, ctx.geo.ranked(), {
-      pathAndQuery,
+      pathAndQuery: target.path + target.query,
       headers,
-      completed: override ? override.completed : c.env.completed,
+      completed,
       maxBodyBytes: maxBody,
       requestId: ctx.requestId,
     });
   } finally {
     ctx.originWaitMs += performance.now() - sent;
   }
-  const own = result.response.headers.get("server-timing");
-  if (own !== null) ctx.timings.push(own);
+  const response = result.response;
+  if (observe !== null && headers["accept-encoding"] !== "identity") {
+    if (tellsCoding(response.status)) {
+      plain!.memory.observe(observe, isCoded(response.headers), plain!.clock.now());
+    }
+  }
+  const upstreamTiming = response.headers.get("server-timing");
+  if (upstreamTiming !== null) ctx.timings.push(upstreamTiming);
   ctx.timings.push(`origin;dur=${result.upstreamMs.toFixed(2)};desc="${result.region}"`);
   ctx.upstream = { region: result.region, ms: result.upstreamMs };
-  return result.response;
+  return response;
 }
 
 function bodyTooLarge(max: number): HttpError {

@@ -7,6 +7,8 @@ export interface LoadRow extends WrkResult {
   name: string;
   /** Throughput relative to the suite's baseline row. */
   ratio: number | null;
+  /** Server CPU (user + system) per request in µs, median round, when the suite measured it. */
+  serverCpuUs?: number | null;
 }
 
 /** A comparison run side by side in one process run. */
@@ -31,7 +33,15 @@ function median(values: number[]): number {
 export function withRatios(
   suite: string,
   baseline: string,
-  rows: Array<WrkResult & { name: string; samples?: number[] }>,
+  rows: Array<
+    WrkResult & {
+      name: string;
+      samples?: number[];
+      /** Per-round server CPU per request (as `runWrkRounds` gives it). */
+      cpuUs?: number[];
+      serverCpuUs?: number | null;
+    }
+  >,
   notes: string[] = [],
   missing: string[] = [],
 ): LoadSuite {
@@ -42,13 +52,21 @@ export function withRatios(
     notes,
     missing,
     rows: rows.map((r) => {
-      if (!base || !(base.requestsPerSec > 0)) return { ...r, ratio: null };
+      const serverCpuUs = r.serverCpuUs !== undefined
+        ? r.serverCpuUs
+        : r.cpuUs === undefined
+        ? undefined
+        : r.cpuUs.length > 0
+        ? median(r.cpuUs)
+        : null;
+      const row = serverCpuUs === undefined ? { ...r } : { ...r, serverCpuUs };
+      if (!base || !(base.requestsPerSec > 0)) return { ...row, ratio: null };
       const a = r.samples;
       const b = base.samples;
       if (a && b && a.length === b.length && a.length > 0) {
-        return { ...r, ratio: median(a.map((x, i) => x / b[i])) };
+        return { ...row, ratio: median(a.map((x, i) => x / b[i])) };
       }
-      return { ...r, ratio: r.requestsPerSec / base.requestsPerSec };
+      return { ...row, ratio: r.requestsPerSec / base.requestsPerSec };
     }),
   };
 }
@@ -59,15 +77,20 @@ function fmt(n: number, digits = 2): string {
 
 /** Renders a suite as a Markdown table. */
 export function loadSuiteMarkdown(s: LoadSuite): string {
+  // Suites that measured server CPU per request show it as a column.
+  const cpu = s.rows.some((r) => r.serverCpuUs !== undefined);
   const lines = [
     `### ${s.suite}`,
     "",
-    `| target | requests/s (median round) | p50 ms | p99 ms | vs ${s.baseline} (median of per-round ratios) | errors |`,
-    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    `| target | requests/s (median round) | p50 ms | p99 ms |${
+      cpu ? " server CPU µs/req |" : ""
+    } vs ${s.baseline} (median of per-round ratios) | errors |`,
+    `| --- | ---: | ---: | ---: |${cpu ? " ---: |" : ""} ---: | ---: |`,
   ];
   for (const r of s.rows) {
+    const us = cpu ? ` ${r.serverCpuUs == null ? "n/a" : fmt(r.serverCpuUs, 1)} |` : "";
     lines.push(
-      `| ${r.name} | ${fmt(r.requestsPerSec, 0)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ` +
+      `| ${r.name} | ${fmt(r.requestsPerSec, 0)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} |${us} ` +
         `${r.ratio === null ? "n/a" : `${(r.ratio * 100).toFixed(1)}%`} | ${r.errors + r.non2xx} |`,
     );
   }

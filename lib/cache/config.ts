@@ -84,6 +84,12 @@ export const CacheConfigSchema = z.object({
   kvTimeoutMs: z.number().int().min(10).max(60_000).default(2000),
   /** How long one node may hold the fill lease of a key (cross-isolate collapsing). */
   leaseMs: z.number().int().min(100).max(120_000).default(5000),
+  /**
+   * Which misses take the fill lease (collapsing one key's fills across isolates and regions):
+   * `known`, only keys the cache stored before (a stale copy, anything in KV) or another node
+   * is filling now; `always`, every miss, new URLs too (two more KV writes per miss).
+   */
+  lease: z.enum(["known", "always"]).default("known"),
   /** Fallback interval for replaying purges from KV when `kv.watch` is not delivering. */
   purgePollMs: z.number().int().min(100).max(3_600_000).default(5000),
   /**

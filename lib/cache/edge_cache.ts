@@ -24,11 +24,22 @@ import { KvStore } from "./kv_store.ts";
 import { Lookups } from "./lookup.ts";
 import { MemoryTier, variantKey } from "./memory.ts";
 import { PassMarks } from "./pass.ts";
-import { CachePolicy } from "./policy.ts";
+import { CachePolicy, type CompiledRoute } from "./policy.ts";
 import { Representations } from "./represent.ts";
 import { Purger, type PurgeSummary } from "./purge.ts";
 import { ScopedCache } from "./scoped.ts";
 import { CacheStats } from "./stats.ts";
+
+/** A GET/HEAD for a URL marked hit-for-pass, which the app forwards before routing. */
+export class FastPass {
+  readonly urlKey: string;
+  readonly route: CompiledRoute;
+
+  constructor(urlKey: string, route: CompiledRoute) {
+    this.urlKey = urlKey;
+    this.route = route;
+  }
+}
 
 /** URLs remembered for hit-for-pass at most (about 100 bytes each). */
 const HIT_FOR_PASS_ENTRIES = 10_000;
@@ -89,6 +100,7 @@ export class EdgeCache {
       keepStaleMs: config.kv.keepStaleSeconds * 1000,
       onRemoved: (reason, entries, bytes) => this.stats.kvRemoved(reason, entries, bytes),
       onRefused: () => this.stats.kvSkipped("budget"),
+      onCommit: (kind) => this.stats.kvCommitted(kind),
     });
     this.stats.kvBudget(config.kv.maxBytes);
     this.#filler = new Filler({
@@ -96,6 +108,7 @@ export class EdgeCache {
       memory: this.memory,
       clock,
       leaseMs: config.leaseMs,
+      lease: config.lease,
       maxBodyBytes: config.maxBodyBytes,
       holder: `${options.region}-${crypto.randomUUID().slice(0, 8)}`,
       kvError: (op, error) => this.stats.kvError(op, error),
@@ -139,18 +152,48 @@ export class EdgeCache {
    * request's own Cache-Control, validators and `Authorization` allow a plain hit.
    */
   fastHit(req: Request, ctx: EdgeRequestContext): Response | null {
-    if (this.memory.count === 0) return null;
+    const fast = this.fast(req, ctx);
+    return fast instanceof Response ? fast : null;
+  }
+
+  /**
+   * What the app may do before routing a GET/HEAD: a fresh memory hit (see `fastHit`), a
+   * {@linkcode FastPass} for a URL marked hit-for-pass (forwarded at once, then given to
+   * {@linkcode passed}), or null for the normal way. Never for a path under an experiment, a
+   * bypassed route or a custom key; an `only-if-cached` request takes the normal way (504).
+   */
+  fast(req: Request, ctx: EdgeRequestContext): Response | FastPass | null {
+    const hits = this.memory.count > 0;
+    const passes = this.passes.size > 0;
+    if (!hits && !passes) return null;
+    // A WebSocket (or any protocol) upgrade is never answered from the cache nor passed by it.
+    if (req.headers.has("upgrade")) return null;
     const path = ctx.target.path;
     if (!this.policy.handles(path) || this.#o.experimentHeaders(path).length > 0) return null;
     const route = this.policy.route(path);
     if (route.bypass || !route.plainKey) return null;
     const key = route.key(ctx.href, req);
     if (key === null) return null;
+    const headers = req.headers;
+    if (hits) {
+      const hit = this.#fastHit(req, ctx, route, key);
+      if (hit !== null) return hit;
+    }
+    if (!passes || !this.passes.has(key, this.#o.clock.now())) return null;
+    const cc = headers.get("cache-control");
+    if (cc !== null && parseRequestDirectives(cc, null).onlyIfCached) return null;
+    return new FastPass(key, route);
+  }
+
+  #fastHit(
+    req: Request,
+    ctx: EdgeRequestContext,
+    route: CompiledRoute,
+    key: string,
+  ): Response | null {
     let found = this.memory.get(key);
     if (found === undefined) return null;
     const headers = req.headers;
-    // A WebSocket (or any protocol) upgrade is never answered from the cache.
-    if (headers.has("upgrade")) return null;
     if (found.kind === "vary") {
       found = this.memory.get(variantKey(key, varyValues(found.vary, (n) => headers.get(n))));
       if (found?.kind !== "entry") return null;
@@ -170,6 +213,18 @@ export class EdgeCache {
     ctx.cacheOutcome = "HIT";
     this.stats.served("HIT");
     return hit;
+  }
+
+  /**
+   * The origin's answer to a {@linkcode FastPass} (sent at `requestTime`, the cache's clock):
+   * renews or lifts the mark and marks the response, as the routed way does.
+   */
+  passed(
+    res: Response,
+    pass: FastPass,
+    request: { requestTime: number; authorization: boolean; ctx: EdgeRequestContext },
+  ): Response {
+    return this.#handler.passed(res, { urlKey: pass.urlKey, route: pass.route, ...request });
   }
 
   /** The Hono middleware for the main app (after A/B assignment, before the origin proxy). */

@@ -18,7 +18,7 @@ import {
 import { decide, type FreshnessRules, storagePolicy } from "./freshness.ts";
 import { parseTags, varyValues } from "./key.ts";
 import { type KvSlot, kvSlot } from "./keys.ts";
-import type { KvStore, MetaRead } from "./kv_store.ts";
+import type { KvStore, MetaRead, SlotRead } from "./kv_store.ts";
 import { makeItem, type MemoryItem, type MemoryTier } from "./memory.ts";
 import {
   contentLength,
@@ -90,6 +90,12 @@ export interface FillerOptions {
   memory: MemoryTier;
   clock: Clock;
   leaseMs: number;
+  /**
+   * When a fill takes the cross-isolate lease: `known` only for URLs the cache has seen stored
+   * (a stale copy here, anything in KV), where other nodes are likely to be filling the same key;
+   * `always` for every miss (new URLs too, at two more KV writes per miss).
+   */
+  lease?: "known" | "always";
   maxBodyBytes: number;
   /** This node's id in leases. */
   holder: string;
@@ -129,24 +135,25 @@ export class Filler {
     const o = this.#o;
     const epoch = o.memory.epoch;
     const slot = await kvSlot(target.urlKey, target.variant ?? "");
-    let read: MetaRead | null = null;
-    let purgeVs: string | null = null;
-    let leased = false;
+    // The metadata, the purge head and the lease in one strong round trip (the lookup's was an
+    // eventual read: good enough to answer, not to decide what to write).
+    let state: SlotRead | null = null;
     try {
-      [read, purgeVs] = await o.store.within(() =>
-        Promise.all([o.store.readMeta(slot), o.store.purgeVersionstamp()])
-      );
+      state = await o.store.within(() => o.store.readSlot(slot));
     } catch (error) {
       o.kvError("read", error);
     }
+    const read = state?.meta ?? null;
+    const purgeVs = state?.purgeVs ?? null;
+    let leased = false;
     if (read !== null && target.acceptRemote && target.mode !== "background") {
       const remote = await this.#remoteCopy(read, target);
       if (remote) return remote;
     }
-    if (read !== null) {
+    if (state !== null && this.#wantsLease(state, target)) {
       try {
         const holder = await o.store.within(() =>
-          o.store.acquireLease(slot, o.holder, o.clock.now(), o.leaseMs)
+          o.store.takeLease(slot, o.holder, o.clock.now(), o.leaseMs, state.lease)
         );
         leased = holder === o.holder;
       } catch (error) {
@@ -171,6 +178,19 @@ export class Filler {
         else await published;
       } else if (leased) await this.#release(slot);
     }
+  }
+
+  /**
+   * Whether collapsing across isolates can help this fill: another node is filling the key now,
+   * or the key was stored before (a stale copy here, an entry or a Vary marker in KV), so that
+   * other nodes are likely to miss it at the same moment. A URL the cache never stored (most
+   * often one that is never stored at all) is fetched without the lease's two KV writes, unless
+   * `lease` is `always`.
+   */
+  #wantsLease(state: SlotRead, target: FillTarget): boolean {
+    const { holder, until } = state.lease;
+    if (holder !== null && holder !== this.#o.holder && until > this.#o.clock.now()) return true;
+    return this.#o.lease === "always" || target.stale !== null || state.meta.value !== null;
   }
 
   async #release(slot: KvSlot): Promise<void> {

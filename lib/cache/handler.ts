@@ -5,7 +5,7 @@
  */
 
 import type { Context, Next } from "hono";
-import type { AppEnv } from "../core/request.ts";
+import type { AppEnv, EdgeRequestContext } from "../core/request.ts";
 import type { Clock } from "../core/clock.ts";
 import { HttpError } from "../platform/http/errors.ts";
 import { parseRequestDirectives, type RequestDirectives } from "./directives.ts";
@@ -84,6 +84,27 @@ function notCached(): HttpError {
     code: "not_cached",
     headers: { "x-cache": "MISS", "cache-status": "Outpost; detail=only-if-cached" },
   });
+}
+
+/**
+ * Marks the response the rest of the chain produced, in place when its fields can change: Hono's
+ * `c.res` setter copies the response and every field again, so it is used only for a copy.
+ */
+function markContext(c: Context<AppEnv>, outcome: CacheOutcome, cacheStatus: string): Response {
+  const res = markPassThrough(c.res, outcome, cacheStatus);
+  if (res !== c.res) c.res = res;
+  return res;
+}
+
+/** A request passed by hit-for-pass, for {@linkcode CacheHandler.passed}. */
+export interface PassedRequest {
+  urlKey: string;
+  route: CompiledRoute;
+  /** When it was sent (the cache's clock). */
+  requestTime: number;
+  /** Whether it carried `Authorization` (storage rules differ). */
+  authorization: boolean;
+  ctx: EdgeRequestContext;
 }
 
 /** True when the item's Vary covers every one of `names` (lower-case). */
@@ -302,8 +323,7 @@ export class CacheHandler {
     await next();
     c.env.ctx.cacheOutcome = outcome;
     this.#o.stats.served(outcome);
-    c.res = markPassThrough(c.res, outcome, fwdStatus(fwd, { status: c.res.status }));
-    return c.res;
+    return markContext(c, outcome, fwdStatus(fwd, { status: c.res.status }));
   }
 
   /**
@@ -316,36 +336,50 @@ export class CacheHandler {
     urlKey: string,
     route: CompiledRoute,
   ): Promise<Response> {
-    const clock = this.#o.clock;
-    const requestTime = clock.now();
+    const requestTime = this.#o.clock.now();
     await next();
-    const res = c.res;
+    const res = this.passed(c.res, {
+      urlKey,
+      route,
+      requestTime,
+      authorization: c.req.raw.headers.has("authorization"),
+      ctx: c.env.ctx,
+    });
+    if (res !== c.res) c.res = res; // Hono's setter copies: only for a copy (see markContext)
+    return res;
+  }
+
+  /**
+   * The origin's answer to a hit-for-pass request (routed, or from the app's fast path): renews
+   * or lifts the URL's mark, counts it, and marks the response `BYPASS` (in place when its fields
+   * can change).
+   */
+  passed(res: Response, pass: PassedRequest): Response {
+    const clock = this.#o.clock;
     const policy = storagePolicy({
       status: res.status,
       headers: res.headers,
-      authorization: c.req.raw.headers.has("authorization"),
-      requestTime,
+      authorization: pass.authorization,
+      requestTime: pass.requestTime,
       responseTime: clock.now(),
-    }, route.rules);
-    if (policy.store) this.#o.passes.forget(urlKey);
-    else if (PassMarks.marks(policy.reason)) this.#o.passes.mark(urlKey, clock.now());
+    }, pass.route.rules);
+    if (policy.store) this.#o.passes.forget(pass.urlKey);
+    else if (PassMarks.marks(policy.reason)) this.#o.passes.mark(pass.urlKey, clock.now());
     this.#o.stats.passed();
-    c.env.ctx.cacheOutcome = "BYPASS";
+    pass.ctx.cacheOutcome = "BYPASS";
     this.#o.stats.served("BYPASS");
-    c.res = markPassThrough(
+    return markPassThrough(
       res,
       "BYPASS",
       fwdStatus("bypass", { status: res.status, detail: "hit-for-pass" }),
     );
-    return c.res;
   }
 
   async #bypass(c: Context<AppEnv>, next: Next, detail: string): Promise<Response> {
     await next();
     c.env.ctx.cacheOutcome = "BYPASS";
     this.#o.stats.served("BYPASS");
-    c.res = markPassThrough(c.res, "BYPASS", fwdStatus("bypass", { detail }));
-    return c.res;
+    return markContext(c, "BYPASS", fwdStatus("bypass", { detail }));
   }
 
   /**

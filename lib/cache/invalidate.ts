@@ -61,5 +61,9 @@ export async function invalidateAfterUnsafe(
     }
     if (keys.length > 0) await invalidate(keys);
   }
-  if (handled) c.res = markPassThrough(c.res, "BYPASS", "Outpost; fwd=method");
+  if (handled) {
+    // In place when possible: Hono's `c.res` setter copies the response and its fields.
+    const res = markPassThrough(c.res, "BYPASS", "Outpost; fwd=method");
+    if (res !== c.res) c.res = res;
+  }
 }

@@ -32,6 +32,8 @@ export interface KvBudgetOptions {
   onRemoved?(reason: RemoveReason, entries: number, bytes: number): void;
   /** Called when a write was refused for want of room. */
   onRefused?(bytes: number): void;
+  /** Called after each atomic commit (metrics). */
+  onCommit?(kind: "reserve" | "release" | "reconcile"): void;
 }
 
 /** Entries looked at per page of the index. */
@@ -88,6 +90,7 @@ export class KvBudget {
       return false;
     }
     await this.#kv.atomic().sum(cacheUsageKey("added"), BigInt(bytes)).commit();
+    this.#o.onCommit?.("reserve");
     if ((await this.used()) <= this.maxBytes) return true;
     await this.evict(this.maxBytes * (this.#o.lowWater ?? 0.9));
     if ((await this.used()) <= this.maxBytes) return true;
@@ -99,6 +102,7 @@ export class KvBudget {
   /** Gives back a reservation whose write did not happen. */
   async release(bytes: number): Promise<void> {
     await this.#kv.atomic().sum(cacheUsageKey("removed"), BigInt(bytes)).commit();
+    this.#o.onCommit?.("release");
   }
 
   /**
@@ -182,6 +186,7 @@ export class KvBudget {
       .check(removed)
       .set(cacheUsageKey("added"), new Deno.KvU64(count(removed.value) + total))
       .commit();
+    this.#o.onCommit?.("reconcile");
     if (!res.ok) return null;
     this.lastUsed = Number(total);
     return Number(counted - total);

@@ -5,6 +5,7 @@
  */
 
 import { casRetry, CONFLICT } from "../platform/kv/cas_retry.ts";
+import { DeadlineQueue } from "../proxy/deadlines.ts";
 import { type MetaValue, MetaValueSchema, type StoredEntry } from "./entry.ts";
 import { type EntryTiming, retentionMs } from "./freshness.ts";
 import { type IndexValue, KvBudget, type RemoveOutcome, type RemoveReason } from "./kv_budget.ts";
@@ -57,6 +58,29 @@ function idx(slot: KvSlot, entry: StoredEntry): ReturnType<typeof cacheIndexKey>
   return entry.kv ? cacheIndexKey(entry.kv.until, slot, entry.version) : null;
 }
 
+/** A fill lease as read: who holds it until when (`holder` null when there is none). */
+export interface LeaseRead {
+  holder: string | null;
+  until: number;
+  versionstamp: string | null;
+}
+
+function leaseOf(res: Deno.KvEntryMaybe<unknown>): LeaseRead {
+  const v = res.value as { holder?: unknown; until?: unknown } | null;
+  return v !== null && typeof v === "object" && typeof v.holder === "string" &&
+      typeof v.until === "number"
+    ? { holder: v.holder, until: v.until, versionstamp: res.versionstamp }
+    : { holder: null, until: 0, versionstamp: res.versionstamp };
+}
+
+/** A slot as {@linkcode KvStore.readSlot} reads it. */
+export interface SlotRead {
+  meta: MetaRead;
+  /** The purge head's versionstamp: a write checks that no purge happened since. */
+  purgeVs: string | null;
+  lease: LeaseRead;
+}
+
 /** A metadata value as read, with the versionstamp to check on write. */
 export interface MetaRead {
   value: MetaValue | null;
@@ -89,11 +113,26 @@ function headerBytes(entry: StoredEntry): number {
   return n;
 }
 
+/** What an atomic commit of the cache was for (`outpost_cache_kv_commits_total{kind}`). */
+export type KvCommitKind =
+  | "reserve"
+  | "release"
+  | "publish"
+  | "chunks"
+  | "update"
+  | "remove"
+  | "delete_body"
+  | "purge"
+  | "lease"
+  | "reconcile";
+
 /** Reads and writes cache entries in Deno KV. Every method may throw what KV throws. */
 export class KvStore {
   readonly #kv: Deno.Kv;
   readonly #onInvalid: InvalidDataReporter;
   readonly #timeoutMs: number;
+  readonly #deadlines: DeadlineQueue;
+  readonly #onCommit: (kind: KvCommitKind) => void;
   /** The byte budget of the KV tier, enforced on every write and by the sweep. */
   readonly budget: KvBudget;
   readonly #keepStaleMs: number;
@@ -109,17 +148,22 @@ export class KvStore {
       keepStaleMs?: number;
       onRemoved?: (reason: RemoveReason, entries: number, bytes: number) => void;
       onRefused?: (bytes: number) => void;
+      /** Called after every atomic commit the store makes (metrics: what KV writes cost). */
+      onCommit?: (kind: KvCommitKind) => void;
     } = {},
   ) {
     this.#kv = kv;
     this.#onInvalid = options.onInvalid ?? (() => {});
     this.#timeoutMs = options.timeoutMs ?? 2000;
+    this.#deadlines = new DeadlineQueue(this.#timeoutMs);
+    this.#onCommit = options.onCommit ?? (() => {});
     this.#keepStaleMs = options.keepStaleMs ?? 300_000;
     this.budget = new KvBudget(kv, {
       maxBytes: options.maxBytes ?? 256 * 1024 * 1024,
       remove: (entry) => this.removeIndexed(entry),
       onRemoved: options.onRemoved,
       onRefused: options.onRefused,
+      onCommit: (kind) => this.#onCommit(kind),
     });
   }
 
@@ -136,16 +180,35 @@ export class KvStore {
    * one that fails: the request goes on to the origin). The work itself is not cancelled.
    */
   within<T>(work: () => Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`KV did not answer within ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
-      );
-    });
     const run = work();
     run.catch(() => {}); // a late failure after the timeout is not unhandled
-    return Promise.race([run, timeout]).finally(() => clearTimeout(timer));
+    // One timer for every read in flight (see `DeadlineQueue`), not one per read.
+    return new Promise<T>((resolve, reject) => {
+      const deadline = this.#deadlines.add(() =>
+        reject(new Error(`KV did not answer within ${this.#timeoutMs} ms`))
+      );
+      run.then(
+        (value) => {
+          this.#deadlines.cancel(deadline);
+          resolve(value);
+        },
+        (error) => {
+          this.#deadlines.cancel(deadline);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  async #commit(
+    op: Deno.AtomicOperation,
+    kind: KvCommitKind,
+  ): Promise<Deno.KvCommitResult | Deno.KvCommitError> {
+    try {
+      return await op.commit();
+    } finally {
+      this.#onCommit(kind);
+    }
   }
 
   /**
@@ -153,7 +216,10 @@ export class KvStore {
    * replica (Deno Deploy's KV): a lookup may, a fill deciding what to write may not.
    */
   async readMeta(slot: KvSlot, consistency: Deno.KvConsistencyLevel = "strong"): Promise<MetaRead> {
-    const res = await this.#kv.get(cacheMetaKey(slot), { consistency });
+    return this.#parseMeta(await this.#kv.get(cacheMetaKey(slot), { consistency }));
+  }
+
+  #parseMeta(res: Deno.KvEntryMaybe<unknown>): MetaRead {
     if (res.value === null) return { value: null, versionstamp: res.versionstamp };
     const parsed = MetaValueSchema.safeParse(res.value);
     if (!parsed.success) {
@@ -161,6 +227,19 @@ export class KvStore {
       return { value: null, versionstamp: res.versionstamp };
     }
     return { value: parsed.data, versionstamp: res.versionstamp };
+  }
+
+  /**
+   * What a fill needs to know about a slot, in one strong round trip: its metadata, the purge
+   * head's versionstamp (the write's guard) and the fill lease.
+   */
+  async readSlot(slot: KvSlot): Promise<SlotRead> {
+    const [meta, head, lease] = await this.#kv.getMany<[unknown, unknown, unknown]>([
+      cacheMetaKey(slot),
+      cachePurgeHeadKey(),
+      cacheLeaseKey(slot),
+    ]);
+    return { meta: this.#parseMeta(meta), purgeVs: head.versionstamp, lease: leaseOf(lease) };
   }
 
   /** The body of an entry, or `null` when a chunk is missing or the length is wrong. */
@@ -266,7 +345,7 @@ export class KvStore {
     for (const tag of entry.tags) op.set(cacheTagKey(tag, slot), slot, { expireIn });
     let ok = false;
     try {
-      ok = (await op.commit()).ok;
+      ok = (await this.#commit(op, "publish")).ok;
     } finally {
       if (!ok && !inline) await this.deleteBody(stored.version).catch(() => {});
     }
@@ -288,7 +367,7 @@ export class KvStore {
           { expireIn },
         );
       }
-      const res = await op.commit();
+      const res = await this.#commit(op, "chunks");
       if (!res.ok) throw new Error(`Chunk commit failed for body ${version}`);
     }
   }
@@ -313,7 +392,7 @@ export class KvStore {
       .check({ key: cacheMetaKey(slot), versionstamp: options.versionstamp })
       .set(cacheMetaKey(slot), value, { expireIn: options.expireIn });
     this.#moveIndex(op, slot, entry, updated, options.expireIn);
-    return (await op.commit()).ok;
+    return (await this.#commit(op, "update")).ok;
   }
 
   /** Moves an entry's budget index key from its old expiry to its new one (same bytes). */
@@ -365,7 +444,7 @@ export class KvStore {
         op.check(meta).delete(cacheMetaKey(slot));
         for (const tag of entry.tags) op.delete(cacheTagKey(tag, slot));
       }
-      if ((await op.commit()).ok) {
+      if ((await this.#commit(op, "remove")).ok) {
         if (entry !== null && entry.chunks > 0) await this.deleteBody(entry.version);
         return entry !== null ? "entry" : "orphan";
       }
@@ -381,11 +460,11 @@ export class KvStore {
     for await (const item of this.#kv.list({ prefix: cacheBodyPrefix(version) })) {
       op.delete(item.key);
       if (++n % 100 === 0) {
-        await op.commit();
+        await this.#commit(op, "delete_body");
         op = this.#kv.atomic();
       }
     }
-    if (n % 100 !== 0) await op.commit();
+    if (n % 100 !== 0) await this.#commit(op, "delete_body");
   }
 
   /** Every metadata slot stored for a URL (all variants and the Vary marker). */
@@ -442,7 +521,7 @@ export class KvStore {
           op.delete(index).sum(cacheUsageKey("removed"), BigInt(entry.kv.bytes));
         }
       }
-      if (!(await op.commit()).ok) return CONFLICT;
+      if (!(await this.#commit(op, "purge")).ok) return CONFLICT;
       if (!options.soft && entry && entry.chunks > 0) await this.deleteBody(entry.version);
       return entry !== null;
     }, { lane: this.#kv });
@@ -458,16 +537,28 @@ export class KvStore {
    * holder that has it now.
    */
   async acquireLease(slot: KvSlot, holder: string, now: number, ttlMs: number): Promise<string> {
+    const res = await this.#kv.get(cacheLeaseKey(slot));
+    return await this.takeLease(slot, holder, now, ttlMs, leaseOf(res));
+  }
+
+  /**
+   * {@linkcode acquireLease} from a lease already read (`readSlot`): one commit checked against
+   * what was read, or none when another holder's lease is still running.
+   */
+  async takeLease(
+    slot: KvSlot,
+    holder: string,
+    now: number,
+    ttlMs: number,
+    seen: LeaseRead,
+  ): Promise<string> {
+    if (seen.holder !== null && seen.until > now && seen.holder !== holder) return seen.holder;
     const key = cacheLeaseKey(slot);
-    const res = await this.#kv.get<{ holder: string; until: number }>(key);
-    const lease = res.value;
-    if (
-      lease && typeof lease.holder === "string" && typeof lease.until === "number" &&
-      lease.until > now && lease.holder !== holder
-    ) return lease.holder;
-    const ok = await this.#kv.atomic().check(res)
-      .set(key, { holder, until: now + ttlMs }, { expireIn: ttlMs })
-      .commit();
+    const ok = await this.#commit(
+      this.#kv.atomic().check({ key, versionstamp: seen.versionstamp })
+        .set(key, { holder, until: now + ttlMs }, { expireIn: ttlMs }),
+      "lease",
+    );
     if (ok.ok) return holder;
     const again = await this.#kv.get<{ holder: string }>(key);
     return again.value?.holder ?? holder;
@@ -478,6 +569,6 @@ export class KvStore {
     const key = cacheLeaseKey(slot);
     const res = await this.#kv.get<{ holder: string }>(key);
     if (res.value?.holder !== holder) return;
-    await this.#kv.atomic().check(res).delete(key).commit();
+    await this.#commit(this.#kv.atomic().check(res).delete(key), "lease");
   }
 }

@@ -35,9 +35,15 @@ export class PassMarks {
     return this.#until.size;
   }
 
-  /** Marks `urlKey` from `now` for the configured time (0: hit-for-pass is off). */
+  /**
+   * Marks `urlKey` from `now` for the configured time (0: hit-for-pass is off). A mark with more
+   * than half its time left is left as it is: every pass renews its URL's mark, and rewriting a
+   * long-lived map on every request keeps what passes through it from dying young.
+   */
   mark(urlKey: string, now: number): void {
     if (this.#ttlMs <= 0 || this.#maxEntries <= 0) return;
+    const until = this.#until.get(urlKey);
+    if (until !== undefined && until - now > this.#ttlMs / 2) return;
     this.#until.delete(urlKey); // re-inserted last: the map's order is the order of marking
     this.#until.set(urlKey, now + this.#ttlMs);
     if (this.#until.size > this.#maxEntries) {

@@ -1,19 +1,20 @@
 /** The cache's metrics (`outpost_cache_*`) and its logging of faults, in one place. */
 
 import type { Logger } from "../core/log.ts";
-import type { Counter, Gauge, MetricsRegistry } from "../core/metrics.ts";
+import type { BoundCounter, Counter, Gauge, MetricsRegistry } from "../core/metrics.ts";
 import type { FillResult } from "./fill.ts";
+import type { KvCommitKind } from "./kv_store.ts";
 import type { MemoryTier } from "./memory.ts";
 import type { CacheOutcome } from "./respond.ts";
 
-const OUTCOMES: CacheOutcome[] = ["HIT", "MISS", "STALE", "REVALIDATED", "EXPIRED", "BYPASS"];
 /** Repeated faults of one kind are logged at most this often. */
 const LOG_EVERY_MS = 10_000;
 
 /** Counters, gauges and throttled fault logs of the cache. */
 export class CacheStats {
   readonly #requests: Counter;
-  readonly #labels: Record<string, { outcome: CacheOutcome }> = {};
+  /** `outpost_cache_requests_total` per outcome, bound on first use (served on every request). */
+  readonly #served: Partial<Record<CacheOutcome, BoundCounter>> = {};
   readonly #fills: Counter;
   readonly #kvErrors: Counter;
   readonly #invalid: Counter;
@@ -23,10 +24,13 @@ export class CacheStats {
   readonly #purgeSync: Counter;
   readonly #replays: Counter;
   readonly #passes: Counter;
+  #passed: BoundCounter | null = null;
   readonly #kvRemoved: Counter;
   readonly #kvRemovedBytes: Counter;
   readonly #kvUsed: Gauge;
   readonly #kvSkipped: Counter;
+  readonly #kvCommits: Counter;
+  readonly #commits: Partial<Record<KvCommitKind, BoundCounter>> = {};
   readonly #kvBudget: Gauge;
   readonly #memoryBytes: Gauge;
   readonly #memoryItems: Gauge;
@@ -41,7 +45,6 @@ export class CacheStats {
       "outpost_cache_requests_total",
       "Cached-path requests, by X-Cache outcome",
     );
-    for (const outcome of OUTCOMES) this.#labels[outcome] = { outcome };
     this.#fills = metrics.counter("outpost_cache_fills_total", "Origin fills, by mode and result");
     this.#kvErrors = metrics.counter(
       "outpost_cache_kv_errors_total",
@@ -88,6 +91,11 @@ export class CacheStats {
       "Fills kept out of KV (memory only): budget (no room could be made), backlog (too many " +
         "writes waiting)",
     );
+    this.#kvCommits = metrics.counter(
+      "outpost_cache_kv_commits_total",
+      "Atomic KV commits the cache made, by what they were for (reserve, publish, chunks, " +
+        "update, lease, release, remove, delete_body, purge, reconcile)",
+    );
     this.#kvUsed = metrics.gauge(
       "outpost_cache_kv_bytes",
       "Bytes the KV tier holds by its usage counters, as this node last read them",
@@ -106,9 +114,14 @@ export class CacheStats {
     );
   }
 
+  /** One atomic KV commit the cache made (what it writes to KV, and so what KV costs). */
+  kvCommitted(kind: KvCommitKind): void {
+    (this.#commits[kind] ??= this.#kvCommits.bind({ kind })).inc();
+  }
+
   /** One response with this outcome. */
   served(outcome: CacheOutcome): void {
-    this.#requests.inc(this.#labels[outcome]);
+    (this.#served[outcome] ??= this.#requests.bind({ outcome })).inc();
   }
 
   /** One fill finished. */
@@ -143,7 +156,7 @@ export class CacheStats {
 
   /** One request passed to the origin by a hit-for-pass mark. */
   passed(): void {
-    this.#passes.inc();
+    (this.#passed ??= this.#passes.bind()).inc();
   }
 
   /** Refreshes the memory gauges. */

@@ -21,6 +21,7 @@ import { type Authz, createAuthz } from "../features/authz/setup.ts";
 import { EdgeContexts } from "./context.ts";
 import {
   HttpError,
+  problemFor,
   problemHandler,
   problemNotFound,
   problemResponse,
@@ -30,7 +31,7 @@ import { type Logger, silentLogger } from "./log.ts";
 import { type ConditionCheck, HealthConditions, WARMING_CONDITION } from "./conditions.ts";
 import { Monitor } from "../features/monitoring/monitor.ts";
 import { adminGuard } from "../platform/guard.ts";
-import { MetricsRegistry } from "./metrics.ts";
+import { type BoundCounter, MetricsRegistry } from "./metrics.ts";
 import { ROUTE_GROUPS, routeGroupOf } from "../platform/http/route_group.ts";
 import { pathIs, segmentIs } from "../platform/http/url_path.ts";
 import { type CanonicalTarget, canonicalTarget, isRefusal } from "../platform/http/target.ts";
@@ -39,17 +40,19 @@ import { internalFetch } from "../platform/http/internal_fetch.ts";
 import { OriginHealth } from "../proxy/breaker.ts";
 import { Forwarder } from "../proxy/forward.ts";
 import { pathGrouper } from "../proxy/path_group.ts";
+import { PlainPaths } from "../proxy/plain_paths.ts";
 import { encodedFetch } from "../proxy/raw_fetch.ts";
 import { edgeRoutes, healthResponder } from "../features/monitoring/health_route.ts";
 import { createEdgeData, type EdgeData, type EdgeDataOptions } from "../features/crdt/feature.ts";
 import { mountDataRoutes } from "../../routes/data.ts";
 import {
+  forwardRequest,
   forwardToOrigin,
   methodRefused,
   originProxy,
   REFUSED_METHODS,
 } from "../../routes/proxy.ts";
-import { EdgeCache } from "../cache/edge_cache.ts";
+import { EdgeCache, type FastPass } from "../cache/edge_cache.ts";
 import { cacheStatsHandler, purgeHandler } from "../../routes/cache.ts";
 import { docsRoutes } from "../features/docs/routes.ts";
 import { analyticsFlushHandler } from "../features/analytics/routes.ts";
@@ -131,6 +134,13 @@ export interface Edge {
   /** Stops background jobs (waiting up to `graceMs` for running ones); the caller closes KV. */
   close(options?: { graceMs?: number }): Promise<void>;
 }
+
+/**
+ * How long a path whose origin answered plain is asked for `identity` before it is asked the
+ * client's way again (see `PlainPaths`), and how many such paths are kept.
+ */
+const PLAIN_PATH_TTL_MS = 60_000;
+const PLAIN_PATH_ENTRIES = 10_000;
 
 /** The context's target for a request refused before routing (nothing reads it). */
 const REFUSED_TARGET: CanonicalTarget = {
@@ -289,6 +299,18 @@ export function createApp(deps: AppDeps): Edge {
     "outpost_origin_attempts_total",
     "Requests sent to origins, by region and outcome",
   );
+  // Bound once per region and outcome: labels looked up on every attempt cost a key build each.
+  const attemptCounters = new Map<string, BoundCounter>();
+  const attemptCounter = (region: string, outcome: string): BoundCounter => {
+    const key = `${region}\u0000${outcome}`;
+    let bound = attemptCounters.get(key);
+    if (bound === undefined) {
+      bound = attempts.bind({ region, outcome });
+      // Regions come from the config, outcomes from a fixed set: this stays small.
+      attemptCounters.set(key, bound);
+    }
+    return bound;
+  };
   const breaker = config.proxy.breaker;
   const health = new OriginHealth({
     failureThreshold: breaker.failureThreshold,
@@ -320,7 +342,7 @@ export function createApp(deps: AppDeps): Edge {
     retryBodyLimitBytes: config.proxy.retryBodyLimitBytes,
     countStatuses: breaker.countStatuses,
     pathGroup: pathGrouper(breaker.pathGroups),
-    onAttempt: (a) => attempts.inc({ region: a.region, outcome: a.outcome }),
+    onAttempt: (a) => attemptCounter(a.region, a.outcome).inc(),
   });
 
   // WebSockets on proxied routes: the same origins, ranking and breakers as forwarding.
@@ -332,18 +354,21 @@ export function createApp(deps: AppDeps): Edge {
     health,
     region: config.region,
     maxAttempts: config.proxy.maxAttempts,
-    onAttempt: (a) => attempts.inc({ region: a.region, outcome: a.outcome }),
+    onAttempt: (a) => attemptCounter(a.region, a.outcome).inc(),
   }, config.websocket);
 
-  const onError = problemHandler((error, c: Context<AppEnv>) => {
+  function reportUnhandled(error: unknown, req: Request, ctx: EdgeRequestContext): void {
     log.error("unhandled error", {
-      request_id: c.env.ctx.requestId,
-      method: c.req.method,
-      path: c.req.path.slice(0, 200),
-      route: ROUTE_GROUPS[routeGroupOf(c.req.url, c.req.method)],
+      request_id: ctx.requestId,
+      method: req.method,
+      path: ctx.target.path.slice(0, 200),
+      route: ROUTE_GROUPS[routeGroupOf(req.url, req.method)],
       error,
     });
-  });
+  }
+  const onError = problemHandler((error, c: Context<AppEnv>) =>
+    reportUnhandled(error, c.req.raw, c.env.ctx)
+  );
 
   const conditions = deps.conditions ?? new HealthConditions({
     onCheckError: (name, error) => log.error("health check failed", { check: name, error }),
@@ -411,6 +436,10 @@ export function createApp(deps: AppDeps): Edge {
     methodOverrideHeaders: new Set<string>(config.proxy.methodOverrideHeaders),
     maxBodyBytes: config.proxy.maxBodyBytes,
     acceptEncoding: config.proxy.acceptEncoding,
+    plainPaths: {
+      memory: new PlainPaths({ ttlMs: PLAIN_PATH_TTL_MS, maxEntries: PLAIN_PATH_ENTRIES }),
+      clock,
+    },
   };
   const cache = config.cache.enabled
     ? new EdgeCache({
@@ -568,13 +597,45 @@ export function createApp(deps: AppDeps): Edge {
       !edgePath && cache !== null && (req.method === "GET" || req.method === "HEAD") &&
       fastPathAllowed(req.method, path)
     ) {
-      const hit = cache.fastHit(req, ctx);
-      if (hit !== null) return finish(req, hit, ctx);
+      const fast = cache.fast(req, ctx);
+      if (fast instanceof Response) return finish(req, fast, ctx);
+      if (fast !== null) return passStraight(req, info, ctx, fast);
     }
     // `info.completed` and `info.remoteAddr` are getters with a cost: read them only when used.
     const env = new RequestEnv(ctx, info, raw);
     const res = (edgePath ? edgeApp : mainApp).fetch(req, env);
     return res instanceof Promise ? res.then((r) => finish(req, r, ctx)) : finish(req, res, ctx);
+  }
+
+  /**
+   * A GET/HEAD for a URL marked hit-for-pass, forwarded before routing: what the router would do
+   * for it (the cache's `BYPASS` pass to the origin) without its middleware layers.
+   */
+  async function passStraight(
+    req: Request,
+    info: ServeInfo | undefined,
+    ctx: EdgeRequestContext,
+    pass: FastPass,
+  ): Promise<Response> {
+    let res: Response;
+    try {
+      const requestTime = clock.now();
+      const forwarded = await forwardRequest(req, ctx, info?.completed, proxyOptions, null);
+      res = cache!.passed(forwarded, pass, {
+        requestTime,
+        authorization: req.headers.has("authorization"),
+        ctx,
+      });
+    } catch (error) {
+      const { response, code } = problemFor(
+        error,
+        { path: ctx.target.path, requestId: ctx.requestId },
+        () => reportUnhandled(error, req, ctx),
+      );
+      ctx.problem = code;
+      res = response;
+    }
+    return finish(req, res, ctx);
   }
 
   /** A request target the edge will not route (400/414 problem, before anything else runs). */
@@ -590,8 +651,8 @@ export function createApp(deps: AppDeps): Edge {
   }
 
   /**
-   * A fresh memory hit may skip the router only when no routed stage would have acted on the
-   * request: authorization of a protected path, or automatic analytics tracking.
+   * A fresh memory hit or a hit-for-pass may skip the router only when no routed stage would have
+   * acted on the request: authorization of a protected path, or automatic analytics tracking.
    */
   function fastPathAllowed(method: string, path: string): boolean {
     if (guard === null && analytics.tracking === null) return true;

@@ -138,7 +138,9 @@ export function rawFetch(options: RawFetchOptions = {}): typeof fetch {
         return reject(new TypeError(`Url scheme '${url.protocol.slice(0, -1)}' not supported`));
       }
       const headers: Record<string, string> = {};
-      for (const [name, value] of parts.headers) if (name !== "host") headers[name] = value;
+      parts.headers.forEach((value, name) => {
+        if (name !== "host") headers[name] = value;
+      });
       if (bytes instanceof Uint8Array) headers["content-length"] = String(bytes.byteLength);
       else if (bytes === null && method !== "GET" && method !== "HEAD") {
         headers["content-length"] = "0";
@@ -279,15 +281,24 @@ export function rawFetch(options: RawFetchOptions = {}): typeof fetch {
  */
 export function encodedFetch(fallback: typeof fetch, raw: typeof fetch = rawFetch()): typeof fetch {
   return function fetchKeepingEncoding(input, init) {
-    const given = init?.headers;
-    const headers = given === undefined
-      ? (input instanceof Request ? input.headers : null)
-      : given instanceof Headers
-      ? given
-      : new Headers(given);
-    const ae = headers?.get("accept-encoding") ?? null;
+    const ae = acceptEncodingOf(input, init?.headers);
     return ae === null || ae.trim().toLowerCase() === "identity"
       ? fallback(input, init)
       : raw(input, init);
   };
+}
+
+/** The request's `Accept-Encoding`, read from whichever form its fields were given in. */
+function acceptEncodingOf(input: RequestInfo | URL, given: HeadersInit | undefined): string | null {
+  if (given === undefined) {
+    return input instanceof Request ? input.headers.get("accept-encoding") : null;
+  }
+  if (given instanceof Headers) return given.get("accept-encoding");
+  if (Array.isArray(given)) return new Headers(given).get("accept-encoding");
+  // A record: the proxy's own are lower-case (`upstreamHeaders`); others may not be.
+  const record = given as Record<string, string>;
+  const exact = record["accept-encoding"];
+  if (exact !== undefined) return exact;
+  for (const name in record) if (name.toLowerCase() === "accept-encoding") return record[name];
+  return null;
 }

@@ -1,7 +1,8 @@
 /**
  * Origins that compress as real ones do, on port 0: one like nginx with `gzip on; gzip_vary on`
  * (gzip only when asked, `Vary: Accept-Encoding` always, a weak ETag on what it gzipped), one
- * that never compresses, and one that always answers gzip whatever the request says.
+ * that never compresses, and one that always answers gzip whatever the request says. A query
+ * with `nostore` makes any page uncacheable.
  */
 
 import zlib from "node:zlib";
@@ -118,8 +119,11 @@ function serve(
     count++;
     const ae = req.headers.get("accept-encoding") ?? "-";
     byEncoding.set(ae, (byEncoding.get(ae) ?? 0) + 1);
-    const page = all.get(new URL(req.url).pathname);
-    if (!page) return new Response("not found", { status: 404 });
+    const url = new URL(req.url);
+    const found = all.get(url.pathname);
+    if (!found) return new Response("not found", { status: 404 });
+    // `?nostore`: the same page, uncacheable (forwarded every time).
+    const page = url.searchParams.has("nostore") ? { ...found, cacheControl: "no-store" } : found;
     const res = handler(req, page);
     res.headers.set("date", new Date(clock?.now() ?? Date.now()).toUTCString());
     return res;

@@ -292,12 +292,86 @@ Deno.test("EdgeCache copes with origins that send garbage", async (t) => {
   });
 });
 
-Deno.test("EdgeCache shares a fill across two nodes through the KV lease", async () => {
+/** KV whose atomic writes are recorded by the area and kind of key they touch. */
+function recordingKv(kv: Deno.Kv): { kv: Deno.Kv; writes: string[] } {
+  const writes: string[] = [];
+  const proxy = new Proxy(kv, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (prop !== "atomic") return typeof value === "function" ? value.bind(target) : value;
+      return () => {
+        const op = target.atomic();
+        const record = (verb: string) => (key: Deno.KvKey) =>
+          writes.push(`${verb} ${String(key[1])}`);
+        for (const verb of ["set", "delete", "sum"] as const) {
+          const original = op[verb].bind(op) as (...args: unknown[]) => Deno.AtomicOperation;
+          // deno-lint-ignore no-explicit-any
+          (op as any)[verb] = (key: Deno.KvKey, ...rest: unknown[]) => {
+            record(verb)(key);
+            original(key, ...rest);
+            return op;
+          };
+        }
+        return op;
+      };
+    },
+  });
+  return { kv: proxy, writes };
+}
+
+Deno.test("EdgeCache: a new URL's miss takes no fill lease unless cache.lease is always", async () => {
+  const clock = wholeSecondClock();
+  await using origin = startOrigin("demo", clock);
+  for (const [lease, expected] of [["known", false], ["always", true]] as const) {
+    await using real = await Deno.openKv(":memory:");
+    const recorded = recordingKv(real);
+    await using e = await startEdge(
+      makeConfig(origin.url, { experiments: [], cache: { lease } }),
+      { clock, kv: recorded.kv },
+    );
+    for (const path of ["/cacheable/new-stored", "/cacheable/new-passed?cc=no-store"]) {
+      const res = await fetch(`${e.url}${path}`);
+      await res.body?.cancel();
+      assert.match(res.headers.get("cache-status") ?? "", /fwd=miss/);
+    }
+    await e.edge.cache!.settled();
+    const leases = recorded.writes.filter((w) => w.endsWith(" lease"));
+    assert.equal(leases.length > 0, expected, `${lease}: ${recorded.writes.join(", ")}`);
+    // What a stored miss writes: its reservation in the usage counter, and the entry itself.
+    assert.ok(recorded.writes.includes("set meta"), recorded.writes.join(", "));
+  }
+});
+
+Deno.test("EdgeCache shares a known URL's revalidation across two nodes through the lease", async () => {
+  const clock = wholeSecondClock();
+  await using origin = startOrigin("demo", clock);
+  await using kv = await Deno.openKv(":memory:");
+  const config = makeConfig(origin.url, { experiments: [], cache: { ignoreHost: true } });
+  await using a = await startEdge(config, { clock, kv });
+  await using b = await startEdge(config, { clock, kv });
+  const path = "/cacheable/known?max_age=10&swr=0&delay_ms=300";
+  const first = await fetch(`${a.url}${path}`);
+  await first.body?.cancel();
+  await a.edge.cache!.settled();
+  clock.advance(20_000); // stale everywhere: a has it in memory, b only in KV
+  const [ra, rb] = await Promise.all([
+    fetch(`${a.url}${path}`),
+    new Promise((r) => setTimeout(r, 50)).then(() => fetch(`${b.url}${path}`)),
+  ]);
+  assert.equal(await ra.text(), await rb.text());
+  assert.equal(origin.count("/cacheable/known"), 2, "one fill, then one revalidation for both");
+  assert.match(rb.headers.get("cache-status") ?? "", /collapsed/);
+});
+
+Deno.test("EdgeCache shares a new URL's fill across two nodes when cache.lease is always", async () => {
   const clock = wholeSecondClock();
   await using origin = startOrigin("demo", clock);
   await using kv = await Deno.openKv(":memory:");
   // Two nodes on two ports: keys without the host, as behind one hostname.
-  const config = makeConfig(origin.url, { experiments: [], cache: { ignoreHost: true } });
+  const config = makeConfig(origin.url, {
+    experiments: [],
+    cache: { ignoreHost: true, lease: "always" },
+  });
   await using a = await startEdge(config, { clock, kv });
   await using b = await startEdge(config, { clock, kv });
   const path = "/cacheable/shared?delay_ms=300";

@@ -12,13 +12,16 @@ Deno.test("PassMarks keeps marks for their time, bounded, newest kept", () => {
   assert.equal(marks.has("a", 1000), false);
   assert.equal(marks.size, 0, "an expired mark is dropped when looked at");
   for (const k of ["a", "b", "c"]) marks.mark(k, 0);
-  marks.mark("a", 10); // renewed: now the newest
-  marks.mark("d", 10);
+  marks.mark("a", 600); // past half its time: renewed, now the newest
+  marks.mark("d", 600);
   assert.equal(marks.size, 3);
-  assert.equal(marks.has("b", 20), false, "the oldest mark made room");
-  assert.equal(marks.has("a", 20) && marks.has("c", 20) && marks.has("d", 20), true);
+  assert.equal(marks.has("b", 700), false, "the oldest mark made room");
+  assert.equal(marks.has("a", 700) && marks.has("c", 700) && marks.has("d", 700), true);
+  marks.mark("d", 700); // more than half its time left: left as it is
+  assert.equal(marks.has("d", 1599), true);
+  assert.equal(marks.has("d", 1600), false);
   marks.forget("a");
-  assert.equal(marks.has("a", 20), false);
+  assert.equal(marks.has("a", 700), false);
   const off = new PassMarks({ ttlMs: 0, maxEntries: 3 });
   off.mark("a", 0);
   assert.equal(off.has("a", 0), false);

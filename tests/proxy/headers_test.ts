@@ -1,5 +1,16 @@
 import assert from "node:assert/strict";
-import { downstreamHeaders, outpostHops, upstreamHeaders } from "../../lib/proxy/headers.ts";
+import {
+  downstreamHeaders,
+  type HeaderRecord,
+  outpostHops,
+  stripResponseHops,
+  upstreamHeaders,
+} from "../../lib/proxy/headers.ts";
+
+/** One field of a header record, null when absent (as `Headers.get` says it). */
+function field(h: HeaderRecord, name: string): string | null {
+  return Object.hasOwn(h, name) ? h[name] : null;
+}
 
 const info = {
   peerIp: "203.0.113.5",
@@ -37,11 +48,11 @@ Deno.test("upstreamHeaders() strips hop-by-hop headers, including those Connecti
       "content-length",
     ]
   ) {
-    assert.equal(h.get(name), null, name);
+    assert.equal(field(h, name), null, name);
   }
-  assert.equal(h.get("accept"), "application/json");
-  assert.equal(h.get("accept-encoding"), "identity");
-  assert.equal(h.get("x-request-id"), "req-1");
+  assert.equal(field(h, "accept"), "application/json");
+  assert.equal(field(h, "accept-encoding"), "identity");
+  assert.equal(field(h, "x-request-id"), "req-1");
 });
 
 Deno.test("upstreamHeaders() forwards the client's Accept-Encoding in normalised form", () => {
@@ -57,13 +68,13 @@ Deno.test("upstreamHeaders() forwards the client's Accept-Encoding in normalised
   ];
   for (const [sent, upstream] of cases) {
     const h = upstreamHeaders(new Headers(sent === null ? {} : { "accept-encoding": sent }), info);
-    assert.equal(h.get("accept-encoding"), upstream, String(sent));
+    assert.equal(field(h, "accept-encoding"), upstream, String(sent));
   }
   const plain = upstreamHeaders(new Headers({ "accept-encoding": "gzip, br" }), {
     ...info,
     acceptEncoding: "identity",
   });
-  assert.equal(plain.get("accept-encoding"), "identity", "proxy.acceptEncoding: identity");
+  assert.equal(field(plain, "accept-encoding"), "identity", "proxy.acceptEncoding: identity");
 });
 
 Deno.test("upstreamHeaders() sets forwarding headers and drops untrusted claims", () => {
@@ -75,10 +86,10 @@ Deno.test("upstreamHeaders() sets forwarding headers and drops untrusted claims"
     }),
     info,
   );
-  assert.equal(h.get("x-forwarded-for"), "203.0.113.5");
-  assert.equal(h.get("x-forwarded-host"), "shop.example");
-  assert.equal(h.get("x-forwarded-proto"), "https");
-  assert.equal(h.get("via"), "1.1 outpost-us-east");
+  assert.equal(field(h, "x-forwarded-for"), "203.0.113.5");
+  assert.equal(field(h, "x-forwarded-host"), "shop.example");
+  assert.equal(field(h, "x-forwarded-proto"), "https");
+  assert.equal(field(h, "via"), "1.1 outpost-us-east");
 });
 
 Deno.test("upstreamHeaders() appends to a trusted proxy's chain", () => {
@@ -86,10 +97,10 @@ Deno.test("upstreamHeaders() appends to a trusted proxy's chain", () => {
     new Headers({ "x-forwarded-for": "198.51.100.1", "x-forwarded-proto": "http", via: "1.1 cdn" }),
     { ...info, peerIp: "127.0.0.1", peerTrusted: true, extra: { "X-Variant": "B" } },
   );
-  assert.equal(h.get("x-forwarded-for"), "198.51.100.1, 127.0.0.1");
-  assert.equal(h.get("x-forwarded-proto"), "http");
-  assert.equal(h.get("via"), "1.1 cdn, 1.1 outpost-us-east");
-  assert.equal(h.get("x-variant"), "B");
+  assert.equal(field(h, "x-forwarded-for"), "198.51.100.1, 127.0.0.1");
+  assert.equal(field(h, "x-forwarded-proto"), "http");
+  assert.equal(field(h, "via"), "1.1 cdn, 1.1 outpost-us-east");
+  assert.equal(field(h, "x-variant"), "B");
 });
 
 Deno.test("downstreamHeaders() removes hop-by-hop response headers", () => {
@@ -104,4 +115,36 @@ Deno.test("downstreamHeaders() removes hop-by-hop response headers", () => {
 Deno.test("outpostHops() counts Outpost entries in Via", () => {
   assert.equal(outpostHops(null), 0);
   assert.equal(outpostHops("1.1 cdn, 1.1 outpost-us-east, 1.0 outpost-eu-west"), 2);
+});
+
+Deno.test("upstreamHeaders() gives lower-case names; the edge's extra fields replace the client's", () => {
+  const h = upstreamHeaders(
+    new Headers({ "X-Variant": "forged", Accept: "text/html", "X-Custom": "a" }),
+    { ...info, extra: { "X-Variant": "B" } },
+  );
+  assert.equal(field(h, "x-variant"), "B");
+  assert.equal(field(h, "X-Variant"), null);
+  assert.equal(field(h, "x-custom"), "a");
+  for (const name of Object.keys(h)) assert.equal(name, name.toLowerCase(), name);
+  // A record is what fetch takes; as a Headers it says the same.
+  assert.equal(new Headers(h).get("x-variant"), "B");
+});
+
+Deno.test("stripResponseHops() takes hop-by-hop fields out of a response's own headers", () => {
+  const upstream = new Headers({
+    "transfer-encoding": "chunked",
+    "keep-alive": "timeout=5",
+    etag: '"x"',
+  });
+  const res = new Response(null, { headers: upstream });
+  stripResponseHops(upstream, res.headers);
+  assert.deepEqual([...res.headers], [["etag", '"x"']]);
+  const named = new Headers({ connection: "close, X-Hop", "x-hop": "1", "x-kept": "2" });
+  const copy = new Headers(named);
+  stripResponseHops(named, copy);
+  assert.deepEqual([...copy], [["x-kept", "2"]]);
+  const none = new Headers({ etag: '"y"' });
+  const kept = new Headers(none);
+  stripResponseHops(none, kept);
+  assert.deepEqual([...kept], [["etag", '"y"']]);
 });

@@ -1,6 +1,6 @@
 /** A/B testing at the edge: sticky cookie, else a deterministic assignment told to the origin. */
 
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler, Next } from "hono";
 import type { AppEnv } from "../../core/request.ts";
 import type { Experiment } from "../../core/config.ts";
 import { parseCookieHeader } from "../../platform/http/cookies.ts";
@@ -35,9 +35,26 @@ export function abTesting(experiments: readonly Experiment[]): MiddlewareHandler
     ...compileExperiment(e),
     matches: compilePathPatterns(e.paths),
   }));
-  return async function abTesting(c, next) {
-    const active = compiled.filter((e) => e.matches(c.req.path));
-    if (active.length === 0) return await next();
+  type Compiled = (typeof compiled)[number];
+  if (compiled.length === 0) {
+    return function abTesting(_c, next) {
+      return next();
+    };
+  }
+  return function abTesting(c, next) {
+    // Most paths are in no experiment: they pass on without an array or an async frame.
+    const path = c.req.path;
+    let active: Compiled[] | null = null;
+    for (const e of compiled) if (e.matches(path)) (active ??= []).push(e);
+    if (active === null) return next();
+    return assign(c, next, active);
+  };
+
+  async function assign(
+    c: Context<AppEnv>,
+    next: Next,
+    active: readonly Compiled[],
+  ): Promise<void> {
     const ctx = c.env.ctx;
     const cookies = parseCookieHeader(c.req.header("cookie"));
     const variants: Record<string, string> = {};
@@ -72,5 +89,5 @@ export function abTesting(experiments: readonly Experiment[]): MiddlewareHandler
       for (const cookie of setCookies) res.headers.append("set-cookie", cookie);
       c.res = res;
     }
-  };
+  }
 }

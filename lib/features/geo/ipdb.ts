@@ -139,6 +139,9 @@ export async function loadIpDatabase(): Promise<IpCountryDb> {
   return await IpCountryDb.fromMmdb(bytes);
 }
 
+/** Addresses whose answers a {@linkcode LazyIpCountry} keeps (about 100 bytes each). */
+const RECENT_LOOKUPS = 4096;
+
 /** What `/_edge/health?verbose=1` says of the IP database. */
 export type IpDatabaseState = "off" | "loading" | "ready" | "failed";
 
@@ -149,6 +152,7 @@ export type IpDatabaseState = "off" | "loading" | "ready" | "failed";
  */
 export class LazyIpCountry implements IpCountryLookup {
   #db: IpCountryLookup | null = null;
+  readonly #recent = new Map<string, string | null>();
   #error: unknown = undefined;
   #loading: Promise<void> | null = null;
 
@@ -177,7 +181,15 @@ export class LazyIpCountry implements IpCountryLookup {
 
   /** The country of `ip` once loaded; null before then and for unknown addresses. */
   lookup(ip: string): string | null {
-    return this.#db === null ? null : this.#db.lookup(ip);
+    if (this.#db === null) return null;
+    // Clients come back (kept-alive connections, page loads): a map hit costs less than a parse
+    // and a search. Cleared when full rather than ordered: a miss only costs the lookup.
+    let country = this.#recent.get(ip);
+    if (country !== undefined) return country;
+    country = this.#db.lookup(ip);
+    if (this.#recent.size >= RECENT_LOOKUPS) this.#recent.clear();
+    this.#recent.set(ip, country);
+    return country;
   }
 
   /**

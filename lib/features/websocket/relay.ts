@@ -87,7 +87,8 @@ export async function relayUpgrade(c: Context<AppEnv>, o: RelayOptions): Promise
   const release = o.admit(ctx.userId ? `user:${ctx.userId}` : `ip:${ctx.clientIp ?? "unknown"}`);
   let handedOver = false;
   try {
-    const headers = upstreamHeaders(req.headers, {
+    // A Headers for the handshake's edits (the proxy's forwards take the record as it is).
+    const headers = new Headers(upstreamHeaders(req.headers, {
       peerIp: ctx.peerIp,
       peerTrusted: ctx.peerTrusted,
       host: ctx.target.authority,
@@ -96,7 +97,7 @@ export async function relayUpgrade(c: Context<AppEnv>, o: RelayOptions): Promise
       requestId: ctx.requestId,
       extra: ctx.originHeaders,
       method: "GET",
-    });
+    }));
     headers.delete("sec-websocket-protocol");
     if (protocols.length > 0) headers.set("sec-websocket-protocol", protocols.join(", "));
     if (offer.token !== null && !headers.has("authorization")) {

@@ -96,21 +96,38 @@ export function problemResponse(
 /** Logs unexpected errors; expected `HttpError`s are the request's answer, not a fault. */
 export type ErrorReporter = (error: unknown, c: Context) => void;
 
+/**
+ * What the edge answers for an error: an `HttpError` as it is, anything else as an opaque 500
+ * (after `report`, which logs it). `path` is the request's, cut to a safe length.
+ */
+export function problemFor(
+  err: unknown,
+  context: { path: string; requestId?: string },
+  report: () => void,
+): { response: Response; code: string } {
+  const path = context.path;
+  const instance = path.length > 256 ? path.slice(0, 256) + "…" : path;
+  const requestId = context.requestId;
+  if (err instanceof HttpError) {
+    return { code: err.code, response: problemResponse(err, { instance, requestId }) };
+  }
+  report();
+  const internal = new HttpError(500, "The edge failed to handle this request", {
+    code: "internal_error",
+  });
+  return { code: internal.code, response: problemResponse(internal, { instance, requestId }) };
+}
+
 /** The app's single error handler: `HttpError` as-is, anything else as an opaque 500. */
 export function problemHandler(report: ErrorReporter): ErrorHandler {
   return function problemHandler(err, c) {
-    const requestId = requestIdOf(c);
-    const instance = safePath(c);
-    if (err instanceof HttpError) {
-      markProblem(c, err.code);
-      return problemResponse(err, { instance, requestId });
-    }
-    report(err, c);
-    const internal = new HttpError(500, "The edge failed to handle this request", {
-      code: "internal_error",
-    });
-    markProblem(c, internal.code);
-    return problemResponse(internal, { instance, requestId });
+    const { response, code } = problemFor(
+      err,
+      { path: c.req.path, requestId: requestIdOf(c) },
+      () => report(err, c),
+    );
+    markProblem(c, code);
+    return response;
   };
 }
 

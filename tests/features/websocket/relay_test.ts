@@ -373,3 +373,23 @@ Deno.test("without authorization the token subprotocol is still kept from the or
   assert.equal(origin.seen[0].headers["sec-websocket-protocol"], "chat.v1");
   assert.equal(origin.seen[0].headers["authorization"], "Bearer abc.def");
 });
+
+Deno.test("an upgrade to a URL marked hit-for-pass is relayed, not passed by the cache", async () => {
+  await using origin = startWsOrigin();
+  await using e = await startEdge(makeConfig(origin.url, { experiments: [] }));
+  const cache = e.edge.cache!;
+  // As if the origin had just answered this URL uncacheable (the next GET passes straight on).
+  cache.passes.mark(`${e.url}/chat/passed`, e.clock.now());
+  const client = connect(`${e.url}/chat/passed`);
+  await client.opened;
+  client.socket.send("still a socket");
+  assert.equal(await client.next(), "still a socket");
+  client.socket.close(1000, "done");
+  await client.closed;
+  assert.equal(origin.seen[0].headers["upgrade"]?.toLowerCase(), "websocket");
+  assert.equal(
+    e.edge.metrics.counter("outpost_cache_hit_for_pass_total", "").get(),
+    0,
+    "the cache did not pass it",
+  );
+});
