@@ -541,19 +541,16 @@ export function createApp(deps: AppDeps): Edge {
     deps.functions,
   );
   if (functions) mainApp.route("/", functions.routes);
-  // API docs: the document is built from the routes' schemas on first request, never before.
+  // API docs: the document is generated from the routes this app mounts (each carries its
+  // description and schemas) on first request, never before.
   if (config.docs.enabled) {
     docsRoutes(edgeApp, {
       config: config.docs,
       document: async () =>
         (await import("../features/docs/openapi/document.ts")).buildApiDocument({
           config,
-          itemSchema: data.itemSchema,
-          eventLimits: analytics.edge?.limits ?? null,
-          collector: analytics.central !== null,
-          cache: cache !== null,
+          routers: [edgeApp, mainApp],
           protects: guard ? (method, path) => guard.protects(method, path) : null,
-          now: () => clock.now(),
         }),
     });
   }
