@@ -9,13 +9,6 @@ import {
   UserIdSchema,
   validateEvents,
 } from "./event_schema.ts";
-import {
-  BandwidthSchema,
-  EventCountsSchema,
-  EventsAcceptedSchema,
-  FlushReportSchema,
-  UserEventsSchema,
-} from "./responses.ts";
 import { type IngestRecord, InvalidCursorError, UnreadableIngestKeyError } from "./store.ts";
 import type { AppEnv } from "../../core/request.ts";
 import type { AdminCheck } from "../../platform/guard.ts";
@@ -100,11 +93,16 @@ function limitsText(limits: EventLimits, maxBodyBytes: number): string {
     "one bad event refuses the whole batch.";
 }
 
-/** The `/events` operations of this node, from the schemas its routes parse with. */
-function eventsDocs(
+/**
+ * The `/events` operations of this node, from the schemas its routes parse with (the answers'
+ * schemas load with the document, not at start-up).
+ */
+async function eventsDocs(
   analytics: AnalyticsEdge,
   queries: ReturnType<typeof eventsQuerySchemas>,
-): Record<"post" | "user" | "counts" | "bandwidth", RouteDoc> {
+): Promise<Record<"post" | "user" | "counts" | "bandwidth", RouteDoc>> {
+  const { BandwidthSchema, EventCountsSchema, EventsAcceptedSchema, UserEventsSchema } =
+    await import("./responses.ts");
   const { limits, config } = analytics;
   const { UserQuery, CountsQuery, PostQuery } = queries;
   const body = named("EventsRequest", eventsBodySchema(limits, () => analytics.clock.now()));
@@ -192,7 +190,8 @@ function eventsDocs(
 }
 
 /** `POST /_edge/analytics/flush` under this node's flush period. */
-function flushDoc(analytics: AnalyticsEdge): RouteDoc {
+async function flushDoc(analytics: AnalyticsEdge): Promise<RouteDoc> {
+  const { FlushReportSchema } = await import("./responses.ts");
   return {
     operationId: "flushAnalytics",
     tags: ["Analytics"],
@@ -225,7 +224,7 @@ export function eventsRoutes(analytics: AnalyticsEdge | null): Hono<AppEnv> {
   let built: ReturnType<typeof eventsDocs> | undefined;
   const docs = () => built ??= eventsDocs(analytics, { UserQuery, CountsQuery, PostQuery });
 
-  api.post("/events", () => docs().post, async (c) => {
+  api.post("/events", async () => (await docs()).post, async (c) => {
     const req = c.req.raw;
     const query = parseInput(PostQuery, c.req.query(), "query");
     const partial = query.partial === "true" || query.partial === "1";
@@ -311,7 +310,7 @@ export function eventsRoutes(analytics: AnalyticsEdge | null): Hono<AppEnv> {
     });
   });
 
-  api.get("/events/users/:id", () => docs().user, async (c) => {
+  api.get("/events/users/:id", async () => (await docs()).user, async (c) => {
     const id = parseInput(UserIdSchema, c.req.param("id"), "user id");
     const q = parseInput(UserQuery, c.req.query(), "query");
     try {
@@ -327,7 +326,7 @@ export function eventsRoutes(analytics: AnalyticsEdge | null): Hono<AppEnv> {
     }
   });
 
-  api.get("/events/counts", () => docs().counts, async (c) => {
+  api.get("/events/counts", async () => (await docs()).counts, async (c) => {
     const q = parseInput(CountsQuery, c.req.query(), "query");
     const counts = await store.counts(q.minutes);
     return jsonResponse(
@@ -339,7 +338,7 @@ export function eventsRoutes(analytics: AnalyticsEdge | null): Hono<AppEnv> {
 
   api.get(
     "/events/bandwidth",
-    () => docs().bandwidth,
+    async () => (await docs()).bandwidth,
     () => jsonResponse({ edge_id: analytics.edgeId, ...analytics.bandwidth() }, 200, NO_STORE),
   );
 

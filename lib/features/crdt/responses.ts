@@ -1,6 +1,6 @@
 /**
- * What `/crdt/*` answers, as zod schemas: the routes' descriptions name them (the API document)
- * and tests parse live answers with them.
+ * What `/crdt/*` and `GET /_edge/sync` answer, as zod schemas: the routes' descriptions name them
+ * (loaded with the API document, not at start-up) and tests parse live answers with them.
  */
 
 import { z } from "zod";
@@ -39,4 +39,22 @@ export const RegisterSchema = z.object({
   name: z.string(),
   value: z.json(),
   timestamp: HlcWireSchema,
+});
+
+/** `GET /_edge/sync`: this replica and its peers' progress. */
+export const SyncStatusSchema = z.object({
+  replica: z.string(),
+  kvId: z.string(),
+  peers: z.array(z.object({
+    url: z.string(),
+    cursor: z.number().nullable(),
+    lastFullAt: z.number().nullable(),
+    lastOkAt: z.number().nullable(),
+    peerReplica: z.string().nullable(),
+    peerKvId: z.string().nullable(),
+    failures: Count,
+    lastError: z.string().nullable(),
+    nextAttemptAt: z.number().nullable(),
+    self: z.boolean(),
+  })),
 });

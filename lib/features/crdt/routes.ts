@@ -27,7 +27,6 @@ import {
   type ResponseDoc,
   type RouteDoc,
 } from "../../platform/http/route_doc.ts";
-import { CounterSchema, RegisterSchema, SetChangeSchema, SetSchema } from "./responses.ts";
 
 /** What the CRDT routes use. */
 export interface CrdtRoutesOptions {
@@ -74,11 +73,17 @@ export function crdtBodySchemas(limits: { maxStep: number }) {
 }
 
 const BUSY = "`busy`: lost races with other writers; retry";
-const NameParams = z.object({ name: CrdtNameSchema });
 
-/** The CRDT operations under this node's limits, by the route's method and path. */
-function crdtDocs(options: CrdtRoutesOptions, schemas: ReturnType<typeof crdtBodySchemas>) {
+/**
+ * The CRDT operations under this node's limits, from the schemas the routes validate with (the
+ * answers' schemas load with the document, not at start-up).
+ */
+async function crdtDocs(options: CrdtRoutesOptions, schemas: ReturnType<typeof crdtBodySchemas>) {
+  const { CounterSchema, RegisterSchema, SetChangeSchema, SetSchema } = await import(
+    "./responses.ts"
+  );
   const { StepSchema, ElementBodySchema, RegisterBodySchema, SetQuery } = schemas;
+  const NameParams = z.object({ name: CrdtNameSchema });
   const counter = named("Counter", CounterSchema);
   const setChange = named("SetChange", SetChangeSchema);
   const register = named("Register", RegisterSchema);
@@ -184,7 +189,7 @@ export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
   };
 
   for (const op of ["increment", "decrement"] as const) {
-    api.post(`/counters/:name/${op}`, () => docs()[op], async (c) => {
+    api.post(`/counters/:name/${op}`, async () => (await docs())[op], async (c) => {
       const name = nameOf(c);
       // No body at all is a step of the default size (`curl -X POST …/increment`).
       const step = await body(c, BODY_SLACK, { empty: {} });
@@ -197,13 +202,13 @@ export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
     });
   }
 
-  api.get("/counters/:name", () => docs().counter, async (c) => {
+  api.get("/counters/:name", async () => (await docs()).counter, async (c) => {
     const name = nameOf(c);
     const store = await options.store();
     return jsonResponse(counterBody(name, await store.counter(name)), 200, NO_STORE);
   });
 
-  api.post("/sets/:name/add", () => docs().add, async (c) => {
+  api.post("/sets/:name/add", async () => (await docs()).add, async (c) => {
     const name = nameOf(c);
     const { element } = parseInput(ElementBodySchema, await body(c), "element");
     const store = await options.store();
@@ -211,7 +216,7 @@ export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
     return jsonResponse({ name, element, present: true, changed }, 200, NO_STORE);
   });
 
-  api.post("/sets/:name/remove", () => docs().remove, async (c) => {
+  api.post("/sets/:name/remove", async () => (await docs()).remove, async (c) => {
     const name = nameOf(c);
     const { element } = parseInput(ElementBodySchema, await body(c), "element");
     const store = await options.store();
@@ -219,7 +224,7 @@ export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
     return jsonResponse({ name, element, present: false, changed }, 200, NO_STORE);
   });
 
-  api.get("/sets/:name", () => docs().set, async (c) => {
+  api.get("/sets/:name", async () => (await docs()).set, async (c) => {
     const name = nameOf(c);
     const query = parseInput(SetQuery, c.req.query(), "query");
     const store = await options.store();
@@ -234,7 +239,7 @@ export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
     return jsonResponse({ name, elements: page.elements, next_after: nextAfter }, 200, NO_STORE);
   });
 
-  api.put("/registers/:name", () => docs().writeRegister, async (c) => {
+  api.put("/registers/:name", async () => (await docs()).writeRegister, async (c) => {
     const name = nameOf(c);
     const raw = await body(c, options.maxRegisterBytes + BODY_SLACK);
     const { value } = parseInput(RegisterBodySchema, raw, "register");
@@ -248,7 +253,7 @@ export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
     return jsonResponse({ name, value: reg.value, timestamp: reg.ts }, 200, NO_STORE);
   });
 
-  api.get("/registers/:name", () => docs().register, async (c) => {
+  api.get("/registers/:name", async () => (await docs()).register, async (c) => {
     const name = nameOf(c);
     const reg = await (await options.store()).register(name);
     if (!reg) throw new HttpError(404, `Register never written: ${name}`, { code: "not_found" });

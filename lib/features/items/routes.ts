@@ -44,13 +44,6 @@ export const ItemIdSchema = z.string().regex(
   "Must be 1-128 letters, digits, '.', '_', '~' or '-'",
 );
 
-/** `PUT /items/:id`. */
-export const ItemWrittenSchema = z.object({
-  id: z.string(),
-  version: z.string().describe("The new version, also the `ETag`"),
-  updatedAt: z.number().describe("Epoch ms of the write"),
-});
-
 const STRING = { type: "string" };
 const X_SOURCE: HeaderDoc = {
   description: "`edge` (this node's memory) or `central` (the copy in KV)",
@@ -61,7 +54,6 @@ const ITEM_HEADERS: Record<string, HeaderDoc> = {
   "X-Source": X_SOURCE,
 };
 const BUSY = "`busy`: lost races with other writers; retry";
-const ItemParams = z.object({ id: ItemIdSchema });
 
 function header(name: string, description: string): ParameterDoc {
   return { name, in: "header", required: false, description, schema: STRING };
@@ -69,8 +61,15 @@ function header(name: string, description: string): ParameterDoc {
 
 const IF_MATCH = header("If-Match", "Write only if the current version matches (or `*`: exists)");
 
-/** The three item operations, for this node's item schema and size limit. */
-function itemDocs(options: ItemRoutesOptions): Record<"get" | "put" | "delete", RouteDoc> {
+/**
+ * The three item operations, for this node's item schema and size limit (the answer's schema
+ * loads with the document, not at start-up).
+ */
+async function itemDocs(
+  options: ItemRoutesOptions,
+): Promise<Record<"get" | "put" | "delete", RouteDoc>> {
+  const { ItemWrittenSchema } = await import("./responses.ts");
+  const ItemParams = z.object({ id: ItemIdSchema });
   const item = named("Item", options.schema);
   const written = named("ItemWritten", ItemWrittenSchema);
   return {
@@ -232,9 +231,9 @@ export function itemRoutes(options: ItemRoutesOptions): Hono<AppEnv> {
     if (hit) return answer(c, id, hit);
     return items.get(id).then((read) => answer(c, id, read));
   };
-  api.get("/:id", () => docs().get, getItem);
+  api.get("/:id", async () => (await docs()).get, getItem);
 
-  api.put("/:id", () => docs().put, async (c) => {
+  api.put("/:id", async () => (await docs()).put, async (c) => {
     const id = idOf(c);
     const pre = preconditions(c, true);
     const body = await readJsonBody(c.req.raw, options.maxBodyBytes);
@@ -259,7 +258,7 @@ export function itemRoutes(options: ItemRoutesOptions): Hono<AppEnv> {
     return itemHeaders(res, "central", { ...written, text: null });
   });
 
-  api.delete("/:id", () => docs().delete, async (c) => {
+  api.delete("/:id", async () => (await docs()).delete, async (c) => {
     const id = idOf(c);
     const deleted = await guarded(() => items.delete(id, preconditions(c, false)));
     if (!deleted) throw new HttpError(404, `No item: ${id}`, { code: "not_found" });

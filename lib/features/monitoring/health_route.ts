@@ -20,7 +20,6 @@ import {
   type RouteDoc,
 } from "../../platform/http/route_doc.ts";
 import type { Monitor } from "./monitor.ts";
-import { HealthSchema, WhereAmISchema } from "./responses.ts";
 import { monitoringRoutes } from "./routes.ts";
 
 const NO_STORE = { "cache-control": "no-store" };
@@ -169,20 +168,25 @@ function failingJobs(
   };
 }
 
-const WHEREAMI_DOC: RouteDoc = {
-  operationId: "getWhereAmI",
-  tags: ["Node"],
-  summary: "Where the edge thinks the caller is",
-  description: "Location from trusted proxy headers, the IP database or the default, and the " +
-    "nearest region.",
-  responses: {
-    200: json("The caller's location", named("WhereAmI", WhereAmISchema)),
-    default: DEFAULT_PROBLEM,
-  },
-};
+// The answers' schemas load with the document (`./responses.ts`), not at start-up.
+async function whereamiDoc(): Promise<RouteDoc> {
+  const { WhereAmISchema } = await import("./responses.ts");
+  return {
+    operationId: "getWhereAmI",
+    tags: ["Node"],
+    summary: "Where the edge thinks the caller is",
+    description: "Location from trusted proxy headers, the IP database or the default, and the " +
+      "nearest region.",
+    responses: {
+      200: json("The caller's location", named("WhereAmI", WhereAmISchema)),
+      default: DEFAULT_PROBLEM,
+    },
+  };
+}
 
 /** `GET /_edge/health` under this node's thresholds. */
-function healthDoc(options: EdgeRoutesOptions): RouteDoc {
+async function healthDoc(options: EdgeRoutesOptions): Promise<RouteDoc> {
+  const { HealthSchema } = await import("./responses.ts");
   const t = options.monitor.health().thresholds;
   const health = named("Health", HealthSchema);
   return {
@@ -230,7 +234,7 @@ export function edgeRoutes(
   const app = new Hono<AppEnv>().basePath("/_edge");
   const api = describedRoutes(app);
 
-  api.get("/whereami", WHEREAMI_DOC, (c) => {
+  api.get("/whereami", whereamiDoc, (c) => {
     const { geo, clientIp } = c.env.ctx;
     return jsonResponse(
       {

@@ -25,7 +25,6 @@ import {
 import { dashboardHtml } from "./dashboard/page.ts";
 import type { Monitor } from "./monitor.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
-import { GlobalStatsSchema } from "./responses.ts";
 
 /** The dashboard's built script and stylesheet (65 KB of JSON), loaded when first asked for. */
 interface DashboardBundle {
@@ -73,25 +72,29 @@ const METRICS_DOC: RouteDoc = {
   },
 };
 
-const STATS_DOC: RouteDoc = {
-  operationId: "getStats",
-  tags: ["Monitoring"],
-  summary: "Global statistics: every live node's snapshot merged",
-  description: "Percentiles come from merged histograms. Unknown query parameters are ignored.",
-  security: OPERATOR_SECURITY,
-  query: StatsQuerySchema,
-  describe: { region: "Only this region's edges" },
-  responses: {
-    200: json("Merged statistics", named("GlobalStats", GlobalStatsSchema)),
-    ...problems({
-      400: "`validation_failed`: malformed `region`",
-      ...OPERATOR_PROBLEMS,
-      503: "`admin_not_configured`: production without `ADMIN_TOKEN`; `stats_unavailable`: " +
-        "KV cannot be read",
-    }),
-    default: DEFAULT_PROBLEM,
-  },
-};
+// The answer's schema loads with the document (`./responses.ts`), not at start-up.
+async function statsDoc(): Promise<RouteDoc> {
+  const { GlobalStatsSchema } = await import("./responses.ts");
+  return {
+    operationId: "getStats",
+    tags: ["Monitoring"],
+    summary: "Global statistics: every live node's snapshot merged",
+    description: "Percentiles come from merged histograms. Unknown query parameters are ignored.",
+    security: OPERATOR_SECURITY,
+    query: StatsQuerySchema,
+    describe: { region: "Only this region's edges" },
+    responses: {
+      200: json("Merged statistics", named("GlobalStats", GlobalStatsSchema)),
+      ...problems({
+        400: "`validation_failed`: malformed `region`",
+        ...OPERATOR_PROBLEMS,
+        503: "`admin_not_configured`: production without `ADMIN_TOKEN`; `stats_unavailable`: " +
+          "KV cannot be read",
+      }),
+      default: DEFAULT_PROBLEM,
+    },
+  };
+}
 
 const DASHBOARD_DOC: RouteDoc = {
   operationId: "getDashboard",
@@ -162,7 +165,7 @@ export function monitoringRoutes(app: Hono<AppEnv>, options: MonitoringRoutesOpt
     return text(monitor.prometheus(), PROMETHEUS_CONTENT_TYPE, noStore);
   });
 
-  api.get("/stats", STATS_DOC, async (c) => {
+  api.get("/stats", statsDoc, async (c) => {
     admin(c.req.raw);
     const query = parseInput(StatsQuerySchema, c.req.query(), "query");
     return jsonResponse(await monitor.stats(query), 200, noStore);

@@ -81,10 +81,11 @@ export interface MiddlewareDoc {
 }
 
 /**
- * A description, or a function that makes it when the document is built (so a description that
- * reads limits or state costs nothing at start-up).
+ * A description, or a function that makes it when the document is built, so that neither the
+ * description nor the schemas it names cost anything at start-up (it may load them with a
+ * dynamic `import()`).
  */
-export type DocSource<D> = D | (() => D);
+export type DocSource<D> = D | (() => D | Promise<D>);
 
 const ROUTE_DOC = Symbol("routeDoc");
 
@@ -109,12 +110,12 @@ function attach<F extends (...args: never[]) => unknown>(
   return handler;
 }
 
-/** The description attached to a handler or middleware (built now if it is a function), or null. */
-export function routeDocOf(handler: unknown): RouteDoc | MiddlewareDoc | null {
+/** The description attached to a handler or middleware (made now if it is a function), or null. */
+export async function routeDocOf(handler: unknown): Promise<RouteDoc | MiddlewareDoc | null> {
   if (typeof handler !== "function") return null;
   const doc = (handler as Documented)[ROUTE_DOC];
   if (doc === undefined) return null;
-  return typeof doc === "function" ? doc() : doc;
+  return typeof doc === "function" ? await doc() : doc;
 }
 
 /** Routes of `app` registered with their descriptions (`app.get(path, handler)` plus a doc). */

@@ -47,13 +47,13 @@ function notOperations(s: DocEdge): Map<string, string> {
  * Where the live route table and the document disagree: a route that is neither an operation
  * of the document nor explained, an operation the routes do not serve.
  */
-function drift(s: DocEdge, document: Obj): string[] {
+async function drift(s: DocEdge, document: Obj): Promise<string[]> {
   const { edge, main } = s.edge.routers;
   const doc = documented(document);
   const skip = notOperations(s);
   const out: string[] = [];
   const operations = new Set<string>();
-  for (const { method, path, doc: described } of routeTable([edge, main])) {
+  for (const { method, path, doc: described } of await routeTable([edge, main])) {
     const route = `${method} ${path}`;
     if (described !== null && "operationId" in described) {
       operations.add(route);
@@ -147,13 +147,13 @@ Deno.test("The document describes every route the edge serves, and only those", 
   for (const [name, make] of cases) {
     await t.step(name, async () => {
       await using s = await make();
-      assert.deepEqual(drift(s, await s.document()), []);
+      assert.deepEqual(await drift(s, await s.document()), []);
     });
   }
   await t.step("a route added without a description fails the walk", async () => {
     await using s = await docEdge();
     s.edge.routers.edge.get("/undescribed", () => new Response());
-    assert.deepEqual(drift(s, await s.document()), [
+    assert.deepEqual(await drift(s, await s.document()), [
       "GET /_edge/undescribed is served but neither described nor explained",
     ]);
   });
@@ -161,7 +161,7 @@ Deno.test("The document describes every route the edge serves, and only those", 
     await using s = await docEdge();
     const doc = await s.document();
     (doc.paths as Obj)["/_edge/gone"] = { get: { responses: {} } };
-    assert.deepEqual(drift(s, doc), ["GET /_edge/gone is documented but not served"]);
+    assert.deepEqual(await drift(s, doc), ["GET /_edge/gone is documented but not served"]);
   });
   await t.step("parts a node does not run are left out", async () => {
     await using s = await docEdge(CONFIGS["role edge, no cache, no analytics"]);

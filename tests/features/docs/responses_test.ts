@@ -4,16 +4,16 @@ import { DEV_CENTRAL_TOKEN } from "../../../lib/features/analytics/wiring.ts";
 import { ProblemSchema } from "../../../lib/features/docs/openapi/problem.ts";
 import * as analytics from "../../../lib/features/analytics/responses.ts";
 import * as crdt from "../../../lib/features/crdt/responses.ts";
-import { ItemWrittenSchema } from "../../../lib/features/items/routes.ts";
+import { ItemWrittenSchema } from "../../../lib/features/items/responses.ts";
 import * as monitoring from "../../../lib/features/monitoring/responses.ts";
-import { CacheSnapshotSchema, PurgeResultSchema } from "../../../routes/cache.ts";
-import { SyncStatusSchema } from "../../../lib/features/crdt/sync/routes.ts";
+import { cacheAnswerSchemas } from "../../../routes/cache.ts";
 import { SyncAckSchema } from "../../../lib/features/crdt/sync/protocol.ts";
 import { validateJson } from "./_json_schema.ts";
 import { ADMIN_TOKEN, docEdge, SYNC_TOKEN, T0 } from "./_fixture.ts";
 import type { DocEdge } from "./_fixture.ts";
 
 type Obj = Record<string, unknown>;
+const { CacheSnapshotSchema, PurgeResultSchema } = cacheAnswerSchemas();
 
 /**
  * Calls the live route and checks its answer against the document: the status is listed (5xx
@@ -109,7 +109,7 @@ Deno.test("Live answers match the documented responses", async (t) => {
       s,
       doc,
       c("get", "/_edge/sync", "/_edge/sync", { headers: auth }),
-      SyncStatusSchema,
+      crdt.SyncStatusSchema,
     );
   });
 

@@ -21,7 +21,6 @@ import {
   problems,
   type RouteDoc,
 } from "../../../platform/http/route_doc.ts";
-import { CentralStatsSchema, CentralUserSchema, SummaryAppliedSchema } from "../responses.ts";
 
 const NO_STORE = { "cache-control": "no-store" };
 const LIMITS = { maxCompressedBytes: 8 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 };
@@ -39,64 +38,77 @@ const CENTRAL_AUTH_DOC: MiddlewareDoc = {
   }),
 };
 
-const SUMMARY_DOC: RouteDoc = {
-  operationId: "postSummary",
-  tags: ["Collector"],
-  summary: "Apply an edge's interval summary (idempotent by key)",
-  description: "Counts must add up to `total_events`. A key already applied changes nothing " +
-    "(`status: duplicate`). At most 8 MiB compressed, 32 MiB inflated.",
-  parameters: [
-    {
-      name: "Idempotency-Key",
-      in: "header",
+// The answers' schemas load with the document (`../responses.ts`), not at start-up.
+async function summaryDoc(): Promise<RouteDoc> {
+  const { SummaryAppliedSchema } = await import("../responses.ts");
+  return {
+    operationId: "postSummary",
+    tags: ["Collector"],
+    summary: "Apply an edge's interval summary (idempotent by key)",
+    description: "Counts must add up to `total_events`. A key already applied changes nothing " +
+      "(`status: duplicate`). At most 8 MiB compressed, 32 MiB inflated.",
+    parameters: [
+      {
+        name: "Idempotency-Key",
+        in: "header",
+        required: true,
+        description: "Names the summary; repeats are answered `duplicate`",
+        schema: z.string().regex(IDEMPOTENCY_KEY),
+      },
+      {
+        name: "Content-Encoding",
+        in: "header",
+        required: false,
+        schema: { enum: ["identity", "gzip"] },
+      },
+    ],
+    requestBody: {
       required: true,
-      description: "Names the summary; repeats are answered `duplicate`",
-      schema: z.string().regex(IDEMPOTENCY_KEY),
+      content: { "application/json": named("Summary", SummarySchema) },
     },
-    {
-      name: "Content-Encoding",
-      in: "header",
-      required: false,
-      schema: { enum: ["identity", "gzip"] },
+    responses: {
+      200: json("Applied or duplicate", named("SummaryApplied", SummaryAppliedSchema)),
+      ...problems({
+        400: "`idempotency_key_required`, `validation_failed` (with `errors`), `invalid_json`, " +
+          "`invalid_gzip`",
+        413: "`body_too_large`",
+        415: "`unsupported_media_type`, `unsupported_encoding`",
+      }),
+      default: DEFAULT_PROBLEM,
     },
-  ],
-  requestBody: { required: true, content: { "application/json": named("Summary", SummarySchema) } },
-  responses: {
-    200: json("Applied or duplicate", named("SummaryApplied", SummaryAppliedSchema)),
-    ...problems({
-      400: "`idempotency_key_required`, `validation_failed` (with `errors`), `invalid_json`, " +
-        "`invalid_gzip`",
-      413: "`body_too_large`",
-      415: "`unsupported_media_type`, `unsupported_encoding`",
-    }),
-    default: DEFAULT_PROBLEM,
-  },
-};
+  };
+}
 
-const STATS_DOC: RouteDoc = {
-  operationId: "getCentralStats",
-  tags: ["Collector"],
-  summary: "Totals over every edge, and the newest intervals",
-  query: CentralStatsQuerySchema,
-  describe: { intervals: "How many interval starts to list" },
-  responses: {
-    200: json("Totals", named("CentralStats", CentralStatsSchema)),
-    ...problems({ 400: "`validation_failed`" }),
-    default: DEFAULT_PROBLEM,
-  },
-};
+async function statsDoc(): Promise<RouteDoc> {
+  const { CentralStatsSchema } = await import("../responses.ts");
+  return {
+    operationId: "getCentralStats",
+    tags: ["Collector"],
+    summary: "Totals over every edge, and the newest intervals",
+    query: CentralStatsQuerySchema,
+    describe: { intervals: "How many interval starts to list" },
+    responses: {
+      200: json("Totals", named("CentralStats", CentralStatsSchema)),
+      ...problems({ 400: "`validation_failed`" }),
+      default: DEFAULT_PROBLEM,
+    },
+  };
+}
 
-const USER_DOC: RouteDoc = {
-  operationId: "getCentralUser",
-  tags: ["Collector"],
-  summary: "A user's totals over every edge",
-  params: z.object({ id: UserIdSchema }),
-  responses: {
-    200: json("Totals by event type", named("CentralUser", CentralUserSchema)),
-    ...problems({ 400: "`validation_failed`: bad user id" }),
-    default: DEFAULT_PROBLEM,
-  },
-};
+async function userDoc(): Promise<RouteDoc> {
+  const { CentralUserSchema } = await import("../responses.ts");
+  return {
+    operationId: "getCentralUser",
+    tags: ["Collector"],
+    summary: "A user's totals over every edge",
+    params: z.object({ id: UserIdSchema }),
+    responses: {
+      200: json("Totals by event type", named("CentralUser", CentralUserSchema)),
+      ...problems({ 400: "`validation_failed`: bad user id" }),
+      default: DEFAULT_PROBLEM,
+    },
+  };
+}
 
 /** What the collector routes need. */
 export interface CentralRoutesOptions {
@@ -144,7 +156,7 @@ export function centralRoutes(options: CentralRoutesOptions | null): Hono<AppEnv
     await next();
   });
 
-  api.post("/_central/summary", SUMMARY_DOC, async (c) => {
+  api.post("/_central/summary", summaryDoc, async (c) => {
     const key = c.req.header("idempotency-key");
     if (key === undefined || !IDEMPOTENCY_KEY.test(key)) {
       summaries.inc({ status: "rejected" });
@@ -165,12 +177,12 @@ export function centralRoutes(options: CentralRoutesOptions | null): Hono<AppEnv
     return jsonResponse({ ...result, idempotency_key: key }, 200, NO_STORE);
   });
 
-  api.get("/_central/stats", STATS_DOC, async (c) => {
+  api.get("/_central/stats", statsDoc, async (c) => {
     const q = parseInput(CentralStatsQuerySchema, c.req.query(), "query");
     return jsonResponse(await collector.stats(q.intervals), 200, NO_STORE);
   });
 
-  api.get("/_central/users/:id", USER_DOC, async (c) => {
+  api.get("/_central/users/:id", userDoc, async (c) => {
     const id = parseInput(UserIdSchema, c.req.param("id"), "user id");
     const byType = await collector.userStats(id);
     let total = 0;

@@ -5,7 +5,6 @@
  */
 
 import { Hono } from "hono";
-import { z } from "zod";
 import type { AppEnv } from "../../../core/request.ts";
 import type { CrdtStore } from "../store.ts";
 import { HttpError, readJsonBody } from "../../../platform/http/errors.ts";
@@ -43,26 +42,6 @@ export interface SyncRoutesOptions {
 }
 
 const NO_STORE = { "cache-control": "no-store" };
-const Count = z.number().int().min(0);
-
-/** `GET /_edge/sync`: this replica and its peers' progress. */
-export const SyncStatusSchema = z.object({
-  replica: z.string(),
-  kvId: z.string(),
-  peers: z.array(z.object({
-    url: z.string(),
-    cursor: z.number().nullable(),
-    lastFullAt: z.number().nullable(),
-    lastOkAt: z.number().nullable(),
-    peerReplica: z.string().nullable(),
-    peerKvId: z.string().nullable(),
-    failures: Count,
-    lastError: z.string().nullable(),
-    nextAttemptAt: z.number().nullable(),
-    self: z.boolean(),
-  })),
-});
-
 const SYNC_SECURITY: SecurityDoc = [{ syncToken: [] }];
 const SYNC_PROBLEMS = {
   401: "`unauthorized`: no or wrong sync token",
@@ -98,17 +77,21 @@ function postSyncDoc(options: SyncRoutesOptions): RouteDoc {
   };
 }
 
-const SYNC_STATUS_DOC: RouteDoc = {
-  operationId: "getSyncStatus",
-  tags: ["Sync"],
-  summary: "This replica and its peers' progress",
-  security: SYNC_SECURITY,
-  responses: {
-    200: json("Replica and peers", named("SyncStatus", SyncStatusSchema)),
-    ...problems(SYNC_PROBLEMS),
-    default: DEFAULT_PROBLEM,
-  },
-};
+// The answer's schema loads with the document (`../responses.ts`), not at start-up.
+async function syncStatusDoc(): Promise<RouteDoc> {
+  const { SyncStatusSchema } = await import("../responses.ts");
+  return {
+    operationId: "getSyncStatus",
+    tags: ["Sync"],
+    summary: "This replica and its peers' progress",
+    security: SYNC_SECURITY,
+    responses: {
+      200: json("Replica and peers", named("SyncStatus", SyncStatusSchema)),
+      ...problems(SYNC_PROBLEMS),
+      default: DEFAULT_PROBLEM,
+    },
+  };
+}
 
 /** Builds the sync app, to be mounted at `/_edge/sync`. */
 export function syncRoutes(options: SyncRoutesOptions): Hono<AppEnv> {
@@ -183,7 +166,7 @@ export function syncRoutes(options: SyncRoutesOptions): Hono<AppEnv> {
     }
   });
 
-  api.get("/", SYNC_STATUS_DOC, async (c) => {
+  api.get("/", syncStatusDoc, async (c) => {
     authorize(c.req.raw);
     const store = await options.store();
     return jsonResponse(

@@ -87,13 +87,13 @@ const AUTHZ_PROBLEMS = problems({
 });
 
 /** Every route of `routers` with the description its handler carries (null: none). */
-export function routeTable(routers: readonly Hono<AppEnv>[]): DescribedRoute[] {
-  return routers.flatMap((app) =>
-    app.routes.map((route) => ({
+export function routeTable(routers: readonly Hono<AppEnv>[]): Promise<DescribedRoute[]> {
+  return Promise.all(
+    routers.flatMap((app) => app.routes).map(async (route) => ({
       method: route.method,
       path: route.path,
-      doc: routeDocOf(findTargetHandler(route.handler)),
-    }))
+      doc: await routeDocOf(findTargetHandler(route.handler)),
+    })),
   );
 }
 
@@ -200,7 +200,7 @@ export async function buildApiDocument(options: ApiDocumentOptions): Promise<Obj
   const convert = new Converter();
   // The route table as hono-openapi reads it: each live route's method and path, described.
   const table = new Hono();
-  for (const { method, path, doc } of routeTable(options.routers)) {
+  for (const { method, path, doc } of await routeTable(options.routers)) {
     if (doc === null) continue;
     if (method === "ALL") {
       if (isOperation(doc)) throw new TypeError(`ALL ${path}: an operation needs a method`);
