@@ -187,7 +187,7 @@ async function whereamiDoc(): Promise<RouteDoc> {
 /** `GET /_edge/health` under this node's thresholds. */
 async function healthDoc(options: EdgeRoutesOptions): Promise<RouteDoc> {
   const { HealthSchema } = await import("./responses.ts");
-  const t = options.monitor.health().thresholds;
+  const t = options.monitor.thresholds;
   const health = named("Health", HealthSchema);
   return {
     operationId: "getHealth",

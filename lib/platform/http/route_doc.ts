@@ -2,7 +2,22 @@
  * What a route says about itself for the API document: its operation (summary, parameters, body,
  * answers, security) with the very zod schemas it validates with, attached to its handler where
  * the route is defined. Nothing here runs on a request or converts a schema: the docs feature
- * reads these from the live app's routes when the document is first asked for.
+ * reads these from the live app's routes when the document is first asked for
+ * (`lib/features/docs/openapi/document.ts`), and a test fails on a route mounted without one.
+ *
+ * @example A route and its description
+ * ```ts
+ * const api = describedRoutes(app);
+ * api.get("/counters/:name", {
+ *   operationId: "getCounter",
+ *   tags: ["CRDT"],
+ *   summary: "Read a counter",
+ *   params: z.object({ name: CrdtNameSchema }), // what the handler parses the path with
+ *   responses: { 200: json("The counter", named("Counter", CounterSchema)), ...problems({ 400: "`validation_failed`" }) },
+ * }, async (c) => { … });
+ * ```
+ * A description that names schemas the route itself does not need (its answers) is better a
+ * function that imports them, so they are not built at start-up.
  */
 
 import type { Env, Handler, Hono, MiddlewareHandler } from "hono";

@@ -186,6 +186,7 @@ Deno.test("The document states this node's limits and security", async (t) => {
     crdt: { maxStep: 50 },
     data: { itemSchema: "flat-object" },
     analytics: { maxBatchEvents: 7, retentionHours: 2 },
+    metrics: { health: { maxP99Ms: 321 } },
   });
   const doc = await s.document();
   const schemas = (doc.components as Record<string, Record<string, Obj>>).schemas;
@@ -198,6 +199,7 @@ Deno.test("The document states this node's limits and security", async (t) => {
     const minutes = (paths["/events/counts"].get.parameters as Obj[])[0];
     assert.equal((minutes.schema as Obj).maximum, 120);
     assert.equal(schemas.Item.type, "object", "the flat-object item schema");
+    assert.match(paths["/_edge/health"].get.description as string, /p99 under 321 ms/);
   });
   await t.step("security by route", () => {
     assert.deepEqual(paths["/items/{id}"].put.security, [{ bearerJwt: [] }]);
