@@ -8,6 +8,7 @@
  */
 
 import { Hono } from "hono";
+import type { z } from "zod";
 import type { AppEnv } from "../../../core/request.ts";
 import { findTargetHandler } from "hono/utils/handler";
 import { describeRoute, generateSpecs } from "hono-openapi";
@@ -111,7 +112,7 @@ class Converter {
 
   schema(slot: SchemaSlot): JsonSchema {
     if (slot instanceof NamedSchema) return this.book.ref(slot.name, slot.schema);
-    if ("_zod" in slot) return this.book.inline(slot as never);
+    if ("_zod" in slot) return this.book.inline(slot as z.ZodType);
     return slot as JsonSchema;
   }
 
@@ -200,6 +201,7 @@ export async function buildApiDocument(options: ApiDocumentOptions): Promise<Obj
   const convert = new Converter();
   // The route table as hono-openapi reads it: each live route's method and path, described.
   const table = new Hono();
+  const operations = new Set<string>();
   for (const { method, path, doc } of await routeTable(options.routers)) {
     if (doc === null) continue;
     if (method === "ALL") {
@@ -207,6 +209,9 @@ export async function buildApiDocument(options: ApiDocumentOptions): Promise<Obj
       table.all(path, describeRoute(convert.middleware(doc)));
     } else {
       if (!isOperation(doc)) throw new TypeError(`${method} ${path}: a guard on one route`);
+      // The router answers the first; a second description would describe a route never reached.
+      if (operations.has(`${method} ${path}`)) throw new TypeError(`${method} ${path} twice`);
+      operations.add(`${method} ${path}`);
       table.on(method, path, describeRoute(convert.operation(doc)));
     }
   }
