@@ -15,6 +15,7 @@ import {
   json,
   named,
   OPERATOR_PROBLEMS,
+  OPERATOR_SECURITY,
   PROBLEM_REF,
   problems,
   type RouteDoc,
@@ -193,6 +194,8 @@ async function healthDoc(options: EdgeRoutesOptions): Promise<RouteDoc> {
     operationId: "getHealth",
     tags: ["Node"],
     summary: "This node's health (for load balancers)",
+    // Public; the operator guard applies to `?verbose=1` only.
+    security: [{}, ...OPERATOR_SECURITY],
     description:
       `Healthy while the window's rate of 5xx ${
         t.countOriginErrors ? "(edge and origin)" : "made by the edge"

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { Hono } from "hono";
+import type { AppEnv } from "../../../lib/core/request.ts";
+import { describedRoutes } from "../../../lib/platform/http/route_doc.ts";
 import { routeTable } from "../../../lib/features/docs/openapi/document.ts";
 import { validateOpenApi } from "./_openapi.ts";
 import { CONFIGS, docEdge } from "./_fixture.ts";
@@ -210,7 +213,7 @@ Deno.test("The document states this node's limits and security", async (t) => {
     assert.deepEqual(paths["/_edge/purge"].post.security, [{ adminToken: [] }]);
     assert.deepEqual(paths["/_edge/sync"].post.security, [{ syncToken: [] }]);
     assert.deepEqual(paths["/_central/summary"].post.security, [{ collectorToken: [] }]);
-    assert.equal(paths["/_edge/health"].get.security, undefined);
+    assert.deepEqual(paths["/_edge/health"].get.security, [{}, { adminToken: [] }], "verbose");
   });
   await t.step("errors are problem+json with the shared schema", () => {
     const bad = (paths["/items/{id}"].put.responses as Record<string, Obj>)["412"];
@@ -220,4 +223,20 @@ Deno.test("The document states this node's limits and security", async (t) => {
     const problem = schemas.Problem;
     assert.deepEqual(problem.required, ["type", "title", "status", "detail", "code"]);
   });
+});
+
+Deno.test("routeTable() finds descriptions through mounted sub-apps and their error handlers", async () => {
+  const sub = new Hono<AppEnv>();
+  sub.onError(() => new Response("sub's own", { status: 500 }));
+  describedRoutes(sub).get("/:id", {
+    operationId: "getThing",
+    tags: ["T"],
+    summary: "A thing",
+    responses: { 200: { description: "ok" } },
+  }, (c) => new Response(c.req.param("id")));
+  const app = new Hono<AppEnv>().basePath("/_edge");
+  app.route("/things", sub);
+  const [route] = await routeTable([app]);
+  assert.equal(`${route.method} ${route.path}`, "GET /_edge/things/:id");
+  assert.equal((route.doc as { operationId: string }).operationId, "getThing");
 });
