@@ -220,9 +220,8 @@ export function eventsRoutes(analytics: AnalyticsEdge | null): Hono<AppEnv> {
   const { limits, store, config } = analytics;
   const { UserQuery, CountsQuery, PostQuery } = eventsQuerySchemas(config);
   const api = describedRoutes(app);
-  // Built when the document is, from the schemas these routes parse with.
-  let built: ReturnType<typeof eventsDocs> | undefined;
-  const docs = () => built ??= eventsDocs(analytics, { UserQuery, CountsQuery, PostQuery });
+  // Made when the document is built, from the schemas these routes parse with.
+  const docs = () => eventsDocs(analytics, { UserQuery, CountsQuery, PostQuery });
 
   api.post("/events", async () => (await docs()).post, async (c) => {
     const req = c.req.raw;

@@ -173,10 +173,9 @@ export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const api = describedRoutes(app);
   const { StepSchema, ElementBodySchema, RegisterBodySchema, SetQuery } = crdtBodySchemas(options);
-  // Built when the document is, from the schemas these routes validate with.
-  let built: ReturnType<typeof crdtDocs> | undefined;
+  // Made when the document is built, from the schemas these routes validate with.
   const docs = () =>
-    built ??= crdtDocs(options, { StepSchema, ElementBodySchema, RegisterBodySchema, SetQuery });
+    crdtDocs(options, { StepSchema, ElementBodySchema, RegisterBodySchema, SetQuery });
 
   const nameOf = (c: Context<AppEnv>) => parseInput(CrdtNameSchema, c.req.param("name"), "name");
   const body = async (c: Context<AppEnv>, max = BODY_SLACK, options: ReadJsonOptions = {}) => {

@@ -199,8 +199,7 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
 export function itemRoutes(options: ItemRoutesOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const api = describedRoutes(app);
-  let built: ReturnType<typeof itemDocs> | undefined;
-  const docs = () => built ??= itemDocs(options);
+  const docs = () => itemDocs(options);
   const { items } = options;
   const idOf = (c: Context<AppEnv>) => parseInput(ItemIdSchema, c.req.param("id"), "item id");
 
