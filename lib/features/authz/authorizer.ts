@@ -21,7 +21,7 @@ import type { RateClass, RateDecision, RateLimiter } from "./rate_limiter.ts";
 import { type DecisionInput, ModuleFault, type PolicyModule } from "./wasm_module.ts";
 
 /** Paths longer than this are refused before any other work. */
-export const MAX_PATH_LENGTH = 2048;
+const MAX_PATH_LENGTH = 2048;
 const CODE = /^[a-z0-9_]{1,64}$/;
 const COUNTRY = /^[A-Z]{2}$/;
 

@@ -24,7 +24,7 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** Orders registers by timestamp, then by canonical value. */
-export function compareLww(a: LwwRegister, b: LwwRegister): number {
+function compareLww(a: LwwRegister, b: LwwRegister): number {
   const byTime = compareHlc(a.ts, b.ts);
   if (byTime !== 0) return byTime;
   const x = canonicalJson(a.value);

@@ -133,7 +133,7 @@ export function orsetHas(set: OrSet, element: string): boolean {
 }
 
 /** The state with empty (named) entries dropped. */
-export function orsetNormalize(set: OrSet): OrSet {
+function orsetNormalize(set: OrSet): OrSet {
   let named = false;
   for (const dots of set.entries.values()) if (dots.length === 0) named = true;
   if (!named) return set;

@@ -37,7 +37,7 @@ const NoProtoKey = z.custom<unknown>(
 );
 
 /** Per-replica counts: `{ "<replica>": <non-negative safe integer> }`. */
-export const CountsSchema = NoProtoKey.pipe(z.record(ReplicaIdSchema, CountSchema)).refine(
+const CountsSchema = NoProtoKey.pipe(z.record(ReplicaIdSchema, CountSchema)).refine(
   (counts) => Object.keys(counts).length <= MAX_REPLICAS,
   { message: `At most ${MAX_REPLICAS} replicas` },
 );
@@ -142,11 +142,6 @@ export const LwwWireSchema = z.object({
   value: z.json(),
   ts: HlcWireSchema,
 }).transform((w): LwwRegister => ({ value: w.value, ts: w.ts as HlcTimestamp }));
-
-/** Wire form of a G-Counter. */
-export function gcounterToWire(c: GCounter): z.input<typeof GCounterWireSchema> {
-  return { type: "g-counter", v: WIRE_VERSION, counts: mapToCounts(c.counts) };
-}
 
 /** Wire form of a PN-Counter. */
 export function pncounterToWire(c: PNCounter): z.input<typeof PNCounterWireSchema> {

@@ -35,7 +35,7 @@ export const ItemIdSchema = z.string().regex(
 const ETAG_LIST = /^\s*(?:(?:W\/)?"[\x21\x23-\x7e\x80-\xff]*"\s*(?:,\s*|$))+$/;
 
 /** Parses `If-Match` / `If-None-Match`: `*` or the listed tags (weak ones marked `W/`). */
-export function parseEtagHeader(header: string, name: string): "*" | string[] {
+function parseEtagHeader(header: string, name: string): "*" | string[] {
   if (header.trim() === "*") return "*";
   if (header.length > 4096 || !ETAG_LIST.test(header)) {
     throw new HttpError(400, `Malformed ${name}: ${header.slice(0, 100)}`, {
