@@ -1,5 +1,5 @@
 /**
- * `/items/:id` (Pattern 1): GET from this node's memory or the central copy, PUT and DELETE to
+ * `/items/:id`: GET from this node's memory or the central copy, PUT and DELETE to
  * the central copy with optimistic concurrency (`If-Match`, `If-None-Match: *`). Every answer
  * carries the item's version as `ETag` and `X-Source: edge | central`.
  */
