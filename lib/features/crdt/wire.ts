@@ -16,7 +16,6 @@ import {
   mergeContexts,
   type ReplicaId,
 } from "./dots.ts";
-import type { GCounter } from "./gcounter.ts";
 import type { HlcTimestamp } from "./hlc.ts";
 import type { LwwRegister } from "./lww.ts";
 import { CountSchema, ElementSchema, MAX_REPLICAS, ReplicaIdSchema } from "./names.ts";
@@ -62,13 +61,6 @@ function mapToCounts(map: ReadonlyMap<ReplicaId, number>): WireCounts {
   for (const r of [...map.keys()].sort()) out[r] = map.get(r)!;
   return out;
 }
-
-/** `{ type: "g-counter", v: 1, counts }` → {@linkcode GCounter}. */
-export const GCounterWireSchema = z.object({
-  type: z.literal("g-counter"),
-  v: VersionSchema,
-  counts: CountsSchema,
-}).transform((w): GCounter => ({ counts: countsToMap(w.counts) }));
 
 /** `{ type: "pn-counter", v: 1, p, n }` → {@linkcode PNCounter}. */
 export const PNCounterWireSchema = z.object({
