@@ -30,9 +30,12 @@ async function keyPair(alg: "RS256" | "ES256") {
     }
     : { name: "ECDSA", namedCurve: "P-256" };
   const pair = await crypto.subtle.generateKey(params, true, ["sign", "verify"]) as CryptoKeyPair;
+  const jwk = await crypto.subtle.exportKey("jwk", pair.publicKey);
+  const { key_ops: _ops, ...imported } = jwk;
   return {
-    publicKey: pair.publicKey,
-    jwk: { ...await crypto.subtle.exportKey("jwk", pair.publicKey), kid: "k1", alg },
+    // Imported from the JWK as the former loader did (a generated key object verifies slower).
+    publicKey: await crypto.subtle.importKey("jwk", imported, params, false, ["verify"]),
+    jwk: { ...jwk, kid: "k1", alg },
     privateJwk: { ...await crypto.subtle.exportKey("jwk", pair.privateKey), kid: "k1", alg },
   };
 }
