@@ -14,7 +14,7 @@ export interface LwwRegister<T = unknown> {
 }
 
 /** JSON with object keys sorted, so equal values serialise equally. */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   const obj = value as Record<string, unknown>;
