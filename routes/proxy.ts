@@ -12,7 +12,7 @@ import { isCoded, type PlainPaths, tellsCoding } from "../lib/proxy/plain_paths.
 /** Methods never forwarded: tunnels and request echo have no business passing an edge. */
 export const REFUSED_METHODS: ReadonlySet<string> = new Set(["CONNECT", "TRACE", "TRACK"]);
 /** Listed in `Allow` when a method is refused (extension methods are forwarded too). */
-export const ALLOW = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+const ALLOW = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 /** A method is a token (RFC 9110 §9.1); longer than this is not a method anyone uses. */
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
 /** More Outpost hops than this in `Via` means an origin points back at an edge. */

@@ -26,7 +26,7 @@ import {
 /** Largest chunk written (KV values are limited to 64 KiB). */
 export const CHUNK_BYTES = 60 * 1024;
 /** Bodies up to about this size (with their headers) are stored inside the metadata value. */
-export const INLINE_BYTES = 48 * 1024;
+const INLINE_BYTES = 48 * 1024;
 /** Entries whose header fields are larger than this are kept in memory only. */
 const MAX_META_HEADER_BYTES = 8 * 1024;
 /** Chunks per atomic commit (≤ 800 KiB per commit). */

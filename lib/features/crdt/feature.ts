@@ -1,6 +1,6 @@
 /**
- * The edge data layer of one node, built from config: Pattern 1's items (memory cache, central
- * copy, change feed) and Pattern 2's CRDT replicas with anti-entropy, plus their background
+ * The edge data layer of one node, built from config: the items (memory cache, central copy,
+ * change feed) and the CRDT replicas with anti-entropy, plus their background
  * jobs. Nothing touches KV until the first request or job run (the replica id is read lazily).
  */
 

@@ -33,7 +33,7 @@ window.ui = SwaggerUIBundle({
 `;
 
 /** The Swagger UI page; `initHash` versions the start script's URL. */
-export function docsPage(initHash: string): string {
+function docsPage(initHash: string): string {
   const v = encodeURIComponent(SWAGGER_UI_VERSION);
   return `<!doctype html>
 <html lang="en">

@@ -1,5 +1,5 @@
 /**
- * `/items/:id` (Pattern 1): GET from this node's memory or the central copy, PUT and DELETE to
+ * `/items/:id`: GET from this node's memory or the central copy, PUT and DELETE to
  * the central copy with optimistic concurrency (`If-Match`, `If-None-Match: *`). Every answer
  * carries the item's version as `ETag` and `X-Source: edge | central`.
  */
@@ -141,7 +141,7 @@ async function itemDocs(
 const ETAG_LIST = /^\s*(?:(?:W\/)?"[\x21\x23-\x7e\x80-\xff]*"\s*(?:,\s*|$))+$/;
 
 /** Parses `If-Match` / `If-None-Match`: `*` or the listed tags (weak ones marked `W/`). */
-export function parseEtagHeader(header: string, name: string): "*" | string[] {
+function parseEtagHeader(header: string, name: string): "*" | string[] {
   if (header.trim() === "*") return "*";
   if (header.length > 4096 || !ETAG_LIST.test(header)) {
     throw new HttpError(400, `Malformed ${name}: ${header.slice(0, 100)}`, {
