@@ -1,5 +1,5 @@
 /**
- * Pattern 1 micro-benchmarks through the app's fetch handler (no sockets): a GET answered from
+ * Items micro-benchmarks through the app's fetch handler (no sockets): a GET answered from
  * the node's memory, a GET that reads the central copy in `:memory:` KV, and a PUT (atomic
  * versioned write with its change record).
  * Run: deno bench --allow-all bench/items_bench.ts

@@ -119,6 +119,8 @@ export function createApp(deps: AppDeps): Edge {
     inputs: deps,
     // The handler is built once every feature is; nothing calls this before.
     self: (req) => handle(req),
+    // Likewise built after the features: asked for only when a request needs it.
+    routers: () => [routers.edge, routers.main],
     use: <K extends keyof FeatureApis>(name: K) => (apis.get(name) ?? null) as Api<K> | null,
   };
   const parts: FeatureParts<unknown>[] = [];

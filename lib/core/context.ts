@@ -13,7 +13,7 @@ import type { CanonicalTarget } from "../platform/http/target.ts";
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Makes request ids: a random per-process prefix and a counter (unique, cheap, sortable). */
-export function requestIdGenerator(): (clientValue: string | null) => string {
+function requestIdGenerator(): (clientValue: string | null) => string {
   const prefix = crypto.randomUUID().slice(0, 13).replace("-", "");
   let counter = 0;
   return function requestId(clientValue) {

@@ -3,7 +3,9 @@
  * metrics, background jobs, health conditions, secrets, and the features built before it.
  */
 
+import type { Hono } from "hono";
 import type { HealthConditions } from "./conditions.ts";
+import type { AppEnv } from "./request.ts";
 import type { Clock } from "./clock.ts";
 import type { EdgeConfig } from "./config.ts";
 import type { FeatureApis, FeatureInputs } from "./feature.ts";
@@ -37,6 +39,11 @@ export interface Services {
   inputs: FeatureInputs;
   /** The node's own handler, for requests it sends itself (`internal://self`). */
   self(req: Request): Response | Promise<Response>;
+  /**
+   * The node's routers (`/_edge/*` first, then the main one) once every feature is built: what
+   * is actually served, for a feature that describes it (the OpenAPI document).
+   */
+  routers(): readonly Hono<AppEnv>[];
   /**
    * The api of a feature by name: while features are built, only those built before (registry
    * order); null when that feature is off (or not built yet).

@@ -3,7 +3,7 @@
 import type { Experiment } from "./config.ts";
 
 /** 32-bit FNV-1a over UTF-16 code units; stable across processes, regions and versions. */
-export function fnv1a32(text: string): number {
+function fnv1a32(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);

@@ -18,7 +18,7 @@ import { AutoTracker } from "./tracker.ts";
 /** Intervals close this long after their end, so requests in flight at the boundary land. */
 const CLOSE_GRACE_MS = 1000;
 /** The background job's name (tests run it with `jobs.runNow`). */
-export const FLUSH_JOB = "analytics-flush";
+const FLUSH_JOB = "analytics-flush";
 
 /** Options for {@linkcode AnalyticsEdge}. */
 export interface AnalyticsEdgeOptions {

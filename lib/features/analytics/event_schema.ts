@@ -82,7 +82,7 @@ export function propertiesProblem(
 }
 
 /** The zod schema of one event, judged against `now()` when parsed. */
-export function eventSchema(limits: EventLimits, now: () => number) {
+function eventSchema(limits: EventLimits, now: () => number) {
   const timestamp = z.union([
     z.number().int("Must be integer milliseconds since the epoch").min(0),
     z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),

@@ -22,7 +22,7 @@ import {
 } from "./keys.ts";
 
 /** One outbox record (validated on read: older versions may have written it). */
-export const OutboxRecordSchema = z.object({
+const OutboxRecordSchema = z.object({
   v: z.literal(1),
   edge_id: z.string(),
   interval_start: z.number().int(),

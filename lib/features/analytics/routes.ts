@@ -3,7 +3,12 @@
 import { type Handler, Hono } from "hono";
 import { z } from "zod";
 import type { AnalyticsEdge } from "./edge.ts";
-import { UserIdSchema, validateEvents } from "./event_schema.ts";
+import {
+  type EventLimits,
+  eventsBodySchema,
+  UserIdSchema,
+  validateEvents,
+} from "./event_schema.ts";
 import { type IngestRecord, InvalidCursorError, UnreadableIngestKeyError } from "./store.ts";
 import type { AppEnv } from "../../core/request.ts";
 import type { AdminCheck } from "../../platform/guard.ts";
@@ -11,6 +16,18 @@ import { HttpError, readTextLimited } from "../../platform/http/errors.ts";
 import { jsonResponse } from "../../platform/http/respond.ts";
 import { parseInput } from "../../platform/http/validate.ts";
 import { sha256Hex } from "../../platform/hash.ts";
+import {
+  bytes,
+  DEFAULT_PROBLEM,
+  described,
+  describedRoutes,
+  json,
+  named,
+  OPERATOR_PROBLEMS,
+  OPERATOR_SECURITY,
+  problems,
+  type RouteDoc,
+} from "../../platform/http/route_doc.ts";
 
 const NO_STORE = { "cache-control": "no-store" };
 /** JSON, or text/plain as `navigator.sendBeacon` sends a string. */
@@ -66,14 +83,147 @@ export function eventsQuerySchemas(config: { retentionHours: number }) {
   };
 }
 
+function limitsText(limits: EventLimits, maxBodyBytes: number): string {
+  const p = limits.properties;
+  return `One event or \`{ "events": [...] }\` with 1 to ${limits.maxBatchEvents}, at most ` +
+    `${bytes(maxBodyBytes)}. \`timestamp\` (default now): epoch ms or ISO 8601, at most ` +
+    `${limits.maxFutureMs / 1000} s ahead and within the retention of ` +
+    `${limits.retentionMs / 3_600_000} h. \`properties\`: a JSON object of at most ` +
+    `${bytes(p.maxBytes)}, ${p.maxKeys} keys and ${p.maxDepth} levels. Without \`partial\`, ` +
+    "one bad event refuses the whole batch.";
+}
+
+/**
+ * The `/events` operations of this node, from the schemas its routes parse with (the answers'
+ * schemas load with the document, not at start-up).
+ */
+async function eventsDocs(
+  analytics: AnalyticsEdge,
+  queries: ReturnType<typeof eventsQuerySchemas>,
+): Promise<Record<"post" | "user" | "counts" | "bandwidth", RouteDoc>> {
+  const { BandwidthSchema, EventCountsSchema, EventsAcceptedSchema, UserEventsSchema } =
+    await import("./responses.ts");
+  const { limits, config } = analytics;
+  const { UserQuery, CountsQuery, PostQuery } = queries;
+  const body = named("EventsRequest", eventsBodySchema(limits, () => analytics.clock.now()));
+  const minutes = `Minutes back, up to the retention (${config.retentionHours} h)`;
+  return {
+    post: {
+      operationId: "postEvents",
+      tags: ["Analytics"],
+      summary: "Record analytics events at this edge",
+      description: limitsText(limits, config.maxBodyBytes),
+      query: PostQuery,
+      describe: { partial: "Store the valid events and report the others" },
+      parameters: [{
+        name: "Idempotency-Key",
+        in: "header",
+        required: false,
+        description: "Makes retries safe: a batch sent again under the same key (within 24 h, " +
+          "at this edge) is stored once and answered as the first time. 1-255 visible ASCII " +
+          "characters, bare or quoted.",
+        schema: { type: "string", minLength: 1, maxLength: 257 },
+      }],
+      requestBody: {
+        required: true,
+        description: "`text/plain` is accepted as `navigator.sendBeacon` sends it",
+        content: { "application/json": body, "text/plain": body },
+      },
+      responses: {
+        202: json(
+          "Stored (or stored before, under the same Idempotency-Key)",
+          named("EventsAccepted", EventsAcceptedSchema),
+          {
+            "Idempotent-Replayed": {
+              description: "`true` when this answers a batch already stored under the key",
+              schema: { type: "string", enum: ["true"] },
+            },
+          },
+        ),
+        ...problems({
+          400: "`invalid_events` (with `errors`: index, path, message; nothing stored), " +
+            "`invalid_json`, `validation_failed` (query), `invalid_idempotency_key`",
+          405: "`method_not_allowed`: any method but POST",
+          413: "`body_too_large`",
+          415: "`unsupported_media_type`",
+          422: "`idempotency_key_reused`: the key was used with another body",
+          503: "`store_unavailable`: KV refused the write; retry",
+        }),
+        default: DEFAULT_PROBLEM,
+      },
+    },
+    user: {
+      operationId: "getUserEvents",
+      tags: ["Analytics"],
+      summary: "A user's recent events at this edge, newest first",
+      params: z.object({ id: UserIdSchema }),
+      query: UserQuery,
+      describe: { minutes, limit: "Events per page", cursor: "`next_cursor` of the previous page" },
+      responses: {
+        200: json("A page of events", named("UserEvents", UserEventsSchema)),
+        ...problems({ 400: "`validation_failed`, `invalid_cursor`" }),
+        default: DEFAULT_PROBLEM,
+      },
+    },
+    counts: {
+      operationId: "getEventCounts",
+      tags: ["Analytics"],
+      summary: "This edge's counts by event type over the last minutes",
+      query: CountsQuery,
+      describe: { minutes },
+      responses: {
+        200: json("Counts", named("EventCounts", EventCountsSchema)),
+        ...problems({ 400: "`validation_failed`" }),
+        default: DEFAULT_PROBLEM,
+      },
+    },
+    bandwidth: {
+      operationId: "getBandwidth",
+      tags: ["Analytics"],
+      summary: "Raw event bytes received against summary bytes sent",
+      responses: {
+        200: json("The report", named("Bandwidth", BandwidthSchema)),
+        default: DEFAULT_PROBLEM,
+      },
+    },
+  };
+}
+
+/** `POST /_edge/analytics/flush` under this node's flush period. */
+async function flushDoc(analytics: AnalyticsEdge): Promise<RouteDoc> {
+  const { FlushReportSchema } = await import("./responses.ts");
+  return {
+    operationId: "flushAnalytics",
+    tags: ["Analytics"],
+    summary: "Close the running interval and send every summary now (operators)",
+    description: "Without it, events reach the collector after their interval ends " +
+      `(\`analytics.flushSeconds\`: ${analytics.config.flushSeconds} s here) and the next ` +
+      "flush. What cannot be delivered stays in the outbox for the flush job. Open in " +
+      "development without `ADMIN_TOKEN`, closed (503) in production without it.",
+    security: OPERATOR_SECURITY,
+    responses: {
+      200: json("What the flush did", named("FlushReport", FlushReportSchema)),
+      ...problems({
+        ...OPERATOR_PROBLEMS,
+        503: "`admin_not_configured`: production without `ADMIN_TOKEN`; `store_unavailable`: " +
+          "KV could not be read or written; retry",
+      }),
+      default: DEFAULT_PROBLEM,
+    },
+  };
+}
+
 /** Builds the `/events` routes; with `analytics` null they answer 404 (disabled here). */
 export function eventsRoutes(analytics: AnalyticsEdge | null): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   if (analytics === null) return disabled(app, "Analytics ingest does not run on this node");
   const { limits, store, config } = analytics;
   const { UserQuery, CountsQuery, PostQuery } = eventsQuerySchemas(config);
+  const api = describedRoutes(app);
+  // Made when the document is built, from the schemas these routes parse with.
+  const docs = () => eventsDocs(analytics, { UserQuery, CountsQuery, PostQuery });
 
-  app.post("/events", async (c) => {
+  api.post("/events", async () => (await docs()).post, async (c) => {
     const req = c.req.raw;
     const query = parseInput(PostQuery, c.req.query(), "query");
     const partial = query.partial === "true" || query.partial === "1";
@@ -159,7 +309,7 @@ export function eventsRoutes(analytics: AnalyticsEdge | null): Hono<AppEnv> {
     });
   });
 
-  app.get("/events/users/:id", async (c) => {
+  api.get("/events/users/:id", async () => (await docs()).user, async (c) => {
     const id = parseInput(UserIdSchema, c.req.param("id"), "user id");
     const q = parseInput(UserQuery, c.req.query(), "query");
     try {
@@ -175,7 +325,7 @@ export function eventsRoutes(analytics: AnalyticsEdge | null): Hono<AppEnv> {
     }
   });
 
-  app.get("/events/counts", async (c) => {
+  api.get("/events/counts", async () => (await docs()).counts, async (c) => {
     const q = parseInput(CountsQuery, c.req.query(), "query");
     const counts = await store.counts(q.minutes);
     return jsonResponse(
@@ -185,8 +335,9 @@ export function eventsRoutes(analytics: AnalyticsEdge | null): Hono<AppEnv> {
     );
   });
 
-  app.get(
+  api.get(
     "/events/bandwidth",
+    async () => (await docs()).bandwidth,
     () => jsonResponse({ edge_id: analytics.edgeId, ...analytics.bandwidth() }, 200, NO_STORE),
   );
 
@@ -206,7 +357,7 @@ export function analyticsFlushHandler(
   analytics: AnalyticsEdge,
   admin: AdminCheck,
 ): Handler<AppEnv> {
-  return async function analyticsFlush(c) {
+  return described(() => flushDoc(analytics), async function analyticsFlush(c) {
     admin(c.req.raw);
     let report;
     try {
@@ -219,5 +370,5 @@ export function analyticsFlushHandler(
       });
     }
     return jsonResponse(report, 200, NO_STORE);
-  };
+  });
 }

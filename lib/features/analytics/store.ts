@@ -58,7 +58,7 @@ const MAX_MUTATIONS = 1000;
 const MAX_COMMIT_BYTES = 600 * 1024;
 
 /** How long an `Idempotency-Key` is remembered (a client's retries come within minutes). */
-export const INGEST_KEY_TTL_MS = 24 * 3600 * 1000;
+const INGEST_KEY_TTL_MS = 24 * 3600 * 1000;
 
 /** A batch's claim on an idempotency key, stored with it. */
 export interface IngestClaim {

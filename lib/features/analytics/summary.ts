@@ -11,7 +11,7 @@ import { aggregatePrefix } from "./keys.ts";
 const Count = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 
 /** The edge id: `<region>/<node>`. */
-export const EdgeIdSchema = z.string().regex(
+const EdgeIdSchema = z.string().regex(
   /^[a-z0-9-]{1,32}\/[A-Za-z0-9._-]{1,64}$/,
   "Must be <region>/<node>",
 );

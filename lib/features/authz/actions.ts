@@ -55,7 +55,7 @@ function ruleMatches(rule: CompiledRule, method: string, parts: string[]): boole
 }
 
 /** Lower-cases a segment and replaces what an action may not contain. */
-export function resourceName(segment: string): string {
+function resourceName(segment: string): string {
   const name = segment.toLowerCase().slice(0, 64).replace(/[^a-z0-9_.-]/g, "_");
   return name === "" ? "root" : name;
 }

@@ -13,14 +13,15 @@ import type { Logger } from "../../core/log.ts";
 import type { Counter } from "../../core/metrics.ts";
 import type { ActionResolver } from "./actions.ts";
 import { rateLimitHeader, rateLimitPolicyHeader } from "./headers.ts";
-import { AuthError, type Identity, IdentityUnavailable, type TokenVerifier } from "./jwt.ts";
+import { AuthError, type Identity, IdentityUnavailable } from "./identity.ts";
+import type { TokenVerifier } from "./jwt.ts";
 import type { RateSubject } from "./keys.ts";
 import type { PolicyStore } from "./policy_store.ts";
 import type { RateClass, RateDecision, RateLimiter } from "./rate_limiter.ts";
 import { type DecisionInput, ModuleFault, type PolicyModule } from "./wasm_module.ts";
 
 /** Paths longer than this are refused before any other work. */
-export const MAX_PATH_LENGTH = 2048;
+const MAX_PATH_LENGTH = 2048;
 const CODE = /^[a-z0-9_]{1,64}$/;
 const COUNTRY = /^[A-Z]{2}$/;
 

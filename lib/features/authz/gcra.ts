@@ -27,7 +27,7 @@ export interface GcraResult {
 const EPSILON = 1e-9;
 
 /** Milliseconds between two requests at the steady rate. */
-export function emissionMs(rate: GcraRate): number {
+function emissionMs(rate: GcraRate): number {
   return rate.windowMs / rate.limit;
 }
 

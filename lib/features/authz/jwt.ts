@@ -1,41 +1,16 @@
 /**
- * Who is asking: a bearer JWT verified with Hono's JWT helpers (`hono/jwt`), HS256 with the
- * `JWT_SECRET`, or RS256/ES256 with a PEM public key or a JWKS. Keys are imported once; tokens
+ * Who is asking: a bearer JWT, HS256 with the `JWT_SECRET` (hono/jwt), or RS256/ES256 with a PEM
+ * public key or a JWKS (jose, loaded only then: public_keys.ts). Keys are imported once; tokens
  * that verified are remembered until they expire, so a repeat costs a map lookup. Time claims
  * (`exp`, `nbf`, `iat`) are checked against the injected clock with a small leeway.
  */
 
 import { decode, verify } from "hono/jwt";
 import type { Clock } from "../../core/clock.ts";
+import type { Logger } from "../../core/log.ts";
 import type { AuthzConfig } from "./config.ts";
-
-/** A verified caller. */
-export interface Identity {
-  userId: string;
-  roles: string[];
-  /** Expiry (ms since the epoch), null when the token has none. */
-  expMs: number | null;
-  nbfMs: number | null;
-}
-
-/** Missing or unacceptable credentials (401). */
-export class AuthError extends Error {
-  /** `missing` (no credentials) or `invalid` (RFC 6750 `invalid_token`). */
-  readonly kind: "missing" | "invalid";
-  constructor(kind: "missing" | "invalid", message: string) {
-    super(message);
-    this.name = "AuthError";
-    this.kind = kind;
-  }
-}
-
-/** The verifier cannot work (keys failed to load): a server fault, not the caller's. */
-export class IdentityUnavailable extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "IdentityUnavailable";
-  }
-}
+import { AuthError, type Identity, IdentityUnavailable, REASON } from "./identity.ts";
+import type { PublicKeys } from "./public_keys.ts";
 
 /** Options for {@linkcode TokenVerifier}. */
 export interface TokenVerifierOptions {
@@ -45,32 +20,56 @@ export interface TokenVerifierOptions {
   clock: Clock;
   /** For `jwksUrl`. */
   fetch?: typeof fetch;
+  /** Where a failed JWKS fetch for an unknown key id is reported. */
+  log?: Logger;
 }
 
-type Alg = AuthzConfig["jwt"]["algorithm"];
-
-const IMPORT_PARAMS: Record<Exclude<Alg, "HS256">, RsaHashedImportParams | EcKeyImportParams> = {
-  RS256: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
-  ES256: { name: "ECDSA", namedCurve: "P-256" },
-};
 const TOKEN = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*) *$/i;
 const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/;
 const MAX_ROLES = 32;
+/** The `alg` values a JWS may name (RFC 7518); any other is a header we do not understand. */
+const KNOWN_ALGS = new Set([
+  "HS256",
+  "HS384",
+  "HS512",
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+]);
 
-const REASONS: Record<string, string> = {
-  JwtTokenInvalid: "Token is malformed",
-  JwtHeaderInvalid: "Token header is not acceptable (unsupported alg, typ or crit)",
-  JwtAlgorithmMismatch: "Token algorithm is not accepted",
-  JwtTokenSignatureMismatched: "Token signature does not match",
-  JwtTokenIssuer: "Token issuer is not accepted",
-  JwtTokenAudience: "Token audience is not accepted",
-  JwtPayloadRequiresAud: "Token has no audience",
-  JwtAlgorithmNotImplemented: "Token algorithm is not supported",
+/** hono/jwt's errors, by name, in the words every 401 uses. */
+const HONO_REASONS: Record<string, string> = {
+  JwtTokenInvalid: REASON.malformed,
+  JwtHeaderInvalid: REASON.header,
+  JwtAlgorithmMismatch: REASON.algorithm,
+  JwtTokenSignatureMismatched: REASON.signature,
+  JwtTokenIssuer: REASON.issuer,
+  JwtTokenAudience: REASON.audience,
+  JwtPayloadRequiresAud: REASON.noAudience,
+  JwtAlgorithmNotImplemented: REASON.unsupported,
 };
 
-function pemBytes(pem: string): Uint8Array<ArrayBuffer> {
-  const b64 = pem.replace(/-----(BEGIN|END)[^-]*-----/g, "").replace(/\s+/g, "");
-  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+/**
+ * Refuses a header either library would refuse, in the same words: an `alg` other than the
+ * configured one (`none` included), a `typ` other than JWT, any `crit`.
+ */
+function checkHeader(header: Record<string, unknown>, alg: string): void {
+  const { typ } = header;
+  if (
+    typeof header.alg !== "string" || !KNOWN_ALGS.has(header.alg) || "crit" in header ||
+    (typ !== undefined &&
+      (typeof typ !== "string" || typ.toLowerCase().replace(/^application\//, "") !== "jwt"))
+  ) {
+    throw new AuthError("invalid", REASON.header);
+  }
+  if (header.alg !== alg) throw new AuthError("invalid", REASON.algorithm);
 }
 
 /** 1-256 characters, none of them a control character. */
@@ -83,117 +82,56 @@ function isUserId(s: string): boolean {
   return true;
 }
 
-interface Keys {
-  single: CryptoKey | null;
-  byKid: Map<string, CryptoKey>;
-}
-
-/** At most one JWKS fetch per this interval for tokens with unknown key ids. */
-export const UNKNOWN_KID_REFRESH_MS = 30_000;
+type Keys = { secret: CryptoKey; public: null } | { secret: null; public: PublicKeys };
 
 /** Verifies bearer tokens. */
 export class TokenVerifier {
   readonly #cfg: AuthzConfig["jwt"];
   readonly #clock: Clock;
-  readonly #fetch: typeof fetch;
   readonly #cache = new Map<string, Identity>();
-  #keys: Promise<Keys>;
-  /** The JWKS refresh a token with an unknown key id started, while it runs. */
-  #kidRefresh: Promise<void> | null = null;
-  #kidRefreshAt = -Infinity;
+  readonly #keys: Promise<Keys>;
 
   constructor(options: TokenVerifierOptions) {
     this.#cfg = options.jwt;
     this.#clock = options.clock;
-    this.#fetch = options.fetch ?? globalThis.fetch;
-    this.#keys = this.#importKeys(options.secret);
+    this.#keys = this.#importKeys(options);
     this.#keys.catch(() => {}); // surfaced on use (and by `ready()`)
   }
 
-  /** Resolves once keys are imported; rejects with the reason they could not be. */
+  /** Resolves once keys are imported (and `jwksUrl` fetched); rejects with the reason it failed. */
   async ready(): Promise<void> {
-    await this.#keys;
+    await (await this.#keys).public?.firstFetch;
   }
 
-  async #importKeys(secret: string | undefined): Promise<Keys> {
-    const { algorithm, publicKey, jwks, jwksUrl } = this.#cfg;
-    if (algorithm === "HS256") {
-      if (!secret) throw new IdentityUnavailable("No HS256 secret (JWT_SECRET)");
+  async #importKeys(options: TokenVerifierOptions): Promise<Keys> {
+    if (this.#cfg.algorithm === "HS256") {
+      if (!options.secret) throw new IdentityUnavailable("No HS256 secret (JWT_SECRET)");
       const key = await crypto.subtle.importKey(
         "raw",
-        new TextEncoder().encode(secret),
+        new TextEncoder().encode(options.secret),
         { name: "HMAC", hash: "SHA-256" },
         false,
         ["verify"],
       );
-      return { single: key, byKid: new Map() };
+      return { secret: key, public: null };
     }
-    const params = IMPORT_PARAMS[algorithm];
-    const keys: Keys = { single: null, byKid: new Map() };
-    if (publicKey) {
-      keys.single = await crypto.subtle.importKey("spki", pemBytes(publicKey), params, false, [
-        "verify",
-      ]);
-    }
-    if (jwks) keys.byKid = await this.#importJwks(jwks.keys);
-    if (jwksUrl) keys.byKid = new Map([...keys.byKid, ...await this.#fetchJwks(jwksUrl)]);
-    return keys;
-  }
-
-  async #importJwks(list: readonly Record<string, unknown>[]): Promise<Map<string, CryptoKey>> {
-    const params = IMPORT_PARAMS[this.#cfg.algorithm as Exclude<Alg, "HS256">];
-    const out = new Map<string, CryptoKey>();
-    for (const jwk of list) {
-      if (typeof jwk.kid !== "string" || jwk.use === "enc") continue;
-      if (jwk.alg !== undefined && jwk.alg !== this.#cfg.algorithm) continue;
-      const { key_ops: _ops, ...rest } = jwk;
-      const key = await crypto.subtle.importKey("jwk", rest as JsonWebKey, params, false, [
-        "verify",
-      ]);
-      out.set(jwk.kid, key);
-    }
-    return out;
-  }
-
-  async #fetchJwks(url: string): Promise<Map<string, CryptoKey>> {
-    const res = await this.#fetch(url, { signal: AbortSignal.timeout(5000) });
-    if (!res.ok) throw new Error(`JWKS ${url} answered ${res.status}`);
-    const body = await res.json() as { keys?: unknown };
-    if (!Array.isArray(body.keys)) throw new Error(`JWKS ${url} has no keys array`);
-    return await this.#importJwks(body.keys as Record<string, unknown>[]);
+    const { loadPublicKeys } = await import("./public_keys.ts");
+    const log = options.log;
+    const keys = await loadPublicKeys({
+      jwt: this.#cfg,
+      clock: this.#clock,
+      fetch: options.fetch ?? globalThis.fetch,
+      onRotationError: (error) =>
+        log?.warn("authz JWKS fetch for an unknown key id failed; the keys there were stay", {
+          error,
+        }),
+    });
+    return { secret: null, public: keys };
   }
 
   /** Re-fetches `jwksUrl` (a background job); keeps the old keys when that fails. */
   async refreshJwks(): Promise<void> {
-    const url = this.#cfg.jwksUrl;
-    if (!url) return;
-    const fresh = await this.#fetchJwks(url);
-    const old = await this.#keys.catch(() => null);
-    const inline = this.#cfg.jwks ? await this.#importJwks(this.#cfg.jwks.keys) : new Map();
-    this.#keys = Promise.resolve({
-      single: old?.single ?? null,
-      byKid: new Map([...inline, ...fresh]),
-    });
-  }
-
-  /**
-   * The keys after re-fetching `jwksUrl` for a token whose key id is not known: the issuer may
-   * have rotated its keys since the last refresh. Concurrent callers share one fetch, and a fetch
-   * starts at most once per `UNKNOWN_KID_REFRESH_MS` (made-up key ids cannot hammer the issuer).
-   * A failed fetch keeps the keys there were.
-   */
-  async #keysAfterRotation(): Promise<Keys> {
-    if (this.#cfg.jwksUrl && this.#kidRefresh === null) {
-      const now = this.#clock.now();
-      if (now - this.#kidRefreshAt >= UNKNOWN_KID_REFRESH_MS) {
-        this.#kidRefreshAt = now;
-        this.#kidRefresh = this.refreshJwks().catch(() => {}).finally(() => {
-          this.#kidRefresh = null;
-        });
-      }
-    }
-    if (this.#kidRefresh !== null) await this.#kidRefresh;
-    return await this.#keys;
+    await (await this.#keys).public?.refresh();
   }
 
   /** Verifies an `Authorization` header; synchronous for a token seen before. */
@@ -221,10 +159,10 @@ export class TokenVerifier {
     const now = this.#clock.now();
     const leeway = this.#cfg.leewayS * 1000;
     if (id.expMs !== null && now >= id.expMs + leeway) {
-      throw new AuthError("invalid", "Token expired");
+      throw new AuthError("invalid", REASON.expired);
     }
     if (id.nbfMs !== null && now + leeway < id.nbfMs) {
-      throw new AuthError("invalid", "Token is not valid yet");
+      throw new AuthError("invalid", REASON.notYet);
     }
   }
 
@@ -241,28 +179,12 @@ export class TokenVerifier {
     try {
       header = decode(token).header as unknown as Record<string, unknown>;
     } catch {
-      throw new AuthError("invalid", "Token is malformed");
+      throw new AuthError("invalid", REASON.malformed);
     }
-    let key = keys.single;
-    if (typeof header.kid === "string" && keys.byKid.size > 0) {
-      key = keys.byKid.get(header.kid) ?? null;
-      if (key === null) key = (await this.#keysAfterRotation()).byKid.get(header.kid) ?? null;
-      if (key === null) throw new AuthError("invalid", "Token key id is not known");
-    }
-    if (key === null) throw new AuthError("invalid", "Token has no key id");
-    let payload: Record<string, unknown>;
-    try {
-      payload = await verify(token, key, {
-        alg: this.#cfg.algorithm,
-        iss: this.#cfg.issuer,
-        aud: this.#cfg.audience,
-        exp: false,
-        nbf: false,
-        iat: false,
-      }) as Record<string, unknown>;
-    } catch (e) {
-      throw new AuthError("invalid", REASONS[(e as Error).name] ?? "Token is not acceptable");
-    }
+    checkHeader(header, this.#cfg.algorithm);
+    const payload = keys.secret !== null
+      ? await this.#verifySecret(token, keys.secret)
+      : await keys.public.verify(token, header);
     const id = this.#identity(payload);
     this.#checkTimes(id);
     if (this.#cfg.cacheSize > 0) {
@@ -272,6 +194,22 @@ export class TokenVerifier {
       this.#cache.set(token, id);
     }
     return id;
+  }
+
+  /** HS256; time claims are left to `#checkTimes` (hono/jwt would read the system clock). */
+  async #verifySecret(token: string, key: CryptoKey): Promise<Record<string, unknown>> {
+    try {
+      return await verify(token, key, {
+        alg: this.#cfg.algorithm,
+        iss: this.#cfg.issuer,
+        aud: this.#cfg.audience,
+        exp: false,
+        nbf: false,
+        iat: false,
+      }) as Record<string, unknown>;
+    } catch (e) {
+      throw new AuthError("invalid", HONO_REASONS[(e as Error).name] ?? REASON.other);
+    }
   }
 
   #identity(payload: Record<string, unknown>): Identity {

@@ -9,7 +9,7 @@ import type { AppEnv } from "../../core/request.ts";
 import type { Authorizer, Grant } from "./authorizer.ts";
 
 /** The header that tells the origin who the (verified) user is; empty when anonymous. */
-export const USER_ID_HEADER = "X-User-Id";
+const USER_ID_HEADER = "X-User-Id";
 
 /** The middleware: `method` and `path` are what is decided on (see `register` in setup.ts). */
 export type AuthorizationMiddleware = (

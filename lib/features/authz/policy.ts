@@ -14,7 +14,7 @@ export const ActionPatternSchema = z.string().regex(
 );
 
 /** A role name as it appears in a token's roles claim. */
-export const RoleNameSchema = z.string().regex(
+const RoleNameSchema = z.string().regex(
   /^[A-Za-z0-9_.:-]{1,64}$/,
   "Must be 1-64 letters, digits, _ . : or -",
 );
@@ -63,7 +63,7 @@ export class PolicyError extends Error {
 }
 
 /** The largest policy document accepted, in bytes. */
-export const MAX_POLICY_BYTES = 256 * 1024;
+const MAX_POLICY_BYTES = 256 * 1024;
 
 /** The policy used when none is configured: readers, editors and admins. */
 export const DEFAULT_POLICY: PolicyInput = {

@@ -171,6 +171,7 @@ export function createAuthz(deps: AuthzDeps): Authz | null {
     secret,
     clock: deps.clock,
     fetch: deps.fetch,
+    log,
   });
   if (missing === null) {
     verifier.ready().catch((error) => log.error("authz token keys failed to load", { error }));

@@ -91,7 +91,7 @@ export function splitDirectives(header: string | null | undefined): RawDirective
 }
 
 /** Parses delta-seconds; malformed → `NaN`, too large → {@linkcode MAX_DELTA_SECONDS}. */
-export function parseDeltaSeconds(value: string | null): DeltaSeconds {
+function parseDeltaSeconds(value: string | null): DeltaSeconds {
   if (value === null || !/^\d{1,100}$/.test(value)) return NaN;
   const n = Number(value);
   return n > MAX_DELTA_SECONDS ? MAX_DELTA_SECONDS : n;
@@ -165,11 +165,6 @@ export function parseResponseDirectives(header: string | null | undefined): Resp
     }
   }
   return d;
-}
-
-/** True when a Cache-Control value holds at least one directive. */
-export function hasDirectives(header: string | null | undefined): boolean {
-  return splitDirectives(header).length > 0;
 }
 
 const DELTA_DIRECTIVES = new Set([

@@ -84,7 +84,7 @@ export function mergeHeaders(
 }
 
 /** Looks a field up in stored headers (first occurrence, lower-case name). */
-export function headerOf(headers: readonly [string, string][], name: string): string | null {
+function headerOf(headers: readonly [string, string][], name: string): string | null {
   for (const [n, v] of headers) if (n === name) return v;
   return null;
 }

@@ -17,7 +17,7 @@ import { contentCoding } from "./encoding.ts";
 export { parseHttpDate };
 
 /** Status codes a cache may store with heuristic freshness (RFC 9110 §15.1), minus 206. */
-export const HEURISTIC_STATUSES: ReadonlySet<number> = new Set([
+const HEURISTIC_STATUSES: ReadonlySet<number> = new Set([
   200,
   203,
   204,
@@ -35,7 +35,7 @@ export const HEURISTIC_STATUSES: ReadonlySet<number> = new Set([
  * Status codes whose semantics this cache implements (RFC 9110 §15, minus 206 and 304): the ones
  * `must-understand` lets a cache store despite `no-store` (RFC 9111 §5.2.2.3).
  */
-export const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
+const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
   200,
   201,
   202,
@@ -301,7 +301,7 @@ export function currentAge(t: EntryTiming, now: number): number {
 }
 
 /** The instant a stored response stops being fresh (earlier when a soft purge marked it). */
-export function staleAt(t: EntryTiming): number {
+function staleAt(t: EntryTiming): number {
   const expires = t.responseTime - t.initialAgeMs + t.freshMs;
   return t.invalidatedAt !== undefined && t.invalidatedAt < expires ? t.invalidatedAt : expires;
 }

@@ -155,7 +155,7 @@ export function varyValues(names: readonly string[], get: (name: string) => stri
 
 const TAG = /^[\x21-\x7e]{1,128}$/;
 /** Most tags one response may carry; the rest are ignored. */
-export const MAX_TAGS = 64;
+const MAX_TAGS = 64;
 
 /** Tags from the origin's `Cache-Tag` (comma-separated) and `Surrogate-Key` (space-separated). */
 export function parseTags(headers: { get(name: string): string | null }): string[] {

@@ -6,7 +6,7 @@
 import { sha256Hex } from "../../platform/hash.ts";
 
 /** URL keys up to this many characters go into KV keys as they are. */
-export const MAX_KV_URL_KEY = 512;
+const MAX_KV_URL_KEY = 512;
 
 /** The KV form of a URL key (`#<sha256>` when long) and of a variant (`""` or a hash). */
 export interface KvSlot {

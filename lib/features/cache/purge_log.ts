@@ -27,7 +27,7 @@ const PurgeRecordSchema = z.object({
 });
 
 /** How long purge records are kept; a node further behind drops its whole memory tier. */
-export const PURGE_LOG_TTL_MS = 24 * 3600 * 1000;
+const PURGE_LOG_TTL_MS = 24 * 3600 * 1000;
 /** Records are split so each value stays well under KV's 64 KiB. */
 const MAX_RECORD_CHARS = 48 * 1024;
 

@@ -37,7 +37,7 @@ export interface CompressionSettings {
  * Bodies up to this size (before and after) are transformed at once: a few ms of CPU once per
  * item and coding (bench/cache_compression.ts). Larger ones are transformed as they are sent.
  */
-export const SYNC_TRANSFORM_MAX = 256 * 1024;
+const SYNC_TRANSFORM_MAX = 256 * 1024;
 
 /** What to send. */
 export type Picked =

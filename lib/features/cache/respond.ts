@@ -134,7 +134,7 @@ export function markPassThrough(
 }
 
 /** Weak comparison of an `If-None-Match` list with a stored ETag (RFC 9110 §13.1.2). */
-export function etagMatches(ifNoneMatch: string, etag: string | null): boolean {
+function etagMatches(ifNoneMatch: string, etag: string | null): boolean {
   if (etag === null) return ifNoneMatch.trim() === "*";
   if (ifNoneMatch.trim() === "*") return true;
   const strip = (t: string) => t.trim().replace(/^W\//, "");
@@ -146,7 +146,7 @@ export function etagMatches(ifNoneMatch: string, etag: string | null): boolean {
  * Whether a conditional GET/HEAD can be answered `304` from a stored response (RFC 9110 §13.2.2:
  * If-None-Match wins over If-Modified-Since).
  */
-export function notModified(
+function notModified(
   ifNoneMatch: string | null,
   ifModifiedSince: string | null,
   item: MemoryItem,

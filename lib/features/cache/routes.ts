@@ -14,6 +14,17 @@ import { HttpError, readJsonBody } from "../../platform/http/errors.ts";
 import { jsonResponse } from "../../platform/http/respond.ts";
 import { parseInput } from "../../platform/http/validate.ts";
 import { canonicalTarget, isRefusal } from "../../platform/http/target.ts";
+import {
+  DEFAULT_PROBLEM,
+  described,
+  json,
+  jsonBody,
+  named,
+  OPERATOR_PROBLEMS,
+  OPERATOR_SECURITY,
+  problems,
+  type RouteDoc,
+} from "../../platform/http/route_doc.ts";
 import { pathTag } from "../deploy/cdn.ts";
 import type { DenoCdnPurger } from "../deploy/purge.ts";
 
@@ -36,6 +47,90 @@ export const PurgeBodySchema = z.object({
   message: "Give at least one URL or tag",
 });
 
+function makeAnswerSchemas() {
+  const Count = z.number().int().min(0);
+  return {
+    /** `POST /_edge/purge`. */
+    PurgeResultSchema: z.object({
+      purged: z.object({ urls: Count, tags: Count }),
+      soft: z.boolean(),
+      entries: Count.describe("KV entries purged (or marked stale)"),
+      memory: Count.describe("Items dropped from this node's memory"),
+      seq: z.string().describe("The purge log's sequence number after this purge"),
+      deno_cdn: z.object({
+        tags: Count.describe("Tags sent: the request's, and one per URL's path"),
+        requests: Count.describe("Invalidation requests (at most 500 tags each)"),
+      }).optional().describe("Deno Deploy's CDN, purged too (platform.cdn.purgeUrl set)"),
+    }),
+    /** `GET /_edge/cache`. */
+    CacheSnapshotSchema: z.object({
+      memory: z.object({ bytes: Count, items: Count, budgetBytes: Count }),
+      kv: z.object({
+        usedBytes: Count.nullable().describe(
+          "Bytes the shared KV tier holds by its usage counters, as this node last read them",
+        ),
+        budgetBytes: Count.describe("cache.kv.maxBytes"),
+      }),
+      inFlight: Count,
+      background: Count,
+      rssBytes: Count,
+    }),
+  };
+}
+
+let answerSchemas: ReturnType<typeof makeAnswerSchemas> | undefined;
+
+/**
+ * What `POST /_edge/purge` and `GET /_edge/cache` answer, as zod schemas: built when first asked
+ * for (the API document, tests), not at start-up.
+ */
+export function cacheAnswerSchemas(): ReturnType<typeof makeAnswerSchemas> {
+  return answerSchemas ??= makeAnswerSchemas();
+}
+
+function purgeDoc(): RouteDoc {
+  const { PurgeResultSchema } = cacheAnswerSchemas();
+  return {
+    operationId: "purgeCache",
+    tags: ["Cache"],
+    summary: "Purge cached responses on every node, by URL and tag",
+    description: "`urls` are absolute http(s) URLs or paths resolved against this request's " +
+      "host; `tags` match the origin's `Cache-Tag` / `Surrogate-Key`. `soft` marks entries " +
+      "stale instead of deleting them. Other nodes follow through KV. On Deno Deploy the tags " +
+      "and each URL's path tag are also purged from the platform's CDN.",
+    security: OPERATOR_SECURITY,
+    requestBody: jsonBody(named("PurgeRequest", PurgeBodySchema), "At most 256 KiB"),
+    responses: {
+      200: json("Purged", named("PurgeResult", PurgeResultSchema)),
+      ...problems({
+        400: "`validation_failed` (with `errors`), `invalid_json`",
+        ...OPERATOR_PROBLEMS,
+        413: "`body_too_large`",
+        415: "`unsupported_media_type`",
+        502: "`cdn_purge_failed`: purged here, but Deno Deploy's CDN did not confirm; repeat",
+        503: "`admin_not_configured`: production without `ADMIN_TOKEN`; `purge_failed`: KV " +
+          "unavailable; retry",
+      }),
+      default: DEFAULT_PROBLEM,
+    },
+  };
+}
+
+function cacheStatsDoc(): RouteDoc {
+  const { CacheSnapshotSchema } = cacheAnswerSchemas();
+  return {
+    operationId: "getCacheStats",
+    tags: ["Cache"],
+    summary: "This node's cache: memory tier and work in flight",
+    security: OPERATOR_SECURITY,
+    responses: {
+      200: json("Figures", named("CacheSnapshot", CacheSnapshotSchema)),
+      ...problems(OPERATOR_PROBLEMS),
+      default: DEFAULT_PROBLEM,
+    },
+  };
+}
+
 /**
  * The purge handler (behind the operator guard, like every operator endpoint). With `platform`
  * (on Deno Deploy), the tags and each URL's path tag are also purged from the platform's CDN;
@@ -44,7 +139,7 @@ export const PurgeBodySchema = z.object({
 export function purgeHandler(
   options: { cache: EdgeCache; admin: AdminCheck; platform?: DenoCdnPurger | null },
 ): Handler<AppEnv> {
-  return async function purge(c) {
+  return described(purgeDoc, async function purge(c) {
     options.admin(c.req.raw);
     const body = parseInput(
       PurgeBodySchema,
@@ -118,13 +213,13 @@ export function purgeHandler(
       );
     }
     return jsonResponse(result, 200, { "cache-control": "no-store" });
-  };
+  });
 }
 
 /** `GET /_edge/cache`: this node's memory tier and in-flight work (an operator endpoint). */
 export function cacheStatsHandler(cache: EdgeCache, admin: AdminCheck): Handler<AppEnv> {
-  return function cacheStats(c) {
+  return described(cacheStatsDoc, function cacheStats(c) {
     admin(c.req.raw);
     return jsonResponse(cache.snapshot(), 200, { "cache-control": "no-store" });
-  };
+  });
 }

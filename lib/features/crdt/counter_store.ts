@@ -17,7 +17,7 @@ import {
 import { CrdtLimitError, reportInvalid, type StoreContext } from "./store_context.ts";
 
 /** A slot may not pass this, so sums from concurrent isolates stay exact JS integers. */
-export const SLOT_LIMIT = 2 ** 52;
+const SLOT_LIMIT = 2 ** 52;
 
 /** Reads every slot of a counter. */
 export async function readCounter(

@@ -88,7 +88,7 @@ export function addDots(ctx: CausalContext, dots: Iterable<Dot>): CausalContext 
 }
 
 /** True when the context has seen nothing. */
-export function isEmptyContext(ctx: CausalContext): boolean {
+function isEmptyContext(ctx: CausalContext): boolean {
   return ctx.vv.size === 0 && ctx.cloud.size === 0;
 }
 

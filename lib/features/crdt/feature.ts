@@ -1,5 +1,5 @@
 /**
- * The crdt feature (Pattern 2): CRDT counters, sets and registers kept per replica in KV
+ * The crdt feature: CRDT counters, sets and registers kept per replica in KV
  * (`/crdt/*`), and anti-entropy with the configured peers (`/_edge/sync`). Nothing touches KV
  * until the first request or job run (the replica id is read lazily).
  */

@@ -1,6 +1,7 @@
 /**
- * G-Counter: one grow-only count per replica; the value is their sum and merge takes the
- * maximum per replica. Pure: every function returns a new counter.
+ * G-Counter: one grow-only count per replica; the value is their sum, and replicas join by the
+ * maximum per replica (counter_store.ts does that in KV with `max`). Pure: every function returns
+ * a new counter.
  */
 
 import type { ReplicaId } from "./dots.ts";
@@ -18,16 +19,6 @@ export interface Mutation<T> {
 
 /** The counter at zero. */
 export const EMPTY_GCOUNTER: GCounter = { counts: new Map() };
-
-/** Builds a counter from per-replica counts (zeros are dropped). */
-export function gcounterFrom(counts: Iterable<[ReplicaId, number]>): GCounter {
-  const map = new Map<ReplicaId, number>();
-  for (const [r, n] of counts) {
-    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`Invalid count for ${r}: ${n}`);
-    if (n > 0) map.set(r, Math.max(n, map.get(r) ?? 0));
-  }
-  return { counts: map };
-}
 
 /** Adds `by` (a positive safe integer) to `replica`'s count. */
 export function gcounterIncrement(
@@ -48,31 +39,4 @@ export function gcounterValue(counter: GCounter): number {
   let sum = 0;
   for (const n of counter.counts.values()) sum += n;
   return sum;
-}
-
-/** Pointwise maximum: commutative, associative, idempotent. */
-export function gcounterMerge(a: GCounter, b: GCounter): GCounter {
-  if (b.counts.size === 0) return a;
-  if (a.counts.size === 0) return b;
-  const counts = new Map(a.counts);
-  for (const [r, n] of b.counts) if (n > (counts.get(r) ?? 0)) counts.set(r, n);
-  return { counts };
-}
-
-/** The part of `counter` that `known` lacks (merging it into `known` equals a full merge). */
-export function gcounterDelta(counter: GCounter, known: GCounter): GCounter {
-  const counts = new Map<ReplicaId, number>();
-  for (const [r, n] of counter.counts) if (n > (known.counts.get(r) ?? 0)) counts.set(r, n);
-  return { counts };
-}
-
-/** True when `a` has every count of `b` (b ≤ a in the lattice). */
-export function gcounterIncludes(a: GCounter, b: GCounter): boolean {
-  for (const [r, n] of b.counts) if (n > (a.counts.get(r) ?? 0)) return false;
-  return true;
-}
-
-/** True when both counters hold the same counts. */
-export function gcounterEquals(a: GCounter, b: GCounter): boolean {
-  return a.counts.size === b.counts.size && gcounterIncludes(a, b);
 }

@@ -25,7 +25,7 @@ export function compareHlc(a: HlcTimestamp, b: HlcTimestamp): number {
 }
 
 /** The timestamp of a local event after `last`, at physical time `physical`. */
-export function hlcNext(
+function hlcNext(
   last: HlcTimestamp | null,
   physical: number,
   replica: ReplicaId,
@@ -35,7 +35,7 @@ export function hlcNext(
 }
 
 /** The clock after receiving `remote`: above both it and everything seen before. */
-export function hlcObserve(
+function hlcObserve(
   last: HlcTimestamp | null,
   remote: HlcTimestamp,
   physical: number,

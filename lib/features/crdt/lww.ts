@@ -14,7 +14,7 @@ export interface LwwRegister<T = unknown> {
 }
 
 /** JSON with object keys sorted, so equal values serialise equally. */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   const obj = value as Record<string, unknown>;
@@ -24,7 +24,7 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** Orders registers by timestamp, then by canonical value. */
-export function compareLww(a: LwwRegister, b: LwwRegister): number {
+function compareLww(a: LwwRegister, b: LwwRegister): number {
   const byTime = compareHlc(a.ts, b.ts);
   if (byTime !== 0) return byTime;
   const x = canonicalJson(a.value);

@@ -3,7 +3,7 @@
 import { z } from "zod";
 
 /** Longest element, in characters (the KV key it lands in stays well under 2 KiB). */
-export const MAX_ELEMENT_LENGTH = 256;
+const MAX_ELEMENT_LENGTH = 256;
 /** Most replicas one counter or context may name. */
 export const MAX_REPLICAS = 256;
 

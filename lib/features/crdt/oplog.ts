@@ -29,7 +29,7 @@ const StoredEntrySchema = z.object({
 });
 
 /** A unique, roughly time-ordered id for a log entry. */
-export function newLogId(): string {
+function newLogId(): string {
   return crypto.randomUUID().replaceAll("-", "").slice(0, 16);
 }
 

@@ -16,7 +16,6 @@ import {
   compareDots,
   contextFromDots,
   contextHas,
-  contextsEqual,
   type Dot,
   EMPTY_CONTEXT,
   mergeContexts,
@@ -118,42 +117,6 @@ export function orsetMerge(a: OrSet, b: OrSet): OrSet {
 /** The join of two deltas, keeping named (empty) entries so a partial merge still sees them. */
 export function orsetJoinDeltas(a: OrSet, b: OrSet): OrSet {
   return { entries: mergeEntries(a, b, true), context: mergeContexts(a.context, b.context) };
-}
-
-/** The live elements, sorted. */
-export function orsetElements(set: OrSet): string[] {
-  const out: string[] = [];
-  for (const [element, dots] of set.entries) if (dots.length > 0) out.push(element);
-  return out.sort();
-}
-
-/** True when `element` is in the set. */
-export function orsetHas(set: OrSet, element: string): boolean {
-  return (set.entries.get(element)?.length ?? 0) > 0;
-}
-
-/** The state with empty (named) entries dropped. */
-export function orsetNormalize(set: OrSet): OrSet {
-  let named = false;
-  for (const dots of set.entries.values()) if (dots.length === 0) named = true;
-  if (!named) return set;
-  const entries = new Map<string, readonly Dot[]>();
-  for (const [e, dots] of set.entries) if (dots.length > 0) entries.set(e, dots);
-  return { entries, context: set.context };
-}
-
-/** True when both hold the same live dots per element and the same context. */
-export function orsetEquals(a: OrSet, b: OrSet): boolean {
-  const x = orsetNormalize(a);
-  const y = orsetNormalize(b);
-  if (x.entries.size !== y.entries.size || !contextsEqual(x.context, y.context)) return false;
-  for (const [element, dots] of x.entries) {
-    const other = y.entries.get(element);
-    if (!other || other.length !== dots.length) return false;
-    const sorted = sortDots([...other]);
-    if (!sortDots([...dots]).every((d, i) => sameDot(d, sorted[i]))) return false;
-  }
-  return true;
 }
 
 /**

@@ -7,10 +7,7 @@ import type { ReplicaId } from "./dots.ts";
 import {
   EMPTY_GCOUNTER,
   type GCounter,
-  gcounterDelta,
-  gcounterEquals,
   gcounterIncrement,
-  gcounterMerge,
   gcounterValue,
   type Mutation,
 } from "./gcounter.ts";
@@ -47,21 +44,6 @@ export function pncounterDecrement(
 /** Increments minus decrements. */
 export function pncounterValue(counter: PNCounter): number {
   return gcounterValue(counter.p) - gcounterValue(counter.n);
-}
-
-/** Merges both halves. */
-export function pncounterMerge(a: PNCounter, b: PNCounter): PNCounter {
-  return { p: gcounterMerge(a.p, b.p), n: gcounterMerge(a.n, b.n) };
-}
-
-/** The part of `counter` that `known` lacks. */
-export function pncounterDelta(counter: PNCounter, known: PNCounter): PNCounter {
-  return { p: gcounterDelta(counter.p, known.p), n: gcounterDelta(counter.n, known.n) };
-}
-
-/** True when both counters hold the same counts. */
-export function pncounterEquals(a: PNCounter, b: PNCounter): boolean {
-  return gcounterEquals(a.p, b.p) && gcounterEquals(a.n, b.n);
 }
 
 /** Each replica's increments and decrements. */

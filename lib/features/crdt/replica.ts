@@ -19,7 +19,7 @@ export interface ReplicaIdentity {
 }
 
 /** Reads (or creates once, atomically) the KV database's random id. */
-export function kvDatabaseId(kv: Deno.Kv): Promise<string> {
+function kvDatabaseId(kv: Deno.Kv): Promise<string> {
   return casRetry("the KV database id", async () => {
     const entry = await kv.get<unknown>(kvIdKey());
     if (entry.value !== null) {

@@ -16,6 +16,17 @@ import { jsonResponse } from "../../platform/http/respond.ts";
 import { parseInput } from "../../platform/http/validate.ts";
 import { CasConflictError } from "../../platform/kv/cas_retry.ts";
 import { MAX_DEPTH, withinDepth } from "../items/item_schema.ts";
+import {
+  bytes,
+  DEFAULT_PROBLEM,
+  describedRoutes,
+  json,
+  jsonBody,
+  named,
+  problems,
+  type ResponseDoc,
+  type RouteDoc,
+} from "../../platform/http/route_doc.ts";
 
 /** What the CRDT routes use. */
 export interface CrdtRoutesOptions {
@@ -61,10 +72,110 @@ export function crdtBodySchemas(limits: { maxStep: number }) {
   };
 }
 
+const BUSY = "`busy`: lost races with other writers; retry";
+
+/**
+ * The CRDT operations under this node's limits, from the schemas the routes validate with (the
+ * answers' schemas load with the document, not at start-up).
+ */
+async function crdtDocs(options: CrdtRoutesOptions, schemas: ReturnType<typeof crdtBodySchemas>) {
+  const { CounterSchema, RegisterSchema, SetChangeSchema, SetSchema } = await import(
+    "./responses.ts"
+  );
+  const { StepSchema, ElementBodySchema, RegisterBodySchema, SetQuery } = schemas;
+  const NameParams = z.object({ name: CrdtNameSchema });
+  const counter = named("Counter", CounterSchema);
+  const setChange = named("SetChange", SetChangeSchema);
+  const register = named("Register", RegisterSchema);
+  const writeProblems = (extra: Record<number, string> = {}) =>
+    problems({
+      400: "`validation_failed` (with `errors`), `invalid_json`, `too_deep`",
+      409: "`limit_reached`: a full set, or a counter slot at 2^52",
+      413: "`body_too_large`",
+      415: "`unsupported_media_type`",
+      503: BUSY,
+      ...extra,
+    });
+  const read = problems({ 400: "`validation_failed`: bad name" });
+  const op = (
+    o: Omit<RouteDoc, "tags" | "responses"> & { responses: Record<string, ResponseDoc> },
+  ) =>
+    ({
+      ...o,
+      tags: ["CRDT"],
+      params: NameParams,
+      responses: { ...o.responses, default: DEFAULT_PROBLEM },
+    }) satisfies RouteDoc;
+  const step = (verb: "increment" | "decrement") =>
+    op({
+      operationId: `${verb}Counter`,
+      summary: `${verb === "increment" ? "Increment" : "Decrement"} a PN-counter`,
+      description: `\`by\`: 1 to \`crdt.maxStep\` (${options.maxStep}), default 1. ` +
+        "The body is optional: none at all is a step of 1.",
+      requestBody: jsonBody(named("CounterStep", StepSchema), undefined, { required: false }),
+      responses: { 200: json("The counter", counter), ...writeProblems() },
+    });
+  const change = (verb: "add" | "remove") =>
+    op({
+      operationId: verb === "add" ? "addToSet" : "removeFromSet",
+      summary: `${verb === "add" ? "Add an element to" : "Remove an element from"} an OR-Set`,
+      description: "Elements: 1-256 characters of well-formed text, no control characters.",
+      requestBody: jsonBody(named("SetElement", ElementBodySchema)),
+      responses: { 200: json("What changed", setChange), ...writeProblems() },
+    });
+  return {
+    increment: step("increment"),
+    decrement: step("decrement"),
+    counter: op({
+      operationId: "getCounter",
+      summary: "Read a counter (0 when never touched)",
+      responses: { 200: json("The counter", counter), ...read },
+    }),
+    add: change("add"),
+    remove: change("remove"),
+    set: op({
+      operationId: "getSet",
+      summary: "Read a set's elements",
+      description: "The whole set, or with `limit` and/or `after` one page of it: up to " +
+        "`limit` (default 1000) elements after `after`, and `next_after` to pass back for the " +
+        "next page (null on the last).",
+      query: SetQuery,
+      describe: {
+        limit: "Elements per page (1-10000)",
+        after: "Start after this element (the previous page's `next_after`)",
+      },
+      responses: { 200: json("The set, or one page of it", named("Set", SetSchema)), ...read },
+    }),
+    writeRegister: op({
+      operationId: "writeRegister",
+      summary: "Write a last-writer-wins register",
+      description: "`value`: any JSON of at most `crdt.maxRegisterBytes` " +
+        `(${bytes(options.maxRegisterBytes)}).`,
+      requestBody: jsonBody(named("RegisterWrite", RegisterBodySchema)),
+      responses: {
+        200: json("The register", register),
+        ...writeProblems({ 413: "`value_too_large`, `body_too_large`" }),
+      },
+    }),
+    register: op({
+      operationId: "getRegister",
+      summary: "Read a register",
+      responses: {
+        200: json("The register", register),
+        ...problems({ 400: "`validation_failed`: bad name", 404: "`not_found`: never written" }),
+      },
+    }),
+  };
+}
+
 /** Builds the CRDT app, mounted at `/crdt`. */
 export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const api = describedRoutes(app);
   const { StepSchema, ElementBodySchema, RegisterBodySchema, SetQuery } = crdtBodySchemas(options);
+  // Made when the document is built, from the schemas these routes validate with.
+  const docs = () =>
+    crdtDocs(options, { StepSchema, ElementBodySchema, RegisterBodySchema, SetQuery });
 
   const nameOf = (c: Context<AppEnv>) => parseInput(CrdtNameSchema, c.req.param("name"), "name");
   const body = async (c: Context<AppEnv>, max = BODY_SLACK, options: ReadJsonOptions = {}) => {
@@ -77,7 +188,7 @@ export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
   };
 
   for (const op of ["increment", "decrement"] as const) {
-    app.post(`/counters/:name/${op}`, async (c) => {
+    api.post(`/counters/:name/${op}`, async () => (await docs())[op], async (c) => {
       const name = nameOf(c);
       // No body at all is a step of the default size (`curl -X POST …/increment`).
       const step = await body(c, BODY_SLACK, { empty: {} });
@@ -90,13 +201,13 @@ export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
     });
   }
 
-  app.get("/counters/:name", async (c) => {
+  api.get("/counters/:name", async () => (await docs()).counter, async (c) => {
     const name = nameOf(c);
     const store = await options.store();
     return jsonResponse(counterBody(name, await store.counter(name)), 200, NO_STORE);
   });
 
-  app.post("/sets/:name/add", async (c) => {
+  api.post("/sets/:name/add", async () => (await docs()).add, async (c) => {
     const name = nameOf(c);
     const { element } = parseInput(ElementBodySchema, await body(c), "element");
     const store = await options.store();
@@ -104,7 +215,7 @@ export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
     return jsonResponse({ name, element, present: true, changed }, 200, NO_STORE);
   });
 
-  app.post("/sets/:name/remove", async (c) => {
+  api.post("/sets/:name/remove", async () => (await docs()).remove, async (c) => {
     const name = nameOf(c);
     const { element } = parseInput(ElementBodySchema, await body(c), "element");
     const store = await options.store();
@@ -112,7 +223,7 @@ export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
     return jsonResponse({ name, element, present: false, changed }, 200, NO_STORE);
   });
 
-  app.get("/sets/:name", async (c) => {
+  api.get("/sets/:name", async () => (await docs()).set, async (c) => {
     const name = nameOf(c);
     const query = parseInput(SetQuery, c.req.query(), "query");
     const store = await options.store();
@@ -127,7 +238,7 @@ export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
     return jsonResponse({ name, elements: page.elements, next_after: nextAfter }, 200, NO_STORE);
   });
 
-  app.put("/registers/:name", async (c) => {
+  api.put("/registers/:name", async () => (await docs()).writeRegister, async (c) => {
     const name = nameOf(c);
     const raw = await body(c, options.maxRegisterBytes + BODY_SLACK);
     const { value } = parseInput(RegisterBodySchema, raw, "register");
@@ -141,7 +252,7 @@ export function crdtRoutes(options: CrdtRoutesOptions): Hono<AppEnv> {
     return jsonResponse({ name, value: reg.value, timestamp: reg.ts }, 200, NO_STORE);
   });
 
-  app.get("/registers/:name", async (c) => {
+  api.get("/registers/:name", async () => (await docs()).register, async (c) => {
     const name = nameOf(c);
     const reg = await (await options.store()).register(name);
     if (!reg) throw new HttpError(404, `Register never written: ${name}`, { code: "not_found" });

@@ -16,7 +16,6 @@ import {
   mergeContexts,
   type ReplicaId,
 } from "./dots.ts";
-import type { GCounter } from "./gcounter.ts";
 import type { HlcTimestamp } from "./hlc.ts";
 import type { LwwRegister } from "./lww.ts";
 import { CountSchema, ElementSchema, MAX_REPLICAS, ReplicaIdSchema } from "./names.ts";
@@ -37,7 +36,7 @@ const NoProtoKey = z.custom<unknown>(
 );
 
 /** Per-replica counts: `{ "<replica>": <non-negative safe integer> }`. */
-export const CountsSchema = NoProtoKey.pipe(z.record(ReplicaIdSchema, CountSchema)).refine(
+const CountsSchema = NoProtoKey.pipe(z.record(ReplicaIdSchema, CountSchema)).refine(
   (counts) => Object.keys(counts).length <= MAX_REPLICAS,
   { message: `At most ${MAX_REPLICAS} replicas` },
 );
@@ -62,13 +61,6 @@ function mapToCounts(map: ReadonlyMap<ReplicaId, number>): WireCounts {
   for (const r of [...map.keys()].sort()) out[r] = map.get(r)!;
   return out;
 }
-
-/** `{ type: "g-counter", v: 1, counts }` → {@linkcode GCounter}. */
-export const GCounterWireSchema = z.object({
-  type: z.literal("g-counter"),
-  v: VersionSchema,
-  counts: CountsSchema,
-}).transform((w): GCounter => ({ counts: countsToMap(w.counts) }));
 
 /** `{ type: "pn-counter", v: 1, p, n }` → {@linkcode PNCounter}. */
 export const PNCounterWireSchema = z.object({
@@ -142,11 +134,6 @@ export const LwwWireSchema = z.object({
   value: z.json(),
   ts: HlcWireSchema,
 }).transform((w): LwwRegister => ({ value: w.value, ts: w.ts as HlcTimestamp }));
-
-/** Wire form of a G-Counter. */
-export function gcounterToWire(c: GCounter): z.input<typeof GCounterWireSchema> {
-  return { type: "g-counter", v: WIRE_VERSION, counts: mapToCounts(c.counts) };
-}
 
 /** Wire form of a PN-Counter. */
 export function pncounterToWire(c: PNCounter): z.input<typeof PNCounterWireSchema> {

@@ -14,11 +14,11 @@ import { compilePathPatterns } from "../../platform/http/path_pattern.ts";
 import { matchPath } from "../../platform/http/target.ts";
 
 /** The CDN control header, ahead of `CDN-Cache-Control` and `Cache-Control`. */
-export const DENO_CDN_CONTROL = "deno-cdn-cache-control";
+const DENO_CDN_CONTROL = "deno-cdn-cache-control";
 /** The tag header the platform's invalidation API purges by. */
-export const DENO_CACHE_TAG = "deno-cache-tag";
+const DENO_CACHE_TAG = "deno-cache-tag";
 /** What keeps a response out of the CDN (`private` bypasses it, `no-store` forbids storing). */
-export const DENO_CDN_NEVER = "private, no-store";
+const DENO_CDN_NEVER = "private, no-store";
 /** Most tags the platform keeps per response. */
 export const MAX_DENO_TAGS = 500;
 

@@ -13,7 +13,7 @@ import type { Counter, MetricsRegistry } from "../../core/metrics.ts";
 import { MAX_DENO_TAGS } from "./cdn.ts";
 
 /** The health condition raised while the last platform purge failed. */
-export const CDN_PURGE_CONDITION = "deno_cdn.purge";
+const CDN_PURGE_CONDITION = "deno_cdn.purge";
 
 /** What a platform purge did. */
 export type CdnPurgeResult =

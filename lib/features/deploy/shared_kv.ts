@@ -13,7 +13,7 @@ import { kvProbePrefix } from "../monitoring/keys.ts";
 import { kvMarkerKey } from "./keys.ts";
 
 /** The health condition raised while the database may be this isolate's alone. */
-export const SHARED_KV_CONDITION = "kv.shared";
+const SHARED_KV_CONDITION = "kv.shared";
 
 /** Options for {@linkcode SharedKvProbe}. */
 export interface SharedKvProbeOptions {

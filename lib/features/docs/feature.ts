@@ -1,6 +1,6 @@
 /**
- * The docs feature: the OpenAPI document (`/_edge/openapi.json`, built from the routes' schemas
- * on the first request, never before) and Swagger UI (`/_edge/docs`).
+ * The docs feature: the OpenAPI document (`/_edge/openapi.json`, generated from the routes the
+ * node serves, each carrying its description and schemas, on the first request, never before) and Swagger UI (`/_edge/docs`).
  */
 
 import { Hono } from "hono";
@@ -15,10 +15,7 @@ export const docsFeature: Feature<"docs", typeof DOCS_FIELDS> = {
   config: DOCS_CONFIG,
   create(svc, cfg) {
     if (!cfg.docs.enabled) return {};
-    const { config, clock } = svc;
-    const items = svc.use("items");
-    const analytics = svc.use("analytics");
-    const cache = svc.use("cache");
+    const { config } = svc;
     const guard = svc.use("authz");
     const edgeRoutes = new Hono<AppEnv>().basePath("/_edge");
     docsRoutes(edgeRoutes, {
@@ -26,12 +23,8 @@ export const docsFeature: Feature<"docs", typeof DOCS_FIELDS> = {
       document: async () =>
         (await import("./openapi/document.ts")).buildApiDocument({
           config,
-          itemSchema: items!.itemSchema,
-          eventLimits: analytics?.edge?.limits ?? null,
-          collector: analytics !== null && analytics.central !== null,
-          cache: cache !== null,
+          routers: svc.routers(),
           protects: guard ? (method, path) => guard.protects(method, path) : null,
-          now: () => clock.now(),
         }),
     });
     return { edgeRoutes };

@@ -8,6 +8,7 @@
 import type { Hono } from "hono";
 import type { AppEnv } from "../../core/request.ts";
 import { sha256Hex } from "../../platform/hash.ts";
+import { describedRoutes, json, type RouteDoc, text } from "../../platform/http/route_doc.ts";
 import type { DocsConfig } from "./config.ts";
 import { type DocsAsset, SWAGGER_UI_VERSION, swaggerUiAssets } from "./swagger_ui.ts";
 
@@ -32,7 +33,7 @@ window.ui = SwaggerUIBundle({
 `;
 
 /** The Swagger UI page; `initHash` versions the start script's URL. */
-export function docsPage(initHash: string): string {
+function docsPage(initHash: string): string {
   const v = encodeURIComponent(SWAGGER_UI_VERSION);
   return `<!doctype html>
 <html lang="en">
@@ -94,8 +95,49 @@ function assetResponse(asset: DocsAsset, req: Request, version: string): Respons
   return res;
 }
 
+const DOCS: Record<"document" | "page" | "init" | "script" | "styles", RouteDoc> = {
+  document: {
+    operationId: "getOpenApiDocument",
+    tags: ["Docs"],
+    summary: "This document (OpenAPI 3.1)",
+    responses: {
+      200: json("The document", {
+        type: "object",
+        required: ["openapi", "info", "paths"],
+        properties: { openapi: { const: "3.1.0" } },
+      }),
+    },
+  },
+  page: {
+    operationId: "getApiDocs",
+    tags: ["Docs"],
+    summary: "Swagger UI for this document (every asset served by this node)",
+    responses: { 200: text("The page", "text/html; charset=utf-8") },
+  },
+  init: {
+    operationId: "getApiDocsInit",
+    tags: ["Docs"],
+    summary: "The script that starts Swagger UI on this document (public)",
+    responses: { 200: text("The script", "text/javascript; charset=utf-8") },
+  },
+  script: {
+    operationId: "getApiDocsScript",
+    tags: ["Docs"],
+    summary: "Swagger UI's script, from the pinned swagger-ui-dist package (public)",
+    description: "Immutable when asked for with the page's `?v=`; otherwise revalidated by ETag.",
+    responses: { 200: text("The script", "text/javascript; charset=utf-8") },
+  },
+  styles: {
+    operationId: "getApiDocsStyles",
+    tags: ["Docs"],
+    summary: "Swagger UI's stylesheet, from the pinned swagger-ui-dist package (public)",
+    responses: { 200: text("The stylesheet", "text/css; charset=utf-8") },
+  },
+};
+
 /** Adds `/openapi.json`, `/docs` and the page's assets to the `/_edge` app. */
 export function docsRoutes(app: Hono<AppEnv>, options: DocsRoutesOptions): void {
+  const api = describedRoutes(app);
   let built: Promise<{ text: string; etag: string }> | null = null;
   function documentText() {
     built ??= options.document().then(async (doc) => {
@@ -108,7 +150,7 @@ export function docsRoutes(app: Hono<AppEnv>, options: DocsRoutesOptions): void 
     return built;
   }
 
-  app.get("/openapi.json", async (c) => {
+  api.get("/openapi.json", DOCS.document, async (c) => {
     const { text, etag } = await documentText();
     const matches = matchesEtag(c.req.header("if-none-match"), etag);
     const res = matches ? new Response(null, { status: 304 }) : new Response(text);
@@ -128,7 +170,7 @@ export function docsRoutes(app: Hono<AppEnv>, options: DocsRoutesOptions): void 
       etag: await etagOf(INIT_SCRIPT),
     },
   }));
-  app.get("/docs", async () => {
+  api.get("/docs", DOCS.page, async () => {
     const res = new Response(docsPage((await init).hash));
     res.headers.set("content-type", "text/html; charset=utf-8");
     res.headers.set("cache-control", "no-cache");
@@ -137,14 +179,14 @@ export function docsRoutes(app: Hono<AppEnv>, options: DocsRoutesOptions): void 
     res.headers.set("x-frame-options", "DENY");
     return res;
   });
-  app.get("/docs/init.js", async (c) => {
+  api.get("/docs/init.js", DOCS.init, async (c) => {
     const { hash, asset } = await init;
     return assetResponse(asset, c.req.raw, hash);
   });
-  app.get("/docs/swagger-ui-bundle.js", async (c) => {
+  api.get("/docs/swagger-ui-bundle.js", DOCS.script, async (c) => {
     return assetResponse((await swaggerUiAssets()).script, c.req.raw, SWAGGER_UI_VERSION);
   });
-  app.get("/docs/swagger-ui.css", async (c) => {
+  api.get("/docs/swagger-ui.css", DOCS.styles, async (c) => {
     return assetResponse((await swaggerUiAssets()).style, c.req.raw, SWAGGER_UI_VERSION);
   });
 }

@@ -1,5 +1,5 @@
 /**
- * The central copy of Pattern 1's items, in KV. A write is one atomic commit checked on the
+ * The central copy of the items, in KV. A write is one atomic commit checked on the
  * item's versionstamp: the new version (an `etag`), its body (inline up to 60 KB, else chunks
  * keyed by version), the removal of the old version's chunks, a change record and a touch of
  * the head key that other nodes watch. Preconditions (`If-Match`) are judged inside the loop.

@@ -1,5 +1,5 @@
 /**
- * Pattern 1, read from the edge and write to the center: `get` answers from this node's memory
+ * Items read at the edge and written to the center: `get` answers from this node's memory
  * when the change feed is fresh, else from the central copy in KV (an eventual read, checked
  * against the newest change the feed has seen for the item); `put` and `delete` write the
  * central copy atomically and publish a change record that every node's feed applies.

@@ -1,4 +1,4 @@
-/** Deno KV keys of the sync area: items (Pattern 1) and peer state (listed in docs/kv.md). */
+/** Deno KV keys of the sync area: items and peer state (listed in docs/kv.md). */
 
 /** What this replica knows about syncing with one peer. */
 export function peerStateKey(replica: string, peer: string): [string, string, string, string] {

@@ -1,5 +1,5 @@
 /**
- * `/items/:id` (Pattern 1): GET from this node's memory or the central copy, PUT and DELETE to
+ * `/items/:id`: GET from this node's memory or the central copy, PUT and DELETE to
  * the central copy with optimistic concurrency (`If-Match`, `If-None-Match: *`). Every answer
  * carries the item's version as `ETag` and `X-Source: edge | central`.
  */
@@ -11,6 +11,18 @@ import { HttpError, readJsonBody } from "../../platform/http/errors.ts";
 import { jsonResponse } from "../../platform/http/respond.ts";
 import { parseInput } from "../../platform/http/validate.ts";
 import { CasConflictError } from "../../platform/kv/cas_retry.ts";
+import {
+  bytes,
+  DEFAULT_PROBLEM,
+  describedRoutes,
+  type HeaderDoc,
+  json,
+  jsonBody,
+  named,
+  type ParameterDoc,
+  problems,
+  type RouteDoc,
+} from "../../platform/http/route_doc.ts";
 import type { CachedItem } from "./item_cache.ts";
 import { MAX_DEPTH, withinDepth } from "./item_schema.ts";
 import { PreconditionFailedError, type Preconditions } from "./item_store.ts";
@@ -32,10 +44,104 @@ export const ItemIdSchema = z.string().regex(
   "Must be 1-128 letters, digits, '.', '_', '~' or '-'",
 );
 
+const STRING = { type: "string" };
+const X_SOURCE: HeaderDoc = {
+  description: "`edge` (this node's memory) or `central` (the copy in KV)",
+  schema: { enum: ["edge", "central"] },
+};
+const ITEM_HEADERS: Record<string, HeaderDoc> = {
+  ETag: { description: "The item's version", schema: STRING },
+  "X-Source": X_SOURCE,
+};
+const BUSY = "`busy`: lost races with other writers; retry";
+
+function header(name: string, description: string): ParameterDoc {
+  return { name, in: "header", required: false, description, schema: STRING };
+}
+
+const IF_MATCH = header("If-Match", "Write only if the current version matches (or `*`: exists)");
+
+/**
+ * The three item operations, for this node's item schema and size limit (the answer's schema
+ * loads with the document, not at start-up).
+ */
+async function itemDocs(
+  options: ItemRoutesOptions,
+): Promise<Record<"get" | "put" | "delete", RouteDoc>> {
+  const { ItemWrittenSchema } = await import("./responses.ts");
+  const ItemParams = z.object({ id: ItemIdSchema });
+  const item = named("Item", options.schema);
+  const written = named("ItemWritten", ItemWrittenSchema);
+  return {
+    get: {
+      operationId: "getItem",
+      tags: ["Items"],
+      summary: "Read an item from this node (memory, else the central copy)",
+      params: ItemParams,
+      parameters: [header("If-None-Match", "`304` when a listed version matches")],
+      responses: {
+        200: json("The stored JSON", item, {
+          ...ITEM_HEADERS,
+          "Last-Modified": { description: "When it was written", schema: STRING },
+        }),
+        304: { description: "Not modified", headers: ITEM_HEADERS },
+        ...problems({
+          400: "`validation_failed`: bad id; `invalid_header`",
+          404: "`not_found`: no such item",
+        }),
+        default: DEFAULT_PROBLEM,
+      },
+    },
+    put: {
+      operationId: "putItem",
+      tags: ["Items"],
+      summary: "Create or replace an item (written to the center)",
+      description: "The body must match `data.itemSchema` (the `Item` schema here), be at most " +
+        `${bytes(options.maxBodyBytes)} and nest at most ${MAX_DEPTH} levels. Other nodes see ` +
+        "the write within `data.maxStalenessMs`.",
+      params: ItemParams,
+      parameters: [IF_MATCH, header("If-None-Match", "Only `*`: create, never replace")],
+      requestBody: jsonBody(item),
+      responses: {
+        200: json("Replaced", written, ITEM_HEADERS),
+        201: json("Created", written, {
+          ...ITEM_HEADERS,
+          Location: { description: "`/items/<id>`", schema: STRING },
+        }),
+        ...problems({
+          400: "`validation_failed` (with `errors`), `invalid_json`, `too_deep`, `invalid_header`",
+          412: "`precondition_failed`: the current version does not match",
+          413: "`body_too_large`",
+          415: "`unsupported_media_type`",
+          503: BUSY,
+        }),
+        default: DEFAULT_PROBLEM,
+      },
+    },
+    delete: {
+      operationId: "deleteItem",
+      tags: ["Items"],
+      summary: "Delete an item (at the center)",
+      params: ItemParams,
+      parameters: [IF_MATCH],
+      responses: {
+        204: { description: "Deleted", headers: { "X-Source": X_SOURCE } },
+        ...problems({
+          400: "`validation_failed`: bad id; `invalid_header`",
+          404: "`not_found`: no such item",
+          412: "`precondition_failed`: the current version does not match",
+          503: BUSY,
+        }),
+        default: DEFAULT_PROBLEM,
+      },
+    },
+  };
+}
+
 const ETAG_LIST = /^\s*(?:(?:W\/)?"[\x21\x23-\x7e\x80-\xff]*"\s*(?:,\s*|$))+$/;
 
 /** Parses `If-Match` / `If-None-Match`: `*` or the listed tags (weak ones marked `W/`). */
-export function parseEtagHeader(header: string, name: string): "*" | string[] {
+function parseEtagHeader(header: string, name: string): "*" | string[] {
   if (header.trim() === "*") return "*";
   if (header.length > 4096 || !ETAG_LIST.test(header)) {
     throw new HttpError(400, `Malformed ${name}: ${header.slice(0, 100)}`, {
@@ -92,6 +198,8 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
 /** Builds the items app, mounted at `/items`. */
 export function itemRoutes(options: ItemRoutesOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const api = describedRoutes(app);
+  const docs = () => itemDocs(options);
   const { items } = options;
   const idOf = (c: Context<AppEnv>) => parseInput(ItemIdSchema, c.req.param("id"), "item id");
 
@@ -122,9 +230,9 @@ export function itemRoutes(options: ItemRoutesOptions): Hono<AppEnv> {
     if (hit) return answer(c, id, hit);
     return items.get(id).then((read) => answer(c, id, read));
   };
-  app.get("/:id", getItem);
+  api.get("/:id", async () => (await docs()).get, getItem);
 
-  app.put("/:id", async (c) => {
+  api.put("/:id", async () => (await docs()).put, async (c) => {
     const id = idOf(c);
     const pre = preconditions(c, true);
     const body = await readJsonBody(c.req.raw, options.maxBodyBytes);
@@ -149,7 +257,7 @@ export function itemRoutes(options: ItemRoutesOptions): Hono<AppEnv> {
     return itemHeaders(res, "central", { ...written, text: null });
   });
 
-  app.delete("/:id", async (c) => {
+  api.delete("/:id", async () => (await docs()).delete, async (c) => {
     const id = idOf(c);
     const deleted = await guarded(() => items.delete(id, preconditions(c, false)));
     if (!deleted) throw new HttpError(404, `No item: ${id}`, { code: "not_found" });

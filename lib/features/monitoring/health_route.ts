@@ -6,9 +6,20 @@ import type { Clock } from "../../core/clock.ts";
 import type { Jobs } from "../../core/jobs.ts";
 import type { IpDatabaseState } from "../geo/ipdb.ts";
 import type { OriginHealth, OriginHealthSnapshot } from "../proxy/breaker.ts";
-import { HttpError, problemResponse } from "../../platform/http/errors.ts";
+import { HttpError, PROBLEM_CONTENT_TYPE, problemResponse } from "../../platform/http/errors.ts";
 import { jsonResponse, jsonTextResponse } from "../../platform/http/respond.ts";
 import type { AdminCheck } from "../../platform/guard.ts";
+import {
+  DEFAULT_PROBLEM,
+  describedRoutes,
+  json,
+  named,
+  OPERATOR_PROBLEMS,
+  OPERATOR_SECURITY,
+  PROBLEM_REF,
+  problems,
+  type RouteDoc,
+} from "../../platform/http/route_doc.ts";
 import type { Monitor } from "./monitor.ts";
 import { monitoringRoutes } from "./routes.ts";
 
@@ -158,6 +169,63 @@ function failingJobs(
   };
 }
 
+// The answers' schemas load with the document (`./responses.ts`), not at start-up.
+async function whereamiDoc(): Promise<RouteDoc> {
+  const { WhereAmISchema } = await import("./responses.ts");
+  return {
+    operationId: "getWhereAmI",
+    tags: ["Node"],
+    summary: "Where the edge thinks the caller is",
+    description: "Location from trusted proxy headers, the IP database or the default, and the " +
+      "nearest region.",
+    responses: {
+      200: json("The caller's location", named("WhereAmI", WhereAmISchema)),
+      default: DEFAULT_PROBLEM,
+    },
+  };
+}
+
+/** `GET /_edge/health` under this node's thresholds. */
+async function healthDoc(options: EdgeRoutesOptions): Promise<RouteDoc> {
+  const { HealthSchema } = await import("./responses.ts");
+  const t = options.monitor.thresholds;
+  const health = named("Health", HealthSchema);
+  return {
+    operationId: "getHealth",
+    tags: ["Node"],
+    summary: "This node's health (for load balancers)",
+    // Public; the operator guard applies to `?verbose=1` only.
+    security: [{}, ...OPERATOR_SECURITY],
+    description:
+      `Healthy while the window's rate of 5xx ${
+        t.countOriginErrors ? "(edge and origin)" : "made by the edge"
+      } is under ${t.maxErrorRate * 100}% and p99 under ${t.maxP99Ms} ms (with at least ` +
+      `${t.minRequests} requests to judge by), and no condition is in force: a policy module ` +
+      "that did not load, every origin out of rotation or a KV store that cannot be written " +
+      "make the node unhealthy (503), lesser ones degraded (200), whatever the traffic. Public. " +
+      "The answer is small by default (breakers, conditions and jobs only when they need " +
+      "attention); `?verbose=1` (operators: the admin token) adds thresholds, percentiles, " +
+      "every breaker, condition and job.",
+    parameters: [{
+      name: "verbose",
+      in: "query",
+      required: false,
+      description: "`1` for the full answer (needs the admin token)",
+      schema: { type: "string", enum: ["0", "1"] },
+    }],
+    responses: {
+      200: json("Healthy or degraded", health),
+      503: {
+        description: "Unhealthy; `reasons` says why. With `?verbose=1` in production without " +
+          "`ADMIN_TOKEN`: `admin_not_configured` (problem+json)",
+        content: { "application/json": health, [PROBLEM_CONTENT_TYPE]: PROBLEM_REF },
+      },
+      ...problems({ 401: OPERATOR_PROBLEMS[401], 403: OPERATOR_PROBLEMS[403] }),
+      default: DEFAULT_PROBLEM,
+    },
+  };
+}
+
 /**
  * Builds the `/_edge/*` app (unknown paths fall to the app's 404 problem handler). `health` is
  * the app's own responder when it also answers health before routing.
@@ -167,8 +235,9 @@ export function edgeRoutes(
   health: (req: Request) => Response = healthResponder(options),
 ): Hono<AppEnv> {
   const app = new Hono<AppEnv>().basePath("/_edge");
+  const api = describedRoutes(app);
 
-  app.get("/whereami", (c) => {
+  api.get("/whereami", whereamiDoc, (c) => {
     const { geo, clientIp } = c.env.ctx;
     return jsonResponse(
       {
@@ -188,7 +257,7 @@ export function edgeRoutes(
 
   // `GET /_edge/health` is also answered before routing (lib/core/app.ts); HEAD and anything else
   // that reaches the router gets the same answer here.
-  app.get("/health", (c) => health(c.req.raw));
+  api.get("/health", () => healthDoc(options), (c) => health(c.req.raw));
 
   monitoringRoutes(app, options);
 

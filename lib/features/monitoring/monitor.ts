@@ -220,6 +220,11 @@ export class Monitor {
     this.#eventsSlot = Math.floor(now / this.window.slotMs);
   }
 
+  /** What health is judged by (read without judging: no transition, no alert). */
+  get thresholds(): HealthThresholds {
+    return this.#thresholds;
+  }
+
   /** Evaluates health now (feeding transitions and alerts); synchronous and cheap. */
   health(): HealthReport {
     const now = this.#o.clock.now();

@@ -10,7 +10,7 @@ import type { Labels, MetricsRegistry } from "../../core/metrics.ts";
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 /** Upper bounds of the exposed histogram buckets, in seconds. */
-export const LE_SECONDS = [
+const LE_SECONDS = [
   0.0005,
   0.001,
   0.0025,
@@ -56,7 +56,7 @@ function labelText(labels: Labels, extra?: [string, string]): string {
  * Cumulative counts at each bound (µs): a fine bucket counts under a bound when its highest
  * value is at or below it, so a value within 0.8% above a bound may land in the next one.
  */
-export function cumulativeCounts(h: LatencyHistogram, boundsUs: readonly number[]): number[] {
+function cumulativeCounts(h: LatencyHistogram, boundsUs: readonly number[]): number[] {
   const out: number[] = [];
   let i = 0;
   let sum = 0;

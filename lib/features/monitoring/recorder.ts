@@ -47,7 +47,7 @@ const NS = CLASSES.length;
 const ERROR_SOURCES = ["edge", "origin", "function"] as const;
 
 /** True when a 5xx was made by the edge rather than passed through from an origin or cache. */
-export function edgeCaused(ctx: EdgeRequestContext): boolean {
+function edgeCaused(ctx: EdgeRequestContext): boolean {
   return ctx.problem !== undefined ||
     (ctx.upstream === undefined && ctx.cacheOutcome === undefined);
 }

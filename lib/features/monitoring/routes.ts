@@ -11,6 +11,17 @@ import { RegionNameSchema } from "../../platform/config/schemas.ts";
 import { jsonResponse } from "../../platform/http/respond.ts";
 import { parseInput } from "../../platform/http/validate.ts";
 import type { AdminCheck } from "../../platform/guard.ts";
+import {
+  DEFAULT_PROBLEM,
+  describedRoutes,
+  json,
+  named,
+  OPERATOR_PROBLEMS,
+  OPERATOR_SECURITY,
+  problems,
+  type RouteDoc,
+  text as textAnswer,
+} from "../../platform/http/route_doc.ts";
 import { dashboardHtml } from "./dashboard/page.ts";
 import type { Monitor } from "./monitor.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
@@ -47,6 +58,78 @@ export const StatsQuerySchema = z.object({
   region: RegionNameSchema.optional(),
 });
 
+const METRICS_DOC: RouteDoc = {
+  operationId: "getMetrics",
+  tags: ["Monitoring"],
+  summary: "Prometheus metrics of this node",
+  description: "Text exposition format 0.0.4: counters, gauges and latency histograms " +
+    "(`_bucket`/`_sum`/`_count`) labelled by `region`, `route` and `cache`.",
+  security: OPERATOR_SECURITY,
+  responses: {
+    200: textAnswer("The metrics", PROMETHEUS_CONTENT_TYPE),
+    ...problems(OPERATOR_PROBLEMS),
+    default: DEFAULT_PROBLEM,
+  },
+};
+
+// The answer's schema loads with the document (`./responses.ts`), not at start-up.
+async function statsDoc(): Promise<RouteDoc> {
+  const { GlobalStatsSchema } = await import("./responses.ts");
+  return {
+    operationId: "getStats",
+    tags: ["Monitoring"],
+    summary: "Global statistics: every live node's snapshot merged",
+    description: "Percentiles come from merged histograms. Unknown query parameters are ignored.",
+    security: OPERATOR_SECURITY,
+    query: StatsQuerySchema,
+    describe: { region: "Only this region's edges" },
+    responses: {
+      200: json("Merged statistics", named("GlobalStats", GlobalStatsSchema)),
+      ...problems({
+        400: "`validation_failed`: malformed `region`",
+        ...OPERATOR_PROBLEMS,
+        503: "`admin_not_configured`: production without `ADMIN_TOKEN`; `stats_unavailable`: " +
+          "KV cannot be read",
+      }),
+      default: DEFAULT_PROBLEM,
+    },
+  };
+}
+
+const DASHBOARD_DOC: RouteDoc = {
+  operationId: "getDashboard",
+  tags: ["Monitoring"],
+  summary: "The operator dashboard (HTML, public; it holds no data)",
+  description: "Charts of every region from `/_edge/stats`, whose history it backfills on " +
+    "load. Where the node needs the admin token the page asks for it in a sign-in form, keeps " +
+    "it in the tab's session storage and sends it as a bearer header, never in a URL.",
+  parameters: [{
+    name: "interval_ms",
+    in: "query",
+    required: false,
+    description: "Refresh period, read by the page's script",
+    schema: { type: "integer", minimum: 1000, default: 5000 },
+  }],
+  responses: {
+    200: textAnswer("The page", "text/html; charset=utf-8"),
+    default: DEFAULT_PROBLEM,
+  },
+};
+
+const DASHBOARD_SCRIPT_DOC: RouteDoc = {
+  operationId: "getDashboardScript",
+  tags: ["Monitoring"],
+  summary: "The dashboard's script (public, immutable)",
+  responses: { 200: textAnswer("The bundle", "text/javascript; charset=utf-8") },
+};
+
+const DASHBOARD_STYLES_DOC: RouteDoc = {
+  operationId: "getDashboardStyles",
+  tags: ["Monitoring"],
+  summary: "The dashboard's stylesheet (public, immutable)",
+  responses: { 200: textAnswer("The stylesheet", "text/css; charset=utf-8") },
+};
+
 const CSP = [
   "default-src 'none'",
   "script-src 'self'",
@@ -69,6 +152,7 @@ function text(body: string, type: string, headers: Record<string, string>): Resp
 export function monitoringRoutes(app: Hono<AppEnv>, options: MonitoringRoutesOptions): void {
   const { monitor } = options;
   const admin = options.admin;
+  const api = describedRoutes(app);
   const noStore = { "cache-control": "no-store" };
   const asset = (bundle: DashboardBundle) => ({
     "cache-control": "public, max-age=31536000, immutable",
@@ -76,12 +160,12 @@ export function monitoringRoutes(app: Hono<AppEnv>, options: MonitoringRoutesOpt
     "x-content-type-options": "nosniff",
   });
 
-  app.get("/metrics", (c) => {
+  api.get("/metrics", METRICS_DOC, (c) => {
     admin(c.req.raw);
     return text(monitor.prometheus(), PROMETHEUS_CONTENT_TYPE, noStore);
   });
 
-  app.get("/stats", async (c) => {
+  api.get("/stats", statsDoc, async (c) => {
     admin(c.req.raw);
     const query = parseInput(StatsQuerySchema, c.req.query(), "query");
     return jsonResponse(await monitor.stats(query), 200, noStore);
@@ -89,7 +173,7 @@ export function monitoringRoutes(app: Hono<AppEnv>, options: MonitoringRoutesOpt
 
   // The page is public: it holds no data, and signs in itself to read `/stats` with a bearer
   // header, so the token never has to travel in a URL.
-  app.get("/dashboard", async () => {
+  api.get("/dashboard", DASHBOARD_DOC, async () => {
     const bundle = await dashboardBundle();
     return text(dashboardHtml(options.region, bundle.hash), "text/html; charset=utf-8", {
       ...noStore,
@@ -100,11 +184,11 @@ export function monitoringRoutes(app: Hono<AppEnv>, options: MonitoringRoutesOpt
     });
   });
 
-  app.get("/dashboard/app.js", async () => {
+  api.get("/dashboard/app.js", DASHBOARD_SCRIPT_DOC, async () => {
     const bundle = await dashboardBundle();
     return text(bundle.js, "text/javascript; charset=utf-8", asset(bundle));
   });
-  app.get("/dashboard/app.css", async () => {
+  api.get("/dashboard/app.css", DASHBOARD_STYLES_DOC, async () => {
     const bundle = await dashboardBundle();
     return text(bundle.css, "text/css; charset=utf-8", asset(bundle));
   });

@@ -13,9 +13,9 @@ import { checkCoarse, COARSE_BUCKETS } from "./slot_latency.ts";
 import { FIELD_COUNT, type SlidingWindow } from "./window.ts";
 
 /** The format version written now; others are skipped as old. */
-export const SNAPSHOT_VERSION = 1;
+const SNAPSHOT_VERSION = 1;
 /** Counters with this prefix travel in snapshots (analytics event counts). */
-export const SHARED_COUNTER_PREFIX = "outpost_analytics_";
+const SHARED_COUNTER_PREFIX = "outpost_analytics_";
 /** A snapshot stays well under KV's 64 KiB value limit (checked when written). */
 export const MAX_SNAPSHOT_BYTES = 60 * 1024;
 
@@ -23,7 +23,7 @@ const count = z.number().finite().min(0);
 const counts = z.array(count).length(FIELD_COUNT);
 
 /** The stored shape of a snapshot. */
-export const SnapshotSchema = z.object({
+const SnapshotSchema = z.object({
   v: z.literal(SNAPSHOT_VERSION),
   node_id: z.string().min(1).max(64),
   region: z.string().min(1).max(64),
@@ -139,7 +139,7 @@ export function buildSnapshot(source: SnapshotSource): NodeSnapshot {
 }
 
 /** `[gap, count, …]` as `gap:count,…` in base 36 (a third of the bytes of a number array). */
-export function packHistogram(encoded: readonly number[]): string {
+function packHistogram(encoded: readonly number[]): string {
   const parts: string[] = [];
   for (let k = 0; k < encoded.length; k += 2) {
     parts.push(`${encoded[k].toString(36)}:${encoded[k + 1].toString(36)}`);

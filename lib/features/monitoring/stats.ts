@@ -21,7 +21,7 @@ import { Field, FIELD_COUNT } from "./window.ts";
 export type { EdgeStats, GlobalStats, GroupStats, StatsSeries };
 
 /** At most this many snapshots are read per request. */
-export const MAX_NODES = 1000;
+const MAX_NODES = 1000;
 
 /** Writes a node's snapshot with `expireIn` so a dead node drops out on its own. */
 export async function writeSnapshot(kv: Deno.Kv, snapshot: NodeSnapshot): Promise<void> {

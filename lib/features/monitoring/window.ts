@@ -30,8 +30,6 @@ export const Field = {
 } as const;
 /** Number of counted fields. */
 export const FIELD_COUNT = 14;
-/** Field names in index order (for snapshots and JSON). */
-export const FIELD_NAMES = Object.keys(Field) as Array<keyof typeof Field>;
 
 /** Counts and latencies of one slot or of the whole window. */
 export class WindowCell {

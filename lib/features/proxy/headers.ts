@@ -16,7 +16,7 @@ export const HOP_BY_HOP = new Set([
 ]);
 
 /** Removes hop-by-hop headers, including those the `Connection` header names. */
-export function stripHopByHop(headers: Headers): void {
+function stripHopByHop(headers: Headers): void {
   const connection = headers.get("connection");
   if (connection) {
     for (const name of connection.split(",")) {
@@ -68,7 +68,7 @@ export interface ForwardingInfo {
  * Headers that make some frameworks treat a request as another method or path than the one the
  * edge authorized and keyed (`GET` + `X-HTTP-Method-Override: DELETE`, `X-Original-URL: /admin`).
  */
-export const OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
+const OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
   "x-http-method-override",
   "x-http-method",
   "x-method-override",

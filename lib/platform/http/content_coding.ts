@@ -8,7 +8,7 @@
 export type Coding = "gzip" | "br" | "zstd" | "deflate";
 
 /** Codings the cache compresses identity bodies into, best first. */
-export const PRODUCED: readonly Coding[] = ["br", "gzip"];
+const PRODUCED: readonly Coding[] = ["br", "gzip"];
 
 /**
  * The coding a `Content-Encoding` names: null for none or identity; undefined for what the cache

@@ -20,9 +20,3 @@ export function parseCookieHeader(header: string | null | undefined): Map<string
   }
   return out;
 }
-
-/** Reads one cookie without building the whole map. */
-export function getCookie(header: string | null | undefined, name: string): string | undefined {
-  if (!header || header.length > MAX_COOKIE_HEADER || !header.includes(name)) return undefined;
-  return parseCookieHeader(header).get(name);
-}

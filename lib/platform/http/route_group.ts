@@ -17,8 +17,6 @@ export const ROUTE_GROUPS = [
   "central",
   "other",
 ] as const;
-/** A route group name. */
-export type RouteGroup = typeof ROUTE_GROUPS[number];
 /** Index of the `edge` group (`/_edge/*`). */
 export const EDGE_ROUTE = 0;
 

@@ -45,7 +45,7 @@ export interface TargetRefusal {
 }
 
 /** Longest request target accepted (path and query). */
-export const MAX_TARGET_LENGTH = 8192;
+const MAX_TARGET_LENGTH = 8192;
 
 const HEX = /^[0-9A-Fa-f]{2}$/;
 const IPV6 = /^\[[0-9a-f:.]{2,45}\]$/;
@@ -270,7 +270,7 @@ export function canonicalPath(raw: string): string | TargetRefusal {
 }
 
 /** The canonical form of a raw query (`""` or `?…`), or why it is refused. */
-export function canonicalQuery(raw: string): string | TargetRefusal {
+function canonicalQuery(raw: string): string | TargetRefusal {
   let plain = true;
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);

@@ -10,7 +10,7 @@ export interface FieldError {
 }
 
 /** Flattens zod issues into `{ path, message }` pairs (`path` like `events.3.user_id`). */
-export function fieldErrors(error: z.ZodError): FieldError[] {
+function fieldErrors(error: z.ZodError): FieldError[] {
   return error.issues.map((issue) => ({
     path: issue.path.map(String).join(".") || "(root)",
     message: issue.message,

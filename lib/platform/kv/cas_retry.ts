@@ -52,7 +52,7 @@ export interface CasRetryOptions {
 }
 
 /** Defaults of {@linkcode casRetry}. */
-export const CAS_DEFAULTS: Readonly<
+const CAS_DEFAULTS: Readonly<
   Required<Pick<CasRetryOptions, "deadlineMs" | "baseDelayMs" | "maxDelayMs">>
 > = {
   deadlineMs: 5000,

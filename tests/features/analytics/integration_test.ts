@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { FLUSH_JOB } from "../../../lib/features/analytics/edge.ts";
 import { anonymousId } from "../../../lib/features/analytics/tracker.ts";
 import { DEV_CENTRAL_TOKEN } from "../../../lib/features/analytics/wiring.ts";
 import type { EdgeConfigInput } from "../../../lib/core/config.ts";
@@ -45,7 +44,7 @@ async function ingest(edge: TestEdge, n: number, seed: number): Promise<number> 
 /** Runs the flush, advancing the clock past each back-off, until the outbox is empty. */
 async function drain(edge: TestEdge): Promise<void> {
   for (let i = 0; i < 60; i++) {
-    await edge.edge.jobs.runNow(FLUSH_JOB);
+    await edge.edge.jobs.runNow("analytics-flush");
     const a = edge.edge.analytics.edge!;
     if ((await a.outbox.size()) === 0 && (await a.outbox.openIntervals()).length === 0) return;
     edge.clock.advance(5000);
@@ -70,7 +69,7 @@ Deno.test("analytics: the collector fails the first posts, then totals are exact
     accepted += await ingest(edge, 20 + interval, interval);
     accepted += await ingest(edge, 3, interval + 100);
     edge.clock.advance(60_000);
-    await edge.edge.jobs.runNow(FLUSH_JOB);
+    await edge.edge.jobs.runNow("analytics-flush");
   }
   const a = edge.edge.analytics.edge!;
   assert.equal(await a.outbox.size(), 2, "the outbox stops at its bound while central fails");
@@ -136,7 +135,7 @@ Deno.test("analytics: a restart between the outbox move and the POST sends once"
     );
     accepted += await ingest(edge, 5, 3);
     central.faults.push("apply_then_hang");
-    await edge.edge.jobs.runNow(FLUSH_JOB);
+    await edge.edge.jobs.runNow("analytics-flush");
     assert.equal(central.posts, 1);
     assert.equal(
       (await central.stats()).total_events,
@@ -259,7 +258,7 @@ Deno.test("analytics: tracked requests reach the node's own collector over HTTP 
   assert.equal(events[0].event_type, "page_view");
   assert.equal(events[0].properties.status, 200);
   edge.clock.advance(61_000);
-  await edge.edge.jobs.runNow(FLUSH_JOB);
+  await edge.edge.jobs.runNow("analytics-flush");
   const stats = await get(`${edge.url}/_central/stats`, {
     headers: { authorization: "Bearer wrong" },
   });
@@ -312,7 +311,7 @@ Deno.test("POST /_edge/analytics/flush makes /_central/stats exact at once", asy
     const empty = await flush();
     assert.deepEqual(empty.body, { closed: 0, delivered: 0, failed: 0, pending: 0 });
     edge.clock.advance(120_000);
-    await edge.edge.jobs.runNow(FLUSH_JOB);
+    await edge.edge.jobs.runNow("analytics-flush");
     assert.equal(((await central()).body as { total_events: number }).total_events, 8);
   });
 });

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { sign } from "hono/jwt";
 import { ManualClock } from "../../../lib/core/clock.ts";
 import { AuthzConfigSchema } from "../../../lib/features/authz/config.ts";
-import { AuthError, IdentityUnavailable, TokenVerifier } from "../../../lib/features/authz/jwt.ts";
+import { AuthError, IdentityUnavailable } from "../../../lib/features/authz/identity.ts";
+import { TokenVerifier } from "../../../lib/features/authz/jwt.ts";
 import { b64url, SECRET, token } from "./_fixtures.ts";
 
 function jwtConfig(over: Record<string, unknown> = {}) {
@@ -261,4 +262,286 @@ Deno.test("TokenVerifier reports keys that cannot load as unavailable, not as th
     async () => await v.verify(`Bearer ${await token({ sub: "x" })}`),
     IdentityUnavailable,
   );
+});
+
+/** A JWKS verifier whose keys come from `serve` (no network). */
+function jwksVerifier(
+  serve: (url: string, init?: RequestInit) => Promise<Response>,
+  over: Record<string, unknown> = {},
+  clock = new ManualClock(Date.now()),
+) {
+  return new TokenVerifier({
+    jwt: jwtConfig({ algorithm: "ES256", jwksUrl: "https://id.example/jwks.json", ...over }),
+    clock,
+    fetch: serve as typeof fetch,
+  });
+}
+
+Deno.test("TokenVerifier checks RS256/ES256 time claims against the injected clock, not the system's", async (t) => {
+  const keys = await keyPair("ES256");
+  const jwk = { ...keys.jwk, kid: "k", alg: "ES256" };
+  const signed = (claims: Record<string, unknown>) =>
+    sign(claims, { ...keys.privateJwk, alg: "ES256", kid: "k" } as never);
+  const at = (iso: string) => new ManualClock(Date.parse(iso));
+  const s = (iso: string) => Date.parse(iso) / 1000;
+  const sources: [string, Record<string, unknown>][] = [
+    ["a JWKS URL", {}],
+    ["an inline JWKS", { jwksUrl: undefined, jwks: { keys: [jwk] } }],
+  ];
+  for (const [source, over] of sources) {
+    const make = (clock: ManualClock) =>
+      jwksVerifier(() => Promise.resolve(Response.json({ keys: [jwk] })), over, clock);
+    await t.step(
+      `${source}: a token that expired by the system clock is valid on the edge's`,
+      async () => {
+        const v = make(at("2020-01-01T00:00:00Z"));
+        const id = await v.verify(
+          `Bearer ${await signed({ sub: "past", exp: s("2020-01-01T01:00:00Z") })}`,
+        );
+        assert.equal(id.userId, "past");
+      },
+    );
+    await t.step(`${source}: expired by the edge's clock, with leeway`, async () => {
+      const exp = s("2040-01-01T00:00:00Z");
+      const within = make(at("2040-01-01T00:00:29Z"));
+      assert.equal((await within.verify(`Bearer ${await signed({ sub: "x", exp })}`)).userId, "x");
+      const late = make(at("2040-01-01T00:00:30Z"));
+      await rejects(late, `Bearer ${await signed({ sub: "x", exp })}`, /^Token expired$/);
+    });
+    await t.step(`${source}: not valid yet, issued in the future, bad time claims`, async () => {
+      const clock = at("2040-01-01T00:00:00Z");
+      const now = clock.now() / 1000;
+      const v = make(clock);
+      await rejects(
+        v,
+        `Bearer ${await signed({ sub: "x", exp: now + 600, nbf: now + 60 })}`,
+        /^Token is not valid yet$/,
+      );
+      await rejects(
+        v,
+        `Bearer ${await signed({ sub: "x", exp: now + 600, iat: now + 60 })}`,
+        /future/,
+      );
+      await rejects(
+        v,
+        `Bearer ${await signed({ sub: "x", exp: "soon" })}`,
+        /^Token exp is not a number$/,
+      );
+      await rejects(v, `Bearer ${await signed({ sub: "x" })}`, /^Token has no exp$/);
+    });
+  }
+});
+
+Deno.test("TokenVerifier refuses RS256/ES256 tokens in the same words as HS256 ones", async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const keys = await keyPair("ES256");
+  const other = await keyPair("ES256");
+  const jwk = { ...keys.jwk, kid: "k", alg: "ES256" };
+  const v = jwksVerifier(() => Promise.resolve(Response.json({ keys: [jwk] })), {
+    issuer: "https://id.example",
+    audience: "outpost",
+  });
+  const good = { sub: "x", exp: now + 60, iss: "https://id.example", aud: "outpost" };
+  const signed = (claims: Record<string, unknown>, key = keys.privateJwk) =>
+    sign(claims, { ...key, alg: "ES256", kid: "k" } as never);
+  assert.equal((await v.verify(`Bearer ${await signed(good)}`)).userId, "x");
+  await rejects(
+    v,
+    `Bearer ${await signed({ ...good, iss: "https://evil.example" })}`,
+    /^Token issuer is not accepted$/,
+  );
+  await rejects(
+    v,
+    `Bearer ${await signed({ ...good, iss: undefined })}`,
+    /^Token issuer is not accepted$/,
+  );
+  await rejects(
+    v,
+    `Bearer ${await signed({ ...good, aud: "other" })}`,
+    /^Token audience is not accepted$/,
+  );
+  await rejects(
+    v,
+    `Bearer ${await signed({ ...good, aud: undefined })}`,
+    /^Token has no audience$/,
+  );
+  await rejects(
+    v,
+    `Bearer ${await signed(good, other.privateJwk)}`,
+    /^Token signature does not match$/,
+  );
+  const noKid = await sign(good, { ...keys.privateJwk, alg: "ES256" } as never);
+  await rejects(v, `Bearer ${noKid}`, /^Token has no key id$/);
+  // An HS256 token against an ES256 edge (the classic key-confusion attempt), and alg none.
+  const hs = await sign(good, SECRET, "HS256");
+  await rejects(v, `Bearer ${hs}`, /^Token algorithm is not accepted$/);
+  const none = `${b64url({ alg: "none", typ: "JWT", kid: "k" })}.${b64url(good)}.`;
+  await rejects(v, `Bearer ${none}`, /^Token header is not acceptable/);
+  const crit = `${b64url({ alg: "ES256", kid: "k", crit: ["exp"] })}.${b64url(good)}.${
+    (await signed(good)).split(".")[2]
+  }`;
+  await rejects(v, `Bearer ${crit}`, /^Token header is not acceptable/);
+});
+
+Deno.test("TokenVerifier fetches the JWKS with a timeout and without following redirects", async () => {
+  const keys = await keyPair("ES256");
+  const jwk = { ...keys.jwk, kid: "a", alg: "ES256" };
+  const seen: RequestInit[] = [];
+  let answer: () => Promise<Response> = () => Promise.resolve(Response.json({ keys: [jwk] }));
+  const v = jwksVerifier((_url, init) => {
+    seen.push(init ?? {});
+    return answer();
+  });
+  await v.ready();
+  assert.ok(seen[0].signal instanceof AbortSignal, "the fetch can be aborted");
+  assert.equal(seen[0].redirect, "manual");
+  const token = `Bearer ${await sign({ sub: "kept", exp: Math.floor(Date.now() / 1000) + 60 }, {
+    ...keys.privateJwk,
+    alg: "ES256",
+    kid: "a",
+  } as never)}`;
+  // What a timed-out fetch rejects with: the refresh fails, the keys there were stay.
+  answer = () => Promise.reject(new DOMException("Signal timed out.", "TimeoutError"));
+  await assert.rejects(() => v.refreshJwks(), /timed out/);
+  assert.equal((await v.verify(token)).userId, "kept");
+  answer = () => Promise.resolve(new Response(null, { status: 302, headers: { location: "/x" } }));
+  await assert.rejects(
+    () => v.refreshJwks(),
+    /JWKS https:\/\/id\.example\/jwks\.json answered 302/,
+  );
+  answer = () => Promise.resolve(Response.json({ nokeys: [] }));
+  await assert.rejects(() => v.refreshJwks(), /malformed/);
+  assert.equal((await v.verify(token)).userId, "kept");
+});
+
+Deno.test("TokenVerifier reads a JWKS from a real server, and refuses one that redirects", async () => {
+  const keys = await keyPair("RS256");
+  const jwk = { ...keys.jwk, kid: "r1", alg: "RS256" };
+  let accept = "";
+  await using server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/moved") return Response.redirect(new URL("/jwks.json", req.url), 302);
+    accept = req.headers.get("accept") ?? "";
+    return Response.json({ keys: [jwk] });
+  });
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  const make = (path: string) =>
+    new TokenVerifier({
+      jwt: jwtConfig({ algorithm: "RS256", jwksUrl: base + path }),
+      clock: new ManualClock(Date.now()),
+    });
+  const ok = make("/jwks.json");
+  await ok.ready();
+  assert.match(accept, /application\/json/);
+  const token = await sign({ sub: "rita", exp: Math.floor(Date.now() / 1000) + 60 }, {
+    ...keys.privateJwk,
+    alg: "RS256",
+    kid: "r1",
+  } as never);
+  assert.equal((await ok.verify(`Bearer ${token}`)).userId, "rita");
+  const moved = make("/moved");
+  await assert.rejects(() => moved.ready(), /answered 302/);
+  await assert.rejects(async () => await moved.verify(`Bearer ${token}`), IdentityUnavailable);
+});
+
+Deno.test("TokenVerifier without a first JWKS answers 503 for key ids, keeps the PEM key, and recovers", async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const keys = await keyPair("ES256");
+  const jwk = { ...keys.jwk, kid: "a", alg: "ES256" };
+  let up = false;
+  let fetches = 0;
+  const clock = new ManualClock(Date.now());
+  const v = jwksVerifier(
+    () => {
+      fetches++;
+      return Promise.resolve(
+        up ? Response.json({ keys: [jwk] }) : new Response("", { status: 503 }),
+      );
+    },
+    { publicKey: keys.pem },
+    clock,
+  );
+  await assert.rejects(() => v.ready(), /answered 503/);
+  const withKid = `Bearer ${await sign(
+    { sub: "k", exp: now + 600 },
+    { ...keys.privateJwk, alg: "ES256", kid: "a" } as never,
+  )}`;
+  const withoutKid = `Bearer ${await sign(
+    { sub: "p", exp: now + 600 },
+    { ...keys.privateJwk, alg: "ES256" } as never,
+  )}`;
+  assert.equal((await v.verify(withoutKid)).userId, "p", "the PEM key works without the JWKS");
+  await assert.rejects(async () => await v.verify(withKid), IdentityUnavailable);
+  assert.equal(fetches, 2, "the first refused token fetched again");
+  up = true;
+  await assert.rejects(async () => await v.verify(withKid), IdentityUnavailable);
+  assert.equal(fetches, 2, "not again within 30 s");
+  clock.advance(30_000);
+  assert.equal((await v.verify(withKid)).userId, "k");
+  assert.equal(fetches, 3);
+});
+
+Deno.test("TokenVerifier tries each key a JWKS lists under one kid", async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const a = await keyPair("ES256");
+  const b = await keyPair("ES256");
+  const v = verifier({
+    algorithm: "ES256",
+    jwks: { keys: [{ ...a.jwk, kid: "same", alg: "ES256" }, { ...b.jwk, kid: "same" }] },
+  });
+  for (const [key, sub] of [[a, "first"], [b, "second"]] as const) {
+    const t = await sign(
+      { sub, exp: now + 60 },
+      { ...key.privateJwk, alg: "ES256", kid: "same" } as never,
+    );
+    assert.equal((await v.verify(`Bearer ${t}`)).userId, sub);
+  }
+});
+
+Deno.test("TokenVerifier refuses an inline JWKS whose keys cannot be imported at start", async () => {
+  const v = verifier({
+    algorithm: "RS256",
+    jwks: { keys: [{ kty: "RSA", kid: "bad", n: "AQAB" }] },
+  });
+  await assert.rejects(() => v.ready());
+  await assert.rejects(
+    async () => await v.verify(`Bearer ${await token({ sub: "x" })}`),
+    IdentityUnavailable,
+  );
+});
+
+Deno.test("jose is loaded only by public_keys.ts, and that only by a dynamic import", async () => {
+  // So an HS256 edge (the default) never loads it, and deploy.lock still has it.
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "main.ts"],
+    cwd: new URL("../../../", import.meta.url),
+    stdout: "piped",
+  }).output();
+  const graph = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    modules: {
+      specifier: string;
+      npmPackage?: string;
+      dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
+    }[];
+    redirects: Record<string, string>;
+  };
+  const packageOf = new Map(graph.modules.map((m) => [m.specifier, m.npmPackage ?? ""]));
+  const joseImporters = new Set<string>();
+  const keysImports: { from: string; dynamic: boolean }[] = [];
+  for (const m of graph.modules) {
+    for (const dep of m.dependencies ?? []) {
+      if (!dep.code) continue;
+      const to = graph.redirects[dep.code.specifier] ?? dep.code.specifier;
+      if (packageOf.get(to)?.startsWith("jose@")) joseImporters.add(m.specifier);
+      if (to.endsWith("/lib/features/authz/public_keys.ts")) {
+        keysImports.push({ from: m.specifier, dynamic: dep.isDynamic === true });
+      }
+    }
+  }
+  assert.deepEqual(
+    [...joseImporters].map((s) => s.slice(s.indexOf("/lib/"))),
+    ["/lib/features/authz/public_keys.ts"],
+  );
+  assert.ok(keysImports.length > 0, "public_keys.ts is reached from main.ts");
+  for (const edge of keysImports) assert.ok(edge.dynamic, `${edge.from} imports it statically`);
 });

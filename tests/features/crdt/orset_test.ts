@@ -4,13 +4,11 @@ import {
   EMPTY_ORSET,
   type OrSet,
   orsetAdd,
-  orsetElements,
-  orsetEquals,
-  orsetHas,
   orsetJoinDeltas,
   orsetMerge,
   orsetRemove,
 } from "../../../lib/features/crdt/orset.ts";
+import { orsetElements, orsetEquals, orsetHas } from "./_sets.ts";
 import { ELEMENTS, orsetTriple, REPLICAS, runSetHistory, setStep } from "./_arbitraries.ts";
 
 Deno.test("orsetMerge() is commutative, associative and idempotent", () => {

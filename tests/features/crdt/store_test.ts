@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../../lib/core/clock.ts";
-import { orsetElements, orsetEquals, orsetJoinDeltas } from "../../../lib/features/crdt/orset.ts";
+import { orsetJoinDeltas } from "../../../lib/features/crdt/orset.ts";
 import { pncounterValue } from "../../../lib/features/crdt/pncounter.ts";
 import { CrdtLimitError } from "../../../lib/features/crdt/store_context.ts";
 import { setElementKey } from "../../../lib/features/crdt/keys.ts";
 import { MetricsRegistry } from "../../../lib/core/metrics.ts";
+import { orsetElements, orsetEquals } from "./_sets.ts";
 import { makeStore } from "./_store.ts";
 
 Deno.test("CrdtStore.increment() never loses a concurrent increment", async () => {

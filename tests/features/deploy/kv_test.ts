@@ -4,7 +4,7 @@ import { createLogger, silentLogger } from "../../../lib/core/log.ts";
 import { HealthConditions } from "../../../lib/core/conditions.ts";
 import { kvProbeKey } from "../../../lib/features/monitoring/keys.ts";
 import { EdgeKv, KvUnavailableError, unavailableKv } from "../../../lib/features/deploy/kv.ts";
-import { SHARED_KV_CONDITION, SharedKvProbe } from "../../../lib/features/deploy/shared_kv.ts";
+import { SharedKvProbe } from "../../../lib/features/deploy/shared_kv.ts";
 import { makeConfig, startEdge, startOrigin } from "../../helpers.ts";
 
 async function rejectsUnavailable(work: () => Promise<unknown>): Promise<void> {
@@ -179,7 +179,7 @@ Deno.test("SharedKvProbe: an empty default store is suspect until another node s
     const clock = new ManualClock(0);
     const first = new SharedKvProbe({ kv, clock, conditions, log: silentLogger, nodeId: "n1" });
     await first.start();
-    assert.equal(conditions.list()[0]?.name, SHARED_KV_CONDITION);
+    assert.equal(conditions.list()[0]?.name, "kv.shared");
     assert.equal(conditions.list()[0]?.level, "degraded");
     await kv.set(kvProbeKey("unknown", "n1"), { at: 0 });
     await first.check();

@@ -11,7 +11,7 @@ import { silentLogger } from "../../../lib/core/log.ts";
 import { HealthConditions } from "../../../lib/core/conditions.ts";
 import { MetricsRegistry } from "../../../lib/core/metrics.ts";
 import { pathTag } from "../../../lib/features/deploy/cdn.ts";
-import { CDN_PURGE_CONDITION, DenoCdnPurger } from "../../../lib/features/deploy/purge.ts";
+import { DenoCdnPurger } from "../../../lib/features/deploy/purge.ts";
 import { makeConfig, startEdge, startOrigin } from "../../helpers.ts";
 
 /** The emulated invalidation endpoint: records each body, answers `status` (or hangs). */
@@ -76,7 +76,7 @@ Deno.test("DenoCdnPurger.purge() reports a refusal, keeps it in health until a p
   const failed = await purger.purge(["a"]);
   assert.deepEqual(failed, { ok: false, tags: 1, reason: "status 500" });
   const [condition] = conditions.list();
-  assert.equal(condition.name, CDN_PURGE_CONDITION);
+  assert.equal(condition.name, "deno_cdn.purge");
   assert.equal(condition.level, "degraded");
   assert.match(condition.reason, /failed at 2026-01-01T00:00:00\.000Z \(status 500\)/);
   assert.doesNotMatch(condition.reason, /127\.0\.0\.1/, "no address in health");

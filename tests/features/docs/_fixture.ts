@@ -1,6 +1,6 @@
 /** An in-process edge (no port) with its OpenAPI document, for the API docs tests. */
 
-import { createApp, type Edge } from "../../../lib/core/app.ts";
+import { type AppDeps, createApp, type Edge } from "../../../lib/core/app.ts";
 import { ManualClock } from "../../../lib/core/clock.ts";
 import type { EdgeConfig, EdgeConfigInput } from "../../../lib/core/config.ts";
 import { deadOrigin, makeConfig } from "../../helpers.ts";
@@ -25,15 +25,19 @@ export interface DocEdge extends AsyncDisposable {
   document(): Promise<Record<string, unknown>>;
 }
 
-/** Builds an edge from `makeConfig` overrides (authorization off unless given). */
+/**
+ * Builds an edge from `makeConfig` overrides (authorization off unless given); `deps` adds to
+ * what `createApp` gets (users' functions).
+ */
 export async function docEdge(
   overrides: Partial<EdgeConfigInput> = {},
   env: Record<string, string> = {},
+  deps: Partial<AppDeps> = {},
 ): Promise<DocEdge> {
   const config = makeConfig(deadOrigin(), overrides, { ADMIN_TOKEN, ...env });
   const kv = await Deno.openKv(":memory:");
   const clock = new ManualClock(T0);
-  const edge = createApp({ config, kv, clock });
+  const edge = createApp({ ...deps, config, kv, clock });
   const call = async (path: string, init?: RequestInit) =>
     await edge.fetch(new Request(`http://edge.test${path}`, init));
   return {

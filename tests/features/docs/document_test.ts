@@ -1,4 +1,8 @@
 import assert from "node:assert/strict";
+import { Hono } from "hono";
+import type { AppEnv } from "../../../lib/core/request.ts";
+import { describedRoutes } from "../../../lib/platform/http/route_doc.ts";
+import { routeTable } from "../../../lib/features/docs/openapi/document.ts";
 import { validateOpenApi } from "./_openapi.ts";
 import { CONFIGS, docEdge } from "./_fixture.ts";
 import type { DocEdge } from "./_fixture.ts";
@@ -19,29 +23,53 @@ function documented(doc: Obj): Set<string> {
 }
 
 /**
- * Entries of the routers that are not endpoints of their own: middleware and fallbacks. Each is
- * named with its reason; anything else a router holds must be in the document.
+ * Entries of the live route table that are not operations, each with its reason: middleware of
+ * the pipeline and fallbacks, all of them `ALL` routes. Anything else the routers hold must be in
+ * the document, and the document holds nothing else.
  */
-function notEndpoints(s: DocEdge): Map<string, string> {
-  const out = new Map<string, string>([
-    ["ALL /events", "405 for methods other than POST"],
-    ["ALL /events/*", "404 fallback (or analytics_disabled)"],
-    ["ALL /_central/*", "the collector's token check, and its 404 fallback"],
-    ["ALL /*", "tracking, A/B, cache and the origin proxy for every other path"],
-  ]);
-  if (s.config.authz.enabled) {
-    for (const route of s.config.authz.protect) {
-      for (const method of route.methods ?? ["ALL"]) {
-        out.set(`${method} ${route.path}`, "authorization middleware (security of matched ops)");
-      }
-    }
+const NOT_OPERATIONS = new Map<string, string>([
+  [
+    "ALL /*",
+    "stages (authorization, tracking, WebSocket credentials) and the catch-all (A/B, cache, origin)",
+  ],
+  ["ALL /events", "405 for methods other than POST (documented on POST /events)"],
+  ["ALL /events/*", "404 fallback (or analytics_disabled)"],
+  ["ALL /_central/*", "the collector's 404 fallback (its token check is described)"],
+]);
+
+/** `METHOD /path/:param` for each route of the live app that is not an operation, and why. */
+function notOperations(s: DocEdge): Map<string, string> {
+  const out = new Map(NOT_OPERATIONS);
+  for (const fn of s.edge.functions?.functions ?? []) {
+    out.set(`ALL ${fn.route}`, `users' edge function ${fn.name} (docs/functions.md)`);
   }
   return out;
 }
 
-function served(s: DocEdge): string[] {
+/**
+ * Where the live route table and the document disagree: a route that is neither an operation
+ * of the document nor explained, an operation the routes do not serve.
+ */
+async function drift(s: DocEdge, document: Obj): Promise<string[]> {
   const { edge, main } = s.edge.routers;
-  return [...edge.routes, ...main.routes].map((r) => `${r.method} ${r.path}`);
+  const doc = documented(document);
+  const skip = notOperations(s);
+  const out: string[] = [];
+  const operations = new Set<string>();
+  for (const { method, path, doc: described } of await routeTable([edge, main])) {
+    const route = `${method} ${path}`;
+    if (described !== null && "operationId" in described) {
+      operations.add(route);
+      if (!doc.has(route)) out.push(`${route} is described but not in the document`);
+    } else if (described === null) {
+      if (!skip.has(route)) out.push(`${route} is served but neither described nor explained`);
+    } else if (method !== "ALL") {
+      out.push(`${route}: a guard's description on one route`);
+    }
+  }
+  for (const r of doc) if (!operations.has(r)) out.push(`${r} is documented but not served`);
+  if (operations.size < 10) out.push(`only ${operations.size} operations`);
+  return out;
 }
 
 Deno.test("GET /_edge/openapi.json is a valid OpenAPI 3.1 document", async (t) => {
@@ -107,19 +135,37 @@ Deno.test("validateOpenApi() finds what is broken", async (t) => {
 });
 
 Deno.test("The document describes every route the edge serves, and only those", async (t) => {
-  for (const [name, overrides] of Object.entries(CONFIGS)) {
+  const cases: Array<[string, () => Promise<DocEdge>]> = [
+    ...Object.entries(CONFIGS).map(([name, o]) =>
+      [name, () => docEdge(o)] as [string, () => Promise<DocEdge>]
+    ),
+    ["with users' functions", () =>
+      docEdge({}, {}, {
+        functions: {
+          dir: "functions",
+          functions: { "hello/[name]": { GET: () => new Response("hi") } },
+        },
+      })],
+  ];
+  for (const [name, make] of cases) {
     await t.step(name, async () => {
-      await using s = await docEdge(overrides);
-      const doc = documented(await s.document());
-      const skip = notEndpoints(s);
-      const undocumented = served(s).filter((r) => !doc.has(r) && !skip.has(r));
-      assert.deepEqual(undocumented, [], "served but not documented");
-      const routes = new Set(served(s));
-      assert.deepEqual([...doc].filter((r) => !routes.has(r)), [], "documented but not served");
-      // A wildcard route nobody explained is a route added without docs.
-      for (const r of routes) if (r.includes("*")) assert.ok(skip.has(r), `unexplained ${r}`);
+      await using s = await make();
+      assert.deepEqual(await drift(s, await s.document()), []);
     });
   }
+  await t.step("a route added without a description fails the walk", async () => {
+    await using s = await docEdge();
+    s.edge.routers.edge.get("/undescribed", () => new Response());
+    assert.deepEqual(await drift(s, await s.document()), [
+      "GET /_edge/undescribed is served but neither described nor explained",
+    ]);
+  });
+  await t.step("an operation the routes do not serve fails the walk", async () => {
+    await using s = await docEdge();
+    const doc = await s.document();
+    (doc.paths as Obj)["/_edge/gone"] = { get: { responses: {} } };
+    assert.deepEqual(await drift(s, doc), ["GET /_edge/gone is documented but not served"]);
+  });
   await t.step("parts a node does not run are left out", async () => {
     await using s = await docEdge(CONFIGS["role edge, no cache, no analytics"]);
     const doc = documented(await s.document());
@@ -143,6 +189,7 @@ Deno.test("The document states this node's limits and security", async (t) => {
     crdt: { maxStep: 50 },
     data: { itemSchema: "flat-object" },
     analytics: { maxBatchEvents: 7, retentionHours: 2 },
+    metrics: { health: { maxP99Ms: 321 } },
   });
   const doc = await s.document();
   const schemas = (doc.components as Record<string, Record<string, Obj>>).schemas;
@@ -155,6 +202,7 @@ Deno.test("The document states this node's limits and security", async (t) => {
     const minutes = (paths["/events/counts"].get.parameters as Obj[])[0];
     assert.equal((minutes.schema as Obj).maximum, 120);
     assert.equal(schemas.Item.type, "object", "the flat-object item schema");
+    assert.match(paths["/_edge/health"].get.description as string, /p99 under 321 ms/);
   });
   await t.step("security by route", () => {
     assert.deepEqual(paths["/items/{id}"].put.security, [{ bearerJwt: [] }]);
@@ -165,7 +213,7 @@ Deno.test("The document states this node's limits and security", async (t) => {
     assert.deepEqual(paths["/_edge/purge"].post.security, [{ adminToken: [] }]);
     assert.deepEqual(paths["/_edge/sync"].post.security, [{ syncToken: [] }]);
     assert.deepEqual(paths["/_central/summary"].post.security, [{ collectorToken: [] }]);
-    assert.equal(paths["/_edge/health"].get.security, undefined);
+    assert.deepEqual(paths["/_edge/health"].get.security, [{}, { adminToken: [] }], "verbose");
   });
   await t.step("errors are problem+json with the shared schema", () => {
     const bad = (paths["/items/{id}"].put.responses as Record<string, Obj>)["412"];
@@ -175,4 +223,20 @@ Deno.test("The document states this node's limits and security", async (t) => {
     const problem = schemas.Problem;
     assert.deepEqual(problem.required, ["type", "title", "status", "detail", "code"]);
   });
+});
+
+Deno.test("routeTable() finds descriptions through mounted sub-apps and their error handlers", async () => {
+  const sub = new Hono<AppEnv>();
+  sub.onError(() => new Response("sub's own", { status: 500 }));
+  describedRoutes(sub).get("/:id", {
+    operationId: "getThing",
+    tags: ["T"],
+    summary: "A thing",
+    responses: { 200: { description: "ok" } },
+  }, (c) => new Response(c.req.param("id")));
+  const app = new Hono<AppEnv>().basePath("/_edge");
+  app.route("/things", sub);
+  const [route] = await routeTable([app]);
+  assert.equal(`${route.method} ${route.path}`, "GET /_edge/things/:id");
+  assert.equal((route.doc as { operationId: string }).operationId, "getThing");
 });

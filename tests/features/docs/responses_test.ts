@@ -2,14 +2,18 @@ import assert from "node:assert/strict";
 import type { z } from "zod";
 import { DEV_CENTRAL_TOKEN } from "../../../lib/features/analytics/wiring.ts";
 import { ProblemSchema } from "../../../lib/features/docs/openapi/problem.ts";
-import * as data from "../../../lib/features/docs/openapi/responses_data.ts";
-import * as edge from "../../../lib/features/docs/openapi/responses_edge.ts";
+import * as analytics from "../../../lib/features/analytics/responses.ts";
+import * as crdt from "../../../lib/features/crdt/responses.ts";
+import { ItemWrittenSchema } from "../../../lib/features/items/responses.ts";
+import * as monitoring from "../../../lib/features/monitoring/responses.ts";
+import { cacheAnswerSchemas } from "../../../lib/features/cache/routes.ts";
 import { SyncAckSchema } from "../../../lib/features/crdt/sync/protocol.ts";
 import { validateJson } from "./_json_schema.ts";
 import { ADMIN_TOKEN, docEdge, SYNC_TOKEN, T0 } from "./_fixture.ts";
 import type { DocEdge } from "./_fixture.ts";
 
 type Obj = Record<string, unknown>;
+const { CacheSnapshotSchema, PurgeResultSchema } = cacheAnswerSchemas();
 
 /**
  * Calls the live route and checks its answer against the document: the status is listed (5xx
@@ -65,10 +69,10 @@ Deno.test("Live answers match the documented responses", async (t) => {
   await t.step("node, monitoring, cache", async () => {
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
     const op = (path: string, docPath = path) => c("get", path, docPath, { headers: admin });
-    await check(s, doc, c("get", "/_edge/whereami"), edge.WhereAmISchema);
-    await check(s, doc, c("get", "/_edge/health"), edge.HealthSchema);
+    await check(s, doc, c("get", "/_edge/whereami"), monitoring.WhereAmISchema);
+    await check(s, doc, c("get", "/_edge/health"), monitoring.HealthSchema);
     await s.edge.jobs.runNow("metrics.snapshot");
-    const { body } = await check(s, doc, op("/_edge/stats"), edge.GlobalStatsSchema);
+    const { body } = await check(s, doc, op("/_edge/stats"), monitoring.GlobalStatsSchema);
     assert.equal((body as { edge_count: number }).edge_count, 1);
     await check(s, doc, op("/_edge/stats?region=Not_A_Region", "/_edge/stats"), ProblemSchema);
     await check(s, doc, c("get", "/_edge/stats"), ProblemSchema);
@@ -76,9 +80,9 @@ Deno.test("Live answers match the documented responses", async (t) => {
     await check(s, doc, op("/_edge/dashboard"));
     await check(s, doc, c("get", "/_edge/dashboard/app.js"));
     await check(s, doc, c("get", "/_edge/dashboard/app.css"));
-    await check(s, doc, op("/_edge/cache"), edge.CacheSnapshotSchema);
+    await check(s, doc, op("/_edge/cache"), CacheSnapshotSchema);
     const purge = c("post", "/_edge/purge", "/_edge/purge", { headers: admin });
-    await check(s, doc, { ...purge, body: { urls: ["/a"], soft: true } }, edge.PurgeResultSchema);
+    await check(s, doc, { ...purge, body: { urls: ["/a"], soft: true } }, PurgeResultSchema);
     await check(s, doc, { ...purge, headers: {}, body: { tags: ["t"] } }, ProblemSchema);
     await check(s, doc, c("get", "/_edge/docs"));
     await check(s, doc, c("get", "/_edge/openapi.json"));
@@ -105,7 +109,7 @@ Deno.test("Live answers match the documented responses", async (t) => {
       s,
       doc,
       c("get", "/_edge/sync", "/_edge/sync", { headers: auth }),
-      edge.SyncStatusSchema,
+      crdt.SyncStatusSchema,
     );
   });
 
@@ -115,14 +119,14 @@ Deno.test("Live answers match the documented responses", async (t) => {
       s,
       doc,
       c("put", "/items/lamp", item, { body: { watts: 40 } }),
-      data.ItemWrittenSchema,
+      ItemWrittenSchema,
     );
     assert.equal(status, 201);
     await check(
       s,
       doc,
       c("put", "/items/lamp", item, { body: { watts: 60 } }),
-      data.ItemWrittenSchema,
+      ItemWrittenSchema,
     );
     await check(s, doc, c("get", "/items/lamp", item));
     await check(s, doc, c("get", "/items/lamp", item, { headers: { "if-none-match": "*" } }));
@@ -146,7 +150,7 @@ Deno.test("Live answers match the documented responses", async (t) => {
       c("post", "/crdt/counters/hits/increment", `${counter}/increment`, {
         body: { by: 2 },
       }),
-      data.CounterSchema,
+      crdt.CounterSchema,
     );
     await check(
       s,
@@ -154,9 +158,9 @@ Deno.test("Live answers match the documented responses", async (t) => {
       c("post", "/crdt/counters/hits/decrement", `${counter}/decrement`, {
         body: {},
       }),
-      data.CounterSchema,
+      crdt.CounterSchema,
     );
-    await check(s, doc, c("get", "/crdt/counters/hits", counter), data.CounterSchema);
+    await check(s, doc, c("get", "/crdt/counters/hits", counter), crdt.CounterSchema);
     const set = "/crdt/sets/{name}";
     await check(
       s,
@@ -164,7 +168,7 @@ Deno.test("Live answers match the documented responses", async (t) => {
       c("post", "/crdt/sets/tags/add", `${set}/add`, {
         body: { element: "red" },
       }),
-      data.SetChangeSchema,
+      crdt.SetChangeSchema,
     );
     await check(
       s,
@@ -172,9 +176,9 @@ Deno.test("Live answers match the documented responses", async (t) => {
       c("post", "/crdt/sets/tags/remove", `${set}/remove`, {
         body: { element: "blue" },
       }),
-      data.SetChangeSchema,
+      crdt.SetChangeSchema,
     );
-    await check(s, doc, c("get", "/crdt/sets/tags", set), data.SetSchema);
+    await check(s, doc, c("get", "/crdt/sets/tags", set), crdt.SetSchema);
     const reg = "/crdt/registers/{name}";
     await check(s, doc, c("get", "/crdt/registers/color", reg), ProblemSchema);
     await check(
@@ -183,9 +187,9 @@ Deno.test("Live answers match the documented responses", async (t) => {
       c("put", "/crdt/registers/color", reg, {
         body: { value: { rgb: [1, 2, 3] } },
       }),
-      data.RegisterSchema,
+      crdt.RegisterSchema,
     );
-    await check(s, doc, c("get", "/crdt/registers/color", reg), data.RegisterSchema);
+    await check(s, doc, c("get", "/crdt/registers/color", reg), crdt.RegisterSchema);
     await check(
       s,
       doc,
@@ -200,33 +204,38 @@ Deno.test("Live answers match the documented responses", async (t) => {
       s,
       doc,
       c("post", "/events", "/events", { body: events }),
-      data.EventsAcceptedSchema,
+      analytics.EventsAcceptedSchema,
     );
     const partial = { events: [...events.events, { user_id: "u-1" }] };
     const { body } = await check(
       s,
       doc,
       c("post", "/events?partial=true", "/events", { body: partial }),
-      data.EventsAcceptedSchema,
+      analytics.EventsAcceptedSchema,
     );
     assert.equal((body as { rejected: unknown[] }).rejected.length, 1);
     await check(s, doc, c("post", "/events", "/events", { body: partial }), ProblemSchema);
-    await check(s, doc, c("get", "/events/users/u-1", "/events/users/{id}"), data.UserEventsSchema);
+    await check(
+      s,
+      doc,
+      c("get", "/events/users/u-1", "/events/users/{id}"),
+      analytics.UserEventsSchema,
+    );
     await check(s, doc, c("get", "/events/users/u-1?limit=0", "/events/users/{id}"), ProblemSchema);
     await check(
       s,
       doc,
       c("get", "/events/counts?minutes=5", "/events/counts"),
-      data.EventCountsSchema,
+      analytics.EventCountsSchema,
     );
-    await check(s, doc, c("get", "/events/bandwidth"), data.BandwidthSchema);
+    await check(s, doc, c("get", "/events/bandwidth"), analytics.BandwidthSchema);
     const flushed = await check(
       s,
       doc,
       c("post", "/_edge/analytics/flush", "/_edge/analytics/flush", {
         headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
       }),
-      data.FlushReportSchema,
+      analytics.FlushReportSchema,
     );
     await check(s, doc, c("post", "/_edge/analytics/flush"), ProblemSchema);
     assert.equal((flushed.body as { closed: number }).closed, 1);
@@ -243,20 +252,20 @@ Deno.test("Live answers match the documented responses", async (t) => {
       headers: { ...auth, "idempotency-key": "us-east/test:1" },
       body: summary,
     });
-    await check(s, doc, post, data.SummaryAppliedSchema);
+    await check(s, doc, post, analytics.SummaryAppliedSchema);
     await check(s, doc, { ...post, headers: auth }, ProblemSchema);
     await check(s, doc, { ...post, headers: {} }, ProblemSchema);
     await check(
       s,
       doc,
       c("get", "/_central/stats", "/_central/stats", { headers: auth }),
-      data.CentralStatsSchema,
+      analytics.CentralStatsSchema,
     );
     await check(
       s,
       doc,
       c("get", "/_central/users/u-1", "/_central/users/{id}", { headers: auth }),
-      data.CentralUserSchema,
+      analytics.CentralUserSchema,
     );
   });
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { EdgeRequestContext } from "../../../lib/core/request.ts";
 import { ManualClock } from "../../../lib/core/clock.ts";
-import { edgeCaused, RequestRecorder } from "../../../lib/features/monitoring/recorder.ts";
+import { RequestRecorder } from "../../../lib/features/monitoring/recorder.ts";
 import { MetricsRegistry } from "../../../lib/core/metrics.ts";
 import { ROUTE_GROUPS, routeGroupOf } from "../../../lib/platform/http/route_group.ts";
 import { Field, SlidingWindow } from "../../../lib/features/monitoring/window.ts";
@@ -33,13 +33,27 @@ Deno.test("routeGroupOf() maps paths to a fixed set of groups", () => {
   }
 });
 
-Deno.test("edgeCaused() tells the edge's own 5xx from ones passed through", () => {
-  assert.equal(edgeCaused(makeCtx({ problem: "origin_unreachable" })), true);
-  assert.equal(edgeCaused(makeCtx()), true, "no origin and no cache: the edge made it");
-  assert.equal(edgeCaused(makeCtx({ upstream: { region: "eu-west", ms: 3 } })), false);
-  assert.equal(edgeCaused(makeCtx({ cacheOutcome: "STALE" })), false);
-  const both = makeCtx({ upstream: { region: "eu-west", ms: 3 }, problem: "internal_error" });
-  assert.equal(edgeCaused(both), true);
+Deno.test("RequestRecorder tells the edge's own 5xx from ones passed through", async (t) => {
+  const upstream = { region: "eu-west", ms: 3 };
+  const cases: Array<[string, Partial<EdgeRequestContext>, "edge" | "origin"]> = [
+    ["a problem the edge answered", { problem: "origin_unreachable" }, "edge"],
+    ["no origin and no cache: the edge made it", {}, "edge"],
+    ["an origin's 5xx", { upstream }, "origin"],
+    ["a stored 5xx", { cacheOutcome: "STALE" }, "origin"],
+    ["an origin answered, then the edge failed", { upstream, problem: "internal_error" }, "edge"],
+  ];
+  for (const [name, fields, source] of cases) {
+    await t.step(name, () => {
+      const metrics = new MetricsRegistry();
+      const window = new SlidingWindow({ windowMs: 60_000, slotMs: 10_000 });
+      const r = new RequestRecorder({ metrics, region: "eu-west", window, now: () => 0 });
+      r.record(routeGroupOf("http://h/page", "GET"), 502, makeCtx(fields), 1);
+      const errors = metrics.counter("outpost_http_server_errors_total", "");
+      assert.equal(errors.get({ region: "eu-west", route: "cache", source }), 1);
+      const other = source === "edge" ? "origin" : "edge";
+      assert.equal(errors.get({ region: "eu-west", route: "cache", source: other }), 0);
+    });
+  }
 });
 
 Deno.test("RequestRecorder counts cache outcomes, sources of 5xx and denials", () => {

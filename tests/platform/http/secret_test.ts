@@ -35,6 +35,10 @@ Deno.test("bearerToken() reads only well-formed bearer headers", () => {
 Deno.test("SharedSecret.matchesBearer() checks an Authorization header", () => {
   const secret = new SharedSecret("abc");
   assert.equal(secret.matchesBearer("Bearer abc"), true);
-  assert.equal(secret.matchesBearer("Bearer abd"), false);
-  assert.equal(secret.matchesBearer(null), false);
+  assert.equal(secret.matchesBearer("bearer   abc"), true);
+  for (
+    const bad of [null, "", "Bearer", "Bearer abd", "Bearer abcd", "Basic abc", "Bearer abc x"]
+  ) {
+    assert.equal(secret.matchesBearer(bad), false, String(bad));
+  }
 });

@@ -20,7 +20,7 @@ export interface PeerClientOptions {
 }
 
 /** Objects collected into as few requests as fit. */
-export class PayloadBatch {
+class PayloadBatch {
   requests = 0;
   objects = 0;
   readonly #client: PeerClient;

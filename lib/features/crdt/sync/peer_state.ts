@@ -29,7 +29,7 @@ const PeerRecordSchema = z.object({
 });
 
 /** A peer never synced with. */
-export const NEW_PEER: PeerRecord = {
+const NEW_PEER: PeerRecord = {
   cursor: null,
   lastFullAt: null,
   lastOkAt: null,

@@ -47,9 +47,6 @@ const SyncObjectSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("register"), name: CrdtNameSchema, state: LwwWireSchema }),
 ]);
 
-/** One replicated object in a payload (parsed). */
-export type SyncObject = z.output<typeof SyncObjectSchema>;
-
 /** A sync request body. */
 export const SyncPayloadSchema = z.object({
   v: z.literal(SYNC_VERSION, {

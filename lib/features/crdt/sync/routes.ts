@@ -15,7 +15,18 @@ import type { Logger } from "../../../core/log.ts";
 import type { MetricsRegistry } from "../../../core/metrics.ts";
 import type { AntiEntropy } from "./anti_entropy.ts";
 import { SharedSecret } from "../../../platform/http/secret.ts";
-import { checkPayload, SYNC_VERSION, SyncPayloadSchema } from "./protocol.ts";
+import {
+  bytes,
+  DEFAULT_PROBLEM,
+  describedRoutes,
+  json,
+  jsonBody,
+  named,
+  problems,
+  type RouteDoc,
+  type SecurityDoc,
+} from "../../../platform/http/route_doc.ts";
+import { checkPayload, SYNC_VERSION, SyncAckSchema, SyncPayloadSchema } from "./protocol.ts";
 import { applyPayload } from "./receive.ts";
 import { MAX_DEPTH, withinDepth } from "../../items/item_schema.ts";
 
@@ -31,10 +42,61 @@ export interface SyncRoutesOptions {
 }
 
 const NO_STORE = { "cache-control": "no-store" };
+const SYNC_SECURITY: SecurityDoc = [{ syncToken: [] }];
+const SYNC_PROBLEMS = {
+  401: "`unauthorized`: no or wrong sync token",
+  403: "`sync_disabled`: this node has no `SYNC_TOKEN`",
+};
+
+function postSyncDoc(options: SyncRoutesOptions): RouteDoc {
+  return {
+    operationId: "postSync",
+    tags: ["Sync"],
+    summary: "Merge a peer's CRDT deltas or full state",
+    description: "Validated whole before anything is merged: a bad payload changes nothing. " +
+      "Merges are idempotent, so retries are safe. Register values are limited to " +
+      `${bytes(options.maxRegisterBytes)}, and timestamps to \`crdt.maxClockDriftMs\` ahead ` +
+      "of this node's clock.",
+    security: SYNC_SECURITY,
+    requestBody: jsonBody(
+      named("SyncPayload", SyncPayloadSchema),
+      `Sync protocol version 1, at most ${bytes(options.maxBodyBytes)}`,
+    ),
+    responses: {
+      200: json("Merged", named("SyncAck", SyncAckSchema)),
+      ...problems({
+        400: "`validation_failed` (with `errors`), `invalid_json`, `too_deep`",
+        ...SYNC_PROBLEMS,
+        409: "`replica_collision`: the sender uses this node's replica id",
+        413: "`body_too_large`",
+        415: "`unsupported_media_type`",
+        503: "`busy`: lost races with other writers; retry",
+      }),
+      default: DEFAULT_PROBLEM,
+    },
+  };
+}
+
+// The answer's schema loads with the document (`../responses.ts`), not at start-up.
+async function syncStatusDoc(): Promise<RouteDoc> {
+  const { SyncStatusSchema } = await import("../responses.ts");
+  return {
+    operationId: "getSyncStatus",
+    tags: ["Sync"],
+    summary: "This replica and its peers' progress",
+    security: SYNC_SECURITY,
+    responses: {
+      200: json("Replica and peers", named("SyncStatus", SyncStatusSchema)),
+      ...problems(SYNC_PROBLEMS),
+      default: DEFAULT_PROBLEM,
+    },
+  };
+}
 
 /** Builds the sync app, to be mounted at `/_edge/sync`. */
 export function syncRoutes(options: SyncRoutesOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const api = describedRoutes(app);
   const secret = options.token ? new SharedSecret(options.token) : null;
   const received = options.metrics.counter(
     "outpost_sync_received_total",
@@ -57,7 +119,7 @@ export function syncRoutes(options: SyncRoutesOptions): Hono<AppEnv> {
     }
   }
 
-  app.post("/", async (c) => {
+  api.post("/", () => postSyncDoc(options), async (c) => {
     authorize(c.req.raw);
     let payload;
     try {
@@ -104,7 +166,7 @@ export function syncRoutes(options: SyncRoutesOptions): Hono<AppEnv> {
     }
   });
 
-  app.get("/", async (c) => {
+  api.get("/", syncStatusDoc, async (c) => {
     authorize(c.req.raw);
     const store = await options.store();
     return jsonResponse(

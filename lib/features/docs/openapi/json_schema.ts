@@ -7,8 +7,9 @@
 
 import { z } from "zod";
 
-/** A JSON Schema object as it appears in the document. */
-export type JsonSchema = { [keyword: string]: unknown };
+import type { JsonSchema } from "../../../platform/http/route_doc.ts";
+
+export type { JsonSchema };
 
 /** An OpenAPI parameter object. */
 export interface ParameterObject {
@@ -42,6 +43,13 @@ export class SchemaBook {
       this.#add(name, convert(schema, name));
     }
     return { $ref: PREFIX + name };
+  }
+
+  /** `schema` written out where it is used (it must not refer to itself or to definitions). */
+  inline(schema: z.ZodType): JsonSchema {
+    const { root, defs, selfRef } = convert(schema, "inline");
+    if (defs.length > 0 || selfRef) throw new TypeError("An inline schema cannot be recursive");
+    return root;
   }
 
   /** One parameter per property of `schema` (`path` parameters are always required). */

@@ -1,7 +1,7 @@
 /**
- * The answers of the node's own endpoints (`/_edge/*`) as zod schemas, for the API document.
- * The routes build these bodies directly; tests parse live answers with these schemas so that
- * the document and the routes cannot drift apart.
+ * What `/_edge/whereami`, `/_edge/health` and `/_edge/stats` answer, as zod schemas: the routes
+ * build these bodies directly and name these schemas in their descriptions (the API document);
+ * tests parse live answers with them, so a route and its documented answer cannot drift apart.
  */
 
 import { z } from "zod";
@@ -161,49 +161,4 @@ export const GlobalStatsSchema = z.object({
   }).nullable(),
   analytics: z.record(z.string(), z.number()).describe("Every outpost_analytics_* counter, summed"),
   skipped: z.object({ corrupt: Count, old_format: Count, expired: Count }),
-});
-
-/** `POST /_edge/purge`. */
-export const PurgeResultSchema = z.object({
-  purged: z.object({ urls: Count, tags: Count }),
-  soft: z.boolean(),
-  entries: Count.describe("KV entries purged (or marked stale)"),
-  memory: Count.describe("Items dropped from this node's memory"),
-  seq: z.string().describe("The purge log's sequence number after this purge"),
-  deno_cdn: z.object({
-    tags: Count.describe("Tags sent: the request's, and one per URL's path"),
-    requests: Count.describe("Invalidation requests (at most 500 tags each)"),
-  }).optional().describe("Deno Deploy's CDN, purged too (platform.cdn.purgeUrl set)"),
-});
-
-/** `GET /_edge/cache`. */
-export const CacheSnapshotSchema = z.object({
-  memory: z.object({ bytes: Count, items: Count, budgetBytes: Count }),
-  kv: z.object({
-    usedBytes: Count.nullable().describe(
-      "Bytes the shared KV tier holds by its usage counters, as this node last read them",
-    ),
-    budgetBytes: Count.describe("cache.kv.maxBytes"),
-  }),
-  inFlight: Count,
-  background: Count,
-  rssBytes: Count,
-});
-
-/** `GET /_edge/sync`: this replica and its peers' progress. */
-export const SyncStatusSchema = z.object({
-  replica: z.string(),
-  kvId: z.string(),
-  peers: z.array(z.object({
-    url: z.string(),
-    cursor: z.number().nullable(),
-    lastFullAt: z.number().nullable(),
-    lastOkAt: z.number().nullable(),
-    peerReplica: z.string().nullable(),
-    peerKvId: z.string().nullable(),
-    failures: Count,
-    lastError: z.string().nullable(),
-    nextAttemptAt: z.number().nullable(),
-    self: z.boolean(),
-  })),
 });

@@ -1,53 +1,12 @@
 /**
- * The answers of `/items`, `/crdt`, `/events` and `/_central` as zod schemas, for the API
- * document (tests parse live answers with them).
+ * What `/events`, `/_edge/analytics/flush` and `/_central` answer, as zod schemas: the routes'
+ * descriptions name them (the API document) and tests parse live answers with them.
  */
 
 import { z } from "zod";
-import { HlcWireSchema } from "../../crdt/wire.ts";
 
 const Count = z.number().int().min(0);
 const Counts = z.record(z.string(), Count);
-
-/** `PUT /items/:id`. */
-export const ItemWrittenSchema = z.object({
-  id: z.string(),
-  version: z.string().describe("The new version, also the `ETag`"),
-  updatedAt: z.number().describe("Epoch ms of the write"),
-});
-
-/** `/crdt/counters/:name` and its increments and decrements. */
-export const CounterSchema = z.object({
-  name: z.string(),
-  value: z.number().int(),
-  replicas: z.record(z.string(), z.object({ p: Count, n: Count }))
-    .describe("Increments (p) and decrements (n) by replica"),
-});
-
-/** `POST /crdt/sets/:name/add` and `/remove`. */
-export const SetChangeSchema = z.object({
-  name: z.string(),
-  element: z.string(),
-  present: z.boolean(),
-  changed: z.boolean().describe("False when the set already was that way"),
-});
-
-/** `GET /crdt/sets/:name`. */
-export const SetSchema = z.object({
-  name: z.string(),
-  elements: z.array(z.string()).describe("By code point"),
-  size: Count.optional().describe("The whole set's size (absent on a page)"),
-  next_after: z.string().nullable().optional().describe(
-    "On a page: the `after` of the next page; null on the last",
-  ),
-});
-
-/** `/crdt/registers/:name`. */
-export const RegisterSchema = z.object({
-  name: z.string(),
-  value: z.json(),
-  timestamp: HlcWireSchema,
-});
 
 const IssueSchema = z.object({
   index: z.number().int().min(0).nullable().describe("The event; null for the batch"),
