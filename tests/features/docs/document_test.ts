@@ -155,7 +155,7 @@ Deno.test("The document describes every route the edge serves, and only those", 
   }
   await t.step("a route added without a description fails the walk", async () => {
     await using s = await docEdge();
-    s.edge.routers.edge.get("/undescribed", () => new Response());
+    s.edge.routers.edge.get("/_edge/undescribed", () => new Response());
     assert.deepEqual(await drift(s, await s.document()), [
       "GET /_edge/undescribed is served but neither described nor explained",
     ]);
