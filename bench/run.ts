@@ -1,7 +1,8 @@
 /**
  * `deno task bench`: every micro-benchmark (`bench/*_bench.ts`, through `deno bench --json`),
  * every load comparison (`bench/load/*.ts`), the items staleness, origin faults, WebSocket and
- * cold start measurements (with the start-up profile), in one run, into
+ * cold start measurements (with the start-up profile) and where a forward's CPU goes (bench/
+ * forward_profile.ts), in one run, into
  * `bench/results/latest.{json,md}`, with every load ratio side by side in one summary table.
  * Peers that are not installed (wrk, nginx, taskset) are named in the report, not fatal.
  * Options: see `deno task bench --help` (bench/lib/args.ts).
@@ -21,6 +22,11 @@ import { hasTaskset } from "./lib/process.ts";
 import { type LoadSuite, loadSuiteMarkdown, writeResult } from "./lib/report.ts";
 import { hasWrk } from "./lib/wrk.ts";
 import { profileStartup, type StageTiming, startupMarkdown } from "./startup_profile.ts";
+import {
+  forwardProfileMarkdown,
+  type ProfiledTarget,
+  profileForwarding,
+} from "./forward_profile.ts";
 
 interface MicroRow {
   file: string;
@@ -170,6 +176,16 @@ if (!only || "websocket".includes(only)) {
   }
 }
 
+let forwardProfile: ProfiledTarget[] | null = null;
+if ((!only || "forward_profile".includes(only)) && await hasWrk()) {
+  console.log("forward profile …");
+  try {
+    forwardProfile = await profileForwarding(quick ? 3 : 8);
+  } catch (error) {
+    errors.push(`forward_profile: ${(error as Error).message}`);
+  }
+}
+
 const missing = [...new Set(load.flatMap((s) => s.missing))];
 const peerLines = [
   `- wrk: ${
@@ -240,6 +256,7 @@ const lines = [
     ]
     : []),
   ...(websocket ? [websocketMarkdown(websocket, "###"), ""] : []),
+  ...(forwardProfile ? [forwardProfileMarkdown(forwardProfile), ""] : []),
 ];
 if (errors.length) {
   lines.push(
@@ -261,6 +278,7 @@ const path = await writeResult(
     websocket,
     coldStart,
     startup,
+    forwardProfile,
     errors,
   },
   lines.join("\n"),
