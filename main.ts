@@ -6,16 +6,18 @@
  * within the 5 s the platform allows after SIGINT (docs/deploy.md).
  *
  * Start-up is paid by users (isolates start on demand), so it does as little as it can in
- * order: the app's modules load while the config is read, KV opens and the authorization
- * module compiles; the server listens as soon as the request path is built; the IP database
- * comes up behind it (health says "warming" until it has). See docs/cold_start.md.
+ * order: the features' modules load with the config loader (the schema is derived from them),
+ * the rest while the config is read, KV opens and the authorization module compiles; the server
+ * listens as soon as the request path is built; the IP database comes up behind it (health says
+ * "warming" until it has). See docs/cold_start.md.
  */
 
-import type { Edge } from "./lib/app.ts";
-import { ConfigError, type EdgeConfig, loadConfig } from "./lib/config.ts";
-import { createLogger, type Logger } from "./lib/log.ts";
-import { precompilePolicyModule } from "./lib/authz/precompile.ts";
-import { EdgeKv } from "./lib/features/platform/kv.ts";
+import type { Edge } from "./lib/core/app.ts";
+import { ConfigError } from "./lib/platform/config/errors.ts";
+import { type EdgeConfig, loadConfig, loadSecrets } from "./lib/core/config.ts";
+import { createLogger, type Logger } from "./lib/core/log.ts";
+import { precompilePolicyModule } from "./lib/features/authz/precompile.ts";
+import { EdgeKv } from "./lib/features/deploy/kv.ts";
 // Users' functions: a static import, so they are deployed, type-checked and watched with the app.
 import functionsManifest from "./functions/_manifest.ts";
 
@@ -31,13 +33,16 @@ if (typeof Deno.cron === "function") {
 /** How long slow extras wait for a first request before they load anyway. */
 const WARM_UP_DELAY_MS = 250;
 
-/** The modules behind the request path, loaded while the config is read and KV opens. */
+/**
+ * The modules the config loader does not bring (the app itself is in its graph already: the
+ * registry), loaded while the config is read and KV opens.
+ */
 function loadAppModules() {
   return Promise.all([
-    import("./lib/app.ts"),
+    import("./lib/core/app.ts"),
     import("./lib/features/functions/feature.ts"),
     import("./lib/features/functions/guard.ts"),
-    import("./lib/geo/ipdb.ts"),
+    import("./lib/features/geo/ipdb.ts"),
   ]);
 }
 
@@ -158,7 +163,7 @@ async function main(): Promise<void> {
       kv,
       ipdb,
       log,
-      jwtSecret: env.JWT_SECRET,
+      secrets: loadSecrets(env),
       authzWasm: policyModule?.bytes,
       authzModule: policyModule?.module,
       functions: await functionsFeature.manifestOf(config.functions.dir, functionsManifest),
@@ -171,7 +176,7 @@ async function main(): Promise<void> {
   }
   // Imported before listening: nothing may await between the two servers' starts.
   const demoModule = config.demoOrigin.mode === "port"
-    ? await import("./lib/origin/demo.ts")
+    ? await import("./lib/features/proxy/demo_origin.ts")
     : null;
   // Slow extras start once the first answer is out (or soon after listening without a request):
   // reading the IP database blocks the event loop for a while, and the request that woke the

@@ -7,9 +7,9 @@
  * Usage: deno run -A bench/analytics_bandwidth.ts  (writes bench/results/analytics_bandwidth.*)
  */
 
-import { createApp } from "../lib/app.ts";
-import { ManualClock } from "../lib/clock.ts";
-import { loadConfig } from "../lib/config.ts";
+import { createApp } from "../lib/core/app.ts";
+import { ManualClock } from "../lib/core/clock.ts";
+import { loadConfig } from "../lib/core/config.ts";
 import { writeResult } from "./lib/report.ts";
 
 /** One workload's figures. */

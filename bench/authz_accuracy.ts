@@ -5,9 +5,9 @@
  * Run: deno run -A bench/authz_accuracy.ts   (deterministic: a manual clock, :memory: KV)
  */
 
-import { ManualClock } from "../lib/clock.ts";
-import { gcra } from "../lib/authz/gcra.ts";
-import { type RateClass, RateLimiter } from "../lib/authz/rate_limiter.ts";
+import { ManualClock } from "../lib/core/clock.ts";
+import { gcra } from "../lib/features/authz/gcra.ts";
+import { type RateClass, RateLimiter } from "../lib/features/authz/rate_limiter.ts";
 
 interface Scenario {
   name: string;

@@ -7,16 +7,16 @@
 
 import { Hono } from "hono";
 import { sign } from "hono/jwt";
-import type { AppEnv, EdgeRequestContext } from "../lib/app_env.ts";
-import { createAuthz } from "../lib/authz/setup.ts";
-import { modulePolicyJson, parsePolicy, type PolicyInput } from "../lib/authz/policy.ts";
-import { PolicyModule } from "../lib/authz/wasm_module.ts";
-import { systemClock } from "../lib/clock.ts";
-import { loadConfig } from "../lib/config.ts";
-import { Jobs } from "../lib/jobs.ts";
-import { silentLogger } from "../lib/log.ts";
-import { MetricsRegistry } from "../lib/metrics/registry.ts";
-import { type CanonicalTarget, canonicalTarget } from "../lib/http/target.ts";
+import type { AppEnv, EdgeRequestContext } from "../lib/core/request.ts";
+import { createAuthz } from "../lib/features/authz/setup.ts";
+import { modulePolicyJson, parsePolicy, type PolicyInput } from "../lib/features/authz/policy.ts";
+import { PolicyModule } from "../lib/features/authz/wasm_module.ts";
+import { systemClock } from "../lib/core/clock.ts";
+import { loadConfig } from "../lib/core/config.ts";
+import { Jobs } from "../lib/core/jobs.ts";
+import { silentLogger } from "../lib/core/log.ts";
+import { MetricsRegistry } from "../lib/core/metrics.ts";
+import { type CanonicalTarget, canonicalTarget } from "../lib/platform/http/target.ts";
 
 const SECRET = "bench-secret-for-outpost-authz-0123456789";
 const POLICY: PolicyInput = {

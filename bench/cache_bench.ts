@@ -3,14 +3,14 @@
  * through the whole `edge.fetch` chain (context, fast path, response, stamp) without a socket.
  */
 
-import { createApp } from "../lib/app.ts";
-import { ManualClock } from "../lib/clock.ts";
-import { loadConfig } from "../lib/config.ts";
-import { parseRequestDirectives } from "../lib/cache/directives.ts";
-import { decide, storagePolicy } from "../lib/cache/freshness.ts";
-import { makeItem, MemoryTier } from "../lib/cache/memory.ts";
-import { serveItem } from "../lib/cache/respond.ts";
-import type { StoredEntry } from "../lib/cache/entry.ts";
+import { createApp } from "../lib/core/app.ts";
+import { ManualClock } from "../lib/core/clock.ts";
+import { loadConfig } from "../lib/core/config.ts";
+import { parseRequestDirectives } from "../lib/features/cache/directives.ts";
+import { decide, storagePolicy } from "../lib/features/cache/freshness.ts";
+import { makeItem, MemoryTier } from "../lib/features/cache/memory.ts";
+import { serveItem } from "../lib/features/cache/respond.ts";
+import type { StoredEntry } from "../lib/features/cache/entry.ts";
 
 const NOW = Date.UTC(2026, 0, 1);
 const timing = {

@@ -253,7 +253,7 @@ export interface IpdbLoad {
   size: number;
 }
 
-/** Loads `at`'s IP database (its `lib/geo/ipdb.ts`, with its deno.json) in a fresh process. */
+/** Loads `at`'s IP database (its `lib/features/geo/ipdb.ts`, with its deno.json) in a fresh process. */
 async function probeIpdb(at: URL): Promise<IpdbLoad> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [

@@ -6,8 +6,8 @@
  * Run: deno bench --allow-all bench/crdt_bench.ts
  */
 
-import { ManualClock } from "../lib/clock.ts";
-import { EMPTY_GCOUNTER, gcounterIncrement } from "../lib/crdt/gcounter.ts";
+import { ManualClock } from "../lib/core/clock.ts";
+import { EMPTY_GCOUNTER, gcounterIncrement } from "../lib/features/crdt/gcounter.ts";
 import {
   EMPTY_ORSET,
   type OrSet,
@@ -15,11 +15,11 @@ import {
   orsetJoinDeltas,
   orsetMerge,
   orsetRemove,
-} from "../lib/crdt/orset.ts";
-import { CrdtStore } from "../lib/crdt/store.ts";
-import { orsetToWire } from "../lib/crdt/wire.ts";
-import { silentLogger } from "../lib/log.ts";
-import { MetricsRegistry } from "../lib/metrics/registry.ts";
+} from "../lib/features/crdt/orset.ts";
+import { CrdtStore } from "../lib/features/crdt/store.ts";
+import { orsetToWire } from "../lib/features/crdt/wire.ts";
+import { silentLogger } from "../lib/core/log.ts";
+import { MetricsRegistry } from "../lib/core/metrics.ts";
 import { writeResult } from "./lib/report.ts";
 
 function build(replica: string, n: number, prefix = "element"): OrSet {

@@ -4,11 +4,11 @@
  * Run: deno bench --allow-all bench/geo_bench.ts
  */
 
-import { DEFAULT_REGIONS } from "../lib/config.ts";
-import { resolveClientGeo } from "../lib/geo/client.ts";
-import { geodesicKm, sphericalKm } from "../lib/geo/distance.ts";
-import { loadIpDatabase } from "../lib/geo/ipdb.ts";
-import { RegionIndex } from "../lib/geo/regions.ts";
+import { DEFAULT_REGIONS } from "../lib/core/fields.ts";
+import { resolveClientGeo } from "../lib/features/geo/client.ts";
+import { geodesicKm, sphericalKm } from "../lib/features/geo/distance.ts";
+import { loadIpDatabase } from "../lib/features/geo/ipdb.ts";
+import { RegionIndex } from "../lib/features/geo/regions.ts";
 
 const started = performance.now();
 const db = await loadIpDatabase();

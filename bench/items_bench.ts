@@ -1,13 +1,13 @@
 /**
- * Pattern 1 micro-benchmarks through the app's fetch handler (no sockets): a GET answered from
+ * Items micro-benchmarks through the app's fetch handler (no sockets): a GET answered from
  * the node's memory, a GET that reads the central copy in `:memory:` KV, and a PUT (atomic
  * versioned write with its change record).
  * Run: deno bench --allow-all bench/items_bench.ts
  */
 
-import { createApp } from "../lib/app.ts";
-import { ManualClock } from "../lib/clock.ts";
-import { loadConfig } from "../lib/config.ts";
+import { createApp } from "../lib/core/app.ts";
+import { ManualClock } from "../lib/core/clock.ts";
+import { loadConfig } from "../lib/core/config.ts";
 
 const config = loadConfig({
   env: { KV_PATH: ":memory:", DEMO_ORIGIN: "off", ORIGIN_URL: "http://127.0.0.1:9" },

@@ -1,5 +1,5 @@
 /**
- * Measures Pattern 1's staleness: two app instances (two nodes) on one KV database, real clock,
+ * Measures the items' staleness: two app instances (two nodes) on one KV database, real clock,
  * background jobs running. Node A writes a new version; we time until node B serves it. Two
  * modes: the default (kv.watch plus the polling fallback) and polling alone (watch off), which
  * shows the bound the poll interval gives when the watch is unavailable. Results go to
@@ -7,8 +7,8 @@
  * Run: deno run --allow-all bench/items_staleness.ts [--writes 200]; `deno task bench` runs it too.
  */
 
-import { createApp, type Edge } from "../lib/app.ts";
-import { loadConfig } from "../lib/config.ts";
+import { createApp, type Edge } from "../lib/core/app.ts";
+import { loadConfig } from "../lib/core/config.ts";
 import { writeResult } from "./lib/report.ts";
 
 function percentile(sorted: number[], p: number): number {
@@ -99,7 +99,7 @@ export async function measureStaleness(writes = 200): Promise<ModeResult[]> {
 export function stalenessMarkdown(results: ModeResult[], heading = "#"): string {
   const f = (n: number) => n.toFixed(1);
   return [
-    `${heading} Items staleness (Pattern 1)`,
+    `${heading} Items staleness (read at the edge, written to the central copy)`,
     "",
     `Two app instances on one \`:memory:\` KV, real clock, jobs running; ${
       new Date().toISOString()

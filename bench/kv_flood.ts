@@ -6,10 +6,10 @@
  * Usage: deno run -A bench/kv_flood.ts [--pages 400] [--size 65536] [--budget-mib 8]
  */
 
-import { createApp } from "../lib/app.ts";
-import { ManualClock } from "../lib/clock.ts";
-import { loadConfig } from "../lib/config.ts";
-import { createDemoOrigin } from "../lib/origin/demo.ts";
+import { createApp } from "../lib/core/app.ts";
+import { ManualClock } from "../lib/core/clock.ts";
+import { loadConfig } from "../lib/core/config.ts";
+import { createDemoOrigin } from "../lib/features/proxy/demo_origin.ts";
 import { writeResult } from "./lib/report.ts";
 
 const MiB = 1024 * 1024;

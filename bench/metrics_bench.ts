@@ -3,16 +3,16 @@
  * behind /_edge/health, snapshots and the Prometheus text. Run: deno bench -A bench/metrics_bench.ts
  */
 
-import type { EdgeRequestContext } from "../lib/app_env.ts";
-import { ManualClock } from "../lib/clock.ts";
-import { summarize } from "../lib/metrics/health.ts";
-import { LatencyHistogram } from "../lib/metrics/histogram.ts";
-import { renderPrometheus } from "../lib/metrics/prometheus.ts";
-import { RequestRecorder } from "../lib/metrics/recorder.ts";
-import { MetricsRegistry } from "../lib/metrics/registry.ts";
-import { routeGroupOf } from "../lib/metrics/route_group.ts";
-import { buildSnapshot } from "../lib/metrics/snapshot.ts";
-import { SlidingWindow } from "../lib/metrics/window.ts";
+import type { EdgeRequestContext } from "../lib/core/request.ts";
+import { ManualClock } from "../lib/core/clock.ts";
+import { summarize } from "../lib/features/monitoring/health.ts";
+import { LatencyHistogram } from "../lib/core/histogram.ts";
+import { renderPrometheus } from "../lib/features/monitoring/prometheus.ts";
+import { RequestRecorder } from "../lib/features/monitoring/recorder.ts";
+import { MetricsRegistry } from "../lib/core/metrics.ts";
+import { routeGroupOf } from "../lib/platform/http/route_group.ts";
+import { buildSnapshot } from "../lib/features/monitoring/snapshot.ts";
+import { SlidingWindow } from "../lib/features/monitoring/window.ts";
 
 const clock = new ManualClock();
 const metrics = new MetricsRegistry();

@@ -3,9 +3,9 @@
  * off, and what building and serving the document costs. Run: deno bench -A bench/openapi_bench.ts
  */
 
-import { createApp } from "../lib/app.ts";
-import { ManualClock } from "../lib/clock.ts";
-import { buildApiDocument } from "../lib/openapi/document.ts";
+import { createApp } from "../lib/core/app.ts";
+import { ManualClock } from "../lib/core/clock.ts";
+import { buildApiDocument } from "../lib/features/docs/openapi/document.ts";
 import { deadOrigin, makeConfig } from "../tests/helpers.ts";
 
 const kv = await Deno.openKv(":memory:");
@@ -35,14 +35,10 @@ Deno.bench("GET /_edge/openapi.json (built)", async () => {
   await drain(on.fetch(spec));
 });
 
-Deno.bench("buildApiDocument() (the first request's cost)", () => {
-  buildApiDocument({
+Deno.bench("buildApiDocument() (the first request's cost)", async () => {
+  await buildApiDocument({
     config: on.config,
-    itemSchema: on.data.itemSchema,
-    eventLimits: on.analytics.edge?.limits ?? null,
-    collector: on.analytics.central !== null,
-    cache: on.cache !== null,
+    routers: [on.routers.edge, on.routers.main],
     protects: null,
-    now: () => clock.now(),
   });
 });

@@ -10,8 +10,8 @@
  * runs it too.
  */
 
-import { createApp, type Edge } from "../lib/app.ts";
-import { loadConfig } from "../lib/config.ts";
+import { createApp, type Edge } from "../lib/core/app.ts";
+import { loadConfig } from "../lib/core/config.ts";
 import { writeResult } from "./lib/report.ts";
 
 function arg(name: string, fallback: number): number {

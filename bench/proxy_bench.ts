@@ -3,11 +3,11 @@
  * a fake origin that answers at once. Run: deno bench -A bench/proxy_bench.ts
  */
 
-import { ManualClock } from "../lib/clock.ts";
-import { silentLogger } from "../lib/log.ts";
-import { OriginHealth } from "../lib/proxy/breaker.ts";
-import { Forwarder } from "../lib/proxy/forward.ts";
-import { downstreamHeaders, upstreamHeaders } from "../lib/proxy/headers.ts";
+import { ManualClock } from "../lib/core/clock.ts";
+import { silentLogger } from "../lib/core/log.ts";
+import { OriginHealth } from "../lib/features/proxy/breaker.ts";
+import { Forwarder } from "../lib/features/proxy/forward.ts";
+import { downstreamHeaders, upstreamHeaders } from "../lib/features/proxy/headers.ts";
 
 const body = JSON.stringify({ ok: true, pad: "x".repeat(300) });
 const upstreamResponseHeaders = new Headers({

@@ -18,8 +18,8 @@ for (const spec of ["zod", "hono", "node:crypto", "lru-cache", "ulid", "geograph
   await import(spec);
   mark("import " + spec);
 }
-const { loadConfig } = await import(root + "lib/config.ts");
-mark("import lib/config.ts (config schemas)");
+const { loadConfig } = await import(root + "lib/core/config.ts");
+mark("import lib/core/config.ts (config schemas)");
 const dir = await Deno.makeTempDir();
 const origin = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, () =>
   new Response("page", { headers: { "cache-control": "public, max-age=60" } }));
@@ -30,11 +30,11 @@ const config = loadConfig({ env: {
   LOG_LEVEL: "error",
 } });
 mark("loadConfig() (validation)");
-const { createApp } = await import(root + "lib/app.ts");
-mark("import lib/app.ts (the rest of the app)");
+const { createApp } = await import(root + "lib/core/app.ts");
+mark("import lib/core/app.ts (the rest of the app)");
 const kv = await Deno.openKv(config.kvPath);
 mark("Deno.openKv (fresh file)");
-const edge = createApp({ config, kv, jwtSecret: "startup-profile-jwt-secret-0123456789abcdef" });
+const edge = createApp({ config, kv, secrets: { JWT_SECRET: "startup-profile-jwt-secret-0123456789abcdef" } });
 mark("createApp()");
 const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, edge.fetch);
 mark("Deno.serve (listening)");

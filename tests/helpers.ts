@@ -1,9 +1,9 @@
 /** Fixtures shared by the tests: configs, a demo origin on port 0, an edge on port 0. */
 
-import { type AppDeps, createApp, type Edge } from "../lib/app.ts";
-import { type Clock, ManualClock } from "../lib/clock.ts";
-import { type EdgeConfig, type EdgeConfigInput, loadConfig } from "../lib/config.ts";
-import { createDemoOrigin, type DemoOrigin } from "../lib/origin/demo.ts";
+import { type AppDeps, createApp, type Edge } from "../lib/core/app.ts";
+import { type Clock, ManualClock } from "../lib/core/clock.ts";
+import { type EdgeConfig, type EdgeConfigInput, loadConfig } from "../lib/core/config.ts";
+import { createDemoOrigin, type DemoOrigin } from "../lib/features/proxy/demo_origin.ts";
 
 /**
  * A config for tests: `:memory:` KV, no demo origin of its own, the given origins per region.

@@ -1,6 +1,6 @@
 /**
  * Extracts every country's centroid (ISO 3166-1 alpha-2 → lat/lon) from the `world-countries`
- * data set into lib/geo/centroids.json, which the edge imports: the package is 1.4 MB of JSON
+ * data set into lib/features/geo/centroids.json, which the edge imports: the package is 1.4 MB of JSON
  * behind a CommonJS entry, too much to load on every cold start for 250 pairs of numbers. The
  * table is committed; a test rebuilds it and fails when it is stale.
  * Usage: deno run --allow-read --allow-write tools/build_centroids.ts [--check]
@@ -9,7 +9,7 @@
 import worldCountries from "world-countries";
 
 /** Where the table is written. */
-export const CENTROIDS_URL = new URL("../lib/geo/centroids.json", import.meta.url);
+export const CENTROIDS_URL = new URL("../lib/features/geo/centroids.json", import.meta.url);
 
 interface CountryRecord {
   cca2: unknown;
@@ -50,7 +50,7 @@ if (import.meta.main) {
   if (Deno.args.includes("--check")) {
     const current = await Deno.readTextFile(CENTROIDS_URL).catch(() => "");
     if (current !== text) {
-      console.error("lib/geo/centroids.json is stale: run deno task centroids");
+      console.error("lib/features/geo/centroids.json is stale: run deno task centroids");
       Deno.exit(1);
     }
     console.log("country centroids are current");

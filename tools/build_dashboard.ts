@@ -1,14 +1,14 @@
 /**
- * Bundles the dashboard's browser code (lib/metrics/dashboard/app.ts with uPlot and its CSS)
- * with esbuild-wasm into lib/metrics/dashboard/bundle.json, which the edge serves. The bundle is
+ * Bundles the dashboard's browser code (lib/features/monitoring/dashboard/app.ts with uPlot and its CSS)
+ * with esbuild-wasm into lib/features/monitoring/dashboard/bundle.json, which the edge serves. The bundle is
  * committed so the edge never runs esbuild itself; a test rebuilds it and fails when it is stale.
  * Usage: deno task dashboard [--check] (`--help` for details)
  */
 
 import * as esbuild from "esbuild-wasm";
-import { sha256Hex } from "../lib/hash.ts";
+import { sha256Hex } from "../lib/platform/hash.ts";
 
-const DIR = new URL("../lib/metrics/dashboard/", import.meta.url);
+const DIR = new URL("../lib/features/monitoring/dashboard/", import.meta.url);
 /** Where the bundle is written. */
 export const BUNDLE_URL = new URL("bundle.json", DIR);
 
@@ -66,7 +66,7 @@ export function bundleText(bundle: DashboardBundle): string {
 }
 
 const USAGE = `Usage: deno task dashboard [--check]
-  Bundles lib/metrics/dashboard/app.ts (with uPlot) into lib/metrics/dashboard/bundle.json.
+  Bundles lib/features/monitoring/dashboard/app.ts (with uPlot) into lib/features/monitoring/dashboard/bundle.json.
   --check     build in memory and exit 1 if the committed bundle differs (writes nothing)
   --help, -h  this text`;
 
@@ -86,7 +86,9 @@ if (import.meta.main) {
   if (Deno.args.includes("--check")) {
     const current = await Deno.readTextFile(BUNDLE_URL).catch(() => "");
     if (current !== text) {
-      console.error("lib/metrics/dashboard/bundle.json is stale: run deno task dashboard");
+      console.error(
+        "lib/features/monitoring/dashboard/bundle.json is stale: run deno task dashboard",
+      );
       Deno.exit(1);
     }
     console.log(`dashboard bundle is current (${bundle.hash})`);

@@ -3,7 +3,7 @@
  * Used by benchmarks and the simulator to run an origin in a separate process.
  */
 
-import { createDemoOrigin } from "../lib/origin/demo.ts";
+import { createDemoOrigin } from "../lib/features/proxy/demo_origin.ts";
 
 function arg(name: string): string | undefined {
   const i = Deno.args.indexOf(`--${name}`);

@@ -6,7 +6,7 @@
  * this parent process, so it keeps working while the edge is down on a syntax error.
  */
 
-import { createLogger } from "../lib/log.ts";
+import { createLogger } from "../lib/core/log.ts";
 import { writeManifest } from "../lib/features/functions/generate.ts";
 import { watchManifest } from "../lib/features/functions/watch.ts";
 import { functionsDir } from "./functions.ts";

@@ -5,7 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { createLogger } from "../lib/log.ts";
+import { createLogger } from "../lib/core/log.ts";
 import { manifestIsCurrent, writeManifest } from "../lib/features/functions/generate.ts";
 import { watchManifest } from "../lib/features/functions/watch.ts";
 

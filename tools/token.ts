@@ -7,7 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { sign } from "hono/jwt";
-import { DEV_JWT_SECRET } from "../lib/authz/setup.ts";
+import { DEV_JWT_SECRET } from "../lib/features/authz/setup.ts";
 
 const USAGE = `Usage: deno task token -- --sub <user> [--roles a,b] [--ttl seconds]
        [--iss issuer] [--aud audience] [--alg HS256|RS256|ES256 --key private.pem] [--kid id]`;

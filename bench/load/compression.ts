@@ -8,7 +8,7 @@
  * Usage: deno run -A bench/load/compression.ts [--duration 5] [--connections 50] [--rounds 3]
  */
 
-import { rawFetch } from "../../lib/proxy/raw_fetch.ts";
+import { rawFetch } from "../../lib/features/proxy/raw_fetch.ts";
 import { edgeSettled, freePort, hasTaskset, type Server, startDeno } from "../lib/process.ts";
 import { type LoadOptions, type LoadSuite, runStandalone, withRatios } from "../lib/report.ts";
 import { cpuLine, cpuShare, hasWrk, medianCpuUs, runWrkRounds } from "../lib/wrk.ts";

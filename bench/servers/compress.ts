@@ -7,8 +7,8 @@
  * `automaticCompression`). Pages: `/page.html` (~24 KB) and `/data.json` (~4 KB); `/nostore`
  * answers small uncacheable JSON.
  */
-import { encodeSync } from "../../lib/cache/transcode.ts";
-import { htmlPage, jsonDocument } from "../../tests/cache/_origins.ts";
+import { encodeSync } from "../../lib/features/cache/transcode.ts";
+import { htmlPage, jsonDocument } from "../../tests/features/cache/_origins.ts";
 
 const port = Number(Deno.env.get("PORT") ?? 8100);
 const mode = Deno.env.get("MODE") ?? "identity";

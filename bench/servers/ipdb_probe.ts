@@ -2,12 +2,20 @@
  * Loads the IP database once in this fresh process and prints what it cost as JSON: the time,
  * the longest event-loop stall while it loaded, and memory after a full GC (heap used and
  * external as the load added them; RSS as it stands). The argument is the checkout whose
- * `lib/geo/ipdb.ts` to load (default: this one). Run with `--v8-flags=--expose-gc`
- * (bench/cold_start.ts does).
+ * `lib/features/geo/ipdb.ts` to load (default: this one; an older checkout's `lib/geo/ipdb.ts`).
+ * Run with `--v8-flags=--expose-gc` (bench/cold_start.ts does).
  */
 
 const at = Deno.args[0] ?? new URL("../../", import.meta.url).href;
-const { loadIpDatabase } = await import(new URL("lib/geo/ipdb.ts", at).href) as {
+const module = ["lib/features/geo/ipdb.ts", "lib/geo/ipdb.ts"].map((path) => new URL(path, at))
+  .find((url) => {
+    try {
+      return Deno.statSync(url).isFile;
+    } catch {
+      return false;
+    }
+  }) ?? new URL("lib/features/geo/ipdb.ts", at);
+const { loadIpDatabase } = await import(module.href) as {
   loadIpDatabase(): Promise<{ lookup(ip: string): string | null; size: number }>;
 };
 

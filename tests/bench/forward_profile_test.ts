@@ -39,13 +39,13 @@ function profile(stacks: Array<Array<[string, string]>>, stepUs = 100): CpuProfi
 }
 
 const serve: [string, string] = ["nativeDispatch", "ext:deno_http/00_serve.ts"];
-const appFetch: [string, string] = ["fetch", `${ROOT}lib/app.ts`];
+const appFetch: [string, string] = ["handle", `${ROOT}lib/core/pipeline.ts`];
 const globalFetch: [string, string] = ["fetch", "ext:deno_fetch/26_fetch.js"];
 
 Deno.test("attribute() puts each sample in the window into one part, by what is on its stack", () => {
   const p = profile([
     [globalFetch, appFetch, serve], // fetch, even when called from the product
-    [["canonicalTarget", `${ROOT}lib/http/target.ts`], appFetch, serve],
+    [["canonicalTarget", `${ROOT}lib/platform/http/target.ts`], appFetch, serve],
     [["get", "ext:deno_fetch/20_headers.js"], appFetch, serve], // a built-in the product calls
     [["handler", `${ROOT}bench/servers/min_proxy.ts`], serve], // the benchmark's own server
     [serve],
@@ -66,8 +66,8 @@ Deno.test("attribute() puts each sample in the window into one part, by what is 
     "other (streams, promise jobs, timers)": 0,
   });
   assert.equal(a.idleUs, 100);
-  assert.deepEqual([...a.byFrame], [["canonicalTarget lib/http/target.ts:10", 100], [
-    "fetch lib/app.ts:10",
+  assert.deepEqual([...a.byFrame], [["canonicalTarget lib/platform/http/target.ts:10", 100], [
+    "handle lib/core/pipeline.ts:10",
     100,
   ]]);
 });
@@ -95,9 +95,9 @@ Deno.test("the Markdown shows every part for every target and the busy total", (
     requestsPerSec: 500,
     perRequestUs: parts,
     busyUs: 70,
-    topFrames: [{ frame: "fetch lib/app.ts:10", us: 12.345 }],
+    topFrames: [{ frame: "handle lib/core/pipeline.ts:10", us: 12.345 }],
   }]);
   assert.match(md, /\| fetch to the origin \| 30\.0 \|/);
   assert.match(md, /\| \*\*busy, all parts\*\* \| \*\*70\.0\*\* \|/);
-  assert.match(md, /\| `fetch lib\/app\.ts:10` \| 12\.35 \|/);
+  assert.match(md, /\| `handle lib\/core\/pipeline\.ts:10` \| 12\.35 \|/);
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { freePort, waitForHttp } from "../../bench/lib/process.ts";
 import { spawnMain } from "./_spawn.ts";
-import { startCentral, TOKEN } from "../analytics/_central.ts";
+import { startCentral, TOKEN } from "../features/analytics/_central.ts";
 import { deadOrigin } from "../helpers.ts";
 
 function spawnEdge(port: number, kvPath: string, centralUrl: string): Deno.ChildProcess {

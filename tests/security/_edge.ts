@@ -4,9 +4,9 @@
  * every request exactly as it arrived, and answers like the kind of origin each attack targets.
  */
 
-import type { EdgeConfigInput } from "../../lib/config.ts";
+import type { EdgeConfigInput } from "../../lib/core/config.ts";
 import { makeConfig, rawHttp, startEdge, type TestEdge } from "../helpers.ts";
-import { POLICY, SECRET, token } from "../authz/_fixtures.ts";
+import { POLICY, SECRET, token } from "../features/authz/_fixtures.ts";
 
 export { SECRET, token };
 
@@ -92,7 +92,7 @@ export async function productionEdge(
     authz: { policy: POLICY },
     ...overrides,
   }, { ADMIN_TOKEN: ADMIN, ...env });
-  return await startEdge(config, { jwtSecret: SECRET });
+  return await startEdge(config, { secrets: { JWT_SECRET: SECRET } });
 }
 
 /** A raw HTTP/1.1 request; answers status, headers (lower-case) and body. */

@@ -6,11 +6,16 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { compileRoutePath } from "../../lib/http/path_pattern.ts";
-import { canonicalTarget, isRefusal, matchPath } from "../../lib/http/target.ts";
+import { compileRoutePath } from "../../lib/platform/http/path_pattern.ts";
+import { canonicalTarget, isRefusal, matchPath } from "../../lib/platform/http/target.ts";
 import { bearer, productionEdge, raw, startRecordingOrigin } from "./_edge.ts";
 
-/** The audit's findings, then variants: each must be refused (400) or denied (401). */
+/**
+ * Spellings of a protected path that a router and an origin may read differently (dot segments,
+ * plain, encoded and double-encoded; backslashes and encoded slashes; case; empty segments; path
+ * parameters; an unknown method; the absolute form; a fragment): each must be refused (400, 405)
+ * or denied (401).
+ */
 const ATTACKS: Array<[string, string]> = [
   ["GET", "/x/../api/echo"],
   ["GET", "/./api/echo"],

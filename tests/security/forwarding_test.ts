@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { deadOrigin } from "../helpers.ts";
 import { ADMIN, bearer, productionEdge, raw, startRecordingOrigin } from "./_edge.ts";
-import { POLICY } from "../authz/_fixtures.ts";
+import { POLICY } from "../features/authz/_fixtures.ts";
 
 const OVERRIDES = {
   "x-http-method-override": "DELETE",

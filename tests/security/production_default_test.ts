@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { freePort, waitForHttp } from "../../bench/lib/process.ts";
 import { spawnMain } from "../e2e/_spawn.ts";
-import { DEV_JWT_SECRET } from "../../lib/authz/setup.ts";
-import { DEV_CENTRAL_TOKEN } from "../../lib/analytics/config.ts";
+import { DEV_JWT_SECRET } from "../../lib/features/authz/setup.ts";
+import { DEV_CENTRAL_TOKEN } from "../../lib/features/analytics/config.ts";
 import { mintToken } from "../../tools/token.ts";
 
 Deno.test("main.ts without OUTPOST_MODE is production and fails closed without secrets", async () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { RegionIndex } from "../../lib/geo/regions.ts";
-import { defaultRegionOf, loadConfig } from "../../lib/config.ts";
+import { RegionIndex } from "../../lib/features/geo/regions.ts";
+import { defaultRegionOf } from "../../lib/core/fields.ts";
+import { loadConfig } from "../../lib/core/config.ts";
 import { CITIES, findCity } from "../../tools/sim/latency.ts";
 import { parseSimArgs } from "../../tools/sim/options.ts";
 import { routingLines } from "../../tools/sim/report.ts";
@@ -11,14 +12,14 @@ const city = (name: string) => findCity(name)!;
 
 Deno.test("EdgeRouter by geo sends every city where the product's own routing does", () => {
   const router = new EdgeRouter(EDGES, "geo");
-  // The index the edge builds from a zero-configuration start (lib/app.ts does the same).
+  // The index the edge builds from a zero-configuration start (lib/core/app.ts does the same).
   const config = loadConfig({ env: {} });
   const product = new RegionIndex(config.regions, defaultRegionOf(config));
   for (const c of CITIES) {
     assert.equal(
       router.edgeFor(c).region,
       product.nearest(c.lat, c.lon).region.name,
-      `${c.name}: the simulator and lib/geo agree`,
+      `${c.name}: the simulator and lib/features/geo agree`,
     );
   }
   assert.equal(router.edgeFor(city("Sydney")).region, "ap-southeast");

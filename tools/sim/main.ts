@@ -52,7 +52,7 @@ async function health(topo: Topology): Promise<NodeHealth[]> {
 }
 
 /** Runs the simulation and writes its results; returns the process exit code. */
-export async function runSim(o: SimOptions): Promise<number> {
+async function runSim(o: SimOptions): Promise<number> {
   const startedAt = new Date();
   const nonce = Date.now().toString(36);
   const cities: readonly City[] = CITIES;

@@ -1,7 +1,7 @@
 /** The simulator's command line: options, defaults for the full and quick modes, help text. */
 
 import { parseArgs } from "node:util";
-import { DEFAULT_REGIONS } from "../../lib/config.ts";
+import { DEFAULT_REGIONS } from "../../lib/core/fields.ts";
 import { CITIES, findCity, REGION_SITES, type RttOptions, SOURCES } from "./latency.ts";
 import type { Routing } from "./routing.ts";
 import type { EdgeSpec, NodeSettings } from "./topology.ts";

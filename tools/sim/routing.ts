@@ -1,13 +1,13 @@
 /**
  * Which edge a simulated user reaches. By default the product's own geo routing: the region
- * nearest to the city by geodesic distance (lib/geo's `RegionIndex`, what `/_edge/whereami`
+ * nearest to the city by geodesic distance (lib/features/geo's `RegionIndex`, what `/_edge/whereami`
  * answers and what the edge uses to pick origins). `--routing rtt` models latency-based DNS or
  * anycast instead: the edge with the lowest measured RTT. The two differ where undersea routes
  * do not follow great circles (Sydney: Singapore is nearer, California answers faster).
  */
 
-import { geodesicKm } from "../../lib/geo/distance.ts";
-import { RegionIndex } from "../../lib/geo/regions.ts";
+import { geodesicKm } from "../../lib/features/geo/distance.ts";
+import { RegionIndex } from "../../lib/features/geo/regions.ts";
 import { type City, clientRttMs, nearestByRtt, type RttOptions } from "./latency.ts";
 import type { EdgeSpec } from "./topology.ts";
 

@@ -1,6 +1,8 @@
 /** The `functions` section of the configuration and the environment variables that set it. */
 
 import { z } from "zod";
+import type { FeatureConfig } from "../../core/feature.ts";
+import type { EnvTable } from "../../platform/config/env.ts";
 
 /** The largest JSON text a function may store under one KV key (64 KiB minus bookkeeping). */
 export const MAX_KV_VALUE_BYTES = 64 * 1024 - 64;
@@ -32,39 +34,28 @@ export const FunctionsConfigSchema = z.object({
 /** The validated `functions` section. */
 export type FunctionsConfig = z.infer<typeof FunctionsConfigSchema>;
 
+/** The fields this feature owns. */
+export const FUNCTIONS_FIELDS = {
+  /** Users' edge functions (lib/features/functions, docs/functions.md). */
+  functions: FunctionsConfigSchema,
+};
+
 /** Environment variables of this feature, and the config field each sets. */
-export const FUNCTIONS_ENV_VARS = {
-  FUNCTIONS_ENABLED: "functions.enabled",
-  FUNCTIONS_DIR: "functions.dir",
-  FUNCTIONS_TIMEOUT_MS: "functions.timeoutMs",
-} as const;
+export const FUNCTIONS_ENV: EnvTable = {
+  FUNCTIONS_ENABLED: { path: "functions.enabled", kind: "bool" },
+  FUNCTIONS_DIR: {
+    path: "functions.dir",
+    kind: "string",
+    // `./functions/` names the same folder as `functions`.
+    fields: (value) => ({
+      "functions.dir": (value as string).replace(/^\.\//, "").replace(/\/+$/, ""),
+    }),
+  },
+  FUNCTIONS_TIMEOUT_MS: { path: "functions.timeoutMs", kind: "int" },
+};
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/**
- * The `functions` input: the config module's section with the environment on top. Unparsable
- * values are pushed to `errors` in the loader's format (`NAME (field): reason`).
- */
-export function functionsInput(
-  file: Record<string, unknown>,
-  env: Record<string, string | undefined>,
-  errors: string[],
-): Record<string, unknown> {
-  const out: Record<string, unknown> = isRecord(file.functions) ? { ...file.functions } : {};
-  const enabled = env.FUNCTIONS_ENABLED?.trim().toLowerCase();
-  if (enabled) {
-    if (["1", "true", "yes", "on"].includes(enabled)) out.enabled = true;
-    else if (["0", "false", "no", "off"].includes(enabled)) out.enabled = false;
-    else errors.push(`FUNCTIONS_ENABLED (functions.enabled): Not a boolean: ${enabled}`);
-  }
-  const dir = env.FUNCTIONS_DIR?.trim();
-  if (dir) out.dir = dir.replace(/^\.\//, "").replace(/\/+$/, "");
-  const timeout = env.FUNCTIONS_TIMEOUT_MS?.trim();
-  if (timeout) {
-    if (/^\d{1,9}$/.test(timeout)) out.timeoutMs = Number(timeout);
-    else errors.push(`FUNCTIONS_TIMEOUT_MS (functions.timeoutMs): Not an integer: ${timeout}`);
-  }
-  return out;
-}
+/** How the loader reads them. */
+export const FUNCTIONS_CONFIG: FeatureConfig<typeof FUNCTIONS_FIELDS> = {
+  fields: FUNCTIONS_FIELDS,
+  env: FUNCTIONS_ENV,
+};

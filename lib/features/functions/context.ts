@@ -5,17 +5,17 @@
  */
 
 import type { Context } from "hono";
-import type { AppEnv } from "../../app_env.ts";
-import type { AnalyticsEdge } from "../../analytics/edge.ts";
+import type { AppEnv } from "../../core/request.ts";
+import type { AnalyticsEdge } from "../analytics/edge.ts";
 import {
   type AnalyticsEvent,
   EventTypeSchema,
   propertiesProblem,
   UserIdSchema,
-} from "../../analytics/event_schema.ts";
-import { anonymousId } from "../../analytics/tracker.ts";
-import type { ScopedCache } from "../../cache/scoped.ts";
-import type { Logger } from "../../log.ts";
+} from "../analytics/event_schema.ts";
+import { anonymousId } from "../analytics/tracker.ts";
+import type { ScopedCache } from "../cache/scoped.ts";
+import type { Logger } from "../../core/log.ts";
 import type { FunctionKvStore } from "./kv.ts";
 import type {
   FunctionCache,

@@ -5,14 +5,17 @@
  */
 
 import type { Context, Hono } from "hono";
-import type { AppEnv } from "../../app_env.ts";
-import type { AnalyticsEdge } from "../../analytics/edge.ts";
-import type { EdgeCache } from "../../cache/edge_cache.ts";
-import type { Clock } from "../../clock.ts";
-import { ConfigError, type Experiment } from "../../config.ts";
-import type { Logger } from "../../log.ts";
-import type { MetricsRegistry } from "../../metrics/registry.ts";
-import { FUNCTIONS_ENV_VARS, type FunctionsConfig, FunctionsConfigSchema } from "./config.ts";
+import type { AppEnv } from "../../core/request.ts";
+import type { AnalyticsEdge } from "../analytics/edge.ts";
+import type { EdgeCache } from "../cache/edge_cache.ts";
+import type { Clock } from "../../core/clock.ts";
+import { ConfigError } from "../../platform/config/errors.ts";
+import type { Experiment } from "../ab/config.ts";
+import type { Logger } from "../../core/log.ts";
+import type { MetricsRegistry } from "../../core/metrics.ts";
+import type { Feature } from "../../core/feature.ts";
+import { canonicalTarget, isRefusal } from "../../platform/http/target.ts";
+import { FUNCTIONS_CONFIG, type FUNCTIONS_FIELDS, type FunctionsConfig } from "./config.ts";
 import { FunctionKvStore } from "./kv.ts";
 import { MANIFEST_FILE } from "./generate.ts";
 import { type CompiledFunction, compileManifest, ManifestError } from "./manifest.ts";
@@ -41,12 +44,47 @@ export interface Functions {
   routes: Hono<AppEnv>;
 }
 
-/** The feature's registration: its name, config schema and environment variables. */
-export const functionsFeature = {
+declare module "../../core/feature.ts" {
+  interface FeatureApis {
+    functions: Functions;
+  }
+  interface FeatureInputs {
+    /** Users' edge functions: the generated `functions/_manifest.ts` (docs/functions.md). */
+    functions?: FunctionManifest;
+  }
+}
+
+/** The feature's registration: after the edge's own routes, before the origin. */
+export const functionsFeature: Feature<"functions", typeof FUNCTIONS_FIELDS> = {
   name: "functions",
-  config: FunctionsConfigSchema,
-  env: FUNCTIONS_ENV_VARS,
-  create: createFunctions,
+  config: FUNCTIONS_CONFIG,
+  create(svc, cfg) {
+    const proxy = svc.use("proxy")!;
+    // How clients reach this process (a trusted proxy's X-Forwarded-Proto may say otherwise).
+    const scheme = svc.config.tls ? "https" : "http";
+    const functions = createFunctions(
+      {
+        kv: svc.kv,
+        clock: svc.clock,
+        log: svc.log,
+        metrics: svc.metrics,
+        cache: svc.use("cache"),
+        analytics: svc.use("analytics")?.edge ?? null,
+        region: svc.config.region,
+        experiments: svc.config.experiments,
+        forward: (c, request) => {
+          // A function's own path is made canonical like a client's before it is forwarded.
+          const target = canonicalTarget(request.url, null, scheme);
+          if (isRefusal(target)) throw new TypeError(`Invalid origin path: ${target.detail}`);
+          return proxy.forward(c, { request, completed: c.env.completed, target });
+        },
+      },
+      cfg.functions,
+      svc.inputs.functions,
+    );
+    // Authorization applies to their routes like to the edge's own.
+    return functions === null ? {} : { api: functions, routes: functions.routes };
+  },
 };
 
 /**

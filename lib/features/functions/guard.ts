@@ -5,8 +5,8 @@
  * keeps serving. Installed by main.ts when functions are mounted.
  */
 
-import type { Logger } from "../../log.ts";
-import type { MetricsRegistry } from "../../metrics/registry.ts";
+import type { Logger } from "../../core/log.ts";
+import type { MetricsRegistry } from "../../core/metrics.ts";
 
 /** Removes the listeners again (tests). */
 export type Uninstall = () => void;

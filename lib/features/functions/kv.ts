@@ -5,7 +5,7 @@
  * bound, used here for clean-up).
  */
 
-import type { Clock } from "../../clock.ts";
+import type { Clock } from "../../core/clock.ts";
 import { functionKvKey, functionKvPrefix } from "./keys.ts";
 import type {
   FunctionKv,
@@ -18,9 +18,9 @@ import type {
 } from "./types.ts";
 
 /** Deepest nesting a stored value may have. */
-export const MAX_VALUE_DEPTH = 64;
+const MAX_VALUE_DEPTH = 64;
 /** Longest `expirationTtl`: ten years, in seconds. */
-export const MAX_TTL_SECONDS = 10 * 365 * 86_400;
+const MAX_TTL_SECONDS = 10 * 365 * 86_400;
 const MAX_LIST_LIMIT = 1000;
 const MAX_CURSOR_LENGTH = 4096;
 /** Above every character a key may hold: the end of a prefix range. */
@@ -45,7 +45,7 @@ export interface KvLimits {
 }
 
 /** Why `value` is not plain JSON data, or null when it is. */
-export function jsonProblem(value: unknown): string | null {
+function jsonProblem(value: unknown): string | null {
   function walk(v: unknown, path: string, depth: number): string | null {
     if (v === null || typeof v === "string" || typeof v === "boolean") return null;
     if (typeof v === "number") return Number.isFinite(v) ? null : `${path}: Not a finite number`;

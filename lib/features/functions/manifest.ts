@@ -14,7 +14,7 @@ export const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTION
 export type Method = typeof METHODS[number];
 
 /** First path segments the edge answers itself; no function may be routed under them. */
-export const EDGE_PREFIXES = ["_edge", "items", "crdt", "events", "_central"] as const;
+const EDGE_PREFIXES = ["_edge", "items", "crdt", "events", "_central"] as const;
 
 const STATIC_SEGMENT = /^[A-Za-z0-9.~-][A-Za-z0-9_.~-]{0,127}$/;
 const PARAM_SEGMENT = /^\[([A-Za-z][A-Za-z0-9_]{0,63})\]$/;

@@ -13,7 +13,7 @@
  * ```
  */
 
-export { HttpError, readJsonBody } from "../../http/errors.ts";
+export { HttpError, readJsonBody } from "../../platform/http/errors.ts";
 export type {
   FunctionCache,
   FunctionContext,

@@ -6,13 +6,13 @@
  */
 
 import { type Context, Hono } from "hono";
-import { keepOutOfDenoCdn } from "../platform/cdn.ts";
-import type { AppEnv } from "../../app_env.ts";
-import { abTesting } from "../../ab/middleware.ts";
-import type { Experiment } from "../../config.ts";
-import { HttpError } from "../../http/errors.ts";
-import type { BoundCounter, Counter } from "../../metrics/registry.ts";
-import type { LatencyHistogram } from "../../metrics/histogram.ts";
+import { keepOutOfDenoCdn } from "../deploy/cdn.ts";
+import type { AppEnv } from "../../core/request.ts";
+import { abTesting } from "../ab/middleware.ts";
+import type { Experiment } from "../ab/config.ts";
+import { HttpError } from "../../platform/http/errors.ts";
+import type { BoundCounter, Counter } from "../../core/metrics.ts";
+import type { LatencyHistogram } from "../../core/histogram.ts";
 import { CallClock, callContext, type CallParts } from "./context.ts";
 import { type CompiledFunction, METHODS, shadowedPrefix } from "./manifest.ts";
 import type { FunctionHandler } from "./types.ts";

@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import { testFunctions } from "outpost/functions/testing";
- * import manifest from "../functions/_manifest.ts";
+ * import manifest from "./_manifest.ts";
  *
  * Deno.test("GET /hello greets France in French", async () => {
  *   await using app = await testFunctions(manifest);
@@ -17,10 +17,10 @@
  */
 
 import { sign } from "hono/jwt";
-import { createApp, type Edge } from "../../app.ts";
-import { ManualClock } from "../../clock.ts";
-import { type EdgeConfigInput, loadConfig } from "../../config.ts";
-import { createLogger, type Logger, type LogLevel } from "../../log.ts";
+import { createApp, type Edge } from "../../core/app.ts";
+import { ManualClock } from "../../core/clock.ts";
+import { type EdgeConfigInput, loadConfig } from "../../core/config.ts";
+import { createLogger, type Logger, type LogLevel } from "../../core/log.ts";
 import { FunctionKvStore } from "./kv.ts";
 import type { FunctionKv, FunctionManifest, FunctionModule } from "./types.ts";
 
@@ -104,7 +104,7 @@ export async function testFunctions(
     kv,
     clock,
     log,
-    jwtSecret: secret,
+    secrets: { JWT_SECRET: secret },
     functions: manifest,
     fetch: custom ? async (input, init) => await custom(new Request(input, init)) : undefined,
   });

@@ -3,7 +3,7 @@
  * import these through `outpost/functions` (see docs/functions.md).
  */
 
-import type { GeoSource } from "../../geo/types.ts";
+import type { GeoSource } from "../geo/types.ts";
 
 /** A value `ctx.kv` stores: JSON, and nothing that JSON would silently change. */
 export type JsonValue =

@@ -5,7 +5,7 @@
  * and the manifest left as it was, so a half-typed file name never takes the edge down.
  */
 
-import type { Logger } from "../../log.ts";
+import type { Logger } from "../../core/log.ts";
 import {
   functionsPath,
   MANIFEST_FILE,

@@ -9,7 +9,7 @@
  * without bound. Either way a direction holds at most `maxBufferedBytes` plus one message.
  */
 
-import type { Clock } from "../../clock.ts";
+import type { Clock } from "../../core/clock.ts";
 import { CLOSE, FrameError, isSendableCloseCode } from "./frame.ts";
 import type { UpstreamSocket } from "./upstream.ts";
 

@@ -1,7 +1,8 @@
 /** The `websocket` section of the configuration and the environment variables that set it. */
 
 import { z } from "zod";
-import { parseByteSize } from "../../cache/config.ts";
+import type { FeatureConfig } from "../../core/feature.ts";
+import type { EnvTable } from "../../platform/config/env.ts";
 
 const MiB = 1024 * 1024;
 
@@ -45,54 +46,23 @@ export const WebSocketConfigSchema = z.object({
 /** The validated `websocket` section. */
 export type WebSocketConfig = z.infer<typeof WebSocketConfigSchema>;
 
+/** The fields this feature owns. */
+export const WEBSOCKET_FIELDS = {
+  /** WebSockets through the edge (lib/features/websocket, docs/http-api.md#websockets). */
+  websocket: WebSocketConfigSchema,
+};
+
 /** Environment variables of this feature, and the config field each sets. */
-export const WEBSOCKET_ENV_VARS = {
-  WEBSOCKET_ENABLED: "websocket.enabled",
-  WEBSOCKET_MAX_CONNECTIONS: "websocket.maxConnections",
-  WEBSOCKET_MAX_CONNECTIONS_PER_USER: "websocket.maxConnectionsPerUser",
-  WEBSOCKET_IDLE_TIMEOUT_MS: "websocket.idleTimeoutMs",
-  WEBSOCKET_MAX_MESSAGE_BYTES: "websocket.maxMessageBytes",
-} as const;
+export const WEBSOCKET_ENV: EnvTable = {
+  WEBSOCKET_ENABLED: { path: "websocket.enabled", kind: "bool" },
+  WEBSOCKET_MAX_CONNECTIONS: { path: "websocket.maxConnections", kind: "int" },
+  WEBSOCKET_MAX_CONNECTIONS_PER_USER: { path: "websocket.maxConnectionsPerUser", kind: "int" },
+  WEBSOCKET_IDLE_TIMEOUT_MS: { path: "websocket.idleTimeoutMs", kind: "int" },
+  WEBSOCKET_MAX_MESSAGE_BYTES: { path: "websocket.maxMessageBytes", kind: "bytes" },
+};
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/**
- * The `websocket` input: the config module's section with the environment on top. Unparsable
- * values are pushed to `errors` in the loader's format (`NAME (field): reason`).
- */
-export function websocketInput(
-  file: Record<string, unknown>,
-  env: Record<string, string | undefined>,
-  errors: string[],
-): Record<string, unknown> {
-  const out: Record<string, unknown> = isRecord(file.websocket) ? { ...file.websocket } : {};
-  const enabled = env.WEBSOCKET_ENABLED?.trim().toLowerCase();
-  if (enabled) {
-    if (["1", "true", "yes", "on"].includes(enabled)) out.enabled = true;
-    else if (["0", "false", "no", "off"].includes(enabled)) out.enabled = false;
-    else errors.push(`WEBSOCKET_ENABLED (websocket.enabled): Not a boolean: ${enabled}`);
-  }
-  const ints = {
-    WEBSOCKET_MAX_CONNECTIONS: "maxConnections",
-    WEBSOCKET_MAX_CONNECTIONS_PER_USER: "maxConnectionsPerUser",
-    WEBSOCKET_IDLE_TIMEOUT_MS: "idleTimeoutMs",
-  } as const;
-  for (const [name, field] of Object.entries(ints)) {
-    const raw = env[name]?.trim();
-    if (!raw) continue;
-    if (/^\d{1,9}$/.test(raw)) out[field] = Number(raw);
-    else errors.push(`${name} (websocket.${field}): Not an integer: ${raw}`);
-  }
-  const size = env.WEBSOCKET_MAX_MESSAGE_BYTES?.trim();
-  if (size) {
-    const bytes = parseByteSize(size);
-    if (bytes === null) {
-      errors.push(
-        `WEBSOCKET_MAX_MESSAGE_BYTES (websocket.maxMessageBytes): Not a byte size: ${size}`,
-      );
-    } else out.maxMessageBytes = bytes;
-  }
-  return out;
-}
+/** How the loader reads them. */
+export const WEBSOCKET_CONFIG: FeatureConfig<typeof WEBSOCKET_FIELDS> = {
+  fields: WEBSOCKET_FIELDS,
+  env: WEBSOCKET_ENV,
+};

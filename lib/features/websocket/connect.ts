@@ -6,10 +6,10 @@
  * origin that refused the upgrade; anything else is a 502/503/504 problem with no address in it.
  */
 
-import { HttpError } from "../../http/errors.ts";
-import type { Logger } from "../../log.ts";
-import type { OriginHealth } from "../../proxy/breaker.ts";
-import type { AttemptOutcome, ForwardTarget } from "../../proxy/forward.ts";
+import { HttpError } from "../../platform/http/errors.ts";
+import type { Logger } from "../../core/log.ts";
+import type { OriginHealth } from "../proxy/breaker.ts";
+import type { AttemptOutcome, ForwardTarget } from "../proxy/forward.ts";
 import {
   BadResponse,
   checkSwitch,

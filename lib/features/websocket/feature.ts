@@ -6,16 +6,17 @@
  */
 
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../../app_env.ts";
-import type { Clock } from "../../clock.ts";
-import { HttpError } from "../../http/errors.ts";
-import type { Jobs } from "../../jobs.ts";
-import type { Logger } from "../../log.ts";
-import type { MetricsRegistry } from "../../metrics/registry.ts";
-import type { OriginHealth } from "../../proxy/breaker.ts";
-import type { AttemptOutcome } from "../../proxy/forward.ts";
+import type { AppEnv } from "../../core/request.ts";
+import type { Clock } from "../../core/clock.ts";
+import { HttpError } from "../../platform/http/errors.ts";
+import type { Jobs } from "../../core/jobs.ts";
+import type { Logger } from "../../core/log.ts";
+import type { MetricsRegistry } from "../../core/metrics.ts";
+import type { OriginHealth } from "../proxy/breaker.ts";
+import type { AttemptOutcome } from "../proxy/forward.ts";
 import { type Bridge, type BridgeSnapshot } from "./bridge.ts";
-import { WEBSOCKET_ENV_VARS, type WebSocketConfig, WebSocketConfigSchema } from "./config.ts";
+import type { Feature } from "../../core/feature.ts";
+import { WEBSOCKET_CONFIG, type WEBSOCKET_FIELDS, type WebSocketConfig } from "./config.ts";
 import { type Dial, dial as realDial } from "./connect.ts";
 import { CLOSE } from "./frame.ts";
 import { createMeters, type WebSocketMeters } from "./meters.ts";
@@ -65,12 +66,43 @@ export interface WebSockets {
   close(waitMs?: number): Promise<void>;
 }
 
-/** The feature's registration: its name, config schema and environment variables. */
-export const websocketFeature = {
+declare module "../../core/feature.ts" {
+  interface FeatureApis {
+    websocket: WebSockets;
+  }
+}
+
+/** The feature's registration. */
+export const websocketFeature: Feature<"websocket", typeof WEBSOCKET_FIELDS> = {
   name: "websocket",
-  config: WebSocketConfigSchema,
-  env: WEBSOCKET_ENV_VARS,
-  create: createWebSockets,
+  config: WEBSOCKET_CONFIG,
+  create(svc, cfg) {
+    const proxy = svc.use("proxy")!;
+    // On proxied routes: the same origins, ranking and breakers as forwarding.
+    const websocket = createWebSockets({
+      clock: svc.clock,
+      log: svc.log,
+      metrics: svc.metrics,
+      jobs: svc.jobs,
+      health: proxy.health,
+      region: svc.config.region,
+      maxAttempts: svc.config.proxy.maxAttempts,
+      onAttempt: proxy.onAttempt,
+    }, cfg.websocket);
+    if (websocket === null) return {};
+    return {
+      api: websocket,
+      stages: [
+        // A browser's token offered as a subprotocol is authorized like one in the header
+        // (without authorization the relay itself keeps it from the origin's offer).
+        ...(svc.config.authz.enabled
+          ? [{ phase: "credentials" as const, handler: websocket.credentials }]
+          : []),
+        { phase: "upgrade", handler: websocket.proxy },
+      ],
+      close: (options) => websocket.close(options.graceMs),
+    };
+  },
 };
 
 /** Builds the feature; null when `websocket.enabled` is false. */

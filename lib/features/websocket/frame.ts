@@ -30,9 +30,9 @@ export const CLOSE = {
 } as const;
 
 /** Largest payload of a control frame (close, ping, pong). */
-export const MAX_CONTROL_PAYLOAD = 125;
+const MAX_CONTROL_PAYLOAD = 125;
 /** Longest close reason in UTF-8 bytes (a control payload less the two code bytes). */
-export const MAX_CLOSE_REASON_BYTES = 123;
+const MAX_CLOSE_REASON_BYTES = 123;
 
 /** A frame's header as read from the wire. */
 export interface FrameHeader {

@@ -3,7 +3,7 @@
  * once, so relaying a message costs two additions.
  */
 
-import type { MetricsRegistry } from "../../metrics/registry.ts";
+import type { MetricsRegistry } from "../../core/metrics.ts";
 import type { BridgeEnd, BridgeMeters } from "./bridge.ts";
 
 /** Every metric the feature records. */
@@ -19,7 +19,7 @@ export interface WebSocketMeters extends BridgeMeters {
 }
 
 /** A close code as a label: the registered codes as they are, private ranges by thousand. */
-export function codeLabel(code: number | undefined): string {
+function codeLabel(code: number | undefined): string {
   if (code === undefined) return "none";
   if (code >= 3000 && code <= 3999) return "3xxx";
   if (code >= 4000 && code <= 4999) return "4xxx";

@@ -7,19 +7,19 @@
  */
 
 import type { Context } from "hono";
-import type { AppEnv } from "../../app_env.ts";
-import type { Clock } from "../../clock.ts";
-import { HttpError } from "../../http/errors.ts";
-import type { Logger } from "../../log.ts";
-import type { OriginHealth } from "../../proxy/breaker.ts";
-import type { AttemptOutcome } from "../../proxy/forward.ts";
+import type { AppEnv } from "../../core/request.ts";
+import type { Clock } from "../../core/clock.ts";
+import { HttpError } from "../../platform/http/errors.ts";
+import type { Logger } from "../../core/log.ts";
+import type { OriginHealth } from "../proxy/breaker.ts";
+import type { AttemptOutcome } from "../proxy/forward.ts";
 import {
   copyDownstreamHeaders,
   HOP_BY_HOP,
   outpostHops,
   upstreamHeaders,
-} from "../../proxy/headers.ts";
-import { keepOutOfDenoCdn } from "../platform/cdn.ts";
+} from "../proxy/headers.ts";
+import { keepOutOfDenoCdn } from "../deploy/cdn.ts";
 import { Bridge } from "./bridge.ts";
 import type { WebSocketConfig } from "./config.ts";
 import { type Dial, type Opened, openUpstream, type Refused } from "./connect.ts";

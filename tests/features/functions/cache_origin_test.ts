@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import type { FunctionContext } from "outpost/functions";
 import { testFunctions } from "outpost/functions/testing";
-import { createApp } from "../../../lib/app.ts";
-import { ManualClock } from "../../../lib/clock.ts";
+import { createApp } from "../../../lib/core/app.ts";
+import { ManualClock } from "../../../lib/core/clock.ts";
 import { deadOrigin, makeConfig, startOrigin } from "../../helpers.ts";
 
 /** A function that answers from ctx.cache, else builds a response with `cc` and stores it. */

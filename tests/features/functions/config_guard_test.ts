@@ -1,10 +1,11 @@
 /** The `functions` config section and its environment variables; the process crash guard. */
 
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig } from "../../../lib/config.ts";
+import { ConfigError } from "../../../lib/platform/config/errors.ts";
+import { loadConfig } from "../../../lib/core/config.ts";
 import { installCrashGuard } from "../../../lib/features/functions/guard.ts";
-import { memoryLogger } from "../../../lib/log.ts";
-import { MetricsRegistry } from "../../../lib/metrics/registry.ts";
+import { memoryLogger } from "../../../lib/core/log.ts";
+import { MetricsRegistry } from "../../../lib/core/metrics.ts";
 
 function load(env: Record<string, string>, functions?: unknown) {
   return loadConfig({

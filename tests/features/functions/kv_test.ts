@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ManualClock } from "../../../lib/clock.ts";
+import { ManualClock } from "../../../lib/core/clock.ts";
 import { MAX_KV_VALUE_BYTES } from "../../../lib/features/functions/config.ts";
 import { FunctionKvStore, keyProblem } from "../../../lib/features/functions/kv.ts";
 import type { JsonValue } from "outpost/functions";

@@ -4,8 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { createApp } from "../../../lib/app.ts";
-import { ConfigError } from "../../../lib/config.ts";
+import { createApp } from "../../../lib/core/app.ts";
+import { ConfigError } from "../../../lib/platform/config/errors.ts";
 import { manifestOf } from "../../../lib/features/functions/feature.ts";
 import {
   isFunctionPath,
@@ -21,7 +21,7 @@ import {
 } from "../../../lib/features/functions/manifest.ts";
 import type { FunctionModule } from "../../../lib/features/functions/types.ts";
 import { watchManifest } from "../../../lib/features/functions/watch.ts";
-import { memoryLogger } from "../../../lib/log.ts";
+import { memoryLogger } from "../../../lib/core/log.ts";
 import { makeConfig } from "../../helpers.ts";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;

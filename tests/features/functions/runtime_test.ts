@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { type FunctionContext, HttpError } from "outpost/functions";
 import { testFunctions } from "outpost/functions/testing";
-import { memoryLogger } from "../../../lib/log.ts";
+import { memoryLogger } from "../../../lib/core/log.ts";
 
 function deferred<T = void>() {
   let resolve!: (value: T) => void;

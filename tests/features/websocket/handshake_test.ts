@@ -19,7 +19,7 @@ import {
   splitOffer,
 } from "../../../lib/features/websocket/protocols.ts";
 import { endpointOf } from "../../../lib/features/websocket/connect.ts";
-import { loadConfig } from "../../../lib/config.ts";
+import { loadConfig } from "../../../lib/core/config.ts";
 
 const enc = new TextEncoder();
 
