@@ -4,7 +4,7 @@
  * reader sees the old entry, the new one, or none, never a torn body.
  */
 
-import { casRetry, CONFLICT } from "../../platform/kv/cas_retry.ts";
+import { CasConflictError, casRetry, CONFLICT } from "../../platform/kv/cas_retry.ts";
 import { DeadlineQueue } from "../proxy/deadlines.ts";
 import { type MetaValue, MetaValueSchema, type StoredEntry } from "./entry.ts";
 import { type EntryTiming, retentionMs } from "./freshness.ts";
@@ -33,6 +33,8 @@ const MAX_META_HEADER_BYTES = 8 * 1024;
 const CHUNKS_PER_COMMIT = 10;
 /** Index keys outlive their entry by this much, so the sweep can still count them out. */
 const INDEX_GRACE_MS = 3600_000;
+/** How long an eviction retries one budget index entry that keeps losing races. */
+const REMOVE_DEADLINE_MS = 1000;
 /** What an entry costs besides its body and header fields: its keys and fields as stored. */
 const ENTRY_OVERHEAD = 256;
 /** Per chunk key, per tag index key. */
@@ -418,39 +420,44 @@ export class KvStore {
    */
   async removeIndexed(index: Deno.KvEntry<IndexValue>): Promise<RemoveOutcome> {
     let current: Deno.KvEntryMaybe<IndexValue> = index;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      if (current.versionstamp === null) return "gone";
-      const [, , , url, variant, version] = current.key as [
-        string,
-        string,
-        number,
-        string,
-        string,
-        string,
-      ];
-      const slot: KvSlot = { url: String(url), variant: String(variant) };
-      const bytes = typeof current.value?.bytes === "number" ? current.value.bytes : 0;
-      const meta = await this.#kv.get(cacheMetaKey(slot));
-      const parsed = meta.value === null ? null : MetaValueSchema.safeParse(meta.value);
-      const entry =
-        parsed?.success && parsed.data.kind === "entry" && parsed.data.entry.version === version
-          ? parsed.data.entry
-          : null;
-      const op = this.#kv.atomic()
-        .check(current)
-        .delete(current.key)
-        .sum(cacheUsageKey("removed"), BigInt(bytes));
-      if (entry !== null) {
-        op.check(meta).delete(cacheMetaKey(slot));
-        for (const tag of entry.tags) op.delete(cacheTagKey(tag, slot));
-      }
-      if ((await this.#commit(op, "remove")).ok) {
+    try {
+      // Eviction is background work: a key that keeps losing races is left for the next pass
+      // (the index entry stays, so it is found again) rather than held up for long.
+      return await casRetry(`the budget index entry of ${String(index.key[3])}`, async (n) => {
+        if (n > 1) current = await this.#kv.get<IndexValue>(current.key);
+        if (current.versionstamp === null) return "gone";
+        const [, , , url, variant, version] = current.key as [
+          string,
+          string,
+          number,
+          string,
+          string,
+          string,
+        ];
+        const slot: KvSlot = { url: String(url), variant: String(variant) };
+        const bytes = typeof current.value?.bytes === "number" ? current.value.bytes : 0;
+        const meta = await this.#kv.get(cacheMetaKey(slot));
+        const parsed = meta.value === null ? null : MetaValueSchema.safeParse(meta.value);
+        const entry =
+          parsed?.success && parsed.data.kind === "entry" && parsed.data.entry.version === version
+            ? parsed.data.entry
+            : null;
+        const op = this.#kv.atomic()
+          .check(current)
+          .delete(current.key)
+          .sum(cacheUsageKey("removed"), BigInt(bytes));
+        if (entry !== null) {
+          op.check(meta).delete(cacheMetaKey(slot));
+          for (const tag of entry.tags) op.delete(cacheTagKey(tag, slot));
+        }
+        if (!(await this.#commit(op, "remove")).ok) return CONFLICT;
         if (entry !== null && entry.chunks > 0) await this.deleteBody(entry.version);
         return entry !== null ? "entry" : "orphan";
-      }
-      current = await this.#kv.get<IndexValue>(current.key);
+      }, { deadlineMs: REMOVE_DEADLINE_MS });
+    } catch (error) {
+      if (error instanceof CasConflictError) return "gone";
+      throw error;
     }
-    return "gone";
   }
 
   /** Deletes the chunks of one body version. */
