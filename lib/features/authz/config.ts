@@ -140,6 +140,15 @@ export const AuthzConfigSchema = z.object({
       message: `${a.jwt.algorithm} needs publicKey, jwks or jwksUrl`,
     });
   }
+  if (a.jwt.algorithm === "HS256" && (a.jwt.publicKey || a.jwt.jwks || a.jwt.jwksUrl)) {
+    // HS256 verifies with JWT_SECRET alone: keys given for it would be ignored, and an issuer's
+    // RS256/ES256 tokens refused, which is a misconfiguration to name at start-up.
+    ctx.addIssue({
+      code: "custom",
+      path: ["jwt", "algorithm"],
+      message: "publicKey, jwks and jwksUrl need RS256 or ES256 (HS256 uses JWT_SECRET)",
+    });
+  }
   if (a.policy && a.policyPath) {
     ctx.addIssue({ code: "custom", path: ["policyPath"], message: "Give policy or policyPath" });
   }

@@ -120,6 +120,11 @@ Deno.test("loadConfig() reads the authz section and its environment variables", 
         {},
         /authz\.jwt\.publicKey: RS256 needs publicKey/,
       ],
+      [
+        { authz: { jwt: { jwksUrl: "https://id.example/jwks.json" } } },
+        {},
+        /authz\.jwt\.algorithm: publicKey, jwks and jwksUrl need RS256 or ES256/,
+      ],
       [{ authz: { protect: [{ path: "api" }] } }, {}, /authz\.protect\.0\.path/],
       [{ authz: { wasm: { maxMemoryPages: 0 } } }, {}, /authz\.wasm\.maxMemoryPages/],
     ];
