@@ -258,6 +258,11 @@ async function main(): Promise<void> {
       });
   }
   edge.start();
+  // Code the features left out of start-up (the Node compatibility layer among it) loads once
+  // the first answer is out; whatever needs it before then loads it itself.
+  firstAnswer.promise.then(() => edge.warm()).catch((error) =>
+    log.error("loading deferred code failed; it is loaded again when first needed", { error })
+  );
   ipdb?.load(undefined, { after: firstAnswer.promise }).then(() => {
     if (ipdb.error) log.warn("ip database failed to load", { error: ipdb.error });
     else log.info("ip database loaded", { size: ipdb.size });

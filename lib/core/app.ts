@@ -87,6 +87,11 @@ export interface Edge {
   routers: { edge: Hono<AppEnv>; main: Hono<AppEnv> };
   /** Starts background jobs, then each feature (not by `createApp`: tests stay deterministic). */
   start(): void;
+  /**
+   * Loads what the features left out of start-up (see `FeatureParts.warm`); rejects with the
+   * first failure, after every feature has tried.
+   */
+  warm(): Promise<void>;
   /** Stops background jobs (waiting up to `graceMs`), then closes each feature in reverse order. */
   close(options?: { graceMs?: number }): Promise<void>;
 }
@@ -186,6 +191,11 @@ export function createApp(deps: AppDeps): Edge {
     start() {
       jobs.start();
       for (const p of parts) p.start?.();
+    },
+    async warm() {
+      const results = await Promise.allSettled(parts.map((p) => p.warm?.()));
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) throw failed.reason;
     },
     async close(options = {}) {
       await jobs.stop(options.graceMs);
