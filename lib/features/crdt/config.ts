@@ -9,7 +9,7 @@ import { ReplicaIdSchema } from "./names.ts";
 /** A sync peer's base URL: `http(s)://host[:port][/prefix]`, no credentials, query or fragment. */
 export const PeerUrlSchema = baseUrlSchema("Peer", ["http:", "https:"], 512);
 
-/** Pattern 2: CRDTs kept per replica in KV. */
+/** CRDTs kept per replica in KV, merged by anti-entropy with the peers. */
 export const CrdtConfigSchema = z.object({
   /** This node's replica id; default `<region>-<random id of this KV database>`. */
   replicaId: ReplicaIdSchema.optional(),

@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { FeatureConfig } from "../../core/feature.ts";
 import type { EnvTable } from "../../platform/config/env.ts";
 
-/** Items (Pattern 1): their schema, size, staleness bound and memory cache. */
+/** Items (read at the edge, written to the center): their schema, size, staleness bound and memory cache. */
 export const DataConfigSchema = z.object({
   /** Which schema PUT bodies must match: any JSON, a JSON object, or a flat object. */
   itemSchema: z.enum(["json", "object", "flat-object"]).default("json"),

@@ -1,5 +1,5 @@
 /**
- * The items feature (Pattern 1): items read from the edge's memory, written to the central copy
+ * The items feature: items read from the edge's memory, written to the central copy
  * in KV, with a change feed that keeps every node within `data.maxStalenessMs` of the last write.
  */
 
