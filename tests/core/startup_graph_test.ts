@@ -14,9 +14,13 @@ interface Info {
   redirects: Record<string, string>;
 }
 
+/** Modules whose `import()`s all happen before main.ts listens. */
+const LOADED_AT_START = ["main.ts", "lib/core/registry.ts"];
+
 /**
- * Every specifier main.ts loads before it listens: its static imports and those of the modules it
- * imports itself with `import()` (the app, loaded while the config is read), transitively.
+ * Every specifier main.ts loads before it listens: static imports, and the `import()`s of the
+ * modules in {@linkcode LOADED_AT_START} (main.ts's of the app, the registry's of each feature's
+ * implementation), transitively.
  */
 async function startupGraph(entry: string): Promise<Set<string>> {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -28,20 +32,15 @@ async function startupGraph(entry: string): Promise<Set<string>> {
   assert.ok(out.success, "deno info failed");
   const info: Info = JSON.parse(new TextDecoder().decode(out.stdout));
   const bySpecifier = new Map(info.modules.map((m) => [m.specifier, m]));
+  const atStart = (specifier: string) => LOADED_AT_START.some((m) => specifier.endsWith(`/${m}`));
   const seen = new Set<string>();
-  const root = bySpecifier.get(
-    info.modules.find((m) => m.specifier.endsWith(`/${entry}`))!.specifier,
-  )!;
-  const todo = [root.specifier];
-  for (const dep of root.dependencies ?? []) {
-    if (dep.isDynamic && dep.code) todo.push(dep.code.specifier);
-  }
+  const todo = [info.modules.find((m) => m.specifier.endsWith(`/${entry}`))!.specifier];
   while (todo.length > 0) {
     const next = todo.pop()!;
     if (seen.has(next)) continue;
     seen.add(next);
     for (const dep of bySpecifier.get(next)?.dependencies ?? []) {
-      if (!dep.isDynamic && dep.code) {
+      if (dep.code && (!dep.isDynamic || atStart(next))) {
         todo.push(info.redirects[dep.code.specifier] ?? dep.code.specifier);
       }
     }
