@@ -1,52 +1,12 @@
 /**
- * What start-up loads before `main()` runs: every module main.ts reaches through static imports.
+ * What start-up loads before the node listens: every module main.ts reaches through static
+ * imports and the `import()`s that run at start (tests/_graph.ts).
  * The first `node:` module (or npm package that uses one, or the global `process`) loads Deno's
  * Node compatibility layer, about 35 ms of every cold start (docs/cold_start.md), so none may be
  * on that path; code that needs one loads it with `import()` when first needed.
  */
 import assert from "node:assert/strict";
-
-interface Info {
-  modules: Array<{
-    specifier: string;
-    dependencies?: Array<{ specifier: string; isDynamic?: boolean; code?: { specifier: string } }>;
-  }>;
-  redirects: Record<string, string>;
-}
-
-/** Modules whose `import()`s all happen before main.ts listens. */
-const LOADED_AT_START = ["main.ts", "lib/core/registry.ts"];
-
-/**
- * Every specifier main.ts loads before it listens: static imports, and the `import()`s of the
- * modules in {@linkcode LOADED_AT_START} (main.ts's of the app, the registry's of each feature's
- * implementation), transitively.
- */
-async function startupGraph(entry: string): Promise<Set<string>> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", entry],
-    cwd: new URL("../../", import.meta.url),
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  assert.ok(out.success, "deno info failed");
-  const info: Info = JSON.parse(new TextDecoder().decode(out.stdout));
-  const bySpecifier = new Map(info.modules.map((m) => [m.specifier, m]));
-  const atStart = (specifier: string) => LOADED_AT_START.some((m) => specifier.endsWith(`/${m}`));
-  const seen = new Set<string>();
-  const todo = [info.modules.find((m) => m.specifier.endsWith(`/${entry}`))!.specifier];
-  while (todo.length > 0) {
-    const next = todo.pop()!;
-    if (seen.has(next)) continue;
-    seen.add(next);
-    for (const dep of bySpecifier.get(next)?.dependencies ?? []) {
-      if (dep.code && (!dep.isDynamic || atStart(next))) {
-        todo.push(info.redirects[dep.code.specifier] ?? dep.code.specifier);
-      }
-    }
-  }
-  return seen;
-}
+import { startupGraph } from "../_graph.ts";
 
 /**
  * npm packages checked to load without Node compatibility (ES modules that import no `node:`
