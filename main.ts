@@ -6,10 +6,11 @@
  * within the 5 s the platform allows after SIGINT (docs/deploy.md).
  *
  * Start-up is paid by users (isolates start on demand), so it does as little as it can in
- * order: the features' modules load with the config loader (the schema is derived from them),
- * the rest while the config is read, KV opens and the authorization module compiles; the server
- * listens as soon as the request path is built; the IP database comes up behind it (health says
- * "warming" until it has). See docs/cold_start.md.
+ * order: the config loader loads with the features' config sections only; the app and the
+ * features' implementations load while the config is read, KV opens and the authorization module
+ * compiles; the server listens as soon as the request path is built; what needs Deno's Node
+ * compatibility layer and the IP database come up behind it (health says "warming" until the
+ * database has). See docs/cold_start.md.
  */
 
 import type { Edge } from "./lib/core/app.ts";
@@ -34,8 +35,8 @@ if (typeof Deno.cron === "function") {
 const WARM_UP_DELAY_MS = 250;
 
 /**
- * The modules the config loader does not bring (the app itself is in its graph already: the
- * registry), loaded while the config is read and KV opens.
+ * The modules the config loader does not bring (the app, and through lib/core/features.ts every
+ * feature's implementation), loaded while the config is read and KV opens.
  */
 function loadAppModules() {
   return Promise.all([
@@ -258,6 +259,11 @@ async function main(): Promise<void> {
       });
   }
   edge.start();
+  // Code the features left out of start-up (the Node compatibility layer among it) loads once
+  // the first answer is out; whatever needs it before then loads it itself.
+  firstAnswer.promise.then(() => edge.warm()).catch((error) =>
+    log.error("loading deferred code failed; it is loaded again when first needed", { error })
+  );
   ipdb?.load(undefined, { after: firstAnswer.promise }).then(() => {
     if (ipdb.error) log.warn("ip database failed to load", { error: ipdb.error });
     else log.info("ip database loaded", { size: ipdb.size });

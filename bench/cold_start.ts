@@ -45,6 +45,8 @@ interface Target {
   name: string;
   edge: boolean;
   path: string;
+  /** Request fields of the first request (none: a client that takes only identity). */
+  headers?: Record<string, string>;
   /** The checkout it runs from. */
   root: URL;
 }
@@ -56,6 +58,14 @@ function targets(baseline: URL | undefined): Target[] {
       name: `${name} cacheable page (through the cache)`,
       edge: true,
       path: "/cacheable/cold-start",
+      root: at,
+    },
+    {
+      // A browser's request: forwarded with `Accept-Encoding`, so through the node:http transport.
+      name: `${name} cacheable page, Accept-Encoding: gzip, br`,
+      edge: true,
+      path: "/cacheable/cold-start-gzip",
+      headers: { "accept-encoding": "gzip, deflate, br" },
       root: at,
     },
   ];
@@ -123,6 +133,7 @@ async function ask(port: number, path: string, headers: Record<string, string> =
 async function firstAnswer(
   port: number,
   path: string,
+  headers: Record<string, string>,
   exited: { done: boolean },
   timeoutMs = 30_000,
 ): Promise<Answer> {
@@ -130,7 +141,7 @@ async function firstAnswer(
   while (performance.now() < deadline) {
     if (exited.done) throw new Error("Exited before answering");
     try {
-      return await ask(port, path);
+      return await ask(port, path, headers);
     } catch (error) {
       if (!(error instanceof Deno.errors.ConnectionRefused)) throw error;
       await sleep(1);
@@ -187,7 +198,7 @@ async function runOnce(target: Target, round: number, dir: string): Promise<Cold
   const status = child.status.then((s) => (exited.done = true, s));
   const stderr = new Response(child.stderr).text();
   try {
-    const answer = await firstAnswer(port, path, exited);
+    const answer = await firstAnswer(port, path, target.headers ?? {}, exited);
     const firstAnswerMs = performance.now() - started;
     const mem = await vm(child.pid);
     let settledMs: number | null = null, rssSettledMiB: number | null = null;

@@ -1,6 +1,6 @@
 /**
- * `createApp(deps)`: the edge node as a loop over the features of `registry.ts`, plus its
- * lifecycle. No I/O happens at import time; everything the node touches (KV, clock, network, IP
+ * `createApp(deps)`: the edge node as a loop over the features of `registry.ts` (their
+ * implementations, which importing this module loads: features.ts), plus its lifecycle. No I/O happens at import time; everything the node touches (KV, clock, network, IP
  * database) is passed in.
  *
  * A request first gets its canonical target and context (request id, client, lazy location)
@@ -16,7 +16,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import type { EdgeConfig } from "./config.ts";
 import { EdgeContexts } from "./context.ts";
 import type { FeatureApis, FeatureInputs, FeatureParts, MissingSecret } from "./feature.ts";
-import { FEATURES } from "./registry.ts";
+import { FEATURE_IMPLEMENTATIONS } from "./features.ts";
 import type { Secrets, Services } from "./services.ts";
 import { Jobs } from "./jobs.ts";
 import { type Logger, silentLogger } from "./log.ts";
@@ -87,6 +87,11 @@ export interface Edge {
   routers: { edge: Hono<AppEnv>; main: Hono<AppEnv> };
   /** Starts background jobs, then each feature (not by `createApp`: tests stay deterministic). */
   start(): void;
+  /**
+   * Loads what the features left out of start-up (see `FeatureParts.warm`); rejects with the
+   * first failure, after every feature has tried.
+   */
+  warm(): Promise<void>;
   /** Stops background jobs (waiting up to `graceMs`), then closes each feature in reverse order. */
   close(options?: { graceMs?: number }): Promise<void>;
 }
@@ -124,7 +129,7 @@ export function createApp(deps: AppDeps): Edge {
     use: <K extends keyof FeatureApis>(name: K) => (apis.get(name) ?? null) as Api<K> | null,
   };
   const parts: FeatureParts<unknown>[] = [];
-  for (const feature of FEATURES) {
+  for (const feature of FEATURE_IMPLEMENTATIONS) {
     // Each feature takes its own fields out of the whole config.
     const create = feature.create as (svc: Services, cfg: EdgeConfig) => FeatureParts<unknown>;
     const built = create(svc, config);
@@ -186,6 +191,11 @@ export function createApp(deps: AppDeps): Edge {
     start() {
       jobs.start();
       for (const p of parts) p.start?.();
+    },
+    async warm() {
+      const results = await Promise.allSettled(parts.map((p) => p.warm?.()));
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) throw failed.reason;
     },
     async close(options = {}) {
       await jobs.stop(options.graceMs);

@@ -154,6 +154,12 @@ export interface FeatureParts<Api> {
   missingSecrets?: MissingSecret[];
   /** After the jobs start (`edge.start()`; not called by `createApp`, so tests stay deterministic). */
   start?(): void;
+  /**
+   * Loads code the feature left out of start-up (`edge.warm()`, which main.ts calls once the
+   * first answer is out, so the request that woke the isolate does not wait for it). Optional
+   * for correctness: whatever needs that code loads it itself when it comes first.
+   */
+  warm?(): Promise<void>;
   /** After the jobs stopped, in reverse registry order; waits at most about `graceMs`. */
   close?(options: { graceMs?: number }): void | Promise<void>;
 }

@@ -2,9 +2,9 @@
  * The one guard for bearer secrets. Every operator endpoint (stats, metrics, cache stats, purge,
  * analytics flush, verbose health) checks the one validated `ADMIN_TOKEN` (config
  * `metrics.adminToken`), as a bearer header only, never in the URL (where it would reach logs,
- * traces and referrers), compared in constant time (HMACs of both under a per-process random key,
- * then a fixed-length comparison, so neither the content nor the length of the token leaks
- * through timing).
+ * traces and referrers), compared in constant time (every byte of the presented token, always to its
+ * end, so neither the content nor the length of the token leaks through timing: see
+ * `SharedSecret`).
  */
 
 import { HttpError } from "./http/errors.ts";
@@ -26,7 +26,7 @@ function tokenOf(req: Request): string | null {
   return auth === null ? null : bearerToken(auth);
 }
 
-/** Builds the admin check once (the HMAC key and the expected digest are made here). */
+/** Builds the admin check once (the expected token's bytes are made here). */
 export function adminGuard(options: AdminGuardOptions): AdminCheck {
   const { token, mode } = options;
   if (token === undefined) {

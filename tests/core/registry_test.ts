@@ -123,3 +123,11 @@ Deno.test("loadSecrets() reads every secret of the tables, blank ones unset, the
   );
   assert.deepEqual(loadSecrets({ ...env, JWT_SECRET: " ", PATH: "/bin" }), expected);
 });
+
+Deno.test("each registry line loads the feature of its name and config section", async () => {
+  for (const entry of FEATURES) {
+    const feature = (await entry.load()) as { name: string; config: unknown };
+    assert.equal(feature.name, entry.name);
+    assert.equal(feature.config, entry.config, entry.name);
+  }
+});

@@ -1,6 +1,6 @@
 /** Pure time arithmetic of analytics: interval starts, minute buckets, ULID bounds, back-off. */
 
-import { encodeTime } from "ulid";
+import { encodeTime, ULID_TIME_MAX } from "../../platform/ulid.ts";
 
 /** The start of the interval of length `lengthMs` that contains `ms`. */
 export function intervalStart(ms: number, lengthMs: number): number {
@@ -11,8 +11,6 @@ export function intervalStart(ms: number, lengthMs: number): number {
 export function minuteStart(ms: number): number {
   return intervalStart(ms, 60_000);
 }
-
-const ULID_TIME_MAX = 2 ** 48 - 1;
 
 /** The smallest ULID whose time is `ms` (a range-scan bound). */
 export function ulidLowerBound(ms: number): string {

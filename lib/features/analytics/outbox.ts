@@ -6,7 +6,7 @@
  * the collector answered 2xx; its aggregate keys are then removed in bounded batches.
  */
 
-import { ulid } from "ulid";
+import { ulid } from "../../platform/ulid.ts";
 import { z } from "zod";
 import type { Clock } from "../../core/clock.ts";
 import { CasConflictError, casRetry, CONFLICT } from "../../platform/kv/cas_retry.ts";

@@ -6,7 +6,7 @@
  * skipping anything past its retention even if KV has not yet removed it.
  */
 
-import { ulid } from "ulid";
+import { ulid } from "../../platform/ulid.ts";
 import { z } from "zod";
 import type { Clock } from "../../core/clock.ts";
 import { casRetry, CONFLICT } from "../../platform/kv/cas_retry.ts";

@@ -25,7 +25,7 @@ import { Lookups } from "./lookup.ts";
 import { MemoryTier, variantKey } from "./memory.ts";
 import { PassMarks } from "./pass.ts";
 import { CachePolicy, type CompiledRoute } from "./policy.ts";
-import { Representations } from "./represent.ts";
+import { loadTranscode, Representations } from "./represent.ts";
 import { Purger, type PurgeSummary } from "./purge.ts";
 import { ScopedCache } from "./scoped.ts";
 import { CacheStats } from "./stats.ts";
@@ -77,6 +77,7 @@ export class EdgeCache {
   readonly #flights = new Flights<FillResult>();
   readonly #handler: CacheHandler;
   readonly #lookups: Lookups;
+  readonly #reps: Representations;
   readonly #background = new Set<Promise<unknown>>();
 
   constructor(options: EdgeCacheOptions) {
@@ -122,6 +123,7 @@ export class EdgeCache {
       clock,
       stats: this.stats,
     });
+    this.#reps = new Representations({ memory: this.memory, compression: config.compression });
     this.#handler = new CacheHandler({
       policy: this.policy,
       stats: this.stats,
@@ -130,7 +132,7 @@ export class EdgeCache {
       flights: this.#flights,
       lookups: this.#lookups,
       forward: options.forward,
-      reps: new Representations({ memory: this.memory, compression: config.compression }),
+      reps: this.#reps,
       passes: this.passes,
       experimentHeaders: options.experimentHeaders,
       track: (task) => this.#track(task),
@@ -208,6 +210,8 @@ export class EdgeCache {
       : parseRequestDirectives(cc, pragma);
     const decision = decide(timing, this.#o.clock.now(), dirs);
     if (decision.action !== "hit") return null;
+    // The byte transforms are not loaded yet: the routed way waits for them.
+    if (this.#reps.ready(found, headers.get("accept-encoding")) !== null) return null;
     const hit = this.#handler.serveHit(found, decision, route, req.method === "HEAD", headers);
     if (hit === null) return null;
     ctx.cacheOutcome = "HIT";
@@ -363,6 +367,14 @@ export class EdgeCache {
   start(): void {
     void this.purger.sync().catch((error) => this.stats.purgeSyncFailed(error));
     this.purger.start((error) => this.stats.purgeSyncFailed(error));
+  }
+
+  /**
+   * Loads the byte transforms (decoding and compressing stored bodies), which start-up leaves
+   * out; the first request that needs them before this waits for the same load.
+   */
+  warm(): Promise<void> {
+    return loadTranscode();
   }
 
   /** Stops the watch and waits for background work. */

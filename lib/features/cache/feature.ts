@@ -97,6 +97,7 @@ export const cacheFeature: Feature<"cache", typeof CACHE_FIELDS> = {
         },
       ],
       start: () => cache.start(),
+      warm: () => cache.warm(),
       close: () => cache.close(),
     };
   },

@@ -155,6 +155,12 @@ export class CacheHandler {
     if (found.item !== null && (!alone || found.item.entry.timing.authOk)) {
       decision = decide(found.item.entry.timing, this.#o.clock.now(), dirs);
       if (decision.action === "hit") {
+        const loading = this.#o.reps.ready(
+          found.item,
+          headers.get("accept-encoding"),
+          headers.has("range"),
+        );
+        if (loading !== null) await loading;
         const hit = this.serveHit(found.item, decision, route, head, headers, edgeVary === null);
         // `no-transform` and a coding this client cannot take: only the origin can answer it.
         if (hit === null) return await this.#bypass(c, next, "no-transform");
@@ -254,11 +260,11 @@ export class CacheHandler {
           collapsed: !leader || result.fwdStatus === null,
           ttlMs,
         });
-        const picked = this.#o.reps.pick(
-          item,
-          req.headers.get("accept-encoding"),
-          req.headers.has("range"),
-        );
+        const acceptEncoding = req.headers.get("accept-encoding");
+        const range = req.headers.has("range");
+        const loading = this.#o.reps.ready(item, acceptEncoding, range);
+        if (loading !== null) await loading;
+        const picked = this.#o.reps.pick(item, acceptEncoding, range);
         if (picked.kind === "unacceptable") return await this.#alone(c, next, fwd, "MISS");
         const res = answer(picked.item, head, req.headers, {
           ageSeconds: wholeSeconds(currentAge(item.entry.timing, now)),
@@ -395,6 +401,7 @@ export class CacheHandler {
     /** False for an experiment's variant (never offered to Deno's CDN). */
     shareable = true,
   ): Response | null {
+    // Callers await `reps.ready()` first (the fast path leaves such a request to the slow one).
     const picked = this.#o.reps.pick(item, headers.get("accept-encoding"), headers.has("range"));
     if (picked.kind === "unacceptable") return null;
     return answer(picked.item, head, headers, {
@@ -406,20 +413,22 @@ export class CacheHandler {
     });
   }
 
-  #serveStale(
+  async #serveStale(
     c: Context<AppEnv>,
     item: MemoryItem,
     decision: Decision,
     head: boolean,
     detail: string,
     status: number | null = null,
-  ): Response {
+  ): Promise<Response> {
     c.env.ctx.cacheOutcome = "STALE";
     if (detail !== "stale-if-error") this.#o.stats.served("STALE");
     const cacheStatus = detail === "stale-if-error"
       ? fwdStatus("stale", { status, ttlMs: decision.ttlMs, detail })
       : hitStatus(decision.ttlMs, detail === "swr" ? "stale-while-revalidate" : detail);
     const headers = c.req.raw.headers;
+    const loading = this.#o.reps.ready(item, headers.get("accept-encoding"), headers.has("range"));
+    if (loading !== null) await loading;
     const picked = this.#o.reps.pick(item, headers.get("accept-encoding"), headers.has("range"));
     // A stale answer is a fallback: with nothing better, the stored body as it is.
     const rep = picked.kind === "unacceptable" ? item : picked.item;

@@ -4,7 +4,7 @@
  * whose responses vary. Indexes by URL and by tag make purges cheap.
  */
 
-import { LRUCache } from "lru-cache";
+import { LRUCache } from "../../platform/vendor/lru_cache.ts";
 import { parseResponseDirectives } from "./directives.ts";
 import { type Coding, contentCoding, isCompressible } from "./encoding.ts";
 import { headerView, type StoredEntry } from "./entry.ts";

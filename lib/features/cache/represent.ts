@@ -17,13 +17,27 @@ import {
 } from "./encoding.ts";
 import { itemBytes } from "./origin_io.ts";
 import { makeItem, type MemoryItem, type MemoryTier, reheader } from "./memory.ts";
-import {
-  type ByteTransform,
-  decodeStream,
-  decodeSync,
-  encodeStream,
-  encodeSync,
-} from "./transcode.ts";
+import type { ByteTransform } from "./transcode.ts";
+
+type Transcode = typeof import("./transcode.ts");
+
+/**
+ * The byte transforms (transcode.ts), loaded on first need: they use `node:zlib`, whose import
+ * loads Deno's Node compatibility layer, which start-up does not pay (docs/cold_start.md).
+ */
+let transcode: Transcode | null = null;
+let transcodeLoading: Promise<void> | null = null;
+
+/** Loads the byte transforms (once; a failed load is tried again on the next call). */
+export function loadTranscode(): Promise<void> {
+  transcodeLoading ??= import("./transcode.ts").then((loaded) => {
+    transcode = loaded;
+  }, (error) => {
+    transcodeLoading = null;
+    throw error;
+  });
+  return transcodeLoading;
+}
 
 /** The `cache.compression` settings. */
 export interface CompressionSettings {
@@ -94,8 +108,23 @@ export class Representations {
   }
 
   /**
+   * Null when {@linkcode pick} can answer for these arguments now, else the load of the byte
+   * transforms it needs first (awaited by the caller; the first transformed representation
+   * after start-up waits for it).
+   */
+  ready(item: MemoryItem, acceptEncoding: string | null, range = false): Promise<void> | null {
+    if (transcode !== null || !this.negotiable(item)) return null;
+    const plan = planFor(
+      { coding: item.coding, compressible: this.compressible(item), noTransform: item.noTransform },
+      acceptEncoding,
+      range,
+    );
+    return plan.kind === "decode" || plan.kind === "encode" ? loadTranscode() : null;
+  }
+
+  /**
    * The representation of `item` for a client sending `acceptEncoding` (and `range`: a range
-   * request, which is never compressed).
+   * request, which is never compressed). Await {@linkcode ready} first.
    */
   pick(item: MemoryItem, acceptEncoding: string | null, range = false): Picked {
     if (!this.negotiable(item)) return { kind: "item", item };
@@ -118,6 +147,8 @@ export class Representations {
       return { kind: "item", item: this.#keep(item, key, reheader(item, headers)) };
     }
     const from = plan.kind === "decode" ? item.coding : null;
+    if (transcode === null) throw new Error("Representations.pick() before ready() resolved");
+    const { decodeStream, decodeSync, encodeStream, encodeSync } = transcode;
     if (item.entry.size <= SYNC_TRANSFORM_MAX && this.#memory.holds(item)) {
       let bytes: Uint8Array | "too-large" | "invalid" = itemBytes(item);
       if (from !== null) bytes = decodeSync(bytes, from, SYNC_TRANSFORM_MAX);

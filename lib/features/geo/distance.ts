@@ -3,7 +3,7 @@
  * cheap haversine on the mean sphere, good to about 0.6% and used to pre-filter candidates.
  */
 
-import geodesic from "geographiclib-geodesic";
+import geodesic from "../../platform/vendor/geodesic.ts";
 
 const WGS84 = geodesic.Geodesic.WGS84;
 // Asking for the distance only skips the azimuths: about 20% faster than the default outmask.

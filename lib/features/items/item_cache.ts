@@ -4,7 +4,7 @@
  * the change, and absent items are cached too (a write's change record evicts them).
  */
 
-import { LRUCache } from "lru-cache";
+import { LRUCache } from "../../platform/vendor/lru_cache.ts";
 
 /** A cached item, or a cached absence (`text === null`). */
 export interface CachedItem {

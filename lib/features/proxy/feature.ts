@@ -16,7 +16,7 @@ import { OriginHealth } from "./breaker.ts";
 import { type AttemptOutcome, Forwarder } from "./forward.ts";
 import { pathGrouper } from "./path_group.ts";
 import { PlainPaths } from "./plain_paths.ts";
-import { encodedFetch } from "./raw_fetch.ts";
+import { encodedFetch } from "./encoded_fetch.ts";
 import {
   forwardRequest,
   type ForwardRouteOptions,

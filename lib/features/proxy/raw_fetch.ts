@@ -6,8 +6,9 @@
  * `zstd` all still decode), and has no option to stop it (denoland/deno#12291); it also keeps
  * the `Content-Encoding` and `Content-Length` of the body it decoded (denoland/deno#35124). A proxy that asks its origin for gzip must therefore not read the answer
  * through it. This transport speaks HTTP/1.1 through `node:http`/`node:https`, which never
- * decodes; {@linkcode encodedFetch} sends only requests that ask for a coding through it and
- * keeps the global fetch (faster, HTTP/2) for the rest.
+ * decodes; `encodedFetch` (encoded_fetch.ts) sends only requests that ask for a coding through it
+ * and keeps the global fetch (faster, HTTP/2) for the rest, and loads this module on the first
+ * such request (`node:http` would load the Node compatibility layer at start-up).
  */
 
 import http from "node:http";
@@ -273,32 +274,4 @@ export function rawFetch(options: RawFetchOptions = {}): typeof fetch {
     }
     return send(parts, bytes, false);
   };
-}
-
-/**
- * Routes each request by its `Accept-Encoding`: one that asks for a coding goes through
- * {@linkcode rawFetch} (the encoded body is handed over as it is), others through `fallback`.
- */
-export function encodedFetch(fallback: typeof fetch, raw: typeof fetch = rawFetch()): typeof fetch {
-  return function fetchKeepingEncoding(input, init) {
-    const ae = acceptEncodingOf(input, init?.headers);
-    return ae === null || ae.trim().toLowerCase() === "identity"
-      ? fallback(input, init)
-      : raw(input, init);
-  };
-}
-
-/** The request's `Accept-Encoding`, read from whichever form its fields were given in. */
-function acceptEncodingOf(input: RequestInfo | URL, given: HeadersInit | undefined): string | null {
-  if (given === undefined) {
-    return input instanceof Request ? input.headers.get("accept-encoding") : null;
-  }
-  if (given instanceof Headers) return given.get("accept-encoding");
-  if (Array.isArray(given)) return new Headers(given).get("accept-encoding");
-  // A record: the proxy's own are lower-case (`upstreamHeaders`); others may not be.
-  const record = given as Record<string, string>;
-  const exact = record["accept-encoding"];
-  if (exact !== undefined) return exact;
-  for (const name in record) if (name.toLowerCase() === "accept-encoding") return record[name];
-  return null;
 }

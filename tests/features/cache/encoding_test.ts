@@ -171,6 +171,7 @@ Deno.test("every client gets a body it can decode to the origin's bytes (propert
           memory,
           compression: { enabled: true, minBytes: 64 },
         });
+        await reps.ready(item, acceptEncoding);
         const picked = reps.pick(item, acceptEncoding);
         const accepted = parseAcceptEncoding(acceptEncoding);
         if (picked.kind === "unacceptable") {

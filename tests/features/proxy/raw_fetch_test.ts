@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
-import { encodedFetch, rawFetch } from "../../../lib/features/proxy/raw_fetch.ts";
+import { rawFetch } from "../../../lib/features/proxy/raw_fetch.ts";
+import { encodedFetch } from "../../../lib/features/proxy/encoded_fetch.ts";
 import { deadOrigin } from "../../helpers.ts";
 
 const PAGE = new TextEncoder().encode("hello ".repeat(2000));
@@ -144,6 +145,19 @@ Deno.test("encodedFetch() sends identity requests through the fallback, others r
   });
   assert.deepEqual(new Uint8Array(await gzip.arrayBuffer()), GZ);
   assert.deepEqual(used, ["fallback", "raw"]);
+});
+
+Deno.test("encodedFetch() without a transport loads rawFetch on the first encoded request", async () => {
+  await using o = origin();
+  const f = encodedFetch(fetch);
+  const [a, b] = await Promise.all([
+    f(`${o.url}/page`, { headers: { "accept-encoding": "gzip" } }),
+    f(`${o.url}/page`, { headers: { "accept-encoding": "gzip" } }),
+  ]);
+  for (const res of [a, b]) {
+    assert.equal(res.headers.get("content-encoding"), "gzip");
+    assert.deepEqual(new Uint8Array(await res.arrayBuffer()), GZ, "handed over encoded");
+  }
 });
 
 Deno.test("rawFetch() aborting a request on a kept-alive connection ends it at the origin", async () => {

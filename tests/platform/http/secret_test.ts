@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { bearerToken, SharedSecret } from "../../../lib/platform/http/secret.ts";
+import { bearerToken, constantTimeEqual, SharedSecret } from "../../../lib/platform/http/secret.ts";
 
 Deno.test("SharedSecret.matches() accepts exactly the secret", () => {
   const secret = new SharedSecret("s3cret-token-0123456789");
@@ -41,4 +41,20 @@ Deno.test("SharedSecret.matchesBearer() checks an Authorization header", () => {
   ) {
     assert.equal(secret.matchesBearer(bad), false, String(bad));
   }
+});
+
+Deno.test("constantTimeEqual() is byte equality, whatever the lengths", () => {
+  const bytes = fc.uint8Array({ maxLength: 24 });
+  fc.assert(fc.property(bytes, fc.uint8Array({ minLength: 1, maxLength: 24 }), (a, b) => {
+    const equal = a.length === b.length && a.every((x, i) => x === b[i]);
+    assert.equal(constantTimeEqual(a, b), equal);
+  }));
+  // Repeats and prefixes of the secret (where a wrapping index could be fooled) are refused.
+  fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 8 }), fc.nat(4), (b, k) => {
+    const repeated = new Uint8Array(b.length * (k + 2)).map((_, i) => b[i % b.length]);
+    assert.equal(constantTimeEqual(repeated, b), false);
+    assert.equal(constantTimeEqual(b.subarray(0, b.length - 1), b), false);
+    assert.equal(constantTimeEqual(b, b.slice()), true);
+  }));
+  assert.throws(() => constantTimeEqual(new Uint8Array(1), new Uint8Array(0)), /empty/);
 });
