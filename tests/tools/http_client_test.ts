@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { bodyText, SimClient } from "../../tools/sim/http_client.ts";
 
+function lateOrGone(signal: AbortSignal, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+
 function server(): Deno.HttpServer<Deno.NetAddr> {
   return Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
     const url = new URL(req.url);
@@ -17,7 +27,8 @@ function server(): Deno.HttpServer<Deno.NetAddr> {
       );
     }
     if (url.pathname === "/slow") {
-      await new Promise((r) => setTimeout(r, 500));
+      // Late by 500 ms, or until the client hangs up, so the server's shutdown need not wait.
+      await lateOrGone(req.signal, 500);
       return new Response("late");
     }
     if (url.pathname === "/empty") return new Response(null, { status: 204 });

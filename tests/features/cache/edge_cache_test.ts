@@ -274,11 +274,19 @@ Deno.test("EdgeCache serves Vary variants from KV after memory is gone", async (
 });
 
 Deno.test("EdgeCache does not store a fill that raced a purge", async () => {
-  await using s = await cacheSetup({}, { adminToken: "test-admin-token-1" });
+  // The origin holds the fill (`delay_ms` waits on it) until the purge is acknowledged.
+  let open = Promise.resolve();
+  let release = () => {};
+  const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000);
+  await using origin = startOrigin("demo", clock, () => open);
+  await using s = await cacheSetup({}, { clock, origin, adminToken: "test-admin-token-1" });
   await s.e.edge.jobs.runNow("cache-purge-sync");
-  const path = "/cacheable/race?delay_ms=300";
+  const path = "/cacheable/race?delay_ms=1";
+  open = new Promise((resolve) => (release = resolve));
   const pending = s.get(path);
-  await new Promise((r) => setTimeout(r, 100)); // the fill is waiting for the origin
+  for (let i = 0; i < 5000 && s.origin.count("/cacheable/race") === 0; i++) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
   const purge = await fetch(`${s.e.url}/_edge/purge`, {
     method: "POST",
     headers: { authorization: "Bearer test-admin-token-1", "content-type": "application/json" },
@@ -286,6 +294,7 @@ Deno.test("EdgeCache does not store a fill that raced a purge", async () => {
   });
   assert.equal(purge.status, 200);
   await purge.body?.cancel();
+  release();
   const first = await pending;
   assert.equal(first.res.status, 200, "the request itself is answered");
   await s.settled();
