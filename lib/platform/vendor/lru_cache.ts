@@ -10,5 +10,5 @@ import { LRUCache as Built } from "./lru_cache.gen.js";
 /** See the `lru-cache` package. */
 export const LRUCache = Built as unknown as typeof Typed;
 /** See the `lru-cache` package. */
-// deno-lint-ignore ban-types
-export type LRUCache<K extends {}, V extends {}, FC = unknown> = Typed<K, V, FC>;
+export type LRUCache<K extends NonNullable<unknown>, V extends NonNullable<unknown>, FC = unknown> =
+  Typed<K, V, FC>;

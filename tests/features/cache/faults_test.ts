@@ -305,8 +305,10 @@ function recordingKv(kv: Deno.Kv): { kv: Deno.Kv; writes: string[] } {
           writes.push(`${verb} ${String(key[1])}`);
         for (const verb of ["set", "delete", "sum"] as const) {
           const original = op[verb].bind(op) as (...args: unknown[]) => Deno.AtomicOperation;
-          // deno-lint-ignore no-explicit-any
-          (op as any)[verb] = (key: Deno.KvKey, ...rest: unknown[]) => {
+          (op as unknown as Record<string, unknown>)[verb] = (
+            key: Deno.KvKey,
+            ...rest: unknown[]
+          ) => {
             record(verb)(key);
             original(key, ...rest);
             return op;
