@@ -16,7 +16,7 @@
  * bench` runs it too.
  */
 
-import { freePort, onInterrupt } from "./lib/process.ts";
+import { freePort, onInterrupt, terminate } from "./lib/process.ts";
 import { writeResult } from "./lib/report.ts";
 
 const root = new URL("../", import.meta.url);
@@ -195,7 +195,7 @@ async function runOnce(target: Target, round: number, dir: string): Promise<Cold
   }).spawn();
   live.add(child);
   const exited = { done: false };
-  const status = child.status.then((s) => (exited.done = true, s));
+  child.status.then(() => (exited.done = true));
   const stderr = new Response(child.stderr).text();
   try {
     const answer = await firstAnswer(port, path, target.headers ?? {}, exited);
@@ -233,21 +233,8 @@ async function runOnce(target: Target, round: number, dir: string): Promise<Cold
     child.kill("SIGKILL");
     throw new Error(`${target.name}: ${(error as Error).message}: ${(await stderr).slice(-400)}`);
   } finally {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // gone
-      }
-    }, 5000);
-    await status;
+    await terminate(child);
     live.delete(child);
-    clearTimeout(timer);
     await stderr;
   }
 }

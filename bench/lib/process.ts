@@ -170,6 +170,30 @@ export async function hasTaskset(): Promise<boolean> {
   }
 }
 
+/**
+ * Asks `child` to stop (SIGTERM), kills it if it is still running 5 s later, and resolves with
+ * its exit status.
+ */
+export async function terminate(child: Deno.ChildProcess): Promise<Deno.CommandStatus> {
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // already gone
+  }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // gone
+    }
+  }, 5000);
+  try {
+    return await child.status;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Options for {@linkcode startDeno}. */
 export interface StartOptions {
   env?: Record<string, string>;
@@ -242,20 +266,7 @@ export async function startDeno(args: string[], options: StartOptions): Promise<
     url: new URL(options.readyUrl).origin,
     pid: child.pid,
     async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already gone
-      }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // gone
-        }
-      }, 5000);
-      await child.status;
-      clearTimeout(timer);
+      await terminate(child);
       await logging;
       running.delete(child);
     },
